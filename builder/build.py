@@ -1,0 +1,390 @@
+"""Graph -> keras.Model, layer by layer, with every error pinned to its node.
+
+`ModelBuilder` keeps the layers of its last build. On the next build an
+unchanged upstream part is reused as is (no new layers, no new calls), and an
+unchanged layer downstream of an edit whose input shapes did not change is
+called again instead of being re-created, so it keeps its weights and costs
+no weight initialization. A one-parameter edit therefore creates one layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder.catalog import LAYERS, LayerSpec, inner_layer_name
+from builder.kerasenv import load_keras
+from builder.graph import Graph, GraphError, Node, describe
+from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
+
+# Weights beyond these counts are refused / warned about before anything is
+# allocated (4 bytes each; training needs about 4x that with Adam).
+MAX_PARAMS = int(os.environ.get("LAYERCANVAS_MAX_PARAMS", 250_000_000))
+WARN_PARAMS = int(os.environ.get("LAYERCANVAS_WARN_PARAMS", 50_000_000))
+# A layer object is called again at most this many times, then replaced by a
+# fresh copy (weights carried over): each call leaves a node in Keras's history.
+MAX_CALLS_PER_LAYER = 8
+
+
+@dataclass
+class NodeInfo:
+    """What the canvas shows for a node once it is built."""
+
+    output_shape: tuple | None = None
+    params: int = 0
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+    formula: str = ""
+
+
+@dataclass
+class BuildResult:
+    graph: Graph
+    model: Any = None  # keras.Model when there is no error
+    issues: list[Issue] = field(default_factory=list)
+    infos: dict[str, NodeInfo] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None
+
+
+class BuildError(GraphError):
+    """The graph does not build; `issues` says why, node by node."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        errs = [i for i in issues if i.severity == ERROR] or issues
+        super().__init__("; ".join(i.message for i in errs[:5]), errs[0].node_id if errs else None)
+
+
+def fmt_shape(shape) -> str:
+    """(None, 28, 28, 1) as Keras prints it."""
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _keras_reason(exc: BaseException) -> str:
+    """The useful sentence of a Keras error, on one line."""
+    text = _ANSI.sub("", str(exc))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Exception encountered", "Arguments received", "•"))]
+    reason = " ".join(lines[:2]) if lines else type(exc).__name__
+    return reason if len(reason) <= 240 else reason[:237] + "..."
+
+
+def _reshape_guess(shape: tuple, rank: int) -> list[int] | None:
+    """A target shape of `rank` dims (batch included) for a fix, or None."""
+    dims = list(shape[1:])
+    if any(d is None for d in dims):
+        return None
+    want = rank - 1
+    if len(dims) > want:  # collapse the trailing axes
+        return dims[: want - 1] + [math.prod(dims[want - 1:])]
+    n = math.prod(dims)
+    if want == 3:
+        for c in (1, 3):
+            s = math.isqrt(n // c) if n % c == 0 else 0
+            if s and s * s * c == n:
+                return [s, s, c]
+    return dims[:-1] + [dims[-1]] + [1] * (want - len(dims))
+
+
+class ModelBuilder:
+    """Builds graphs into Keras models, reusing what did not change.
+
+    One builder per user session: it holds Keras layers, so it must not be
+    shared between sessions.
+    """
+
+    def __init__(self, max_params: int | None = None, warn_params: int | None = None):
+        self.max_params = MAX_PARAMS if max_params is None else max_params
+        self.warn_params = WARN_PARAMS if warn_params is None else warn_params
+        self._tensors: dict[str, tuple[Any, Any, NodeInfo]] = {}  # full signature -> (layer, output, info)
+        self._layers: dict[str, tuple[Any, tuple]] = {}  # local signature -> (layer, input specs)
+
+    def build(self, graph: Graph) -> BuildResult:
+        """Validates and builds. Never raises for a bad graph."""
+        load_keras()  # TensorFlow loads once per process
+
+        result = BuildResult(graph, issues=check_structure(graph))
+        try:
+            result.order = graph.topological_order()
+        except GraphError:
+            return result
+        blocked = {i.node_id for i in result.errors if i.node_id}
+        outputs: dict[str, Any] = {}
+        sigs: dict[str, str] = {}
+        tensors, layers = {}, {}
+        for nid in result.order:
+            node = graph.node(nid)
+            if nid in blocked or any(s not in outputs for s in graph.inputs_of(nid)):
+                continue
+            spec = LAYERS[node.type]
+            ins = [outputs[s] for s in graph.inputs_of(nid)]
+            local = json.dumps([nid, node.type, node.params], sort_keys=True)
+            sig = hashlib.blake2b((local + "|".join(sigs[s] for s in graph.inputs_of(nid))).encode(), digest_size=16).hexdigest()
+            if sig in self._tensors:
+                layer, out, info = self._tensors[sig]
+            else:
+                built = self._build_node(graph, node, spec, ins, local, result.issues)
+                if built is None:
+                    continue
+                layer, out, info = built
+            if layer is not None:
+                layer.trainable = node.trainable
+                info = self._count(layer, info)
+            sigs[nid], outputs[nid] = sig, out
+            tensors[sig] = (layer, out, info)
+            if layer is not None:
+                layers[local] = (layer, tuple((tuple(t.shape), t.dtype) for t in ins))
+            result.infos[nid] = info
+        self._tensors, self._layers = tensors, {**layers}
+        if not result.errors:
+            result.model = self._model(graph, outputs, result.issues)
+        return result
+
+    # -- one node ---------------------------------------------------------
+    def _build_node(self, graph: Graph, node: Node, spec: LayerSpec, ins: list, local: str, issues: list[Issue]):
+        import keras
+
+        nid = node.id
+        shapes = [tuple(t.shape) for t in ins]
+        if spec.is_input:
+            params = spec.effective(node.params)
+            try:
+                out = keras.Input(shape=tuple(params["shape"]), dtype=params["dtype"], name=nid)
+            except Exception as e:  # noqa: BLE001 - any Keras refusal becomes an issue
+                issues.append(Issue(nid, "shape", f"{describe(node)}: {_keras_reason(e)}: check its shape and dtype"))
+                return None
+            return None, out, NodeInfo(tuple(out.shape))
+        if self._rank_issue(graph, node, spec, shapes, issues):
+            return None
+        try:
+            formula, n_params, _ = spec.count(shapes, node.params)
+        except Exception:  # noqa: BLE001 - an estimate only; Keras will say what is wrong
+            formula, n_params = "", None
+        if n_params is not None and self._size_issue(node, n_params, issues):
+            return None
+        if spec.flat_hint and len(shapes[0]) >= 4:
+            src = graph.inputs_of(nid)[0]
+            issues.append(Issue(
+                nid, "flat_hint",
+                f"{describe(node)} got {fmt_shape(shapes[0])}: it acts on the last axis only, so its output keeps the "
+                f"image axes. To classify the whole image, add Flatten (or GlobalAveragePooling2D) before it",
+                Fix(f"Insert Flatten before {nid}", "insert_between", {"source": src, "target": nid, "type_": "Flatten"}),
+                WARNING,
+            ))
+        layer, reused = self._layer_for(node, spec, ins, local)
+        try:
+            if layer is None:
+                layer = make_layer(node)
+            out = call_layer(spec, layer, ins)
+            if reused is not None:
+                layer.set_weights(reused.get_weights())
+        except Exception as e:  # noqa: BLE001 - every Keras refusal becomes an issue
+            issues.append(self._call_issue(graph, node, spec, shapes, e))
+            return None
+        if any(d == 0 for d in tuple(out.shape)[1:]):
+            issues.append(self._window_issue(node, spec, shapes, tuple(out.shape)))
+            return None
+        return layer, out, NodeInfo(tuple(out.shape), formula=formula)
+
+    def _layer_for(self, node: Node, spec: LayerSpec, ins: list, local: str):
+        """(layer to call again or None, layer whose weights to copy or None)."""
+        cached = self._layers.get(local)
+        if cached is None or cached[1] != tuple((tuple(t.shape), t.dtype) for t in ins):
+            return None, None
+        layer = cached[0]
+        if len(getattr(layer, "_inbound_nodes", ())) >= MAX_CALLS_PER_LAYER:
+            return None, layer
+        return layer, None
+
+    @staticmethod
+    def _count(layer, info: NodeInfo) -> NodeInfo:
+        trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
+        frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+        return NodeInfo(info.output_shape, trainable + frozen, trainable, frozen, info.formula)
+
+    # -- issues -----------------------------------------------------------
+    def _rank_issue(self, graph: Graph, node: Node, spec: LayerSpec, shapes: list, issues: list[Issue]) -> bool:
+        if spec.input_rank is None:
+            return False
+        bad = [(i, s) for i, s in enumerate(shapes) if len(s) not in spec.input_rank]
+        if not bad:
+            return False
+        port, shape = bad[0]
+        src = graph.inputs_of(node.id)[port]
+        src_node = graph.node(src)
+        want = min(spec.input_rank, key=lambda r: abs(r - len(shape)))
+        msg = f"{describe(node)} got {fmt_shape(shape)} from '{src}': it needs {spec.rank_hint}"
+        fix = None
+        src_spec = LAYERS.get(src_node.type)
+        seq_param = _return_sequences_param(src_spec, src_node)
+        if len(shape) < want and seq_param is not None:
+            fix = Fix(f"Set return_sequences=True on {src}", "set_param", {"node_id": src, "name": seq_param, "value": True})
+            msg += f". Set return_sequences=True on '{src}' so it outputs every step"
+        elif len(shape) > want and want == 2:
+            fix = Fix(f"Insert Flatten before {node.id}", "insert_between", {"source": src, "target": node.id, "type_": "Flatten"})
+            msg += ". Insert Flatten before it"
+        else:
+            target = _reshape_guess(shape, want)
+            if target is not None:
+                fix = Fix(f"Insert Reshape {target} before {node.id}", "insert_between",
+                          {"source": src, "target": node.id, "type_": "Reshape", "params": {"target_shape": target}})
+                msg += f". Insert Reshape (e.g. to {target}) before it"
+            else:
+                msg += ". Reshape its input first"
+        issues.append(Issue(node.id, "rank", msg, fix))
+        return True
+
+    def _size_issue(self, node: Node, n: int, issues: list[Issue]) -> bool:
+        size = f"{n:,} parameters (about {_bytes(4 * n)} of weights, {_bytes(16 * n)} to train with Adam)"
+        if n > self.max_params:
+            issues.append(Issue(node.id, "too_large",
+                                f"{describe(node)} would have {size}; the limit is {self.max_params:,}: "
+                                f"use fewer units or filters, or pool/shrink its input first"))
+            return True
+        if n > self.warn_params:
+            issues.append(Issue(node.id, "large", f"{describe(node)} will have {size}: building and training it needs that much memory", None, WARNING))
+        return False
+
+    def _window_issue(self, node: Node, spec: LayerSpec, shapes: list, out_shape=None) -> Issue:
+        params = spec.effective(node.params)
+        window = params.get("kernel_size", params.get("pool_size"))
+        what = f"its window {window}" if window is not None else "its window"
+        msg = f"{describe(node)} got {fmt_shape(shapes[0])}: {what} is larger than the input, so the output would be empty"
+        fix = None
+        if spec.param("padding") is not None and params.get("padding") != "same":
+            msg += ". Use padding='same' or a smaller window"
+            fix = Fix(f"Set padding='same' on {node.id}", "set_param", {"node_id": node.id, "name": "padding", "value": "same"})
+        else:
+            msg += ". Use a smaller window or a larger input"
+        return Issue(node.id, "window", msg, fix)
+
+    def _call_issue(self, graph: Graph, node: Node, spec: LayerSpec, shapes: list, exc: BaseException) -> Issue:
+        reason = _keras_reason(exc)
+        if "zero or negative" in reason or "negative dimension" in reason.lower():
+            return self._window_issue(node, spec, shapes)
+        srcs = graph.inputs_of(node.id)
+        if len(shapes) == 1:
+            got = fmt_shape(shapes[0])
+        else:
+            got = ", ".join(f"{s} {fmt_shape(sh)}" for s, sh in zip(srcs[:-1], shapes[:-1]))
+            got += f" and {srcs[-1]} {fmt_shape(shapes[-1])}"
+        if spec.merge == "same":
+            hint = "make the branches' shapes match (same units or filters, same size)"
+            code = "merge_shape"
+        elif spec.merge == "concat":
+            hint = "all axes but the joining axis must match: resize one branch or change axis"
+            code = "merge_shape"
+        else:
+            hint = "check its parameters and the shape it receives"
+            code = "shape"
+        return Issue(node.id, code, f"{describe(node)} got {got}: {reason.rstrip('.')}. To fix: {hint}")
+
+    # -- model ------------------------------------------------------------
+    def _model(self, graph: Graph, outputs: dict, issues: list[Issue]):
+        import keras
+
+        ins = [outputs[i] for i in graph.input_ids()]
+        outs = [outputs[o] for o in graph.output_ids()]
+        try:
+            return keras.Model(
+                inputs=ins[0] if len(ins) == 1 else ins,
+                outputs=outs[0] if len(outs) == 1 else outs,
+                name=graph.name,
+            )
+        except Exception as e:  # noqa: BLE001 - Keras's refusal becomes an issue
+            issues.append(Issue(None, "model", f"Keras cannot make a model of this graph: {_keras_reason(e)}"))
+            return None
+
+
+def _return_sequences_param(spec: LayerSpec | None, node: Node) -> str | None:
+    """The param path that makes `node` output sequences, when it has one off."""
+    if spec is None:
+        return None
+    params = spec.effective(node.params)
+    if spec.param("return_sequences") is not None:
+        return None if params.get("return_sequences") else "return_sequences"
+    if spec.wrapper and isinstance(params.get("layer"), dict) and params["layer"].get("type") in LAYERS:
+        inner = LAYERS[params["layer"]["type"]]
+        inner_params = inner.effective(params["layer"].get("params", {}))
+        if inner.param("return_sequences") is not None and not inner_params.get("return_sequences"):
+            return "layer.return_sequences"
+    return None
+
+
+def layer_kwargs(node: Node) -> dict:
+    """The Keras constructor kwargs of a node (wrapped layers built too)."""
+    spec = LAYERS[node.type]
+    kwargs = {}
+    for name, value in node.params.items():
+        ps = spec.param(name)
+        if ps.kind == "layer":
+            inner = Node(inner_layer_name(node.id, value["type"]), value["type"], value.get("params", {}))
+            kwargs[name] = make_layer(inner)
+        else:
+            kwargs[name] = ps.to_keras(value)
+    return kwargs
+
+
+def make_layer(node: Node):
+    """A new Keras layer for a (non-Input) node, named after it."""
+    from keras import layers
+
+    kwargs = layer_kwargs(node)
+    if not node.trainable:
+        kwargs["trainable"] = False
+    return getattr(layers, node.type)(name=node.id, **kwargs)
+
+
+def call_layer(spec: LayerSpec, layer, ins: list):
+    if spec.call_style == "list":
+        return layer(list(ins))
+    if spec.call_style == "positional":
+        return layer(*ins)
+    return layer(ins[0])
+
+
+def build(graph: Graph) -> BuildResult:
+    """Validates and builds `graph` with a fresh builder."""
+    return ModelBuilder().build(graph)
+
+
+def build_model(graph: Graph):
+    """Returns the `keras.Model` of a graph.
+
+    Raises:
+        BuildError: the graph has errors; `issues` lists them by node.
+    """
+    result = build(graph)
+    if result.model is None:
+        raise BuildError(result.errors or result.issues)
+    return result.model

@@ -1,0 +1,908 @@
+"""The layer catalog: one `LayerSpec` per Keras layer type.
+
+Everything that knows about a particular layer reads it from here: the
+palette, the inspector widgets, validation, the model build, code generation
+and help text. Adding a layer means adding one `LayerSpec` (and one test row).
+
+This module never imports Keras at import time, so the UI can draw the palette
+before TensorFlow has loaded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+REQUIRED = object()  # sentinel: the Keras constructor has no default
+INT_MAX = 2**31 - 1
+
+ACTIVATIONS = (
+    None, "linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "gelu",
+    "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6",
+    "hard_sigmoid", "exponential", "mish", "log_softmax",
+)
+INITIALIZERS = (
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+    "lecun_uniform", "lecun_normal", "orthogonal", "zeros", "ones",
+    "random_normal", "random_uniform", "truncated_normal", "uniform",
+)
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "bool")
+PADDINGS = ("valid", "same")
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+class ParamValueError(ValueError):
+    """A parameter value is of the wrong type, out of range or not a choice."""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def _show(v: Any) -> str:
+    """Short, single-line rendering of a received value for messages."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One Keras constructor keyword argument.
+
+    Args:
+        name: The Keras kwarg name.
+        kind: One of `int`, `float`, `bool`, `choice`, `ints` (an int or a
+            tuple of `length` ints), `shape`, `axes`, `range` (a float or a
+            pair), `pad2d`, `regularizer`, `initializer`, `layer` (a wrapped
+            layer: `{"type", "params"}`).
+        default: The Keras default, or `REQUIRED`.
+        help: One line for the inspector.
+        min, max: Inclusive bounds for numbers (and each element of tuples).
+        choices: Allowed values for `choice` and `initializer`.
+        length: Tuple length for `ints` and `range`.
+        nullable: None is allowed (and means "Keras decides").
+        min_exclusive, max_exclusive: Make a bound strict.
+        layer_types: For `layer`: the types that may be wrapped.
+        advanced: Shown folded away in the inspector.
+    """
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    length: int | None = None
+    nullable: bool = False
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    layer_types: tuple[str, ...] | None = None
+    advanced: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    # -- checking ---------------------------------------------------------
+    def _bounds_text(self) -> str:
+        lo = "" if self.min is None else (">" if self.min_exclusive else ">=") + f" {self.min:g}"
+        hi = "" if self.max is None else ("<" if self.max_exclusive else "<=") + f" {self.max:g}"
+        return " and ".join(t for t in (lo, hi) if t)
+
+    def _in_bounds(self, v: float) -> bool:
+        if self.min is not None and (v <= self.min if self.min_exclusive else v < self.min):
+            return False
+        if self.max is not None and (v >= self.max if self.max_exclusive else v > self.max):
+            return False
+        return True
+
+    def _number_problem(self, v: Any, whole: bool) -> str | None:
+        word = "a whole number" if whole else "a number"
+        if not (_is_int(v) if whole else _is_num(v)):
+            return f"expected {word}, got {_show(v)}"
+        if not self._in_bounds(v):
+            return f"expected {word} {self._bounds_text()}, got {_show(v)}"
+        return None
+
+    def problem(self, v: Any) -> str | None:
+        """Returns what is wrong with value `v`, or None when it is valid."""
+        if v is None:
+            return None if self.nullable or self.default is None else "a value is required"
+        k = self.kind
+        if k == "int":
+            return self._number_problem(v, whole=True)
+        if k == "float":
+            return self._number_problem(v, whole=False)
+        if k == "bool":
+            return None if isinstance(v, bool) else f"expected true or false, got {_show(v)}"
+        if k in ("choice", "initializer"):
+            if isinstance(v, (str, type(None))) and v in self.choices:
+                return None
+            shown = ", ".join("none" if c is None else c for c in self.choices)
+            return f"expected one of {shown}; got {_show(v)}"
+        if k == "ints":
+            items = [v] if _is_int(v) else v
+            if not isinstance(items, (list, tuple)) or len(items) != (1 if _is_int(v) else self.length):
+                return f"expected a whole number or a list of {self.length}, got {_show(v)}"
+            for item in items:
+                if (p := self._number_problem(item, whole=True)) is not None:
+                    return p
+            return None
+        if k == "shape":
+            return _shape_problem(v, allow_none=self.name == "shape", allow_minus_one=self.name == "target_shape")
+        if k == "axes":
+            items = [v] if _is_int(v) else v
+            if not isinstance(items, (list, tuple)) or not items or not all(_is_int(i) for i in items):
+                return f"expected an axis or a list of axes (whole numbers), got {_show(v)}"
+            if self.length and len(items) not in (1, self.length) and not _is_int(v):
+                return f"expected 1 or {self.length} axes, got {_show(v)}"
+            if len(set(items)) != len(items):
+                return f"axes must not repeat, got {_show(v)}"
+            return None
+        if k == "range":
+            items = [v] if _is_num(v) else v
+            if not isinstance(items, (list, tuple)) or len(items) not in (1, 2) or not all(_is_num(i) for i in items):
+                return f"expected a number or a pair [low, high], got {_show(v)}"
+            if any(not self._in_bounds(i) for i in items):
+                return f"expected numbers {self._bounds_text()}, got {_show(v)}"
+            if len(items) == 2 and items[0] > items[1]:
+                return f"expected [low, high] with low <= high, got {_show(v)}"
+            return None
+        if k == "pad2d":
+            return _pad2d_problem(v)
+        if k == "regularizer":
+            if not isinstance(v, dict) or not v or set(v) - {"l1", "l2"}:
+                return f'expected {{"l1": x, "l2": y}} (either or both), got {_show(v)}'
+            for key, f in v.items():
+                if not _is_num(f) or f < 0 or f > 1e3:
+                    return f"expected {key} between 0 and 1000, got {_show(f)}"
+            return None
+        if k == "layer":
+            if not isinstance(v, dict) or not isinstance(v.get("type"), str):
+                return f'expected {{"type": ..., "params": {{...}}}}, got {_show(v)}'
+            if v["type"] not in (self.layer_types or ()):
+                return f"can wrap {', '.join(self.layer_types or ())}; got {_show(v['type'])}"
+            if set(v) - {"type", "params"} or not isinstance(v.get("params", {}), dict):
+                return f'expected {{"type": ..., "params": {{...}}}}, got {_show(v)}'
+            return None
+        raise AssertionError(f"unknown param kind {k}")  # a catalog bug, not user input
+
+    # -- conversion -------------------------------------------------------
+    def to_keras(self, v: Any) -> Any:
+        """Converts a JSON value to the Keras constructor argument."""
+        if v is None:
+            return None
+        if self.kind == "regularizer":
+            import keras
+
+            l1, l2 = float(v.get("l1", 0.0)), float(v.get("l2", 0.0))
+            if l1 and l2:
+                return keras.regularizers.L1L2(l1=l1, l2=l2)
+            if l1:
+                return keras.regularizers.L1(l1)
+            return keras.regularizers.L2(l2) if l2 else None
+        if self.kind == "layer":
+            raise TypeError("wrapped layers are built by builder.build")
+        return _tuples(v)
+
+
+def _tuples(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_tuples(i) for i in v)
+    return v
+
+
+def _shape_problem(v: Any, allow_none: bool, allow_minus_one: bool) -> str | None:
+    if not isinstance(v, (list, tuple)) or not v:
+        return f"expected a non-empty list of sizes, e.g. [28, 28, 1], got {_show(v)}"
+    for d in v:
+        if d is None and allow_none:
+            continue
+        if d == -1 and allow_minus_one and _is_int(d):
+            continue
+        if not _is_int(d) or d < 1 or d > INT_MAX:
+            return f"every size must be a whole number >= 1, got {_show(d)} in {_show(v)}"
+    if allow_minus_one and sum(1 for d in v if d == -1) > 1:
+        return f"at most one size may be -1, got {_show(v)}"
+    return None
+
+
+def _pad2d_problem(v: Any) -> str | None:
+    msg = f"expected n, [rows, cols] or [[top, bottom], [left, right]] (whole numbers >= 0), got {_show(v)}"
+    if _is_int(v):
+        return None if 0 <= v <= INT_MAX else msg
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        return msg
+    if all(_is_int(i) and 0 <= i <= INT_MAX for i in v):
+        return None
+    if all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(i) and 0 <= i <= INT_MAX for i in p) for p in v):
+        return None
+    return msg
+
+
+def pad2d_pairs(v: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Normalizes a ZeroPadding2D/Cropping2D value to ((top, bottom), (left, right))."""
+    if _is_int(v):
+        return ((v, v), (v, v))
+    if all(_is_int(i) for i in v):
+        return ((v[0], v[0]), (v[1], v[1]))
+    return (tuple(v[0]), tuple(v[1]))
+
+
+def as_tuple(v: Any, n: int) -> tuple:
+    """An int or a sequence as an n-tuple (Keras's own normalization)."""
+    return tuple(v) if isinstance(v, (list, tuple)) else (v,) * n
+
+
+# ---------------------------------------------------------------------------
+# Parameter-count formulas. Each takes the input shapes (with the batch axis)
+# and the effective params, and returns (text, count, non_trainable).
+# ---------------------------------------------------------------------------
+Formula = Callable[[list, dict], tuple[str, int, int]]
+
+
+def _x(*factors: int) -> str:
+    return "×".join(str(f) for f in factors)
+
+
+def _with_bias(text: str, count: int, bias: int, use_bias: bool) -> tuple[str, int]:
+    return (f"{text} + {bias}", count + bias) if use_bias else (text, count)
+
+
+def _f_dense(shapes, p):
+    n_in, units = shapes[0][-1], p["units"]
+    text, count = _with_bias(_x(n_in, units), n_in * units, units, p["use_bias"])
+    return text, count, 0
+
+
+def _conv(rank: int, transpose: bool = False) -> Formula:
+    def f(shapes, p):
+        k = as_tuple(p["kernel_size"], rank)
+        c_in, filters = shapes[0][-1], p["filters"]
+        groups = 1 if transpose else p.get("groups", 1)
+        per = c_in // groups
+        count = math.prod(k) * per * filters
+        text, count = _with_bias(_x(*k, per, filters), count, filters, p["use_bias"])
+        return text, count, 0
+
+    return f
+
+
+def _f_separable(shapes, p):
+    k = as_tuple(p["kernel_size"], 2)
+    c, dm, filters = shapes[0][-1], p["depth_multiplier"], p["filters"]
+    count = math.prod(k) * c * dm + c * dm * filters
+    text, count = _with_bias(f"{_x(*k, c, dm)} + {_x(c * dm, filters)}", count, filters, p["use_bias"])
+    return text, count, 0
+
+
+def _f_depthwise(shapes, p):
+    k = as_tuple(p["kernel_size"], 2)
+    c, dm = shapes[0][-1], p["depth_multiplier"]
+    text, count = _with_bias(_x(*k, c, dm), math.prod(k) * c * dm, c * dm, p["use_bias"])
+    return text, count, 0
+
+
+def _norm_channels(shapes, p) -> int:
+    axes = p["axis"] if isinstance(p["axis"], (list, tuple)) else [p["axis"]]
+    shape = shapes[0]
+    return math.prod(shape[a] for a in axes)
+
+
+def _f_batchnorm(shapes, p):
+    c = _norm_channels(shapes, p)
+    learned = (int(p["center"]) + int(p["scale"])) * c
+    return f"{int(p['center']) + int(p['scale']) + 2}×{c}", learned + 2 * c, 2 * c
+
+
+def _f_layernorm(shapes, p):
+    c = _norm_channels(shapes, p)
+    k = int(p["center"]) + int(p["scale"])
+    return f"{k}×{c}", k * c, 0
+
+
+def _f_prelu(shapes, p):
+    dims = list(shapes[0][1:])
+    for a in p.get("shared_axes") or ():
+        dims[a - 1] = 1
+    return _x(*dims), math.prod(dims), 0
+
+
+def _rnn(gates: int, gate_bias: int) -> Formula:
+    def f(shapes, p):
+        n_in, u = shapes[0][-1], p["units"]
+        core = u * (n_in + u)
+        if p["use_bias"]:
+            count = gates * core + gate_bias * gates * u
+            bias = f"{gate_bias}×{u}" if gate_bias > 1 else str(u)
+            text = f"{gates}×({u}×({n_in}+{u}) + {bias})" if gates > 1 else f"{u}×({n_in}+{u}) + {u}"
+        else:
+            count = gates * core
+            text = f"{gates}×{u}×({n_in}+{u})" if gates > 1 else f"{u}×({n_in}+{u})"
+        return text, count, 0
+
+    return f
+
+
+def _f_gru(shapes, p):
+    return _rnn(3, 2 if p["reset_after"] else 1)(shapes, p)
+
+
+def _f_embedding(shapes, p):
+    return _x(p["input_dim"], p["output_dim"]), p["input_dim"] * p["output_dim"], 0
+
+
+def _f_mha(shapes, p):
+    q, v = shapes[0][-1], shapes[1][-1] if len(shapes) > 1 else shapes[0][-1]
+    k = shapes[2][-1] if len(shapes) > 2 else v
+    h, kd = p["num_heads"], p["key_dim"]
+    vd = p["value_dim"] or kd
+    out = q
+    bias = int(p["use_bias"])
+    count = h * (q * kd + k * kd + v * vd) + h * vd * out + bias * (h * (2 * kd + vd) + out)
+    text = f"{h}×({q}×{kd} + {k}×{kd} + {v}×{vd}) + {h}×{vd}×{out}"
+    if bias:
+        text += f" + {h * (2 * kd + vd) + out}"
+    return text, count, 0
+
+
+def _f_attention(shapes, p):
+    n = int(p["use_scale"]) + int(p["score_mode"] == "concat")
+    return (f"{n} learned scale(s)", n, 0) if n else ("no weights", 0, 0)
+
+
+def _f_none(shapes, p):
+    return "no weights", 0, 0
+
+
+# ---------------------------------------------------------------------------
+# LayerSpec
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerSpec:
+    """Everything LayerCanvas knows about one Keras layer type.
+
+    Args:
+        type: The Keras class name (`Dense`), or `Input`.
+        category: Palette group.
+        help: One-line explanation.
+        params: The constructor kwargs offered.
+        arity: (min, max) number of inputs; max None = any number.
+        formula: Parameter count from input shapes, with its arithmetic.
+        key_params: Shown on the canvas node.
+        input_rank: Allowed input ranks, batch axis included (None = any).
+        rank_hint: What the input must look like, for messages.
+        call_style: `single` (layer(x)), `list` (layer([a, b])) or
+            `positional` (layer(a, b, c)).
+        merge: `same` (shapes must be equal), `concat`, or None.
+        prefix: Stem of fresh node ids (`dense`, `dense_1`, ...).
+        wrapper: The `layer` param holds a wrapped layer.
+        is_input: Declares a model input.
+        flat_hint: Warn when it gets images (rank >= 4): it acts on the last
+            axis only, which is rarely what a classifier head wants.
+    """
+
+    type: str
+    category: str
+    help: str
+    params: tuple[ParamSpec, ...] = ()
+    arity: tuple[int, int | None] = (1, 1)
+    formula: Formula = _f_none
+    key_params: tuple[str, ...] = ()
+    input_rank: tuple[int, ...] | None = None
+    rank_hint: str = ""
+    call_style: str = "single"
+    merge: str | None = None
+    prefix: str = ""
+    wrapper: bool = False
+    is_input: bool = False
+    flat_hint: bool = False
+    param_index: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        self.param_index.update({p.name: p for p in self.params})
+        if not self.prefix:
+            object.__setattr__(self, "prefix", to_snake_case(self.type))
+
+    def param(self, name: str) -> ParamSpec | None:
+        return self.param_index.get(name)
+
+    def effective(self, params: dict) -> dict:
+        """Params with Keras defaults filled in (required ones left missing)."""
+        out = {p.name: p.default for p in self.params if not p.required}
+        out.update(params)
+        return out
+
+    def count(self, shapes: list, params: dict) -> tuple[str, int, int]:
+        """Returns (arithmetic, total, non_trainable) for these input shapes."""
+        p = self.effective(params)
+        if self.wrapper:
+            inner = LAYERS[p["layer"]["type"]]
+            inner_params = p["layer"].get("params", {})
+            if self.type == "TimeDistributed":
+                inner_shapes = [(s[0],) + tuple(s[2:]) for s in shapes]
+                return inner.count(inner_shapes, inner_params)
+            text, n, nt = inner.count(shapes, inner_params)
+            return f"2×({text})", 2 * n, 2 * nt
+        text, n, nt = self.formula(shapes, p)
+        if any(op in text for op in "×+"):
+            text = f"{text} = {n:,}"
+        if nt:
+            text += f" ({nt:,} non-trainable)"
+        return text, n, nt
+
+
+def inner_layer_name(node_id: str, inner_type: str) -> str:
+    """The explicit name of a wrapped layer (Keras would auto-name it per thread)."""
+    return f"{node_id}_{LAYERS[inner_type].prefix}"
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's own snake_case of a class name (`MaxPooling2D` -> `max_pooling2d`)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# ---------------------------------------------------------------------------
+# Param groups shared by many layers
+# ---------------------------------------------------------------------------
+def P(name, kind, default=REQUIRED, help="", **kw) -> ParamSpec:
+    if kind == "initializer":
+        kw["choices"] = tuple(dict.fromkeys(INITIALIZERS + ((default,) if isinstance(default, str) else ())))
+    return ParamSpec(name, kind, default, help, **kw)
+
+
+def _act(default=None, help="Activation applied to the output."):
+    return P("activation", "choice", default, help, choices=ACTIVATIONS)
+
+
+def _reg(name, what):
+    return P(name, "regularizer", None, f"L1/L2 penalty on the {what}.", nullable=True, advanced=True)
+
+
+def _weights(kernel="kernel", bias=True, kernel_init="glorot_uniform"):
+    out = [P(f"{kernel}_initializer", "initializer", kernel_init, f"How the {kernel} weights start.", advanced=True)]
+    if bias:
+        out.append(P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True))
+    out.append(_reg(f"{kernel}_regularizer", f"{kernel} weights"))
+    if bias:
+        out.append(_reg("bias_regularizer", "bias"))
+    out.append(_reg("activity_regularizer", "layer output"))
+    return tuple(out)
+
+
+USE_BIAS = P("use_bias", "bool", True, "Add a learned bias.")
+SEED = P("seed", "int", None, "Random seed, for repeatable runs.", min=0, max=INT_MAX, nullable=True, advanced=True)
+
+
+def _rate(help="Fraction of inputs dropped during training."):
+    return P("rate", "float", REQUIRED, help, min=0.0, max=1.0, max_exclusive=True)
+
+
+def _conv_params(rank: int, filters=True, groups=True, depth=False, transpose=False):
+    one = 1 if rank == 1 else (1,) * rank
+    out = []
+    if filters:
+        out.append(P("filters", "int", REQUIRED, "Number of output channels (feature maps).", min=1, max=INT_MAX))
+    out += [
+        P("kernel_size", "ints", REQUIRED, "Size of the sliding window.", min=1, max=INT_MAX, length=rank),
+        P("strides", "ints", one, "Step of the window.", min=1, max=INT_MAX, length=rank),
+        P("padding", "choice", "valid", "'same' keeps the size; 'valid' shrinks it.", choices=PADDINGS),
+    ]
+    if depth:
+        out.append(P("depth_multiplier", "int", 1, "Output channels per input channel.", min=1, max=INT_MAX))
+    out.append(P("dilation_rate", "ints", one, "Spacing between kernel taps.", min=1, max=INT_MAX, length=rank))
+    if groups:
+        out.append(P("groups", "int", 1, "Split channels into groups (filters and inputs must divide).", min=1, max=INT_MAX, advanced=True))
+    out += [_act(), USE_BIAS]
+    return tuple(out)
+
+
+def _pool_params(rank: int, default_pool):
+    return (
+        P("pool_size", "ints", default_pool, "Size of the pooling window.", min=1, max=INT_MAX, length=rank),
+        P("strides", "ints", None, "Step of the window (default: the pool size).", min=1, max=INT_MAX, length=rank, nullable=True),
+        P("padding", "choice", "valid", "'same' keeps the size; 'valid' shrinks it.", choices=PADDINGS),
+    )
+
+
+def _rnn_params(gates: bool = True):
+    out = [
+        P("units", "int", REQUIRED, "Size of the hidden state.", min=1, max=INT_MAX),
+        _act("tanh", "Activation of the state."),
+    ]
+    if gates:
+        out.append(P("recurrent_activation", "choice", "sigmoid", "Activation of the gates.", choices=ACTIVATIONS, advanced=True))
+    out += [
+        USE_BIAS,
+        P("return_sequences", "bool", False, "Output every time step (needed before another recurrent layer)."),
+        P("go_backwards", "bool", False, "Read the sequence backwards.", advanced=True),
+        P("dropout", "float", 0.0, "Dropout on the inputs.", min=0.0, max=1.0, max_exclusive=True),
+        P("recurrent_dropout", "float", 0.0, "Dropout on the state.", min=0.0, max=1.0, max_exclusive=True, advanced=True),
+        P("kernel_initializer", "initializer", "glorot_uniform", "How the input weights start.", advanced=True),
+        P("recurrent_initializer", "initializer", "orthogonal", "How the recurrent weights start.", advanced=True),
+        P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True),
+        _reg("kernel_regularizer", "input weights"),
+        _reg("recurrent_regularizer", "recurrent weights"),
+        _reg("bias_regularizer", "bias"),
+        _reg("activity_regularizer", "layer output"),
+        SEED,
+    ]
+    return tuple(out)
+
+
+def _random_image_params(factor_help: str, min_factor: float = -1.0):
+    return (
+        P("fill_mode", "choice", "reflect", "How to fill points outside the image.", choices=FILL_MODES),
+        P("interpolation", "choice", "bilinear", "Resampling method.", choices=INTERPOLATIONS),
+        P("fill_value", "float", 0.0, "Fill value for fill_mode='constant'.", advanced=True),
+        SEED,
+    )
+
+
+IMG = "(batch, height, width, channels), e.g. images"
+SEQ = "(batch, steps, features), i.e. a sequence"
+RNN_TYPES = ("LSTM", "GRU", "SimpleRNN")
+
+_SPECS: list[LayerSpec] = [
+    # -- input ---------------------------------------------------------------
+    LayerSpec(
+        "Input", "input", "A model input: the shape of one sample, without the batch axis.",
+        (
+            P("shape", "shape", REQUIRED, "Shape of one sample, e.g. [28, 28, 1]; null for any length."),
+            P("dtype", "choice", None, "Data type (default float32; int32 for token ids).", choices=(None,) + DTYPES),
+        ),
+        arity=(0, 0), key_params=("shape",), prefix="input", is_input=True,
+    ),
+    # -- core ----------------------------------------------------------------
+    LayerSpec(
+        "Dense", "core", "Fully connected layer: every input feeds every unit.",
+        (P("units", "int", REQUIRED, "Number of output units.", min=1, max=INT_MAX), _act(), USE_BIAS) + _weights(),
+        formula=_f_dense, key_params=("units", "activation"), input_rank=tuple(range(2, 9)),
+        rank_hint="(batch, features)", flat_hint=True,
+    ),
+    LayerSpec(
+        "Activation", "core", "Applies an activation function.",
+        (P("activation", "choice", REQUIRED, "The function to apply.", choices=ACTIVATIONS[1:]),),
+        key_params=("activation",),
+    ),
+    LayerSpec("Dropout", "core", "Randomly zeroes a fraction of inputs while training.", (_rate(), SEED), key_params=("rate",)),
+    LayerSpec("Flatten", "core", "Flattens each sample to one vector.", input_rank=tuple(range(2, 9)), rank_hint="at least (batch, features)"),
+    LayerSpec(
+        "Reshape", "core", "Reshapes each sample (one size may be -1).",
+        (P("target_shape", "shape", REQUIRED, "New shape without the batch axis, e.g. [28, 28, 1]."),),
+        key_params=("target_shape",),
+    ),
+    LayerSpec(
+        "Permute", "core", "Reorders the axes of each sample.",
+        (P("dims", "axes", REQUIRED, "New order of the axes, starting at 1, e.g. [2, 1]."),),
+        key_params=("dims",),
+    ),
+    LayerSpec(
+        "RepeatVector", "core", "Repeats a vector n times to make a sequence.",
+        (P("n", "int", REQUIRED, "Number of repetitions.", min=1, max=INT_MAX),),
+        key_params=("n",), input_rank=(2,), rank_hint="(batch, features)",
+    ),
+    LayerSpec(
+        "Rescaling", "core", "Multiplies by scale and adds offset (e.g. 1/255 for pixels).",
+        (P("scale", "float", REQUIRED, "Multiplier, e.g. 0.00392 (1/255)."), P("offset", "float", 0.0, "Added after scaling.")),
+        key_params=("scale",),
+    ),
+    # -- normalization -------------------------------------------------------
+    LayerSpec(
+        "BatchNormalization", "normalization", "Normalizes each channel over the batch; keeps moving statistics.",
+        (
+            P("axis", "axes", -1, "Channel axis."),
+            P("momentum", "float", 0.99, "Momentum of the moving averages.", min=0.0, max=1.0),
+            P("epsilon", "float", 0.001, "Small number added to the variance.", min=0.0, min_exclusive=True, max=1.0),
+            P("center", "bool", True, "Learn an offset (beta)."),
+            P("scale", "bool", True, "Learn a scale (gamma)."),
+            P("beta_initializer", "initializer", "zeros", "How beta starts.", advanced=True),
+            P("gamma_initializer", "initializer", "ones", "How gamma starts.", advanced=True),
+            _reg("beta_regularizer", "offset"),
+            _reg("gamma_regularizer", "scale"),
+        ),
+        formula=_f_batchnorm,
+    ),
+    LayerSpec(
+        "LayerNormalization", "normalization", "Normalizes each sample over its features.",
+        (
+            P("axis", "axes", -1, "Axis or axes to normalize."),
+            P("epsilon", "float", 0.001, "Small number added to the variance.", min=0.0, min_exclusive=True, max=1.0),
+            P("center", "bool", True, "Learn an offset (beta)."),
+            P("scale", "bool", True, "Learn a scale (gamma)."),
+            P("beta_initializer", "initializer", "zeros", "How beta starts.", advanced=True),
+            P("gamma_initializer", "initializer", "ones", "How gamma starts.", advanced=True),
+            _reg("beta_regularizer", "offset"),
+            _reg("gamma_regularizer", "scale"),
+        ),
+        formula=_f_layernorm,
+    ),
+    # -- convolution -----------------------------------------------------------
+    LayerSpec(
+        "Conv1D", "convolution", "1-D convolution over a sequence (time series, text).",
+        _conv_params(1) + _weights(), formula=_conv(1), key_params=("filters", "kernel_size", "activation"),
+        input_rank=(3,), rank_hint=SEQ,
+    ),
+    LayerSpec(
+        "Conv2D", "convolution", "2-D convolution over images.",
+        _conv_params(2) + _weights(), formula=_conv(2), key_params=("filters", "kernel_size", "activation"),
+        input_rank=(4,), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "Conv3D", "convolution", "3-D convolution over volumes or video.",
+        _conv_params(3) + _weights(), formula=_conv(3), key_params=("filters", "kernel_size", "activation"),
+        input_rank=(5,), rank_hint="(batch, depth, height, width, channels)",
+    ),
+    LayerSpec(
+        "SeparableConv2D", "convolution", "Depthwise then pointwise convolution: fewer weights than Conv2D.",
+        _conv_params(2, groups=False, depth=True)
+        + (
+            P("depthwise_initializer", "initializer", "glorot_uniform", "How the depthwise weights start.", advanced=True),
+            P("pointwise_initializer", "initializer", "glorot_uniform", "How the pointwise weights start.", advanced=True),
+            P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True),
+            _reg("depthwise_regularizer", "depthwise weights"),
+            _reg("pointwise_regularizer", "pointwise weights"),
+            _reg("bias_regularizer", "bias"),
+            _reg("activity_regularizer", "layer output"),
+        ),
+        formula=_f_separable, key_params=("filters", "kernel_size", "activation"), input_rank=(4,), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "DepthwiseConv2D", "convolution", "Convolves each channel on its own.",
+        _conv_params(2, filters=False, groups=False, depth=True) + _weights(kernel="depthwise"),
+        formula=_f_depthwise, key_params=("kernel_size", "depth_multiplier"), input_rank=(4,), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "Conv2DTranspose", "convolution", "Transposed convolution: learns to upsample images.",
+        _conv_params(2, groups=False) + _weights(), formula=_conv(2, transpose=True),
+        key_params=("filters", "kernel_size", "strides"), input_rank=(4,), rank_hint=IMG,
+    ),
+    # -- pooling ---------------------------------------------------------------
+    LayerSpec("MaxPooling1D", "pooling", "Keeps the largest value in each window of a sequence.", _pool_params(1, 2),
+              key_params=("pool_size",), input_rank=(3,), rank_hint=SEQ),
+    LayerSpec("MaxPooling2D", "pooling", "Keeps the largest value in each window of an image.", _pool_params(2, (2, 2)),
+              key_params=("pool_size",), input_rank=(4,), rank_hint=IMG),
+    LayerSpec("AveragePooling1D", "pooling", "Averages each window of a sequence.", _pool_params(1, REQUIRED),
+              key_params=("pool_size",), input_rank=(3,), rank_hint=SEQ),
+    LayerSpec("AveragePooling2D", "pooling", "Averages each window of an image.", _pool_params(2, REQUIRED),
+              key_params=("pool_size",), input_rank=(4,), rank_hint=IMG),
+    *[
+        LayerSpec(
+            f"Global{kind}Pooling{d}D", "pooling",
+            f"Takes the {word} over all {'steps' if d == 1 else 'positions'}: one value per channel.",
+            (P("keepdims", "bool", False, "Keep the reduced axes with size 1."),),
+            input_rank=(d + 2,), rank_hint=SEQ if d == 1 else IMG,
+        )
+        for kind, word in (("Max", "maximum"), ("Average", "mean"))
+        for d in (1, 2)
+    ],
+    # -- reshaping -------------------------------------------------------------
+    LayerSpec(
+        "UpSampling2D", "reshaping", "Repeats rows and columns to enlarge an image.",
+        (
+            P("size", "ints", (2, 2), "Factors for rows and columns.", min=1, max=INT_MAX, length=2),
+            P("interpolation", "choice", "nearest", "Resampling method.", choices=("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")),
+        ),
+        key_params=("size",), input_rank=(4,), rank_hint=IMG,
+    ),
+    LayerSpec("ZeroPadding2D", "reshaping", "Adds rows and columns of zeros around an image.",
+              (P("padding", "pad2d", (1, 1), "n, [rows, cols] or [[top, bottom], [left, right]]."),),
+              key_params=("padding",), input_rank=(4,), rank_hint=IMG),
+    LayerSpec("Cropping2D", "reshaping", "Cuts rows and columns off the edges of an image.",
+              (P("cropping", "pad2d", ((0, 0), (0, 0)), "n, [rows, cols] or [[top, bottom], [left, right]]."),),
+              key_params=("cropping",), input_rank=(4,), rank_hint=IMG),
+    # -- regularization --------------------------------------------------------
+    LayerSpec("SpatialDropout1D", "regularization", "Drops whole channels of a sequence while training.",
+              (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(3,), rank_hint=SEQ),
+    LayerSpec("SpatialDropout2D", "regularization", "Drops whole feature maps of an image while training.",
+              (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(4,), rank_hint=IMG),
+    LayerSpec("GaussianNoise", "regularization", "Adds random noise while training.",
+              (P("stddev", "float", REQUIRED, "Standard deviation of the noise.", min=0.0), SEED), key_params=("stddev",)),
+    # -- activations -----------------------------------------------------------
+    LayerSpec(
+        "ReLU", "activations", "max(x, 0), with an optional cap and slope.",
+        (
+            P("max_value", "float", None, "Upper cap (e.g. 6), or none.", min=0.0, nullable=True),
+            P("negative_slope", "float", 0.0, "Slope below the threshold.", min=0.0),
+            P("threshold", "float", 0.0, "Values below it are damped."),
+        ),
+        prefix="relu",
+    ),
+    LayerSpec("LeakyReLU", "activations", "Like ReLU, but lets a small slope through below zero.",
+              (P("negative_slope", "float", 0.3, "Slope below zero.", min=0.0),), key_params=("negative_slope",), prefix="leaky_relu"),
+    LayerSpec(
+        "PReLU", "activations", "Leaky ReLU whose slope is learned.",
+        (
+            P("alpha_initializer", "initializer", "Zeros", "How the slopes start.", advanced=True),
+            _reg("alpha_regularizer", "slopes"),
+            P("shared_axes", "axes", None, "Axes that share one slope, e.g. [1, 2] for images.", nullable=True),
+        ),
+        formula=_f_prelu, prefix="prelu",
+    ),
+    LayerSpec("ELU", "activations", "Exponential linear unit.", (P("alpha", "float", 1.0, "Scale of the negative part."),), prefix="elu"),
+    LayerSpec("Softmax", "activations", "Turns scores into probabilities that sum to 1.", (P("axis", "axes", -1, "Axis to normalize over."),)),
+    # -- recurrent -------------------------------------------------------------
+    LayerSpec("SimpleRNN", "recurrent", "Basic recurrent layer.", _rnn_params(gates=False), formula=_rnn(1, 1),
+              key_params=("units", "return_sequences"), input_rank=(3,), rank_hint=SEQ),
+    LayerSpec(
+        "LSTM", "recurrent", "Long short-term memory: a recurrent layer that keeps long-range context.",
+        _rnn_params() + (P("unit_forget_bias", "bool", True, "Start the forget gate at 1.", advanced=True),),
+        formula=_rnn(4, 1), key_params=("units", "return_sequences"), input_rank=(3,), rank_hint=SEQ,
+    ),
+    LayerSpec(
+        "GRU", "recurrent", "Gated recurrent unit: a lighter LSTM.",
+        _rnn_params() + (P("reset_after", "bool", True, "Apply the reset gate after the matrix product (cuDNN style).", advanced=True),),
+        formula=_f_gru, key_params=("units", "return_sequences"), input_rank=(3,), rank_hint=SEQ,
+    ),
+    LayerSpec(
+        "Bidirectional", "recurrent", "Runs a recurrent layer forwards and backwards.",
+        (
+            P("layer", "layer", REQUIRED, "The recurrent layer to run both ways.", layer_types=RNN_TYPES),
+            P("merge_mode", "choice", "concat", "How to combine both directions.", choices=("concat", "sum", "mul", "ave", None)),
+        ),
+        key_params=("layer", "merge_mode"), input_rank=(3,), rank_hint=SEQ, wrapper=True,
+    ),
+    LayerSpec(
+        "TimeDistributed", "recurrent", "Applies a layer to every time step.",
+        (P("layer", "layer", REQUIRED, "The layer applied at each step.",
+           layer_types=("Dense", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+                        "GlobalMaxPooling2D", "Flatten", "Dropout", "BatchNormalization", "Activation")),),
+        key_params=("layer",), input_rank=tuple(range(3, 9)), rank_hint="(batch, steps, ...)", wrapper=True,
+    ),
+    LayerSpec(
+        "Embedding", "recurrent", "Turns integer ids (words, tokens) into learned vectors.",
+        (
+            P("input_dim", "int", REQUIRED, "Vocabulary size: largest id + 1.", min=1, max=INT_MAX),
+            P("output_dim", "int", REQUIRED, "Size of each vector.", min=1, max=INT_MAX),
+            P("embeddings_initializer", "initializer", "uniform", "How the vectors start.", advanced=True),
+            _reg("embeddings_regularizer", "vectors"),
+            P("mask_zero", "bool", False, "Treat id 0 as padding."),
+        ),
+        formula=_f_embedding, key_params=("input_dim", "output_dim"),
+    ),
+    # -- attention -------------------------------------------------------------
+    LayerSpec(
+        "MultiHeadAttention", "attention", "Multi-head attention (inputs: query, value, optional key).",
+        (
+            P("num_heads", "int", REQUIRED, "Number of attention heads.", min=1, max=INT_MAX),
+            P("key_dim", "int", REQUIRED, "Size of each head for query and key.", min=1, max=INT_MAX),
+            P("value_dim", "int", None, "Size of each head for value (default key_dim).", min=1, max=INT_MAX, nullable=True),
+            P("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=1.0, max_exclusive=True),
+            USE_BIAS,
+        ) + _weights() + (SEED,),
+        arity=(2, 3), formula=_f_mha, key_params=("num_heads", "key_dim"), input_rank=tuple(range(3, 9)),
+        rank_hint=SEQ, call_style="positional",
+    ),
+    LayerSpec(
+        "Attention", "attention", "Dot-product attention (inputs: query, value, optional key).",
+        (
+            P("use_scale", "bool", False, "Learn a scale for the scores."),
+            P("score_mode", "choice", "dot", "How scores are computed.", choices=("dot", "concat")),
+            P("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=1.0, max_exclusive=True),
+            SEED,
+        ),
+        arity=(2, 3), formula=_f_attention, input_rank=(3,), rank_hint=SEQ, call_style="list",
+    ),
+    # -- merge -----------------------------------------------------------------
+    *[
+        LayerSpec(t, "merge", text, arity=(2, 2) if t == "Subtract" else (2, None), call_style="list", merge="same")
+        for t, text in (
+            ("Add", "Adds its inputs (all the same shape)."),
+            ("Subtract", "Subtracts the second input from the first."),
+            ("Multiply", "Multiplies its inputs element-wise."),
+            ("Average", "Averages its inputs."),
+            ("Maximum", "Element-wise maximum of its inputs."),
+            ("Minimum", "Element-wise minimum of its inputs."),
+        )
+    ],
+    LayerSpec("Concatenate", "merge", "Joins its inputs along an axis (other axes must match).",
+              (P("axis", "axes", -1, "Axis to join along."),), arity=(2, None), call_style="list", merge="concat"),
+    LayerSpec(
+        "Dot", "merge", "Dot product of two inputs along the given axes.",
+        (P("axes", "axes", REQUIRED, "Axis, or [axis of first, axis of second].", length=2),
+         P("normalize", "bool", False, "L2-normalize first (cosine similarity).")),
+        arity=(2, 2), call_style="list", key_params=("axes",),
+    ),
+    # -- augmentation ------------------------------------------------------------
+    LayerSpec(
+        "RandomFlip", "augmentation", "Flips images at random while training.",
+        (P("mode", "choice", "horizontal_and_vertical", "Which flips.", choices=("horizontal", "vertical", "horizontal_and_vertical")), SEED),
+        key_params=("mode",), input_rank=(3, 4), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "RandomRotation", "augmentation", "Rotates images at random while training.",
+        (P("factor", "range", REQUIRED, "Fraction of a full turn, e.g. 0.1 = up to ±36°.", min=-1.0, max=1.0),)
+        + _random_image_params("rotation"),
+        key_params=("factor",), input_rank=(3, 4), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "RandomZoom", "augmentation", "Zooms images at random while training.",
+        (
+            P("height_factor", "range", REQUIRED, "Zoom range for height, e.g. 0.2 or [-0.3, 0.2].", min=-1.0, max=1.0),
+            P("width_factor", "range", None, "Zoom range for width (default: keep aspect).", min=-1.0, max=1.0, nullable=True),
+        ) + _random_image_params("zoom"),
+        key_params=("height_factor",), input_rank=(3, 4), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "RandomTranslation", "augmentation", "Shifts images at random while training.",
+        (
+            P("height_factor", "range", REQUIRED, "Shift range as a fraction of the height.", min=-1.0, max=1.0),
+            P("width_factor", "range", REQUIRED, "Shift range as a fraction of the width.", min=-1.0, max=1.0),
+        ) + _random_image_params("translation"),
+        key_params=("height_factor", "width_factor"), input_rank=(3, 4), rank_hint=IMG,
+    ),
+    LayerSpec(
+        "RandomContrast", "augmentation", "Changes contrast at random while training.",
+        (P("factor", "range", REQUIRED, "Contrast range, e.g. 0.2.", min=0.0, max=1.0),
+         P("value_range", "range", (0, 255), "Range of the pixel values.", advanced=True), SEED),
+        key_params=("factor",), input_rank=(3, 4), rank_hint=IMG,
+    ),
+]
+
+LAYERS: dict[str, LayerSpec] = {s.type: s for s in _SPECS}
+CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(s.category for s in _SPECS))
+
+
+def by_category() -> dict[str, list[LayerSpec]]:
+    """Palette groups in catalog order."""
+    out: dict[str, list[LayerSpec]] = {c: [] for c in CATEGORIES}
+    for s in _SPECS:
+        out[s.category].append(s)
+    return out
+
+
+def search(text: str) -> list[LayerSpec]:
+    """Layers whose type, category or help mentions `text` (case-insensitive)."""
+    t = text.strip().lower()
+    return [s for s in _SPECS if not t or t in s.type.lower() or t in s.category or t in s.help.lower()]
+
+
+def default_params(type_: str) -> dict:
+    """Starter params for a new node: the required ones, with sensible values."""
+    return {k: v for k, v in STARTERS.get(type_, {}).items()}
+
+
+# Values given to required params when a layer is dropped from the palette.
+STARTERS: dict[str, dict] = {
+    "Input": {"shape": [28, 28, 1]},
+    "Dense": {"units": 32, "activation": "relu"},
+    "Activation": {"activation": "relu"},
+    "Dropout": {"rate": 0.5},
+    "Reshape": {"target_shape": [-1, 1]},
+    "Permute": {"dims": [2, 1]},
+    "RepeatVector": {"n": 4},
+    "Rescaling": {"scale": 1 / 255},
+    "Conv1D": {"filters": 32, "kernel_size": 3, "activation": "relu"},
+    "Conv2D": {"filters": 32, "kernel_size": [3, 3], "activation": "relu"},
+    "Conv3D": {"filters": 16, "kernel_size": [3, 3, 3], "activation": "relu"},
+    "SeparableConv2D": {"filters": 32, "kernel_size": [3, 3], "activation": "relu"},
+    "DepthwiseConv2D": {"kernel_size": [3, 3]},
+    "Conv2DTranspose": {"filters": 32, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same"},
+    "AveragePooling1D": {"pool_size": 2},
+    "AveragePooling2D": {"pool_size": [2, 2]},
+    "SpatialDropout1D": {"rate": 0.2},
+    "SpatialDropout2D": {"rate": 0.2},
+    "GaussianNoise": {"stddev": 0.1},
+    "SimpleRNN": {"units": 32},
+    "LSTM": {"units": 32},
+    "GRU": {"units": 32},
+    "Bidirectional": {"layer": {"type": "LSTM", "params": {"units": 32}}},
+    "TimeDistributed": {"layer": {"type": "Dense", "params": {"units": 32}}},
+    "Embedding": {"input_dim": 1000, "output_dim": 32},
+    "MultiHeadAttention": {"num_heads": 2, "key_dim": 16},
+    "Dot": {"axes": 1},
+    "RandomRotation": {"factor": 0.1},
+    "RandomZoom": {"height_factor": 0.1},
+    "RandomTranslation": {"height_factor": 0.1, "width_factor": 0.1},
+    "RandomContrast": {"factor": 0.2},
+}

@@ -1,0 +1,594 @@
+"""The graph: nodes (Keras layers), edges, outputs; the graph file; edits.
+
+A `Graph` is immutable. Every edit returns a new graph or raises
+`GraphEditError` with a message that names the node. The file format is
+described in shared/CONTRACT.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+from builder.catalog import LAYERS, default_params
+
+FORMAT = "layercanvas-graph"
+VERSION = 1
+ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+ID_RULE = "start with a letter or _, then letters, digits or _ (at most 64)"
+KNOWN_FIELDS = ("format", "version", "name", "nodes", "edges", "outputs", "layout")
+MAX_NAME = 200
+
+
+class GraphError(ValueError):
+    """Base class of graph errors. `node_id` names the node, when there is one."""
+
+    def __init__(self, message: str, node_id: str | None = None):
+        super().__init__(message)
+        self.node_id = node_id
+
+
+class GraphEditError(GraphError):
+    """An edit that cannot be made (unknown node, bad id, cycle, bad value)."""
+
+
+class GraphFormatError(GraphError):
+    """A graph file that cannot be read. `problems` lists (node_id, message)."""
+
+    def __init__(self, problems: list[tuple[str | None, str]]):
+        self.problems = problems
+        super().__init__("; ".join(m for _, m in problems), problems[0][0] if problems else None)
+
+
+class GraphCycleError(GraphError):
+    """The graph has a cycle; `nodes` are the nodes on it."""
+
+    def __init__(self, nodes: list[str]):
+        self.nodes = nodes
+        super().__init__(f"the graph has a cycle through {', '.join(nodes)}", nodes[0] if nodes else None)
+
+
+def _jsonable(v: Any) -> Any:
+    """Tuples to lists, recursively: params are stored JSON-typed."""
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(i) for i in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(i) for k, i in v.items()}
+    return v
+
+
+def valid_id(node_id: Any) -> bool:
+    return isinstance(node_id, str) and bool(ID_RE.match(node_id))
+
+
+def describe(node: "Node") -> str:
+    """`Dense 'head'`: how messages name a node."""
+    return f"{node.type} '{node.id}'"
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    type: str
+    params: dict = field(default_factory=dict)
+    trainable: bool = True
+    extra: dict = field(default_factory=dict)  # unknown node fields, kept on save
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...] = ()
+    edges: tuple[Edge, ...] = ()
+    name: str = "model"
+    outputs: tuple[str, ...] | None = None  # None: every node without outgoing edges
+    layout: dict = field(default_factory=dict)  # node id -> [x, y]
+    extra: dict = field(default_factory=dict)  # compile, training and unknown fields
+
+    # -- queries ----------------------------------------------------------
+    def ids(self) -> list[str]:
+        return [n.id for n in self.nodes]
+
+    def has(self, node_id: str) -> bool:
+        return any(n.id == node_id for n in self.nodes)
+
+    def node(self, node_id: str) -> Node:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise GraphEditError(f"there is no node '{node_id}'", node_id)
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into a node, in input order: by port, else as listed."""
+        edges = [e for e in self.edges if e.target == node_id]
+        if edges and all(e.port is not None for e in edges):
+            return sorted(edges, key=lambda e: e.port)
+        return edges
+
+    def inputs_of(self, node_id: str) -> list[str]:
+        return [e.source for e in self.in_edges(node_id)]
+
+    def successors(self, node_id: str) -> list[str]:
+        return list(dict.fromkeys(e.target for e in self.edges if e.source == node_id))
+
+    def input_ids(self) -> list[str]:
+        """Model inputs: the Input nodes in node order."""
+        return [n.id for n in self.nodes if n.type in LAYERS and LAYERS[n.type].is_input]
+
+    def output_ids(self) -> list[str]:
+        if self.outputs is not None:
+            return list(self.outputs)
+        sources = {e.source for e in self.edges}
+        return [n.id for n in self.nodes if n.id not in sources]
+
+    def topological_order(self) -> list[str]:
+        """Node ids so that every edge points forward; ties keep node order.
+
+        Raises:
+            GraphCycleError: the graph has a cycle.
+        """
+        index = {n.id: i for i, n in enumerate(self.nodes)}
+        indeg = {n.id: 0 for n in self.nodes}
+        out: dict[str, list[str]] = {n.id: [] for n in self.nodes}
+        for e in self.edges:
+            if e.source in index and e.target in index:
+                indeg[e.target] += 1
+                out[e.source].append(e.target)
+        ready = [index[i] for i, d in indeg.items() if d == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            nid = self.nodes[heapq.heappop(ready)].id
+            order.append(nid)
+            for t in out[nid]:
+                indeg[t] -= 1
+                if indeg[t] == 0:
+                    heapq.heappush(ready, index[t])
+        if len(order) < len(self.nodes):
+            raise GraphCycleError(self._cycle([i for i, d in indeg.items() if d > 0], out))
+        return order
+
+    def _cycle(self, stuck: list[str], out: dict[str, list[str]]) -> list[str]:
+        """One cycle among the nodes that Kahn's algorithm could not order."""
+        stuck_set = set(stuck)
+        path, seen, nid = [], {}, stuck[0]
+        while nid not in seen:
+            seen[nid] = len(path)
+            path.append(nid)
+            nid = next(t for t in out[nid] if t in stuck_set)
+        return path[seen[nid]:]
+
+    # -- file -------------------------------------------------------------
+    def to_dict(self) -> dict:
+        nodes = []
+        for n in self.nodes:
+            d = {"id": n.id, "type": n.type, "params": copy.deepcopy(n.params)}
+            if not n.trainable:
+                d["trainable"] = False
+            d.update(copy.deepcopy(n.extra))
+            nodes.append(d)
+        edges = [
+            {"source": e.source, "target": e.target, **({} if e.port is None else {"port": e.port})}
+            for e in self.edges
+        ]
+        out = {"format": FORMAT, "version": VERSION, "name": self.name, "nodes": nodes, "edges": edges}
+        if self.outputs is not None:
+            out["outputs"] = list(self.outputs)
+        if self.layout:
+            out["layout"] = {k: list(v) for k, v in self.layout.items()}
+        out.update(copy.deepcopy(self.extra))
+        return out
+
+    def dumps(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Graph":
+        """Reads a graph file's JSON object.
+
+        Raises:
+            GraphFormatError: with every problem found, each naming the node.
+        """
+        return _parse(data)
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> "Graph":
+        try:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            data = json.loads(text, parse_constant=_no_constant)
+        except UnicodeDecodeError:
+            raise GraphFormatError([(None, "the graph file is not UTF-8 text")]) from None
+        except json.JSONDecodeError as e:
+            raise GraphFormatError([(None, f"the graph file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}")]) from None
+        except (RecursionError, ValueError) as e:
+            raise GraphFormatError([(None, f"the graph file is not valid JSON: {e}")]) from None
+        return _parse(data)
+
+    @classmethod
+    def load(cls, path) -> "Graph":
+        try:
+            with open(path, "rb") as f:
+                return cls.loads(f.read())
+        except OSError as e:
+            raise GraphFormatError([(None, f"cannot read {path}: {e.strerror}")]) from None
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.dumps())
+
+    # -- edits ------------------------------------------------------------
+    def _replace_node(self, node: Node) -> "Graph":
+        return replace(self, nodes=tuple(node if n.id == node.id else n for n in self.nodes))
+
+    def fresh_id(self, type_or_prefix: str) -> str:
+        """A Keras-style id not yet used: `dense`, `dense_1`, `dense_2`, ..."""
+        spec = LAYERS.get(type_or_prefix)
+        stem = spec.prefix if spec else re.sub(r"\W", "_", type_or_prefix.lower())[:50] or "node"
+        if not stem[0].isalpha() and stem[0] != "_":
+            stem = "n_" + stem
+        used = set(self.ids())
+        if stem not in used:
+            return stem
+        i = 1
+        while f"{stem}_{i}" in used:
+            i += 1
+        return f"{stem}_{i}"
+
+    def add_node(
+        self,
+        type_: str,
+        params: dict | None = None,
+        node_id: str | None = None,
+        trainable: bool = True,
+        after: str | None = None,
+        position: tuple[float, float] | None = None,
+    ) -> tuple["Graph", str]:
+        """Adds a node; with `after`, also connects `after` -> new node.
+
+        Returns:
+            (new graph, id of the new node).
+        """
+        spec = LAYERS.get(type_)
+        if spec is None:
+            raise GraphEditError(f"unknown layer type {type_!r}: pick one from the palette")
+        node_id = node_id or self.fresh_id(type_)
+        self._check_new_id(node_id)
+        params = default_params(type_) if params is None else _jsonable(params)
+        node = Node(node_id, type_, params, bool(trainable))
+        for name, value in params.items():
+            _check_param(node, name, value)
+        g = replace(self, nodes=self.nodes + (node,))
+        if position is not None:
+            g = g.set_position(node_id, position)
+        if after is not None:
+            g = g.connect(after, node_id)
+        return g, node_id
+
+    def _check_new_id(self, node_id: Any) -> None:
+        if not valid_id(node_id):
+            raise GraphEditError(f"{node_id!r} is not a valid id: {ID_RULE}", None)
+        if self.has(node_id):
+            raise GraphEditError(f"the id '{node_id}' is already used: pick another", node_id)
+
+    def remove_node(self, node_id: str, bridge: bool = False) -> "Graph":
+        """Removes a node and its edges.
+
+        Args:
+            bridge: When the node has one input, connect that input to each of
+                the node's successors (at the same ports), so a chain stays whole.
+        """
+        self.node(node_id)
+        sources = self.inputs_of(node_id)
+        edges = []
+        for e in self.edges:
+            if e.source == node_id and bridge and len(sources) == 1:
+                edges.append(Edge(sources[0], e.target, e.port))
+            elif node_id not in (e.source, e.target):
+                edges.append(e)
+        outputs = None if self.outputs is None else tuple(o for o in self.outputs if o != node_id)
+        layout = {k: v for k, v in self.layout.items() if k != node_id}
+        return replace(
+            self, nodes=tuple(n for n in self.nodes if n.id != node_id), edges=tuple(edges),
+            outputs=outputs, layout=layout,
+        )
+
+    def connect(self, source: str, target: str, port: int | None = None) -> "Graph":
+        """Adds an edge source -> target.
+
+        Args:
+            port: Input position at the target; None appends. Edges at that
+                position and after move up by one.
+        """
+        src, tgt = self.node(source), self.node(target)
+        spec = LAYERS.get(tgt.type)
+        if spec is not None and spec.arity[1] == 0:
+            raise GraphEditError(f"{describe(tgt)} is a model input and takes no inputs", target)
+        if source == target:
+            raise GraphEditError(f"cannot connect {describe(src)} to itself", target)
+        if self._reaches(target, source):
+            raise GraphEditError(f"connecting {describe(src)} to {describe(tgt)} would make a cycle", target)
+        current = self.in_edges(target)
+        n = len(current)
+        if port is None:
+            port = n
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= n:
+            raise GraphEditError(f"{describe(tgt)} has {n} input(s): port must be 0 to {n}, got {port!r}", target)
+        if spec is not None and spec.arity[1] is not None and n >= spec.arity[1]:
+            raise GraphEditError(
+                f"{describe(tgt)} takes at most {spec.arity[1]} input(s) and already has {n}: remove one first",
+                target,
+            )
+        ordered = [e.source for e in current]
+        ordered.insert(port, source)
+        return self._set_inputs(target, ordered)
+
+    def _set_inputs(self, target: str, sources: list[str]) -> "Graph":
+        """Replaces the edges into `target` by `sources`, in that order."""
+        keep = [e for e in self.edges if e.target != target]
+        multi = len(sources) > 1
+        new = [Edge(s, target, i if multi else None) for i, s in enumerate(sources)]
+        return replace(self, edges=tuple(keep + new))
+
+    def disconnect(self, source: str, target: str, port: int | None = None) -> "Graph":
+        """Removes the edge source -> target (at `port`, when given)."""
+        current = self.in_edges(target)
+        for i, e in enumerate(current):
+            if e.source == source and (port is None or port == i):
+                return self._set_inputs(target, [x.source for j, x in enumerate(current) if j != i])
+        raise GraphEditError(f"there is no edge from '{source}' to '{target}'", target)
+
+    def set_input_order(self, target: str, sources: list[str]) -> "Graph":
+        """Reorders a node's inputs; `sources` must be a permutation of them."""
+        current = self.inputs_of(target)
+        if sorted(current) != sorted(sources):
+            raise GraphEditError(
+                f"{describe(self.node(target))} has inputs {current}; a new order must list exactly these, got {sources}",
+                target,
+            )
+        return self._set_inputs(target, list(sources))
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            nid = stack.pop()
+            if nid == goal:
+                return True
+            if nid not in seen:
+                seen.add(nid)
+                stack.extend(e.target for e in self.edges if e.source == nid)
+        return False
+
+    def set_param(self, node_id: str, name: str, value: Any) -> "Graph":
+        """Sets one Keras kwarg; None resets it to the Keras default.
+
+        `name` may be `layer.units` to reach into a wrapped layer.
+
+        Raises:
+            GraphEditError: unknown param, or a value of the wrong type or range.
+        """
+        node = self.node(node_id)
+        value = _jsonable(value)
+        params = copy.deepcopy(node.params)
+        if "." in name:
+            outer, inner = name.split(".", 1)
+            wrapped = params.get(outer)
+            if not isinstance(wrapped, dict) or "type" not in wrapped:
+                raise GraphEditError(f"{describe(node)} has no wrapped layer in '{outer}'", node_id)
+            inner_node = Node(node_id, wrapped["type"], dict(wrapped.get("params", {})))
+            inner_params = dict(wrapped.get("params", {}))
+            if value is None:
+                inner_params.pop(inner, None)
+            else:
+                _check_param(inner_node, inner, value, label=describe(node))
+                inner_params[inner] = value
+            params[outer] = {"type": wrapped["type"], "params": inner_params}
+        elif value is None:
+            spec = LAYERS.get(node.type)
+            if spec is not None and spec.param(name) is not None and spec.param(name).required:
+                raise GraphEditError(f"{describe(node)} needs '{name}': it has no default", node_id)
+            params.pop(name, None)
+        else:
+            _check_param(node, name, value)
+            params[name] = value
+        return self._replace_node(replace(node, params=params))
+
+    def set_params(self, node_id: str, params: dict) -> "Graph":
+        """Replaces all params of a node (each one checked)."""
+        node = self.node(node_id)
+        params = _jsonable(params)
+        for name, value in params.items():
+            _check_param(node, name, value)
+        return self._replace_node(replace(node, params=params))
+
+    def set_trainable(self, node_id: str, trainable: bool) -> "Graph":
+        return self._replace_node(replace(self.node(node_id), trainable=bool(trainable)))
+
+    def rename(self, old: str, new: str) -> "Graph":
+        """Changes a node's id everywhere (edges, outputs, layout)."""
+        self.node(old)
+        if new == old:
+            return self
+        self._check_new_id(new)
+
+        def r(x: str) -> str:
+            return new if x == old else x
+
+        return replace(
+            self,
+            nodes=tuple(replace(n, id=new) if n.id == old else n for n in self.nodes),
+            edges=tuple(Edge(r(e.source), r(e.target), e.port) for e in self.edges),
+            outputs=None if self.outputs is None else tuple(r(o) for o in self.outputs),
+            layout={r(k): v for k, v in self.layout.items()},
+        )
+
+    def insert_between(
+        self, source: str, target: str, type_: str, params: dict | None = None, node_id: str | None = None
+    ) -> tuple["Graph", str]:
+        """Puts a new node on the edge source -> target, keeping the target's port."""
+        current = self.in_edges(target)
+        if source not in [e.source for e in current]:
+            raise GraphEditError(f"there is no edge from '{source}' to '{target}'", target)
+        g, nid = self.add_node(type_, params, node_id)
+        sources = [nid if s == source else s for s in [e.source for e in current]]
+        g = g._set_inputs(target, sources)
+        g = replace(g, edges=g.edges + (Edge(source, nid),))
+        if source in self.layout and target in self.layout:
+            (x1, y1), (x2, y2) = self.layout[source], self.layout[target]
+            g = g.set_position(nid, ((x1 + x2) / 2, (y1 + y2) / 2))
+        return g, nid
+
+    def insert_after(self, source: str, type_: str, params: dict | None = None) -> tuple["Graph", str]:
+        """Adds a node after `source` and moves source's outgoing edges to it."""
+        self.node(source)
+        g, nid = self.add_node(type_, params)
+        edges = tuple(Edge(nid, e.target, e.port) if e.source == source else e for e in g.edges)
+        g = replace(g, edges=edges + (Edge(source, nid),))
+        if g.outputs is not None:
+            g = replace(g, outputs=tuple(nid if o == source else o for o in g.outputs))
+        return g
+
+    def set_outputs(self, outputs: Iterable[str] | None) -> "Graph":
+        if outputs is None:
+            return replace(self, outputs=None)
+        outputs = tuple(outputs)
+        for o in outputs:
+            self.node(o)
+        return replace(self, outputs=outputs)
+
+    def set_name(self, name: str) -> "Graph":
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            raise GraphEditError(f"the model name must be 1 to {MAX_NAME} characters, got {name!r}")
+        return replace(self, name=name)
+
+    def set_position(self, node_id: str, xy: tuple[float, float]) -> "Graph":
+        layout = dict(self.layout)
+        layout[node_id] = [float(xy[0]), float(xy[1])]
+        return replace(self, layout=layout)
+
+
+def _check_param(node: Node, name: str, value: Any, label: str | None = None) -> None:
+    label = label or describe(node)
+    spec = LAYERS.get(node.type)
+    if spec is None:
+        raise GraphEditError(f"{label} has an unknown type: pick one from the palette", node.id)
+    ps = spec.param(name)
+    if ps is None:
+        raise GraphEditError(f"{label}: {node.type} has no parameter '{name}'", node.id)
+    problem = ps.problem(value)
+    if problem is None and ps.kind == "layer":
+        inner = Node(node.id, value["type"], value.get("params", {}))
+        for k, v in inner.params.items():
+            _check_param(inner, k, v, label=f"{label} (wrapped {inner.type})")
+        return
+    if problem:
+        raise GraphEditError(f"{label}: {name} {problem}", node.id)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not allowed in a graph file")
+
+
+def _parse(data: Any) -> Graph:
+    problems: list[tuple[str | None, str]] = []
+    if not isinstance(data, dict):
+        raise GraphFormatError([(None, "a graph file must hold a JSON object")])
+    if data.get("format") != FORMAT:
+        raise GraphFormatError([(None, f'not a LayerCanvas graph: "format" must be "{FORMAT}", got {data.get("format")!r}')])
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise GraphFormatError([(None, f'"version" must be a whole number, got {version!r}')])
+    if version > VERSION:
+        raise GraphFormatError([(None, f"this graph file is version {version}, made by a newer LayerCanvas; this one reads version {VERSION}")])
+    name = data.get("name", "model")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        problems.append((None, f'"name" must be text of 1 to {MAX_NAME} characters, got {str(name)[:40]!r}'))
+        name = "model"
+
+    raw_nodes = data.get("nodes", [])
+    if not isinstance(raw_nodes, list):
+        raise GraphFormatError([(None, '"nodes" must be a list')])
+    nodes, seen = [], set()
+    for i, rn in enumerate(raw_nodes):
+        if not isinstance(rn, dict):
+            problems.append((None, f"node #{i + 1} must be an object, got {str(rn)[:40]!r}"))
+            continue
+        nid = rn.get("id")
+        if not valid_id(nid):
+            problems.append((None, f"node #{i + 1} has an invalid id {str(nid)[:70]!r}: ids {ID_RULE}"))
+            continue
+        if nid in seen:
+            problems.append((nid, f"the id '{nid}' is used by more than one node: ids must be unique"))
+            continue
+        seen.add(nid)
+        type_ = rn.get("type")
+        if not isinstance(type_, str) or not type_:
+            problems.append((nid, f"node '{nid}' has no \"type\" (a Keras layer name such as \"Dense\")"))
+            continue
+        params = rn.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            problems.append((nid, f"{type_} '{nid}': \"params\" must be an object, got {str(params)[:40]!r}"))
+            continue
+        trainable = rn.get("trainable", True)
+        if not isinstance(trainable, bool):
+            problems.append((nid, f"{type_} '{nid}': \"trainable\" must be true or false, got {trainable!r}"))
+            continue
+        extra = {k: v for k, v in rn.items() if k not in ("id", "type", "params", "trainable")}
+        nodes.append(Node(nid, type_, _jsonable(params), trainable, extra))
+
+    raw_edges = data.get("edges", [])
+    if not isinstance(raw_edges, list):
+        raise GraphFormatError(problems + [(None, '"edges" must be a list')])
+    edges = []
+    for i, re_ in enumerate(raw_edges):
+        if not isinstance(re_, dict):
+            problems.append((None, f"edge #{i + 1} must be an object, got {str(re_)[:40]!r}"))
+            continue
+        s, t, port = re_.get("source"), re_.get("target"), re_.get("port")
+        bad = [x for x in (s, t) if not (isinstance(x, str) and x in seen)]
+        if bad:
+            problems.append((t if t in seen else None, f"edge #{i + 1} ({str(s)[:40]!r} -> {str(t)[:40]!r}) names a node that does not exist: {str(bad[0])[:40]!r}"))
+            continue
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or port < 0):
+            problems.append((t, f"edge {s} -> {t}: \"port\" must be a whole number >= 0, got {port!r}"))
+            continue
+        edges.append(Edge(s, t, port))
+
+    outputs = data.get("outputs")
+    if outputs is not None:
+        if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+            problems.append((None, '"outputs" must be a list of node ids'))
+            outputs = None
+        else:
+            for o in outputs:
+                if o not in seen:
+                    problems.append((None, f'"outputs" names a node that does not exist: {o[:40]!r}'))
+            if len(set(outputs)) != len(outputs):
+                problems.append((None, '"outputs" lists a node twice'))
+            outputs = tuple(outputs)
+
+    layout = {}
+    raw_layout = data.get("layout")
+    if isinstance(raw_layout, dict):  # optional and advisory: bad entries are dropped
+        for k, v in raw_layout.items():
+            if k in seen and isinstance(v, (list, tuple)) and len(v) == 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) for c in v
+            ):
+                layout[k] = [float(v[0]), float(v[1])]
+
+    if problems:
+        raise GraphFormatError(problems)
+    extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in KNOWN_FIELDS}
+    return Graph(tuple(nodes), tuple(edges), name, outputs, layout, extra)

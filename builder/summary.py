@@ -1,0 +1,95 @@
+"""Per-layer rows, totals and the `model.summary()` text.
+
+Counts are of weights only, exactly as Keras's `count_params()` does: never
+optimizer variables (which `summary()` adds once a model has been trained).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from builder.build import BuildResult, fmt_shape
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    type: str
+    output_shape: tuple | None
+    params: int
+    trainable: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    rows: tuple[Row, ...]
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+    size_bytes: int  # weights in memory
+
+    def to_json(self) -> dict:
+        """The `summary --json` object of CONTRACT.md."""
+        return {
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "layers": [
+                {**asdict(r), "output_shape": None if r.output_shape is None else list(r.output_shape)}
+                for r in self.rows
+            ],
+        }
+
+    def table(self) -> list[dict]:
+        """Rows for a table widget (shapes as text)."""
+        return [
+            {"name": r.name, "type": r.type, "output shape": fmt_shape(r.output_shape), "params": r.params, "trainable": r.trainable}
+            for r in self.rows
+        ]
+
+
+def _n(weights) -> int:
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def summarize(result: BuildResult) -> Summary:
+    """Rows for every built node (topological order) and the totals.
+
+    With a model, the totals are the model's own weights; without one (the
+    graph has errors) they add up the nodes that did build.
+    """
+    graph = result.graph
+    in_model = None
+    if result.model is not None:
+        in_model = {layer.name for layer in result.model.layers}
+    rows = []
+    for nid in result.order:
+        info = result.infos.get(nid)
+        if info is None or (in_model is not None and nid not in in_model):
+            continue
+        node = graph.node(nid)
+        rows.append(Row(nid, node.type, info.output_shape, info.params, node.trainable))
+    if result.model is not None:
+        model = result.model
+        trainable, frozen = _n(model.trainable_weights), _n(model.non_trainable_weights)
+        size = sum(math.prod(w.shape) * _itemsize(w) for w in model.weights)
+    else:
+        infos = [result.infos[r.name] for r in rows]
+        trainable = sum(i.trainable_params for i in infos)
+        frozen = sum(i.non_trainable_params for i in infos)
+        size = 4 * (trainable + frozen)
+    return Summary(tuple(rows), trainable + frozen, trainable, frozen, size)
+
+
+def _itemsize(w) -> int:
+    import numpy as np
+
+    return np.dtype(str(getattr(w, "dtype", "float32"))).itemsize
+
+
+def summary_text(model) -> str:
+    """Keras's own `model.summary()` text."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=78)  # rich draws 80 columns when not on a terminal
+    return "\n".join(lines)

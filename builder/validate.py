@@ -1,0 +1,198 @@
+"""Graph checks. They return issues and never raise for a bad graph.
+
+`check_structure` needs no Keras (types, params, edges, ports, arity, cycles,
+outputs). `validate` adds the shape checks, which come from building the model
+layer by layer (see builder.build).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder.catalog import LAYERS, STARTERS
+from builder.graph import Graph, GraphCycleError, GraphError, Node, describe
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A one-click graph edit: `op` is a Graph method, `args` its kwargs."""
+
+    label: str
+    op: str
+    args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem, pinned to a node (node_id None: the graph as a whole)."""
+
+    node_id: str | None
+    code: str
+    message: str
+    fix: Fix | None = None
+    severity: str = ERROR
+
+    def line(self) -> str:
+        """`error: NODE_ID: message`, as the command line prints it."""
+        return f"{self.severity}: {self.node_id or 'graph'}: {self.message}"
+
+
+FIX_OPS = (
+    "add_node", "remove_node", "connect", "disconnect", "set_param", "insert_between",
+    "insert_after", "set_input_order", "set_outputs",
+)
+
+
+def apply_fix(graph: Graph, fix: Fix) -> Graph:
+    """Applies a fix and returns the new graph.
+
+    Raises:
+        GraphError: the fix no longer applies (the graph changed since).
+    """
+    if fix.op not in FIX_OPS:
+        raise GraphError(f"unknown fix {fix.op!r}")
+    result = getattr(graph, fix.op)(**fix.args)
+    return result[0] if isinstance(result, tuple) else result
+
+
+def _param_issues(node: Node, label: str, issues: list[Issue], path: str = "") -> None:
+    spec = LAYERS[node.type]
+    for name, value in node.params.items():
+        ps = spec.param(name)
+        key = path + name
+        if ps is None:
+            known = [p.name for p in spec.params]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            issues.append(Issue(node.id, "unknown_param", f"{label}: {node.type} has no parameter '{name}'{hint}: remove it",
+                                Fix(f"Remove '{name}' from {node.id}", "set_param", {"node_id": node.id, "name": key, "value": None})))
+            continue
+        problem = ps.problem(value)
+        if problem:
+            fix = None
+            if not ps.required:
+                fix = Fix(f"Reset {name} of {node.id} to its default", "set_param", {"node_id": node.id, "name": key, "value": None})
+            elif name in STARTERS.get(node.type, {}):
+                starter = STARTERS[node.type][name]
+                fix = Fix(f"Set {name} = {starter} on {node.id}", "set_param", {"node_id": node.id, "name": key, "value": starter})
+            issues.append(Issue(node.id, "bad_param", f"{label}: {name} {problem}", fix))
+        elif ps.kind == "layer":
+            inner = Node(node.id, value["type"], value.get("params", {}))
+            _param_issues(inner, f"{label} (wrapped {inner.type})", issues, path=f"{name}.")
+    for ps in spec.params:
+        if ps.required and ps.name not in node.params:
+            starter = STARTERS.get(node.type, {}).get(ps.name)
+            fix = None if starter is None else Fix(
+                f"Set {ps.name} = {starter} on {node.id}", "set_param", {"node_id": node.id, "name": path + ps.name, "value": starter})
+            issues.append(Issue(node.id, "missing_param", f"{label} needs '{ps.name}' ({ps.help.rstrip('.')}): set it", fix))
+
+
+def check_structure(graph: Graph) -> list[Issue]:
+    """Checks everything that needs no shapes. Never raises for a bad graph."""
+    issues: list[Issue] = []
+    ids = set(graph.ids())
+    if not graph.input_ids():
+        issues.append(Issue(None, "no_input", "the graph has no Input: add an Input layer with the shape of one sample",
+                            Fix("Add an Input", "add_node", {"type_": "Input"})))
+    for node in graph.nodes:
+        if node.type not in LAYERS:
+            close = difflib.get_close_matches(node.type, list(LAYERS), n=1)
+            hint = f": did you mean '{close[0]}'?" if close else ": pick a layer from the palette"
+            issues.append(Issue(node.id, "unknown_type", f"{describe(node)}: '{str(node.type)[:60]}' is not a layer LayerCanvas knows{hint}"))
+            continue
+        _param_issues(node, describe(node), issues)
+
+    for e in graph.edges:
+        missing = [x for x in (e.source, e.target) if x not in ids]
+        if missing:
+            issues.append(Issue(e.target if e.target in ids else None, "bad_edge",
+                                f"the edge {e.source} -> {e.target} names a node that does not exist ('{missing[0]}'): remove the edge"))
+
+    for node in graph.nodes:
+        in_edges = [e for e in graph.edges if e.target == node.id and e.source in ids]
+        ported = [e.port for e in in_edges if e.port is not None]
+        if ported and (len(ported) != len(in_edges) or sorted(ported) != list(range(len(in_edges)))):
+            issues.append(Issue(
+                node.id, "port",
+                f"{describe(node)} has {len(in_edges)} input(s), so its ports must be 0 to {len(in_edges) - 1} once each; "
+                f"got {sorted((p for p in ported), key=int)}{' and unnumbered edges' if len(ported) != len(in_edges) else ''}: renumber them",
+                Fix(f"Renumber the inputs of {node.id}", "set_input_order",
+                    {"target": node.id, "sources": [e.source for e in in_edges]}),
+            ))
+        spec = LAYERS.get(node.type)
+        if spec is None:
+            continue
+        n, (lo, hi) = len(in_edges), spec.arity
+        if spec.is_input and n:
+            issues.append(Issue(node.id, "arity", f"{describe(node)} is a model input and takes no inputs, got {n}: remove the edge(s) into it"))
+        elif n == 0 and lo > 0:
+            issues.append(Issue(node.id, "arity", f"{describe(node)} has no input: connect a layer into it"))
+        elif n < lo:
+            issues.append(Issue(node.id, "arity", f"{describe(node)} needs at least {lo} inputs, got {n}: connect another branch into it"))
+        elif hi is not None and n > hi:
+            what = "1 input" if hi == 1 else f"at most {hi} inputs"
+            hint = ": merge them first with Concatenate or Add" if hi == 1 else ": remove the extra edge(s)"
+            issues.append(Issue(node.id, "arity", f"{describe(node)} takes {what}, got {n}{hint}"))
+
+    try:
+        graph.topological_order()
+    except GraphCycleError as e:
+        loop = " -> ".join(e.nodes + [e.nodes[0]])
+        for nid in e.nodes:
+            issues.append(Issue(nid, "cycle", f"{describe(graph.node(nid))} is on a cycle ({loop}): remove one of these connections",
+                                Fix(f"Remove the edge {e.nodes[-1]} -> {e.nodes[0]}", "disconnect",
+                                    {"source": e.nodes[-1], "target": e.nodes[0]})))
+
+    outputs = graph.output_ids()
+    if graph.outputs is not None:
+        for o in outputs:
+            if o not in ids:
+                issues.append(Issue(None, "bad_output", f"the outputs name '{o}', which does not exist: remove it from the outputs"))
+    if not outputs and graph.nodes:
+        issues.append(Issue(None, "bad_output", "the model has no output: list at least one node in the outputs"))
+    issues.extend(_connectivity(graph, [o for o in outputs if o in ids]))
+    return issues
+
+
+def _connectivity(graph: Graph, outputs: list[str]) -> list[Issue]:
+    """Inputs that feed nothing and layers that feed no output."""
+    if len(graph.nodes) < 2:
+        return []
+    feeds_output, stack = set(), list(outputs)
+    while stack:
+        nid = stack.pop()
+        if nid not in feeds_output:
+            feeds_output.add(nid)
+            stack.extend(graph.inputs_of(nid))
+    issues = []
+    for node in graph.nodes:
+        spec = LAYERS.get(node.type)
+        if spec is not None and spec.is_input and not graph.successors(node.id):
+            issues.append(Issue(node.id, "disconnected", f"{describe(node)} is not connected to any layer: connect it or delete it",
+                                Fix(f"Delete {node.id}", "remove_node", {"node_id": node.id}), WARNING))
+        elif node.id not in feeds_output:
+            issues.append(Issue(node.id, "unused", f"{describe(node)} does not lead to any model output, so it is left out: connect it or delete it",
+                                Fix(f"Delete {node.id}", "remove_node", {"node_id": node.id}), WARNING))
+    return issues
+
+
+def validate(graph: Graph) -> list[Issue]:
+    """All issues: structure, then shapes (this builds the model, so it loads Keras)."""
+    from builder.build import ModelBuilder
+
+    return ModelBuilder().build(graph).issues
+
+
+def errors(issues: list[Issue]) -> list[Issue]:
+    return [i for i in issues if i.severity == ERROR]
+
+
+def issues_by_node(issues: list[Issue]) -> dict[Any, list[Issue]]:
+    out: dict[Any, list[Issue]] = {}
+    for i in issues:
+        out.setdefault(i.node_id, []).append(i)
+    return out
