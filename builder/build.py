@@ -158,7 +158,8 @@ class ModelBuilder:
                     continue
                 layer, out, info = built
             if layer is not None:
-                layer.trainable = node.trainable
+                if layer.trainable != node.trainable:
+                    layer.trainable = node.trainable
                 info = self._count(layer, info)
             sigs[nid], outputs[nid] = sig, out
             tensors[sig] = (layer, out, info)

@@ -94,7 +94,7 @@ class ParamSpec:
     # -- checking ---------------------------------------------------------
     def _bounds_text(self) -> str:
         lo = "" if self.min is None else (">" if self.min_exclusive else ">=") + f" {self.min:g}"
-        hi = "" if self.max is None else ("<" if self.max_exclusive else "<=") + f" {self.max:g}"
+        hi = "" if self.max in (None, INT_MAX) else ("<" if self.max_exclusive else "<=") + f" {self.max:g}"
         return " and ".join(t for t in (lo, hi) if t)
 
     def _in_bounds(self, v: float) -> bool:
@@ -144,8 +144,8 @@ class ParamSpec:
                 return f"expected an axis or a list of axes (whole numbers), got {_show(v)}"
             if self.length and len(items) not in (1, self.length) and not _is_int(v):
                 return f"expected 1 or {self.length} axes, got {_show(v)}"
-            if len(set(items)) != len(items):
-                return f"axes must not repeat, got {_show(v)}"
+            if not self.length and len(set(items)) != len(items):
+                return f"must not name an axis twice, got {_show(v)}"
             return None
         if k == "range":
             items = [v] if _is_num(v) else v

@@ -8,6 +8,7 @@ described in shared/CONTRACT.md.
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 import json
 import re
@@ -95,31 +96,51 @@ class Graph:
     layout: dict = field(default_factory=dict)  # node id -> [x, y]
     extra: dict = field(default_factory=dict)  # compile, training and unknown fields
 
-    # -- queries ----------------------------------------------------------
+    # -- queries (indexes are computed once per graph: graphs are immutable) --
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Node]:
+        return {n.id: n for n in self.nodes}
+
+    @functools.cached_property
+    def _in_index(self) -> dict[str, list[Edge]]:
+        index: dict[str, list[Edge]] = {}
+        for e in self.edges:
+            index.setdefault(e.target, []).append(e)
+        for target, edges in index.items():
+            if all(e.port is not None for e in edges):
+                index[target] = sorted(edges, key=lambda e: e.port)
+        return index
+
+    @functools.cached_property
+    def _out_index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for e in self.edges:
+            targets = index.setdefault(e.source, [])
+            if e.target not in targets:
+                targets.append(e.target)
+        return index
+
     def ids(self) -> list[str]:
         return [n.id for n in self.nodes]
 
     def has(self, node_id: str) -> bool:
-        return any(n.id == node_id for n in self.nodes)
+        return node_id in self._by_id
 
     def node(self, node_id: str) -> Node:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        raise GraphEditError(f"there is no node '{node_id}'", node_id)
+        try:
+            return self._by_id[node_id]
+        except (KeyError, TypeError):
+            raise GraphEditError(f"there is no node '{node_id}'", node_id if isinstance(node_id, str) else None) from None
 
     def in_edges(self, node_id: str) -> list[Edge]:
-        """Edges into a node, in input order: by port, else as listed."""
-        edges = [e for e in self.edges if e.target == node_id]
-        if edges and all(e.port is not None for e in edges):
-            return sorted(edges, key=lambda e: e.port)
-        return edges
+        """Edges into a node, in input order: by port when all have one, else as listed."""
+        return list(self._in_index.get(node_id, ()))
 
     def inputs_of(self, node_id: str) -> list[str]:
-        return [e.source for e in self.in_edges(node_id)]
+        return [e.source for e in self._in_index.get(node_id, ())]
 
     def successors(self, node_id: str) -> list[str]:
-        return list(dict.fromkeys(e.target for e in self.edges if e.source == node_id))
+        return list(self._out_index.get(node_id, ()))
 
     def input_ids(self) -> list[str]:
         """Model inputs: the Input nodes in node order."""
@@ -155,18 +176,22 @@ class Graph:
                 if indeg[t] == 0:
                     heapq.heappush(ready, index[t])
         if len(order) < len(self.nodes):
-            raise GraphCycleError(self._cycle([i for i, d in indeg.items() if d > 0], out))
+            raise GraphCycleError(self._cycle([i for i, d in indeg.items() if d > 0]))
         return order
 
-    def _cycle(self, stuck: list[str], out: dict[str, list[str]]) -> list[str]:
-        """One cycle among the nodes that Kahn's algorithm could not order."""
+    def _cycle(self, stuck: list[str]) -> list[str]:
+        """One cycle among the nodes that Kahn's algorithm could not order.
+
+        Every such node has an unordered predecessor, so walking predecessors
+        must come back to a node already seen.
+        """
         stuck_set = set(stuck)
         path, seen, nid = [], {}, stuck[0]
         while nid not in seen:
             seen[nid] = len(path)
             path.append(nid)
-            nid = next(t for t in out[nid] if t in stuck_set)
-        return path[seen[nid]:]
+            nid = next(s for s in self.inputs_of(nid) if s in stuck_set)
+        return path[seen[nid]:][::-1]
 
     # -- file -------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -366,7 +391,7 @@ class Graph:
                 return True
             if nid not in seen:
                 seen.add(nid)
-                stack.extend(e.target for e in self.edges if e.source == nid)
+                stack.extend(self.successors(nid))
         return False
 
     def set_param(self, node_id: str, name: str, value: Any) -> "Graph":
@@ -390,7 +415,7 @@ class Graph:
             if value is None:
                 inner_params.pop(inner, None)
             else:
-                _check_param(inner_node, inner, value, label=describe(node))
+                _check_param(inner_node, inner, value, label=f"{describe(node)} (wrapped {wrapped['type']})")
                 inner_params[inner] = value
             params[outer] = {"type": wrapped["type"], "params": inner_params}
         elif value is None:
@@ -559,7 +584,7 @@ def _parse(data: Any) -> Graph:
         s, t, port = re_.get("source"), re_.get("target"), re_.get("port")
         bad = [x for x in (s, t) if not (isinstance(x, str) and x in seen)]
         if bad:
-            problems.append((t if t in seen else None, f"edge #{i + 1} ({str(s)[:40]!r} -> {str(t)[:40]!r}) names a node that does not exist: {str(bad[0])[:40]!r}"))
+            problems.append((t if isinstance(t, str) and t in seen else None, f"edge #{i + 1} ({str(s)[:40]!r} -> {str(t)[:40]!r}) names a node that does not exist: {str(bad[0])[:40]!r}"))
             continue
         if port is not None and (not isinstance(port, int) or isinstance(port, bool) or port < 0):
             problems.append((t, f"edge {s} -> {t}: \"port\" must be a whole number >= 0, got {port!r}"))

@@ -66,7 +66,7 @@ def _param_issues(node: Node, label: str, issues: list[Issue], path: str = "") -
         key = path + name
         if ps is None:
             known = [p.name for p in spec.params]
-            close = difflib.get_close_matches(name, known, n=1)
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             issues.append(Issue(node.id, "unknown_param", f"{label}: {node.type} has no parameter '{name}'{hint}: remove it",
                                 Fix(f"Remove '{name}' from {node.id}", "set_param", {"node_id": node.id, "name": key, "value": None})))
@@ -113,7 +113,7 @@ def check_structure(graph: Graph) -> list[Issue]:
                                 f"the edge {e.source} -> {e.target} names a node that does not exist ('{missing[0]}'): remove the edge"))
 
     for node in graph.nodes:
-        in_edges = [e for e in graph.edges if e.target == node.id and e.source in ids]
+        in_edges = [e for e in graph.in_edges(node.id) if e.source in ids]
         ported = [e.port for e in in_edges if e.port is not None]
         if ported and (len(ported) != len(in_edges) or sorted(ported) != list(range(len(in_edges)))):
             issues.append(Issue(

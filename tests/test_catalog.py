@@ -1,0 +1,125 @@
+"""The catalog against Keras itself: every layer builds, every formula counts as Keras does."""
+
+import inspect
+import math
+
+import pytest
+
+from builder.build import build
+from builder.catalog import CATEGORIES, LAYERS, REQUIRED, STARTERS, by_category, search
+from builder.kerasenv import load_keras
+from builder.summary import summarize
+from tests.layer_cases import CASES, all_cases, case_graph
+
+keras = load_keras()
+
+
+def test_every_layer_has_a_test_row():
+    assert set(CASES) == set(LAYERS)
+
+
+def test_required_layers_are_covered():
+    wanted = """Input Dense Activation Dropout Flatten Reshape Permute RepeatVector Rescaling BatchNormalization
+    LayerNormalization Conv1D Conv2D Conv3D SeparableConv2D DepthwiseConv2D Conv2DTranspose MaxPooling1D MaxPooling2D
+    AveragePooling1D AveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D GlobalAveragePooling1D GlobalAveragePooling2D
+    UpSampling2D ZeroPadding2D Cropping2D SpatialDropout1D SpatialDropout2D GaussianNoise ReLU LeakyReLU PReLU ELU Softmax
+    SimpleRNN LSTM GRU Bidirectional TimeDistributed Embedding MultiHeadAttention Attention Add Subtract Multiply Average
+    Maximum Minimum Concatenate Dot RandomFlip RandomRotation RandomZoom RandomTranslation RandomContrast""".split()
+    assert sorted(set(wanted) - set(LAYERS)) == []
+
+
+@pytest.mark.parametrize("case_id,type_,inputs,params", list(all_cases()), ids=[c[0] for c in all_cases()])
+def test_layer_builds_and_counts_like_keras(case_id, type_, inputs, params):
+    result = build(case_graph(type_, inputs, params))
+    assert result.errors == [], [i.message for i in result.errors]
+    model = result.model
+    assert model is not None
+    info = result.infos["layer"]
+    layer = model.get_layer("layer")
+    assert info.params == layer.count_params()
+    assert info.trainable_params == sum(math.prod(w.shape) for w in layer.trainable_weights)
+    assert tuple(info.output_shape) == tuple(model.get_layer("layer").output.shape)
+    spec = LAYERS[type_]
+    if not spec.is_input:
+        shapes = [tuple(model.get_layer(f"in_{i}").output.shape) for i in range(len(inputs))]
+        _, formula_count, formula_frozen = spec.count(shapes, params)
+        assert formula_count == layer.count_params()
+        assert formula_frozen == sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+    s = summarize(result)
+    assert s.total_params == model.count_params()
+    assert s.trainable_params + s.non_trainable_params == s.total_params
+
+
+def _keras_callable(type_):
+    return keras.Input if type_ == "Input" else getattr(keras.layers, type_).__init__
+
+
+@pytest.mark.parametrize("type_", sorted(LAYERS))
+def test_param_defaults_are_keras_defaults(type_):
+    sig = inspect.signature(_keras_callable(type_)).parameters
+    for ps in LAYERS[type_].params:
+        assert ps.name in sig, f"{type_} has no kwarg {ps.name}"
+        keras_default = sig[ps.name].default
+        if ps.default is REQUIRED:
+            assert keras_default is inspect.Parameter.empty or (type_, ps.name) == ("Input", "shape")
+        else:
+            assert ps.default == keras_default, f"{type_}.{ps.name}: {ps.default!r} != {keras_default!r}"
+            assert ps.problem(ps.default) is None
+
+
+@pytest.mark.parametrize("type_", sorted(LAYERS))
+def test_every_layer_documents_itself(type_):
+    spec = LAYERS[type_]
+    assert spec.help and spec.category in CATEGORIES
+    assert all(p.help for p in spec.params)
+    for name, value in STARTERS.get(type_, {}).items():
+        assert spec.param(name).problem(value) is None
+
+
+def test_seed_examples_formula_text():
+    text, n, _ = LAYERS["Conv2D"].count([(None, 32, 32, 3)], {"filters": 32, "kernel_size": [3, 3]})
+    assert (text, n) == ("3×3×3×32 + 32 = 896", 896)
+    text, n, _ = LAYERS["Dense"].count([(None, 100)], {"units": 64})
+    assert (text, n) == ("100×64 + 64 = 6,464", 6464)
+    text, n, frozen = LAYERS["BatchNormalization"].count([(None, 8, 8, 16)], {})
+    assert (n, frozen) == (64, 32) and "non-trainable" in text
+    _, n, _ = LAYERS["LSTM"].count([(None, 10, 3)], {"units": 4})
+    assert n == 4 * (4 * (3 + 4) + 4)
+    _, n, _ = LAYERS["Embedding"].count([(None, 5)], {"input_dim": 1000, "output_dim": 32})
+    assert n == 32000
+
+
+def test_palette_groups_and_search():
+    groups = by_category()
+    assert sum(len(v) for v in groups.values()) == len(LAYERS)
+    assert [s.type for s in search("conv2d")][:1] == ["Conv2D"]
+    assert {s.type for s in search("merge")} >= {"Add", "Concatenate"}
+    assert search("zzzz") == []
+
+
+@pytest.mark.parametrize(
+    "type_,name,value,fragment",
+    [
+        ("Dense", "units", 0, ">= 1"),
+        ("Dense", "units", "64", "whole number"),
+        ("Dense", "units", True, "whole number"),
+        ("Dense", "units", 3.0, "whole number"),
+        ("Dropout", "rate", 1.0, "< 1"),
+        ("Dropout", "rate", float("nan"), "number"),
+        ("Dense", "activation", "relux", "one of"),
+        ("Conv2D", "kernel_size", [3, 3, 3], "list of 2"),
+        ("Conv2D", "kernel_size", [0, 3], ">= 1"),
+        ("Input", "shape", [28, 0], ">= 1"),
+        ("Input", "shape", [-1], ">= 1"),
+        ("Input", "shape", [], "non-empty"),
+        ("Reshape", "target_shape", [-1, -1], "at most one"),
+        ("Dense", "kernel_regularizer", {"l3": 1}, "l1"),
+        ("Dense", "kernel_regularizer", {"l2": -1}, "between 0"),
+        ("Bidirectional", "layer", {"type": "Dense", "params": {}}, "can wrap"),
+        ("RandomZoom", "height_factor", [0.3, 0.1], "low <= high"),
+        ("ZeroPadding2D", "padding", [1, 2, 3], "expected"),
+    ],
+)
+def test_bad_param_values_are_explained(type_, name, value, fragment):
+    problem = LAYERS[type_].param(name).problem(value)
+    assert problem is not None and fragment in problem

@@ -1,0 +1,106 @@
+"""`python -m builder validate|summary`, as CONTRACT.md says: in-process, plus two real runs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from builder.__main__ import main
+from builder.templates import template
+
+
+@pytest.fixture
+def graph_file(tmp_path):
+    def write(graph_or_text, name="g.json"):
+        path = tmp_path / name
+        path.write_text(graph_or_text if isinstance(graph_or_text, str) else graph_or_text.dumps())
+        return str(path)
+
+    return write
+
+
+def test_validate_ok(graph_file, capsys):
+    assert main(["validate", graph_file(template("cifar_cnn"))]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+def test_validate_lists_problems_and_exits_1(graph_file, capsys):
+    d = template("mlp").remove_node("dense").to_dict()
+    d["nodes"][1]["params"]["kernel_size"] = 3
+    assert main(["validate", graph_file(json.dumps(d))]) == 1
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert "error: dense_1: Dense 'dense_1': Dense has no parameter 'kernel_size': remove it" in lines
+    assert "error: dense_1: Dense 'dense_1' has no input: connect a layer into it" in lines
+    assert "Traceback" not in out.err and all(ln in out.err for ln in lines)
+
+
+def test_validate_shape_error_line(graph_file, capsys):
+    g = template("cifar_cnn").remove_node("flatten", bridge=False).connect("conv2d_2", "dense")
+    g = g.set_param("dense", "units", 64).remove_node("head")
+    g2, _ = g.add_node("LSTM", {"units": 3}, node_id="rnn", after="dense")
+    assert main(["validate", graph_file(g2)]) == 1
+    out = capsys.readouterr().out
+    assert "error: rnn: LSTM 'rnn' got (None, 4, 4, 64)" in out
+    assert "warning: dense: Dense 'dense' got (None, 4, 4, 64)" in out
+
+
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("{", "not valid JSON"),
+        ('{"format": "other"}', '"format" must be'),
+        ('{"format": "layercanvas-graph", "version": 9, "nodes": []}', "newer LayerCanvas"),
+    ],
+)
+def test_bad_files_exit_1_with_one_line(graph_file, capsys, text, fragment):
+    assert main(["validate", graph_file(text)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: graph: ") and fragment in err[0]
+
+
+def test_missing_file_exits_1(tmp_path, capsys):
+    assert main(["summary", str(tmp_path / "none.json")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    for argv in ([], ["validate"], ["frobnicate", "x"], ["summary", "a", "--bogus"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_summary_text(graph_file, capsys):
+    assert main(["summary", graph_file(template("mlp"))]) == 0
+    out = capsys.readouterr().out
+    assert 'Model: "mlp"' in out and "Total params: 225" in out
+
+
+def test_summary_json_matches_contract(graph_file, capsys):
+    g = template("cifar_cnn").set_trainable("conv2d", False)
+    assert main(["summary", "--json", graph_file(g)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"total_params", "trainable_params", "non_trainable_params", "layers"}
+    assert data["total_params"] == 122570 and data["non_trainable_params"] == 896
+    assert data["layers"][1] == {"name": "conv2d", "type": "Conv2D", "output_shape": [None, 30, 30, 32], "params": 896, "trainable": False}
+
+
+def test_summary_of_invalid_graph_exits_1(graph_file, capsys):
+    g = template("mlp").set_params("dense", {"units": 16}).remove_node("input")
+    assert main(["summary", "--json", graph_file(g)]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and "error: graph: the graph has no Input" in out.err
+
+
+def test_real_subprocess_runs(graph_file):
+    """Two real runs: the module entry point, exit codes and clean stderr."""
+    ok = subprocess.run([sys.executable, "-m", "builder", "summary", "--json", graph_file(template("mlp"))],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["total_params"] == 225
+    assert ok.stderr.strip() == ""  # TensorFlow's start-up notes are muted
+    bad = subprocess.run([sys.executable, "-m", "builder", "validate", graph_file("[]", "bad.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and bad.stderr.strip() == "error: graph: a graph file must hold a JSON object"

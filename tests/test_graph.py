@@ -1,0 +1,231 @@
+"""Graph file round trips and edit operations (no Keras needed)."""
+
+import json
+
+import pytest
+
+from builder.graph import Edge, Graph, GraphCycleError, GraphEditError, GraphFormatError, Node
+from builder.templates import TEMPLATES, template
+
+
+def chain() -> Graph:
+    g = Graph()
+    g, _ = g.add_node("Input", {"shape": [4]})
+    g, _ = g.add_node("Dense", {"units": 8}, after="input")
+    g, _ = g.add_node("Dense", {"units": 2}, after="dense")
+    return g
+
+
+def test_fresh_ids_are_keras_style():
+    g = chain()
+    assert g.ids() == ["input", "dense", "dense_1"]
+    assert g.fresh_id("Dense") == "dense_2"
+    assert g.fresh_id("MaxPooling2D") == "max_pooling2d"
+    assert g.fresh_id("BatchNormalization") == "batch_normalization"
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_template_round_trips_through_json(key):
+    g = template(key)
+    again = Graph.loads(g.dumps())
+    assert again == g
+    assert again.dumps() == g.dumps()
+
+
+def test_unknown_top_level_fields_and_optional_fields_are_kept():
+    d = chain().to_dict()
+    d["x_custom"] = {"a": [1, 2]}
+    d["compile"] = {"optimizer": "adam", "learning_rate": 0.001}
+    d["layout"] = {"dense": [10, 20.5], "ghost": [1, 2]}
+    d["nodes"][1]["comment"] = "hidden layer"
+    g = Graph.from_dict(d)
+    out = json.loads(g.dumps())
+    assert out["x_custom"] == {"a": [1, 2]}
+    assert out["compile"]["optimizer"] == "adam"
+    assert out["layout"] == {"dense": [10.0, 20.5]}
+    assert out["nodes"][1]["comment"] == "hidden layer"
+
+
+def test_contract_example_loads():
+    example = {
+        "format": "layercanvas-graph", "version": 1, "name": "cifar_cnn",
+        "nodes": [
+            {"id": "image", "type": "Input", "params": {"shape": [32, 32, 3]}},
+            {"id": "conv1", "type": "Conv2D", "params": {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}},
+            {"id": "flat", "type": "Flatten", "params": {}},
+            {"id": "head", "type": "Dense", "params": {"units": 10, "activation": "softmax"}, "trainable": True},
+        ],
+        "edges": [{"source": "image", "target": "conv1"}, {"source": "conv1", "target": "flat"}, {"source": "flat", "target": "head"}],
+        "outputs": ["head"],
+    }
+    g = Graph.from_dict(example)
+    assert g.name == "cifar_cnn" and g.output_ids() == ["head"] and g.input_ids() == ["image"]
+    assert g.topological_order() == ["image", "conv1", "flat", "head"]
+
+
+@pytest.mark.parametrize(
+    "mutate,fragment",
+    [
+        (lambda d: d.update(format="keras"), '"format" must be'),
+        (lambda d: d.update(version=2), "newer LayerCanvas"),
+        (lambda d: d.update(version="1"), "whole number"),
+        (lambda d: d["nodes"].append({"id": "dense", "type": "Dense", "params": {"units": 1}}), "more than one node"),
+        (lambda d: d["nodes"].append({"id": "1bad", "type": "Dense"}), "invalid id"),
+        (lambda d: d["nodes"].append({"id": "x" * 65, "type": "Dense"}), "invalid id"),
+        (lambda d: d["nodes"].append({"id": "nt", "params": {}}), 'no "type"'),
+        (lambda d: d["nodes"].append({"id": "p", "type": "Dense", "params": [1]}), '"params" must be an object'),
+        (lambda d: d["nodes"].append({"id": "t", "type": "Dense", "trainable": "yes"}), '"trainable" must be'),
+        (lambda d: d["edges"].append({"source": "dense", "target": "ghost"}), "does not exist: 'ghost'"),
+        (lambda d: d["edges"].append({"source": "dense", "target": "dense_1", "port": -1}), '"port" must be'),
+        (lambda d: d.update(outputs=["nope"]), "does not exist"),
+        (lambda d: d.update(nodes="x"), '"nodes" must be a list'),
+        (lambda d: d.update(name=""), '"name" must be'),
+    ],
+)
+def test_bad_files_get_one_clear_message(mutate, fragment):
+    d = chain().to_dict()
+    mutate(d)
+    with pytest.raises(GraphFormatError) as e:
+        Graph.from_dict(d)
+    assert fragment in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1, 2]", '{"format": "layercanvas-graph", "version": 1, "nodes": [NaN]}', b"\xff\xfe", "[" * 100000])
+def test_malformed_json_is_refused_with_a_message(text):
+    with pytest.raises(GraphFormatError) as e:
+        Graph.loads(text)
+    assert str(e.value)
+
+
+def test_missing_file_is_a_format_error(tmp_path):
+    with pytest.raises(GraphFormatError, match="cannot read"):
+        Graph.load(tmp_path / "nope.json")
+
+
+def test_remove_node_drops_edges_outputs_and_layout():
+    g = chain().set_position("dense", (1, 2)).set_outputs(["dense_1"])
+    g2 = g.remove_node("dense")
+    assert g2.ids() == ["input", "dense_1"] and g2.edges == () and "dense" not in g2.layout
+    g3 = g.remove_node("dense", bridge=True)
+    assert g3.inputs_of("dense_1") == ["input"]
+    g4 = g.remove_node("dense_1")
+    assert g4.outputs == ()
+
+
+def test_connect_with_ports_and_disconnect_renumbers():
+    g = chain()
+    g, add = g.add_node("Add")
+    g = g.connect("dense", add).connect("input", add, port=0)
+    assert g.inputs_of(add) == ["input", "dense"]
+    assert [e.port for e in g.in_edges(add)] == [0, 1]
+    g = g.disconnect("input", add)
+    assert g.inputs_of(add) == ["dense"] and g.in_edges(add)[0].port is None
+    with pytest.raises(GraphEditError, match="no edge"):
+        g.disconnect("input", add)
+
+
+def test_connect_refuses_cycles_self_loops_inputs_and_bad_ports():
+    g = chain()
+    with pytest.raises(GraphEditError, match="cycle"):
+        g.connect("dense_1", "dense")
+    with pytest.raises(GraphEditError, match="itself"):
+        g.connect("dense", "dense")
+    with pytest.raises(GraphEditError, match="takes no inputs"):
+        g.connect("dense", "input")
+    g, add = g.add_node("Add")
+    with pytest.raises(GraphEditError, match="port must be 0 to 0"):
+        g.connect("dense", add, port=3)
+    with pytest.raises(GraphEditError, match="at most 1 input"):
+        g.connect("input", "dense_1")
+    with pytest.raises(GraphEditError, match="no node 'ghost'"):
+        g.connect("ghost", add)
+
+
+def test_set_param_checks_values_and_resets():
+    g = chain()
+    assert g.set_param("dense", "units", 64).node("dense").params["units"] == 64
+    with pytest.raises(GraphEditError) as e:
+        g.set_param("dense", "units", -3)
+    assert "Dense 'dense'" in str(e.value) and "-3" in str(e.value) and e.value.node_id == "dense"
+    with pytest.raises(GraphEditError, match="no parameter 'unitz'"):
+        g.set_param("dense", "unitz", 3)
+    with pytest.raises(GraphEditError, match="no default"):
+        g.set_param("dense", "units", None)
+    g2 = g.set_param("dense", "activation", "relu").set_param("dense", "activation", None)
+    assert "activation" not in g2.node("dense").params
+
+
+def test_set_param_reaches_into_wrapped_layers():
+    g = Graph()
+    g, _ = g.add_node("Input", {"shape": [5, 3]})
+    g, bi = g.add_node("Bidirectional", after="input")
+    g = g.set_param(bi, "layer.units", 7)
+    assert g.node(bi).params["layer"] == {"type": "LSTM", "params": {"units": 7}}
+    with pytest.raises(GraphEditError, match="wrapped LSTM"):
+        g.set_param(bi, "layer.units", 0)
+
+
+def test_rename_updates_everything_and_checks_ids():
+    g = chain().set_outputs(["dense_1"]).set_position("dense", (0, 0))
+    g2 = g.rename("dense", "hidden")
+    assert g2.ids() == ["input", "hidden", "dense_1"]
+    assert g2.inputs_of("dense_1") == ["hidden"] and "hidden" in g2.layout
+    for bad in ["", "1x", "a b", "a-b", "x" * 65, "é"]:
+        with pytest.raises(GraphEditError, match="not a valid id"):
+            g.rename("dense", bad)
+    with pytest.raises(GraphEditError, match="already used"):
+        g.rename("dense", "dense_1")
+
+
+def test_insert_between_keeps_port():
+    g = chain()
+    g, add = g.add_node("Add")
+    g = g.connect("input", add).connect("dense", add)
+    g, nid = g.insert_between("dense", add, "Dropout", {"rate": 0.1})
+    assert g.inputs_of(add) == ["input", nid] and g.inputs_of(nid) == ["dense"]
+    with pytest.raises(GraphEditError, match="no edge"):
+        g.insert_between("input", "dense_1", "Flatten")
+
+
+def test_insert_after_moves_outgoing_edges():
+    g = chain().insert_after("dense", "Dropout", {"rate": 0.2})
+    assert g.inputs_of("dense_1") == ["dropout"] and g.inputs_of("dropout") == ["dense"]
+
+
+def test_set_trainable_and_input_order():
+    g = chain().set_trainable("dense", False)
+    assert g.node("dense").trainable is False
+    assert Graph.loads(g.dumps()).node("dense").trainable is False
+    g, c = g.add_node("Concatenate")
+    g = g.connect("dense", c).connect("input", c).set_input_order(c, ["input", "dense"])
+    assert g.inputs_of(c) == ["input", "dense"]
+    with pytest.raises(GraphEditError, match="exactly these"):
+        g.set_input_order(c, ["input"])
+
+
+def test_topological_order_is_stable_and_detects_cycles():
+    nodes = tuple(Node(i, "Dense", {"units": 1}) for i in "abc")
+    g = Graph(nodes, (Edge("c", "a"), Edge("a", "b")))
+    assert g.topological_order() == ["c", "a", "b"]
+    cyc = Graph(nodes, (Edge("a", "b"), Edge("b", "c"), Edge("c", "a")))
+    with pytest.raises(GraphCycleError) as e:
+        cyc.topological_order()
+    assert sorted(e.value.nodes) == ["a", "b", "c"]
+
+
+def test_edits_never_change_the_original():
+    g = chain()
+    before = g.dumps()
+    g.set_param("dense", "units", 99)
+    g.rename("dense", "zzz")
+    g.remove_node("dense")
+    g.add_node("Dense", {"units": 1})
+    assert g.dumps() == before
+
+
+def test_add_node_refuses_unknown_types_and_bad_params():
+    with pytest.raises(GraphEditError, match="unknown layer type"):
+        chain().add_node("Dens")
+    with pytest.raises(GraphEditError, match="units"):
+        chain().add_node("Dense", {"units": "many"})

@@ -1,0 +1,47 @@
+"""House rule 1: builder/ never imports streamlit."""
+
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_every_builder_module_imports_without_streamlit():
+    modules = sorted(p.stem for p in (ROOT / "builder").glob("*.py") if p.stem != "__main__")
+    assert {"catalog", "graph", "validate", "build", "summary"} <= set(modules)
+    code = (
+        "import sys, importlib\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'streamlit' or name.startswith('streamlit.'):\n"
+        "            raise ImportError('streamlit is blocked in this test')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module('builder.' + m)\n"
+        "import builder.build, builder.templates\n"
+        "from builder.build import build\n"
+        "build(builder.templates.template('mlp'))\n"
+        "assert not any(k.split('.')[0] == 'streamlit' for k in sys.modules)\n"
+        "print('clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("clean")
+
+
+def test_no_layer_specific_branches_outside_the_catalog():
+    """House rule 2: no `type == "Dense"` outside builder/catalog.py."""
+    import re
+
+    from builder.catalog import LAYERS
+
+    pattern = re.compile(r"""type_?\s*(==|!=|in)\s*\(?\s*["'](%s)["']""" % "|".join(LAYERS))
+    offenders = []
+    for path in list((ROOT / "builder").glob("*.py")) + list((ROOT / "components").glob("*.py")) + list((ROOT / "pages").glob("*.py")):
+        if path.name in ("catalog.py", "templates.py"):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert offenders == []

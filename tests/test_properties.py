@@ -1,0 +1,121 @@
+"""Property tests: whatever the graph or edit, only documented errors, and builds agree with Keras."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from builder.build import ModelBuilder, build
+from builder.catalog import LAYERS
+from builder.graph import Graph, GraphError, GraphFormatError
+from builder.summary import summarize
+from builder.validate import Issue, apply_fix
+from tests.strategies import JSONISH, TYPES, graphs, node_params
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@SETTINGS
+@given(graphs())
+def test_build_never_raises_and_counts_match_keras(g):
+    result = build(g)
+    assert all(isinstance(i, Issue) and i.message and "\n" not in i.message for i in result.issues)
+    assert all(i.node_id is None or g.has(i.node_id) for i in result.issues)
+    if result.errors:
+        assert result.model is None
+    else:
+        assert result.model is not None
+        s = summarize(result)
+        assert s.total_params == result.model.count_params()
+        for nid, info in result.infos.items():
+            if nid in {layer.name for layer in result.model.layers}:
+                assert info.params == result.model.get_layer(nid).count_params()
+
+
+@SETTINGS
+@given(graphs(), st.data())
+def test_fixes_apply_or_refuse_cleanly(g, data):
+    fixes = [i.fix for i in build(g).issues if i.fix is not None]
+    if fixes:
+        fix = data.draw(st.sampled_from(fixes))
+        try:
+            fixed = apply_fix(g, fix)
+        except GraphError:
+            return
+        build(fixed)  # must not raise
+
+
+@SETTINGS
+@given(graphs(max_nodes=5), st.lists(st.tuples(st.sampled_from(TYPES), st.data()), min_size=1, max_size=4))
+def test_incremental_builds_agree_with_fresh_builds(g, steps):
+    builder = ModelBuilder()
+    builder.build(g)
+    for type_, data in steps:
+        victims = [n for n in g.nodes if n.type in LAYERS]
+        node = data.draw(st.sampled_from(victims))
+        try:
+            g = g.set_params(node.id, data.draw(node_params(node.type)))
+        except GraphError:
+            continue
+        inc, fresh = builder.build(g), build(g)
+        assert [i.line() for i in inc.issues] == [i.line() for i in fresh.issues]
+        if fresh.model is not None:
+            assert json.dumps(inc.model.get_config(), sort_keys=True, default=str) == json.dumps(
+                fresh.model.get_config(), sort_keys=True, default=str)
+            assert inc.model.count_params() == fresh.model.count_params()
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSONISH | st.dictionaries(st.sampled_from(["format", "version", "name", "nodes", "edges", "outputs", "layout"]), JSONISH))
+def test_random_json_is_read_or_refused_with_format_error(data):
+    try:
+        Graph.from_dict(data)
+    except GraphFormatError as e:
+        assert e.problems and all(isinstance(m, str) and m for _, m in e.problems)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(max_nodes=5), st.data())
+def test_mutated_valid_files_are_read_or_refused(g, data):
+    d = json.loads(g.dumps())
+    path = data.draw(st.sampled_from(["nodes", "edges"]))
+    if d[path]:
+        i = data.draw(st.integers(0, len(d[path]) - 1))
+        key = data.draw(st.sampled_from(sorted(d[path][i])))
+        d[path][i][key] = data.draw(JSONISH)
+    try:
+        Graph.loads(json.dumps(d))
+    except GraphFormatError as e:
+        assert str(e)
+
+
+EDIT = st.sampled_from(["add_node", "remove_node", "connect", "disconnect", "set_param", "rename", "set_trainable", "insert_between", "set_input_order"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(max_nodes=5), st.lists(st.tuples(EDIT, st.data()), max_size=6))
+def test_edits_return_graphs_or_raise_edit_errors(g, edits):
+    ids = st.sampled_from(g.ids() + ["ghost", "", "1x"])
+    for op, data in edits:
+        ids = st.sampled_from(g.ids() + ["ghost", "", "1x"])
+        try:
+            if op == "add_node":
+                g, _ = g.add_node(data.draw(st.sampled_from(TYPES + ["Nope"])), after=data.draw(st.none() | ids))
+            elif op == "remove_node":
+                g = g.remove_node(data.draw(ids), bridge=data.draw(st.booleans()))
+            elif op in ("connect", "disconnect"):
+                g = getattr(g, op)(data.draw(ids), data.draw(ids), data.draw(st.none() | st.integers(-1, 3)))
+            elif op == "set_param":
+                g = g.set_param(data.draw(ids), data.draw(st.text(max_size=12) | st.sampled_from(["units", "rate", "layer.units"])), data.draw(JSONISH))
+            elif op == "rename":
+                g = g.rename(data.draw(ids), data.draw(st.text(max_size=10) | ids))
+            elif op == "set_trainable":
+                g = g.set_trainable(data.draw(ids), data.draw(st.booleans()))
+            elif op == "insert_between":
+                g, _ = g.insert_between(data.draw(ids), data.draw(ids), data.draw(st.sampled_from(TYPES)))
+            else:
+                target = data.draw(ids)
+                g = g.set_input_order(target, data.draw(st.permutations(g.inputs_of(target)) if g.has(target) else st.just([])))
+        except GraphError as e:
+            assert str(e)
+        assert Graph.loads(g.dumps()) == g
