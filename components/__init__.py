@@ -1,0 +1,1 @@
+"""Streamlit UI pieces. Each render_x() draws and returns values."""
