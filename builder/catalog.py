@@ -540,7 +540,21 @@ def _rnn_params(gates: bool = True):
     return tuple(out)
 
 
-def _random_image_params(factor_help: str, min_factor: float = -1.0):
+def _norm_params(axis_help: str, *extra: ParamSpec):
+    return (
+        P("axis", "axes", -1, axis_help),
+        *extra,
+        P("epsilon", "float", 0.001, "Small number added to the variance.", min=0.0, min_exclusive=True, max=1.0),
+        P("center", "bool", True, "Learn an offset (beta)."),
+        P("scale", "bool", True, "Learn a scale (gamma)."),
+        P("beta_initializer", "initializer", "zeros", "How beta starts.", advanced=True),
+        P("gamma_initializer", "initializer", "ones", "How gamma starts.", advanced=True),
+        _reg("beta_regularizer", "offset"),
+        _reg("gamma_regularizer", "scale"),
+    )
+
+
+def _random_image_params():
     return (
         P("fill_mode", "choice", "reflect", "How to fill points outside the image.", choices=FILL_MODES),
         P("interpolation", "choice", "bilinear", "Resampling method.", choices=INTERPOLATIONS),
@@ -600,31 +614,12 @@ _SPECS: list[LayerSpec] = [
     # -- normalization -------------------------------------------------------
     LayerSpec(
         "BatchNormalization", "normalization", "Normalizes each channel over the batch; keeps moving statistics.",
-        (
-            P("axis", "axes", -1, "Channel axis."),
-            P("momentum", "float", 0.99, "Momentum of the moving averages.", min=0.0, max=1.0),
-            P("epsilon", "float", 0.001, "Small number added to the variance.", min=0.0, min_exclusive=True, max=1.0),
-            P("center", "bool", True, "Learn an offset (beta)."),
-            P("scale", "bool", True, "Learn a scale (gamma)."),
-            P("beta_initializer", "initializer", "zeros", "How beta starts.", advanced=True),
-            P("gamma_initializer", "initializer", "ones", "How gamma starts.", advanced=True),
-            _reg("beta_regularizer", "offset"),
-            _reg("gamma_regularizer", "scale"),
-        ),
+        _norm_params("Channel axis.", P("momentum", "float", 0.99, "Momentum of the moving averages.", min=0.0, max=1.0)),
         formula=_f_batchnorm,
     ),
     LayerSpec(
         "LayerNormalization", "normalization", "Normalizes each sample over its features.",
-        (
-            P("axis", "axes", -1, "Axis or axes to normalize."),
-            P("epsilon", "float", 0.001, "Small number added to the variance.", min=0.0, min_exclusive=True, max=1.0),
-            P("center", "bool", True, "Learn an offset (beta)."),
-            P("scale", "bool", True, "Learn a scale (gamma)."),
-            P("beta_initializer", "initializer", "zeros", "How beta starts.", advanced=True),
-            P("gamma_initializer", "initializer", "ones", "How gamma starts.", advanced=True),
-            _reg("beta_regularizer", "offset"),
-            _reg("gamma_regularizer", "scale"),
-        ),
+        _norm_params("Axis or axes to normalize."),
         formula=_f_layernorm,
     ),
     # -- convolution -----------------------------------------------------------
@@ -822,7 +817,7 @@ _SPECS: list[LayerSpec] = [
     LayerSpec(
         "RandomRotation", "augmentation", "Rotates images at random while training.",
         (P("factor", "range", REQUIRED, "Fraction of a full turn, e.g. 0.1 = up to ±36°.", min=-1.0, max=1.0),)
-        + _random_image_params("rotation"),
+        + _random_image_params(),
         key_params=("factor",), input_rank=(3, 4), rank_hint=IMG,
     ),
     LayerSpec(
@@ -830,7 +825,7 @@ _SPECS: list[LayerSpec] = [
         (
             P("height_factor", "range", REQUIRED, "Zoom range for height, e.g. 0.2 or [-0.3, 0.2].", min=-1.0, max=1.0),
             P("width_factor", "range", None, "Zoom range for width (default: keep aspect).", min=-1.0, max=1.0, nullable=True),
-        ) + _random_image_params("zoom"),
+        ) + _random_image_params(),
         key_params=("height_factor",), input_rank=(3, 4), rank_hint=IMG,
     ),
     LayerSpec(
@@ -838,7 +833,7 @@ _SPECS: list[LayerSpec] = [
         (
             P("height_factor", "range", REQUIRED, "Shift range as a fraction of the height.", min=-1.0, max=1.0),
             P("width_factor", "range", REQUIRED, "Shift range as a fraction of the width.", min=-1.0, max=1.0),
-        ) + _random_image_params("translation"),
+        ) + _random_image_params(),
         key_params=("height_factor", "width_factor"), input_rank=(3, 4), rank_hint=IMG,
     ),
     LayerSpec(
