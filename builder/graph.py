@@ -62,6 +62,15 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def name_problem(name: Any) -> str | None:
+    """What is wrong with a model name (Keras refuses '/'), or None."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        return f"the model name must be text of 1 to {MAX_NAME} characters, got {str(name)[:40]!r}"
+    if "/" in name:
+        return f"the model name cannot contain '/', got {name[:40]!r}"
+    return None
+
+
 def valid_id(node_id: Any) -> bool:
     return isinstance(node_id, str) and bool(ID_RE.match(node_id))
 
@@ -492,8 +501,9 @@ class Graph:
         return replace(self, outputs=outputs)
 
     def set_name(self, name: str) -> "Graph":
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-            raise GraphEditError(f"the model name must be 1 to {MAX_NAME} characters, got {name!r}")
+        problem = name_problem(name)
+        if problem:
+            raise GraphEditError(problem)
         return replace(self, name=name)
 
     def set_position(self, node_id: str, xy: tuple[float, float]) -> "Graph":
@@ -536,8 +546,8 @@ def _parse(data: Any) -> Graph:
     if version > VERSION:
         raise GraphFormatError([(None, f"this graph file is version {version}, made by a newer LayerCanvas; this one reads version {VERSION}")])
     name = data.get("name", "model")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        problems.append((None, f'"name" must be text of 1 to {MAX_NAME} characters, got {str(name)[:40]!r}'))
+    if name_problem(name):
+        problems.append((None, f'"name": {name_problem(name)}'))
         name = "model"
 
     raw_nodes = data.get("nodes", [])

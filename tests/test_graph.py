@@ -79,7 +79,8 @@ def test_contract_example_loads():
         (lambda d: d["edges"].append({"source": "dense", "target": "dense_1", "port": -1}), '"port" must be'),
         (lambda d: d.update(outputs=["nope"]), "does not exist"),
         (lambda d: d.update(nodes="x"), '"nodes" must be a list'),
-        (lambda d: d.update(name=""), '"name" must be'),
+        (lambda d: d.update(name=""), '"name": the model name must be'),
+        (lambda d: d.update(name="a/b"), "cannot contain '/'"),
     ],
 )
 def test_bad_files_get_one_clear_message(mutate, fragment):
