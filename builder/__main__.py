@@ -71,6 +71,35 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def _write(text: str, path: str | None) -> None:
+    """Prints, or writes to `path` whole (a temp file renamed, so no half-written file is left)."""
+    if not path:
+        sys.stdout.write(text)
+        return
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(path)
+
+
+def cmd_code(args) -> int:
+    from builder.codegen import CodegenError, generate_code, generate_script
+
+    graph = _load(args.graph)
+    try:
+        text = generate_script(graph, args.dataset) if args.script else generate_code(graph, args.style)
+    except CodegenError as e:
+        _problems([f"error: {e.node_id or 'graph'}: {e}"], to_stdout=False)
+        return 1
+    _write(text, args.output)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m builder", description="LayerCanvas: design, check and build Keras models from graph files.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -81,6 +110,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("graph")
     s.add_argument("--json", action="store_true", help="print totals and layers as JSON")
     s.set_defaults(func=cmd_summary)
+    c = sub.add_parser("code", help="write Keras Functional code defining build_model()")
+    c.add_argument("graph")
+    c.add_argument("-o", "--output", help="write to this file instead of printing")
+    c.add_argument("--script", action="store_true", help="a full training script: data, compile, fit, evaluate, save")
+    c.add_argument("--style", choices=["functional", "sequential"], default="functional")
+    c.add_argument("--dataset", help="built-in dataset for --script (default: the graph's training.dataset)")
+    c.set_defaults(func=cmd_code)
     return p
 
 

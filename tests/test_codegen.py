@@ -144,3 +144,37 @@ def test_generated_graphs_round_trip(g):
     code = generate_code(g)
     ast.parse(code)
     assert_same_model(g, code)
+
+
+def test_cli_code_writes_module_and_script(tmp_path, capsys):
+    from builder.__main__ import main
+
+    graph_path = tmp_path / "g.json"
+    template("cifar_cnn").save(graph_path)
+    assert main(["code", str(graph_path)]) == 0
+    printed = capsys.readouterr().out
+    assert printed == generate_code(template("cifar_cnn"))
+    out = tmp_path / "model.py"
+    assert main(["code", str(graph_path), "-o", str(out)]) == 0
+    assert out.read_text() == printed and capsys.readouterr().out.strip() == str(out)
+    assert main(["code", str(graph_path), "--script", "-o", str(tmp_path / "train.py")]) == 0
+    assert 'if __name__ == "__main__":' in (tmp_path / "train.py").read_text()
+    template("small_resnet").save(graph_path)
+    assert main(["code", str(graph_path), "--style", "sequential"]) == 1
+    assert "single chain" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key,dataset", [("iris_mlp", "iris"), ("lstm_text", "tokens")])
+def test_training_script_runs_one_epoch(tmp_path, key, dataset):
+    from builder.codegen import generate_script
+
+    script = tmp_path / "train.py"
+    script.write_text(generate_script(template(key), dataset))
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(script)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    run = subprocess.run([sys.executable, str(script), "--epochs", "1", "--output", str(tmp_path / "out.keras")],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "test: {" in run.stdout and "accuracy" in run.stdout
+    assert (tmp_path / "out.keras").exists() and (tmp_path / "out.h5").exists()
+    assert (tmp_path / "out_savedmodel" / "saved_model.pb").exists()
