@@ -469,15 +469,18 @@ def _reg(name, what):
     return P(name, "regularizer", None, f"L1/L2 penalty on the {what}.", nullable=True, advanced=True)
 
 
-def _weights(kernel="kernel", bias=True, kernel_init="glorot_uniform"):
-    out = [P(f"{kernel}_initializer", "initializer", kernel_init, f"How the {kernel} weights start.", advanced=True)]
-    if bias:
-        out.append(P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True))
-    out.append(_reg(f"{kernel}_regularizer", f"{kernel} weights"))
-    if bias:
-        out.append(_reg("bias_regularizer", "bias"))
-    out.append(_reg("activity_regularizer", "layer output"))
-    return tuple(out)
+def _weights(*kernels: tuple[str, str]):
+    """Initializer and regularizer params for each (kernel, default initializer), then the bias's."""
+    kernels = kernels or (("kernel", "glorot_uniform"),)
+    inits = [P(f"{k}_initializer", "initializer", d, f"How the {k} weights start.", advanced=True) for k, d in kernels]
+    regs = [_reg(f"{k}_regularizer", f"{k} weights") for k, _ in kernels]
+    return (
+        *inits,
+        P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True),
+        *regs,
+        _reg("bias_regularizer", "bias"),
+        _reg("activity_regularizer", "layer output"),
+    )
 
 
 USE_BIAS = P("use_bias", "bool", True, "Add a learned bias.")
@@ -528,13 +531,7 @@ def _rnn_params(gates: bool = True):
         P("go_backwards", "bool", False, "Read the sequence backwards.", advanced=True),
         P("dropout", "float", 0.0, "Dropout on the inputs.", min=0.0, max=1.0, max_exclusive=True),
         P("recurrent_dropout", "float", 0.0, "Dropout on the state.", min=0.0, max=1.0, max_exclusive=True, advanced=True),
-        P("kernel_initializer", "initializer", "glorot_uniform", "How the input weights start.", advanced=True),
-        P("recurrent_initializer", "initializer", "orthogonal", "How the recurrent weights start.", advanced=True),
-        P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True),
-        _reg("kernel_regularizer", "input weights"),
-        _reg("recurrent_regularizer", "recurrent weights"),
-        _reg("bias_regularizer", "bias"),
-        _reg("activity_regularizer", "layer output"),
+        *_weights(("kernel", "glorot_uniform"), ("recurrent", "orthogonal")),
         SEED,
     ]
     return tuple(out)
@@ -641,20 +638,12 @@ _SPECS: list[LayerSpec] = [
     LayerSpec(
         "SeparableConv2D", "convolution", "Depthwise then pointwise convolution: fewer weights than Conv2D.",
         _conv_params(2, groups=False, depth=True)
-        + (
-            P("depthwise_initializer", "initializer", "glorot_uniform", "How the depthwise weights start.", advanced=True),
-            P("pointwise_initializer", "initializer", "glorot_uniform", "How the pointwise weights start.", advanced=True),
-            P("bias_initializer", "initializer", "zeros", "How the bias starts.", advanced=True),
-            _reg("depthwise_regularizer", "depthwise weights"),
-            _reg("pointwise_regularizer", "pointwise weights"),
-            _reg("bias_regularizer", "bias"),
-            _reg("activity_regularizer", "layer output"),
-        ),
+        + _weights(("depthwise", "glorot_uniform"), ("pointwise", "glorot_uniform")),
         formula=_f_separable, key_params=("filters", "kernel_size", "activation"), input_rank=(4,), rank_hint=IMG,
     ),
     LayerSpec(
         "DepthwiseConv2D", "convolution", "Convolves each channel on its own.",
-        _conv_params(2, filters=False, groups=False, depth=True) + _weights(kernel="depthwise"),
+        _conv_params(2, filters=False, groups=False, depth=True) + _weights(("depthwise", "glorot_uniform")),
         formula=_f_depthwise, key_params=("kernel_size", "depth_multiplier"), input_rank=(4,), rank_hint=IMG,
     ),
     LayerSpec(
