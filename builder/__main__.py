@@ -100,6 +100,22 @@ def cmd_code(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from builder.importer import ModelImportError, import_model
+
+    try:
+        result = import_model(args.model)
+    except ModelImportError as e:
+        _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
+        return 1
+    for old, new in result.renamed.items():
+        print(f"note: renamed {old!r} to '{new}' (not a valid id)", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    _write(result.graph.dumps() + "\n", args.output)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m builder", description="LayerCanvas: design, check and build Keras models from graph files.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -117,6 +133,10 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--style", choices=["functional", "sequential"], default="functional")
     c.add_argument("--dataset", help="built-in dataset for --script (default: the graph's training.dataset)")
     c.set_defaults(func=cmd_code)
+    i = sub.add_parser("import", help="read a .keras or .h5 model (safe mode) into a graph file")
+    i.add_argument("model")
+    i.add_argument("-o", "--output", help="write the graph here instead of printing it")
+    i.set_defaults(func=cmd_import)
     return p
 
 
