@@ -25,9 +25,10 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,8 +44,9 @@ EDIT_SIZE = 200
 FULL_TARGET = 1.15
 EDIT_TARGET = 0.25
 WARMUP = 2
-REPS = 9
+REPS = 21
 MIN_REPS = 7
+MIN_TIMED_MS = 4000  # small figures repeat until both sides add up to this much
 
 
 def raw_conv(keras, n: int):
@@ -98,7 +100,7 @@ class Family:
             kind, params = self.block[i % len(self.block)]
             nodes.append(Node(f"n{i}", kind, dict(params)))
         ids = [node.id for node in nodes]
-        return Graph(tuple(nodes), tuple(Edge(a, b) for a, b in zip(ids, ids[1:])), name="chain")
+        return Graph(tuple(nodes), tuple(Edge(a, b) for a, b in pairwise(ids)), name="chain")
 
     def edit_positions(self, n: int) -> list[tuple[str, str]]:
         """(where, node id) of the first, middle and last `block[0]` layer."""
@@ -135,40 +137,53 @@ def weights(built) -> int:
 def timed(case: Callable, i: int) -> tuple[float, object]:
     """(ms, output) of the thunk that `case(i)` sets up; the set-up is not timed."""
     run = case(i)
-    gc.collect()  # earlier garbage is not charged to this run
+    gc.collect()  # earlier garbage is not charged to this run (cheap: see `main`)
     start = time.perf_counter()
     out = run()
     return (time.perf_counter() - start) * 1000, out
 
 
-def compare(ref: Callable, ours: Callable, reps: int) -> tuple[float, float]:
-    """Median ms of `ours` and of `ref`, timed alternately, reference first.
+def compare(ref: Callable, ours: Callable, reps: int) -> tuple[float, float, float]:
+    """Median ms of `ours` and `ref`, and the median of their pairwise ratios.
+
+    The two sides of each pair run back to back, in ABBA order (reference
+    first, then ours first, ...), so a slow drift of the machine's speed and
+    any order effect fall on both sides alike; the ratio is the median of the
+    pairs' ratios, not the ratio of two medians taken at different moments.
 
     Args:
         ref, ours: Take the repetition number and return the thunk to time.
             Both thunks of a repetition must build models of equal weight count.
-        reps: Timed repetitions, after `WARMUP` untimed ones.
+        reps: Timed repetitions at least, after `WARMUP` untimed ones; more
+            until the timed runs add up to `MIN_TIMED_MS`.
     """
     ref_ms, ours_ms = [], []
-    for i in range(WARMUP + reps):
-        r, ref_out = timed(ref, i)
-        o, ours_out = timed(ours, i)
+    i = 0
+    while len(ref_ms) < reps or sum(ref_ms) + sum(ours_ms) < MIN_TIMED_MS:
+        if i % 2 == 0:
+            r, ref_out = timed(ref, i)
+            o, ours_out = timed(ours, i)
+        else:
+            o, ours_out = timed(ours, i)
+            r, ref_out = timed(ref, i)
         assert weights(ours_out) == weights(ref_out), (weights(ours_out), weights(ref_out))
         if i >= WARMUP:
             ref_ms.append(r)
             ours_ms.append(o)
-    return statistics.median(ours_ms), statistics.median(ref_ms)
+        i += 1
+    ratio = statistics.median(o / r for o, r in zip(ours_ms, ref_ms))
+    return statistics.median(ours_ms), statistics.median(ref_ms), ratio
 
 
 def full_feedback(keras, family: Family, n: int, reps: int) -> dict:
     """A fresh builder's build and summary against hand-written Keras."""
     graph = family.graph(n)
-    ours, ref = compare(
+    ours, ref, ratio = compare(
         lambda i: lambda: family.raw(keras, n),
         lambda i: lambda: feedback(ModelBuilder(), graph),
         reps,
     )
-    return figure(f"feedback {family.name} {n}", ours, ref, FULL_TARGET)
+    return figure(f"feedback {family.name} {n}", ours, ref, FULL_TARGET, ratio)
 
 
 def edit_cases(builder: ModelBuilder, graph: Graph, node_id: str, param: str) -> tuple[Callable, Callable]:
@@ -195,8 +210,8 @@ def edits(family: Family, reps: int) -> list[dict]:
     prefix = f"edit {family.name} {EDIT_SIZE}"
     results = []
     for where, node_id in family.edit_positions(EDIT_SIZE):
-        ours, ref = compare(*edit_cases(builder, graph, node_id, family.edit), reps)
-        results.append(figure(f"{prefix} {where} ({node_id})", ours, ref, EDIT_TARGET))
+        ours, ref, ratio = compare(*edit_cases(builder, graph, node_id, family.edit), reps)
+        results.append(figure(f"{prefix} {where} ({node_id})", ours, ref, EDIT_TARGET, ratio))
     worst = max(results, key=lambda r: r["ratio"])
     return results + [{**worst, "name": f"{prefix} worst: {worst['name'][len(prefix) + 1:]}"}]
 
@@ -204,21 +219,31 @@ def edits(family: Family, reps: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> list[dict]:
     """Runs the benchmark, prints the machine and the table, returns the results."""
     parser = argparse.ArgumentParser(description="Edit-to-feedback time of LayerCanvas.")
-    parser.add_argument("--reps", type=int, default=REPS, help=f"timed repetitions per figure (at least {MIN_REPS})")
+    parser.add_argument(
+        "--reps", type=int, default=REPS, help=f"timed repetitions per figure, at least (default {REPS}, minimum {MIN_REPS})"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     args = parser.parse_args(argv)
     if args.reps < MIN_REPS:
         parser.error(f"--reps must be at least {MIN_REPS}")
     keras = load_keras()
     print(machine())
+    gc.collect()
+    gc.freeze()  # Keras and TF's own objects: `timed`'s collections skip them
     results = []
-    for family in FAMILIES:
-        for n in SIZES:
-            results.append(full_feedback(keras, family, n, args.reps))
-            print(f"  {results[-1]['name']}: {results[-1]['ratio']:.2f}x", file=sys.stderr, flush=True)
-        for r in edits(family, args.reps):
+
+    def add(*figures):
+        for r in figures:
             results.append(r)
-            print(f"  {r['name']}: {r['ratio']:.2f}x", file=sys.stderr, flush=True)
+            print(f"  {r['name']}: {r['ratio']:.2f}x", file=sys.stderr, flush=True)  # progress
+
+    try:
+        for family in FAMILIES:
+            for n in SIZES:
+                add(full_feedback(keras, family, n, args.reps))
+            add(*edits(family, args.reps))
+    finally:
+        gc.unfreeze()
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

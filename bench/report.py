@@ -10,9 +10,14 @@ import os
 import platform
 
 
-def figure(name: str, ours_ms: float, ref_ms: float, target: float) -> dict:
-    """One benchmark figure; lower ratios are better."""
-    ratio = ours_ms / ref_ms
+def figure(name: str, ours_ms: float, ref_ms: float, target: float, ratio: float | None = None) -> dict:
+    """One benchmark figure; lower ratios are better.
+
+    Args:
+        ratio: The measured ratio (e.g. the median of paired ratios); default
+            ours_ms / ref_ms.
+    """
+    ratio = ours_ms / ref_ms if ratio is None else ratio
     return {
         "name": name,
         "ours_ms": round(ours_ms, 2),
@@ -24,7 +29,7 @@ def figure(name: str, ours_ms: float, ref_ms: float, target: float) -> dict:
 
 
 def machine() -> str:
-    """CPU model, cores, Python, TensorFlow and Keras versions, on one line."""
+    """CPU model, cores, load, Python, TensorFlow and Keras versions, on one line."""
     import keras
     import tensorflow as tf
 
@@ -35,7 +40,8 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{cpu}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.2f} at start), "
+        f"Python {platform.python_version()}, "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
     )
 
