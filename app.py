@@ -2,7 +2,29 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
+from builder.kerasenv import preload_in_background
+from components import state
+from components.sidebar import render_sidebar
+from components.text import md_escape
 
-page = st.navigation([st.Page("pages/build.py", title="Build", icon="🧱", default=True)])
+
+@st.cache_resource
+def _preload():
+    """TensorFlow loads in the background once per process, while the first page paints."""
+    return preload_in_background()
+
+
+st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
+_preload()
+state.init_project()
+page = st.navigation([
+    st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+])
+render_sidebar()
+for kind, text in state.take_flashes():
+    getattr(st, kind)(md_escape(text))
 page.run()

@@ -72,7 +72,7 @@ def name_problem(name: Any) -> str | None:
 
 
 def valid_id(node_id: Any) -> bool:
-    return isinstance(node_id, str) and bool(ID_RE.match(node_id))
+    return isinstance(node_id, str) and bool(ID_RE.fullmatch(node_id))
 
 
 def describe(node: "Node") -> str:
@@ -482,15 +482,34 @@ class Graph:
             g = g.set_position(nid, ((x1 + x2) / 2, (y1 + y2) / 2))
         return g, nid
 
-    def insert_after(self, source: str, type_: str, params: dict | None = None) -> tuple["Graph", str]:
+    def insert_after(self, source: str, type_: str, params: dict | None = None) -> "Graph":
         """Adds a node after `source` and moves source's outgoing edges to it."""
         self.node(source)
+        return self.add_layer(type_, source, params)[0]
+
+    def add_layer(self, type_: str, selected: str | None = None, params: dict | None = None) -> tuple["Graph", str]:
+        """Adds a layer where a palette click means it: after the selected node
+        (taking over its outgoing edges), else after the end of the main chain.
+
+        Returns:
+            (new graph, id of the new node).
+        """
+        spec = LAYERS.get(type_)
+        if spec is None:
+            raise GraphEditError(f"unknown layer type {type_!r}: pick one from the palette")
+        anchor = selected if selected is not None and self.has(selected) else None
+        if anchor is None and not spec.is_input:
+            outputs = self.output_ids()
+            order = {nid: i for i, nid in enumerate(self.topological_order())} if outputs else {}
+            anchor = max(outputs, key=lambda o: order.get(o, -1)) if outputs else None
+        if spec.is_input or anchor is None:
+            return self.add_node(type_, params)
         g, nid = self.add_node(type_, params)
-        edges = tuple(Edge(nid, e.target, e.port) if e.source == source else e for e in g.edges)
-        g = replace(g, edges=edges + (Edge(source, nid),))
-        if g.outputs is not None:
-            g = replace(g, outputs=tuple(nid if o == source else o for o in g.outputs))
-        return g
+        moved = tuple(Edge(nid, e.target, e.port) if e.source == anchor else e for e in g.edges)
+        g = replace(g, edges=moved + (Edge(anchor, nid),))
+        if g.outputs is not None and anchor in g.outputs:
+            g = replace(g, outputs=tuple(nid if o == anchor else o for o in g.outputs))
+        return g, nid
 
     def set_outputs(self, outputs: Iterable[str] | None) -> "Graph":
         if outputs is None:

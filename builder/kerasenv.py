@@ -46,3 +46,16 @@ def load_keras():
                 os.dup2(saved, 2)
                 os.close(saved)
         return keras
+
+
+def keras_loaded() -> bool:
+    """True once Keras is imported (building is then fast)."""
+    keras = sys.modules.get("keras")
+    return keras is not None and hasattr(keras, "layers") and not _lock.locked()
+
+
+def preload_in_background() -> threading.Thread:
+    """Starts importing TensorFlow in a thread, so the first page paints meanwhile."""
+    thread = threading.Thread(target=load_keras, name="keras-preload", daemon=True)
+    thread.start()
+    return thread

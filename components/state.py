@@ -1,4 +1,9 @@
-"""Session keys and the current project: one graph and one model builder per session."""
+"""Session keys and the current project: graph, undo/redo, selection, autosave.
+
+Each browser session edits one project. Its id is in the URL (`?project=...`),
+and every edit is saved to the store, so a page reload or a server restart
+loses no work. Undo history lives in the session only.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,15 @@ from builder.graph import Graph
 from builder.templates import TEMPLATES, template
 
 GRAPH = "lc_graph"
+UNDO = "lc_undo"
+REDO = "lc_redo"
+SELECTED = "lc_selected"
 BUILDER = "lc_builder"
 RESULT = "lc_result"
+PROJECT = "lc_project"
+FLASH = "lc_flash"
 DEFAULT_TEMPLATE = "iris_mlp"
+HISTORY = 100  # undo steps kept
 
 
 def cli_option(name: str, default: str | None = None) -> str | None:
@@ -24,15 +35,134 @@ def cli_option(name: str, default: str | None = None) -> str | None:
     return default
 
 
+@st.cache_resource
+def get_store():
+    """The process-wide store (SQLite; thread-safe). Runs left running by a dead server are marked interrupted."""
+    from builder.store import Store, default_path
+
+    store = Store(default_path())
+    store.mark_interrupted()
+    return store
+
+
+def default_graph() -> Graph:
+    key = cli_option("template", DEFAULT_TEMPLATE)
+    return template(key if key in TEMPLATES else DEFAULT_TEMPLATE)
+
+
+def flash(kind: str, text: str) -> None:
+    """A message shown once, at the top of the next page drawn."""
+    st.session_state.setdefault(FLASH, []).append((kind, text))
+
+
+def take_flashes() -> list[tuple[str, str]]:
+    return st.session_state.pop(FLASH, [])
+
+
+def init_project() -> None:
+    """Finds this session's project: a share link, the project in the URL, or a new one."""
+    if PROJECT in st.session_state:
+        return
+    from builder.share import ShareLinkError, decode
+    from builder.store import new_project_id
+
+    store = get_store()
+    params = st.query_params
+    graph = None
+    token = params.get("g")
+    if token:
+        try:
+            graph = decode(token)
+        except ShareLinkError as e:
+            flash("error", f"This share link cannot be opened: {e}. Your project is unchanged.")
+        del params["g"]
+    pid = params.get("project")
+    if graph is None and pid:
+        try:
+            graph = store.load_project(pid)
+        except Exception:  # noqa: BLE001 - a bad id in the URL just means a new project
+            graph = None
+        if graph is None:
+            flash("warning", "That project was not found: here is a new one.")
+    if graph is None or token:
+        pid = new_project_id()
+        graph = graph or default_graph()
+        store.save_project(pid, graph)
+    st.session_state[PROJECT] = pid
+    st.session_state[GRAPH] = graph
+    st.session_state[UNDO], st.session_state[REDO] = [], []
+    params["project"] = pid
+
+
+def project_id() -> str:
+    return st.session_state[PROJECT]
+
+
 def get_graph() -> Graph:
     if GRAPH not in st.session_state:
-        key = cli_option("template", DEFAULT_TEMPLATE)
-        st.session_state[GRAPH] = template(key if key in TEMPLATES else DEFAULT_TEMPLATE)
+        st.session_state[GRAPH] = default_graph()
     return st.session_state[GRAPH]
 
 
-def set_graph(graph: Graph) -> None:
+def _save(graph: Graph) -> None:
+    pid = st.session_state.get(PROJECT)
+    if pid:
+        get_store().save_project(pid, graph)
+
+
+def commit(graph: Graph) -> None:
+    """Makes `graph` current, as one undoable step, and saves it."""
+    current = get_graph()
+    if graph is current:
+        return
+    undo = st.session_state.setdefault(UNDO, [])
+    undo.append(current)
+    del undo[:-HISTORY]
+    st.session_state[REDO] = []
     st.session_state[GRAPH] = graph
+    _save(graph)
+
+
+def replace(graph: Graph) -> None:
+    """Makes `graph` current without an undo step (node moves), and saves it."""
+    st.session_state[GRAPH] = graph
+    _save(graph)
+
+
+def set_graph(graph: Graph) -> None:
+    commit(graph)
+
+
+def can_undo() -> bool:
+    return bool(st.session_state.get(UNDO))
+
+
+def can_redo() -> bool:
+    return bool(st.session_state.get(REDO))
+
+
+def undo() -> None:
+    if can_undo():
+        st.session_state.setdefault(REDO, []).append(get_graph())
+        st.session_state[GRAPH] = st.session_state[UNDO].pop()
+        _save(st.session_state[GRAPH])
+
+
+def redo() -> None:
+    if can_redo():
+        st.session_state.setdefault(UNDO, []).append(get_graph())
+        st.session_state[GRAPH] = st.session_state[REDO].pop()
+        _save(st.session_state[GRAPH])
+
+
+def selected() -> str | None:
+    """The selected node id, if it still exists."""
+    nid = st.session_state.get(SELECTED)
+    return nid if nid and get_graph().has(nid) else None
+
+
+def select(node_id: str | None) -> None:
+    st.session_state[SELECTED] = node_id
 
 
 def build_result():
@@ -47,3 +177,9 @@ def build_result():
     result = builder.build(graph)
     st.session_state[RESULT] = (graph, result)
     return result
+
+
+def cached_result():
+    """The last BuildResult, even of an older graph (None before the first build)."""
+    cached = st.session_state.get(RESULT)
+    return None if cached is None else cached[1]

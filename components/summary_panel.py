@@ -6,6 +6,7 @@ import streamlit as st
 
 from builder.build import BuildResult
 from builder.summary import Summary, summarize, summary_text
+from components.text import md_escape
 
 
 def _size(n: int) -> str:
@@ -16,19 +17,20 @@ def _size(n: int) -> str:
     return ""
 
 
-def render_issues(result: BuildResult) -> None:
-    for issue in result.issues:
-        where = f"**{issue.node_id}**: " if issue.node_id else ""
-        # User text (node ids are checked, messages quote values) is shown as text, never as markup.
-        (st.error if issue.severity == "error" else st.warning)(where + _escape(issue.message))
+def render_issues(result: BuildResult):
+    """Each issue pinned to its node, with a one-click fix where there is one.
 
-
-def _escape(text: str) -> str:
-    """Markdown-escapes text for st.error/st.warning/st.markdown."""
-    out = []
-    for ch in text:
-        out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch)
-    return "".join(out)
+    Returns:
+        The Fix whose button was clicked, or None.
+    """
+    clicked = None
+    for n, issue in enumerate(result.issues):
+        # Messages quote user values: shown as text, never as markup.
+        box = (st.error if issue.severity == "error" else st.warning)(md_escape(issue.message), icon=":material/error:" if issue.severity == "error" else ":material/warning:")
+        del box
+        if issue.fix is not None and st.button(issue.fix.label, key=f"fix:{n}:{issue.code}:{issue.node_id}", icon=":material/build:"):
+            clicked = issue.fix
+    return clicked
 
 
 def render_summary(result: BuildResult) -> Summary:

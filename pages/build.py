@@ -1,26 +1,96 @@
-"""The Build page: pick a template, see its shapes, parameter counts and summary."""
+"""The Build page: palette, canvas and inspector; issues with fixes; summary and code."""
 
 import streamlit as st
 
-from builder.templates import TEMPLATES, template
+from builder.graph import GraphError
+from builder.kerasenv import keras_loaded
+from builder.layout import auto_layout
+from builder.validate import apply_fix
 from components import state
+from components.canvas import render_canvas
+from components.code_panel import render_code
+from components.inspector import render_inspector
+from components.palette import render_palette
 from components.summary_panel import render_issues, render_summary
 
-graph = state.get_graph()
-keys = list(TEMPLATES)
-with st.sidebar:
-    choice = st.selectbox("Template", keys, format_func=lambda k: TEMPLATES[k][0], key="template_choice",
-                          index=keys.index(state.cli_option("template", state.DEFAULT_TEMPLATE)) if state.cli_option("template", state.DEFAULT_TEMPLATE) in keys else 0)
-    if st.button("New from template", width="stretch"):
-        state.set_graph(template(choice))
-        st.rerun()
+FIT = "lc_fit"
+FORCE = "lc_force_canvas"
 
 graph = state.get_graph()
-st.title(graph.name)
-description = graph.extra.get("description")
-if isinstance(description, str):
-    st.caption(description)
-with st.spinner("Loading TensorFlow and building the model…"):
-    result = state.build_result()
-render_issues(result)
-render_summary(result)
+selected = state.selected()
+
+tools = st.container(horizontal=True)
+if tools.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo"):
+    state.undo()
+    st.rerun()
+if tools.button("Redo", icon=":material/redo:", disabled=not state.can_redo(), shortcut="Mod+Shift+Z", key="redo"):
+    state.redo()
+    st.rerun()
+if tools.button("Auto-layout", icon=":material/account_tree:", key="layout", help="Arrange the layers top-down, in layers."):
+    state.commit(auto_layout(graph))
+    st.session_state[FIT] = True
+    st.rerun()
+if tools.button("Delete selected", icon=":material/delete:", disabled=selected is None, key="delete_selected"):
+    state.commit(graph.remove_node(selected, bridge=True))
+    state.select(None)
+    st.rerun()
+
+left, middle, right = st.columns([1.2, 4, 2], gap="small")
+with left:
+    st.markdown("**Layers**")
+    clicked = render_palette()
+    if clicked:
+        try:
+            new_graph, new_id = graph.add_layer(clicked, selected)
+            state.commit(new_graph)
+            state.select(new_id)
+            st.session_state[FIT] = True
+        except GraphError as e:
+            state.flash("error", str(e))
+        st.rerun()
+
+result = state.build_result() if keras_loaded() else state.cached_result()
+with middle:
+    change = render_canvas(graph, result if result is not None and result.graph is graph else None, selected,
+                           force=st.session_state.pop(FORCE, False), fit=st.session_state.pop(FIT, "lc_flow" not in st.session_state))
+    st.caption("Drag from a layer's bottom handle to another's top handle to connect. Right-click the canvas to add "
+               "a layer by name, a layer or a connection to delete it.")
+for message in change.errors:
+    state.flash("error", message)
+if change.graph is not None:
+    state.commit(change.graph)
+elif change.moved is not None:
+    state.replace(change.moved)
+if change.selection_changed:
+    state.select(change.selected)
+if change.graph is not None or change.selection_changed or change.errors:
+    if change.errors:
+        st.session_state[FORCE] = True
+    st.rerun()
+
+with right:
+    edited, new_selection = render_inspector(graph, result if result is not None and result.graph is graph else None, selected)
+    if edited is not None or new_selection != selected:
+        if edited is not None:
+            state.commit(edited)
+        state.select(new_selection)
+        st.rerun()
+
+if result is None or result.graph is not graph:
+    with st.spinner("Loading TensorFlow and building the model…"):
+        result = state.build_result()
+    st.rerun()
+
+fix = render_issues(result)
+if fix is not None:
+    try:
+        state.commit(apply_fix(graph, fix))
+    except GraphError as e:
+        state.flash("error", f"That fix no longer applies: {e}")
+    st.rerun()
+
+summary_tab, code_tab = st.tabs(["Summary", "Code"])
+with summary_tab:
+    render_summary(result)
+with code_tab:
+    render_code(graph, result)

@@ -5,3 +5,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The app's store: a fresh database per test session, never the developer's own.
+if "LAYERCANVAS_DB" not in os.environ:
+    import tempfile
+
+    os.environ["LAYERCANVAS_DB"] = os.path.join(tempfile.mkdtemp(prefix="layercanvas-test-"), "test.db")

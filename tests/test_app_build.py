@@ -1,48 +1,128 @@
-"""AppTest: the app starts, shows the summary of a template, and follows edits."""
+"""AppTest: every page starts; the Build page shows the summary, follows edits, undo, fixes and files."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from builder.graph import Graph
+from builder.share import encode
 from builder.templates import template
 from components import state
 
+PAGES = ["pages/build.py", "pages/data.py", "pages/train.py", "pages/export.py", "pages/runs.py"]
 
-def run_app() -> AppTest:
+
+def run_app(query: dict | None = None) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def plain(text: str) -> str:
+    """A message as the user reads it (the page escapes Markdown)."""
+    return text.replace("\\", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def messages(elements) -> list[str]:
+    return [plain(e.value) for e in elements]
 
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_app_shows_summary_of_the_default_template():
-    at = run_app()
-    assert at.title[0].value == "iris_mlp"
-    assert metric(at, "Total params") == f"{4 * 16 + 16 + 16 * 8 + 8 + 8 * 3 + 3:,}"
-    assert metric(at, "Non-trainable") == "0"
-    names = list(at.dataframe[0].value["name"])
-    assert names == ["input", "dense", "dense_1", "output"]
+def set_graph(at: AppTest, graph: Graph) -> None:
+    at.session_state[state.GRAPH] = graph
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
 
 
-def test_new_from_template_and_an_edit_change_the_totals():
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs(page):
     at = run_app()
-    at.sidebar.selectbox(key="template_choice").set_value("cifar_cnn")
-    at.sidebar.button[0].click().run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page != "pages/build.py":
+        assert any("not built yet" in m for m in messages(at.info))
+
+
+def test_build_page_shows_summary_of_the_default_template():
+    at = run_app()
+    assert metric(at, "Total params") == "243"
+    assert list(at.dataframe[0].value["name"]) == ["input", "dense", "dense_1", "output"]
+    assert at.query_params["project"]  # autosaved under an id in the URL
+
+
+def test_an_edit_changes_the_totals_and_undo_restores_them():
+    at = run_app()
+    set_graph(at, template("cifar_cnn"))
     assert metric(at, "Total params") == "122,570"
-    at.session_state[state.GRAPH] = template("cifar_cnn").set_param("dense", "units", 32)
-    at.run()
+    at.session_state[state.GRAPH] = template("cifar_cnn")
+    state_graph = at.session_state[state.GRAPH]
+    at.session_state[state.UNDO] = [state_graph]
+    set_graph(at, state_graph.set_param("dense", "units", 32))
     assert metric(at, "Total params") == f"{122570 - 65600 - 650 + 1024 * 32 + 32 + 32 * 10 + 10:,}"
-    at.session_state[state.GRAPH] = template("cifar_cnn").set_trainable("conv2d", False)
-    at.run()
-    assert metric(at, "Non-trainable") == "896"
+    at.button(key="undo").click().run()
+    assert metric(at, "Total params") == "122,570"
+    at.button(key="redo").click().run()
+    assert metric(at, "Total params") != "122,570"
 
 
-def test_errors_are_shown_pinned_to_their_node():
+def test_palette_adds_after_the_selection_and_inspector_edits():
     at = run_app()
-    g = template("mlp").remove_node("dense_1")
-    at.session_state[state.GRAPH] = g
+    at.session_state[state.SELECTED] = "dense"
     at.run()
-    assert not at.exception
-    assert any("output" in e.value and "has no input" in e.value for e in at.error)
+    at.button(key="pal_core:Dropout").click().run()
+    g = at.session_state[state.GRAPH]
+    assert g.inputs_of("dropout") == ["dense"] and g.inputs_of("dense_1") == ["dropout"]
+    assert at.session_state[state.SELECTED] == "dropout"
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
+    units = next(n for n in at.number_input if n.label == "units *")
+    units.set_value(32).run()
+    assert metric(at, "Total params") == f"{4 * 32 + 32 + 32 * 8 + 8 + 27:,}"
+    at.session_state[state.SELECTED] = "dropout"
+    at.run()
+    rate = next(n for n in at.number_input if n.label == "rate *")
+    rate.set_value(1.0).run()  # refused: the message, and the graph stays as it was
+    assert any("Dropout 'dropout': rate" in m and "got 1.0" in m for m in messages(at.error))
+    assert at.session_state[state.GRAPH].node("dropout").params["rate"] == 0.5
+
+
+def test_errors_are_pinned_and_fixes_apply_in_one_click():
+    at = run_app()
+    g = Graph.from_dict({
+        "format": "layercanvas-graph", "version": 1, "name": "fixme",
+        "nodes": [{"id": "x", "type": "Input", "params": {"shape": [784]}},
+                  {"id": "conv1", "type": "Conv2D", "params": {"filters": 4, "kernel_size": 3}},
+                  {"id": "flat", "type": "Flatten"}, {"id": "head", "type": "Dense", "params": {"units": 2}}],
+        "edges": [{"source": "x", "target": "conv1"}, {"source": "conv1", "target": "flat"}, {"source": "flat", "target": "head"}],
+    })
+    set_graph(at, g)
+    assert any("Conv2D 'conv1' got (None, 784)" in m for m in messages(at.error))
+    fix = next(b for b in at.button if b.label.startswith("Insert Reshape"))
+    fix.click().run()
+    assert not at.error
+    assert metric(at, "Total params") != "0"
+    assert any(n.type == "Reshape" for n in at.session_state[state.GRAPH].nodes)
+
+
+def test_share_link_opens_the_graph_and_a_broken_one_says_so():
+    at = run_app({"g": encode(template("lenet5"))})
+    assert at.session_state[state.GRAPH].name == "lenet5"
+    assert metric(at, "Total params") == "61,706"  # 156 + 2,416 + 48,120 + 10,164 + 850
+    bad = run_app({"g": "1AAAA-not-a-graph"})
+    assert any("share link cannot be opened" in m for m in messages(bad.error))
+    assert bad.session_state[state.GRAPH].name == "iris_mlp"
+
+
+def test_reload_with_the_project_id_restores_the_work():
+    at = run_app()
+    at.button(key="pal_core:Flatten").click().run()  # an edit through the page: saved at once
+    pid = at.query_params["project"]
+    again = run_app({"project": pid})
+    assert again.session_state[state.GRAPH].ids() == ["input", "dense", "dense_1", "output", "flatten"]
+    lost = run_app({"project": "no-such-project-id"})
+    assert any("not found" in m for m in messages(lost.warning))

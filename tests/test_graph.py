@@ -230,3 +230,17 @@ def test_add_node_refuses_unknown_types_and_bad_params():
         chain().add_node("Dens")
     with pytest.raises(GraphEditError, match="units"):
         chain().add_node("Dense", {"units": "many"})
+
+
+def test_add_layer_goes_after_selection_or_at_the_end_of_the_main_chain():
+    g = chain()
+    g2, nid = g.add_layer("Dropout", selected="dense")
+    assert g2.inputs_of(nid) == ["dense"] and g2.inputs_of("dense_1") == [nid]
+    g3, nid3 = g.add_layer("Dense")
+    assert g3.inputs_of(nid3) == ["dense_1"] and g3.output_ids() == [nid3]
+    g4, nid4 = g.add_layer("Input")
+    assert g4.inputs_of(nid4) == [] and g4.successors(nid4) == []
+    g5, nid5 = Graph().add_layer("Dense")
+    assert g5.ids() == [nid5] and g5.edges == ()
+    with pytest.raises(GraphEditError, match="unknown layer type"):
+        g.add_layer("Nope")

@@ -1,0 +1,180 @@
+"""The inspector: the selected node's parameters as widgets made from its ParamSpecs.
+
+Every widget edit goes through `Graph.set_param`; a refused value shows the
+message and leaves the graph as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from builder.build import BuildResult, fmt_shape
+from builder.catalog import LAYERS, ParamSpec, default_params
+from builder.graph import Graph, GraphError
+
+
+def _parse(text: str) -> Any:
+    """`3, 3` -> [3, 3]; `3` -> 3; `none` or empty -> None; JSON otherwise."""
+    text = text.strip()
+    if text.lower() in ("", "none", "null"):
+        return None
+    text = text.replace("(", "[").replace(")", "]").replace("None", "null")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            return json.loads(f"[{text}]")
+        except json.JSONDecodeError:
+            return text
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(json.dumps(v) for v in value)
+    return json.dumps(value)
+
+
+def _widget(ps: ParamSpec, value: Any, key: str) -> Any:
+    """One widget for one param; returns the value it now holds."""
+    label = ps.name + (" *" if ps.required else "")
+    k = ps.kind
+    if k == "bool":
+        return st.toggle(label, value=bool(value), key=key, help=ps.help)
+    if k in ("choice", "initializer"):
+        options = list(ps.choices)
+        if value not in options:
+            options.append(value)
+        return st.selectbox(label, options, index=options.index(value), key=key, help=ps.help,
+                            format_func=lambda v: "none" if v is None else str(v))
+    if k in ("int", "float") and (value is None or isinstance(value, (int, float))) and not isinstance(value, bool):
+        whole = k == "int"
+        lo = None if ps.min is None or ps.min_exclusive else (int(ps.min) if whole else float(ps.min))
+        hi = None if ps.max is None or ps.max_exclusive or ps.max >= 2**31 - 1 else (int(ps.max) if whole else float(ps.max))
+        shown = value if value is None else (int(value) if whole else float(value))
+        if shown is not None and ((lo is not None and shown < lo) or (hi is not None and shown > hi)):
+            lo = hi = None  # show an out-of-range value as it is, with its message
+        return st.number_input(label, value=shown, min_value=lo, max_value=hi, step=1 if whole else None,
+                               format=None if whole else "%g", key=key, help=ps.help, placeholder="none")
+    if k == "regularizer":
+        value = value if isinstance(value, dict) else {}
+        c1, c2 = st.columns(2)
+        l1 = c1.number_input(f"{ps.name} l1", value=float(value.get("l1", 0.0)), min_value=0.0, format="%g", key=key + ":l1")
+        l2 = c2.number_input(f"{ps.name} l2", value=float(value.get("l2", 0.0)), min_value=0.0, format="%g", key=key + ":l2")
+        new = {name: v for name, v in (("l1", l1), ("l2", l2)) if v}
+        return new or None
+    text = st.text_input(label, value=_show(value), key=key, help=ps.help + " Separate numbers with commas.")
+    return _parse(text)
+
+
+def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "") -> Graph | None:
+    """Widgets for every param of `spec`; the edited graph when one changed."""
+    plain = [p for p in spec.params if not p.advanced]
+    advanced = [p for p in spec.params if p.advanced]
+    changed = None
+    for group, specs in (("plain", plain), ("advanced", advanced)):
+        if not specs:
+            continue
+        box = st.expander("More settings", expanded=False) if group == "advanced" else st.container()
+        with box:
+            for ps in specs:
+                if ps.kind == "layer":
+                    changed = _wrapped(graph, nid, ps, params.get(ps.name)) or changed
+                    continue
+                current = params.get(ps.name, None if ps.required else ps.default)
+                key = f"p:{nid}:{prefix}{ps.name}:{json.dumps(current, default=str)}"
+                new = _widget(ps, current, key)
+                if _norm(new) != _norm(current):
+                    try:
+                        value = None if (not ps.required and _norm(new) == _norm(ps.default)) else new
+                        changed = graph.set_param(nid, prefix + ps.name, value)
+                    except GraphError as e:
+                        st.error(str(e))
+    return changed
+
+
+def _norm(v: Any) -> Any:
+    return json.loads(json.dumps(v, default=str)) if isinstance(v, (list, tuple, dict)) else v
+
+
+def _wrapped(graph: Graph, nid: str, ps: ParamSpec, value: Any) -> Graph | None:
+    """The wrapped layer of Bidirectional / TimeDistributed: its type, then its params."""
+    value = value if isinstance(value, dict) else {}
+    types = list(ps.layer_types)
+    current = value.get("type") if value.get("type") in types else types[0]
+    chosen = st.selectbox("wrapped layer", types, index=types.index(current), key=f"p:{nid}:layer-type:{current}", help=ps.help)
+    if chosen != current:
+        try:
+            return graph.set_param(nid, ps.name, {"type": chosen, "params": default_params(chosen)})
+        except GraphError as e:
+            st.error(str(e))
+            return None
+    st.caption(f"{chosen} settings")
+    return _param_widgets(graph, nid, LAYERS[chosen], value.get("params", {}), prefix=f"{ps.name}.")
+
+
+def _inputs_order(graph: Graph, nid: str) -> Graph | None:
+    sources = graph.inputs_of(nid)
+    if len(sources) < 2:
+        return None
+    st.markdown("**Inputs, in order**")
+    for i, src in enumerate(sources):
+        c1, c2 = st.columns([4, 1])
+        c1.text(f"{i}: {src}")
+        if i and c2.button("↑", key=f"up:{nid}:{i}:{src}", help=f"Move {src} before {sources[i - 1]}"):
+            order = sources[:]
+            order[i - 1], order[i] = order[i], order[i - 1]
+            return graph.set_input_order(nid, order)
+    return None
+
+
+def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) -> tuple[Graph | None, str | None]:
+    """Draws the selected node's inspector.
+
+    Returns:
+        (edited graph or None, the id to select next: changed by rename/delete).
+    """
+    if nid is None or not graph.has(nid):
+        st.caption("Click a layer on the canvas to edit it. Add layers from the palette.")
+        return None, nid
+    node = graph.node(nid)
+    spec = LAYERS.get(node.type)
+    head, close = st.columns([5, 1], vertical_alignment="center")
+    head.markdown(f"#### {node.type}")
+    if close.button("", icon=":material/close:", key=f"deselect:{nid}", help="Deselect", type="tertiary"):
+        return None, None
+    if spec is None:
+        st.error(f"'{node.type}' is not a layer LayerCanvas knows. Delete this node.")
+    else:
+        st.caption(spec.help)
+    info = result.infos.get(nid) if result is not None else None
+    if info is not None:
+        st.text(f"Output {fmt_shape(info.output_shape)}")
+        if info.formula and info.formula != "no weights":
+            st.text(f"Params {info.formula}")
+        else:
+            st.text(f"Params {info.params:,}")
+    new_id = st.text_input("Name (id)", value=nid, key=f"rename:{nid}", help="Letters, digits and _; the Keras layer name.")
+    if new_id != nid:
+        try:
+            return graph.rename(nid, new_id), new_id
+        except GraphError as e:
+            st.error(str(e))
+    c1, c2 = st.columns(2)
+    if spec is not None and not spec.is_input:
+        trainable = c1.toggle("Trainable", value=node.trainable, key=f"trainable:{nid}:{node.trainable}",
+                              help="Off: the layer is frozen (its weights are not trained).")
+        if trainable != node.trainable:
+            return graph.set_trainable(nid, trainable), nid
+    if c2.button("Delete", key=f"delete:{nid}", icon=":material/delete:", help="Delete this layer (Undo brings it back)."):
+        return graph.remove_node(nid, bridge=True), None
+    reordered = _inputs_order(graph, nid)
+    if reordered is not None:
+        return reordered, nid
+    if spec is None:
+        return None, nid
+    return _param_widgets(graph, nid, spec, node.params), nid

@@ -1,0 +1,212 @@
+"""Auto-layout: layers top-down, no overlaps, deterministic, never raises."""
+
+import itertools
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from builder.graph import Edge, Graph, Node
+from builder.layout import auto_layout, missing_positions, overlaps
+from builder.templates import TEMPLATES, template
+
+W, H = 200, 90
+
+
+def no_overlaps(g: Graph, w=W, h=H) -> bool:
+    pos = [g.layout[n] for n in g.ids()]
+    return not any(overlaps(a, b, w, h) for i, a in enumerate(pos) for b in pos[i + 1:])
+
+
+def rows_of(g: Graph) -> dict[float, list[str]]:
+    rows: dict[float, list[str]] = {}
+    for nid in g.ids():
+        rows.setdefault(g.layout[nid][1], []).append(nid)
+    return {y: sorted(ids, key=lambda n: g.layout[n][0]) for y, ids in sorted(rows.items())}
+
+
+def chain(n: int) -> Graph:
+    nodes = [Node("x0", "Input", {"shape": [4]})] + [Node(f"x{i}", "Dense", {"units": 4}) for i in range(1, n)]
+    return Graph(tuple(nodes), tuple(Edge(f"x{i}", f"x{i + 1}") for i in range(n - 1)))
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_every_template_gets_a_clean_layered_layout(key):
+    g = auto_layout(template(key))
+    assert set(g.layout) == set(g.ids())
+    assert all(len(p) == 2 and all(isinstance(c, float) for c in p) for p in g.layout.values())
+    assert no_overlaps(g)
+    for e in g.edges:
+        assert g.layout[e.source][1] < g.layout[e.target][1], e
+    for nid in g.input_ids():
+        assert g.layout[nid][1] == 0.0  # Inputs on the top row
+    assert auto_layout(template(key)) == g  # deterministic
+    assert replace(g, layout={}) == replace(template(key), layout={})  # nothing else changed
+
+
+def test_chain_is_a_vertical_line_with_even_steps():
+    g = auto_layout(chain(6), node_width=W, node_height=H, v_gap=50)
+    xs = {g.layout[n][0] for n in g.ids()}
+    ys = [g.layout[n][1] for n in g.ids()]
+    assert len(xs) == 1
+    assert ys == [i * (H + 50) for i in range(6)]
+    assert xs == {-W / 2}  # centred on x = 0
+
+
+def test_inception_branches_sit_side_by_side_in_one_row():
+    g = auto_layout(template("inception_block"))
+    rows = list(rows_of(g).values())
+    assert rows[0] == ["image"]
+    assert rows[1] == ["branch_1x1", "branch_3x3_reduce", "branch_5x5_reduce", "branch_pool"]  # port order
+    assert rows[2] == ["branch_3x3", "branch_5x5", "branch_pool_proj"]
+    assert [r for r in rows[3:]] == [["mixed"], ["pool"], ["head"]]
+    # Each branch is a straight column; the join sits under the middle of the block.
+    for top, bottom in [("branch_3x3_reduce", "branch_3x3"), ("branch_5x5_reduce", "branch_5x5"), ("branch_pool", "branch_pool_proj")]:
+        assert g.layout[top][0] == g.layout[bottom][0]
+    branch_xs = [g.layout[n][0] for n in rows[1]]
+    assert g.layout["mixed"][0] == pytest.approx(sum(branch_xs) / 4, abs=1)
+    assert g.layout["image"][0] == g.layout["mixed"][0] == g.layout["head"][0]
+
+
+def test_small_resnet_skip_edges_run_beside_the_convolutions():
+    g = auto_layout(template("small_resnet"))
+    rows = list(rows_of(g).values())
+    assert all(len(r) == 1 for r in rows)  # one node per row: the skips get lanes, not nodes
+    x = {n: g.layout[n][0] for n in g.ids()}
+    for block in ("b1", "b2"):
+        conv1, conv2, add = x[f"{block}_conv1"], x[f"{block}_conv2"], x[f"{block}_add"]
+        assert conv1 == conv2
+        # The skip edge runs straight down from its source to the Add: it must
+        # not pass through the convolution boxes between them.
+        source = x["stem"] if block == "b1" else x["b1_relu"]
+        assert source == add
+        assert abs((conv1 + W / 2) - (add + W / 2)) >= W / 2
+    assert x["image"] == x["stem"] == x["head"]
+
+
+def test_two_inputs_keeps_each_branch_straight():
+    g = auto_layout(template("two_inputs"))
+    x = {n: g.layout[n][0] for n in g.ids()}
+    assert g.layout["image"][1] == g.layout["table"][1] == 0.0
+    assert x["image"] < x["table"]
+    assert x["image"] == x["conv"] == x["flat"]
+    assert x["table"] == x["table_dense"]
+    assert x["joined"] == x["hidden"] == x["head"]
+
+
+def test_gaps_and_sizes_are_respected():
+    g = auto_layout(template("inception_block"), node_width=120, node_height=40, h_gap=10, v_gap=30)
+    row = rows_of(g)[40.0 + 30]
+    xs = [g.layout[n][0] for n in row]
+    assert [b - a for a, b in itertools.pairwise(xs)] == [130.0] * 3
+    assert no_overlaps(g, 120, 40)
+
+
+def test_crossings_are_undone():
+    # Listed so that naive node order crosses: a->d, b->c.
+    nodes = [Node(i, "Input" if i in "ab" else "Dense", {}) for i in "abcd"]
+    g = auto_layout(Graph(tuple(nodes), (Edge("a", "d"), Edge("b", "c"))))
+    x = {n: g.layout[n][0] for n in g.ids()}
+    assert (x["a"] < x["b"]) == (x["d"] < x["c"])
+
+
+def test_a_cycle_does_not_raise_and_still_places_every_node():
+    nodes = [Node("i", "Input", {"shape": [2]}), Node("a", "Dense", {}), Node("b", "Dense", {}), Node("c", "Dense", {})]
+    edges = (Edge("i", "a"), Edge("a", "b"), Edge("b", "c"), Edge("c", "a"), Edge("b", "b"), Edge("ghost", "c"))
+    g = auto_layout(Graph(tuple(nodes), edges))
+    assert set(g.layout) == {"i", "a", "b", "c"}
+    assert no_overlaps(g)
+    assert [g.layout[n][1] for n in "iabc"] == sorted(g.layout[n][1] for n in "iabc")  # node order in rows
+
+
+def test_empty_graph_and_isolated_nodes():
+    assert auto_layout(Graph()).layout == {}
+    g = auto_layout(Graph((Node("a", "Input", {}), Node("b", "Dense", {}), Node("c", "Dense", {}))))
+    assert {p[1] for p in g.layout.values()} == {0.0}
+    assert no_overlaps(g)
+
+
+def test_stale_layout_entries_are_dropped():
+    g = replace(chain(2), layout={"gone": [5.0, 5.0], "x0": [1.0, 2.0]})
+    assert set(auto_layout(g).layout) == {"x0", "x1"}
+
+
+# -- missing_positions ---------------------------------------------------------
+def test_missing_positions_keeps_existing_positions_exactly():
+    g = auto_layout(template("cifar_cnn"))
+    g = g.set_position("conv2d", (333.25, -17.5))
+    g2, nid = g.add_node("Dropout", {"rate": 0.5}, after="head")
+    placed = missing_positions(g2)
+    for k, v in g.layout.items():
+        assert placed.layout[k] == v
+    assert placed.layout[nid] == [g.layout["head"][0], g.layout["head"][1] + H + 50]
+    assert no_overlaps(placed)
+
+
+def test_missing_positions_goes_sideways_when_the_spot_is_taken():
+    g = auto_layout(template("two_outputs"))  # class_head and value_head below shared
+    g, nid = g.add_node("Dense", {"units": 2}, after="shared")
+    placed = missing_positions(g)
+    assert placed.layout[nid][1] == g.layout["class_head"][1]
+    assert placed.layout[nid][0] == g.layout["value_head"][0] + W + 40  # the nearest free spot, beside
+    assert no_overlaps(placed)
+
+
+def test_missing_positions_without_inputs_goes_below_the_lowest_node_or_above_a_successor():
+    g = auto_layout(template("mlp"))
+    lowest = max(g.layout.values(), key=lambda p: p[1])
+    g2, loose = g.add_node("Dense", {"units": 3})
+    assert missing_positions(g2).layout[loose] == [lowest[0], lowest[1] + H + 50]
+    g3, extra_input = g.add_node("Input", {"shape": [2]})
+    g3 = replace(g3, edges=g3.edges + (Edge(extra_input, "dense"),))
+    p = missing_positions(g3).layout[extra_input]
+    assert p[1] == g.layout["dense"][1] - H - 50
+    assert no_overlaps(missing_positions(g3))
+
+
+def test_missing_positions_places_new_chains_in_order_and_falls_back_to_auto_layout():
+    g = auto_layout(chain(2))
+    g = replace(g, nodes=g.nodes + (Node("x2", "Dense", {}), Node("x3", "Dense", {})),
+                edges=g.edges + (Edge("x2", "x3"), Edge("x1", "x2")))
+    placed = missing_positions(g)
+    assert [placed.layout[f"x{i}"][1] for i in range(4)] == [i * (H + 50) for i in range(4)]
+    assert missing_positions(replace(g, layout={})) == auto_layout(g)
+    full = auto_layout(template("mlp"))
+    assert missing_positions(full) is full
+
+
+# -- properties ---------------------------------------------------------------
+@st.composite
+def dags(draw):
+    n = draw(st.integers(1, 14))
+    nodes = tuple(Node(f"n{i}", "Input" if i == 0 else "Dense", {}) for i in range(n))
+    edges = []
+    for t in range(1, n):
+        for s in draw(st.lists(st.integers(0, t - 1), max_size=3, unique=True)):
+            edges.append(Edge(f"n{s}", f"n{t}"))
+    order = draw(st.permutations(range(n)))  # node order need not be topological
+    return Graph(tuple(nodes[i] for i in order), tuple(draw(st.permutations(edges))))
+
+
+@settings(max_examples=150, deadline=None)
+@given(dags(), st.integers(20, 220), st.integers(20, 120), st.integers(0, 60), st.integers(0, 60))
+def test_random_dags_have_no_overlaps_and_downward_edges(g, w, h, hg, vg):
+    laid = auto_layout(g, w, h, hg, vg)
+    assert set(laid.layout) == set(g.ids())
+    assert no_overlaps(laid, w, h)
+    for e in g.edges:
+        assert laid.layout[e.source][1] < laid.layout[e.target][1]
+    assert auto_layout(g, w, h, hg, vg) == laid
+
+
+@settings(max_examples=60, deadline=None)
+@given(dags(), st.data())
+def test_missing_positions_on_random_dags(g, data):
+    laid = auto_layout(g)
+    keep = data.draw(st.sets(st.sampled_from(g.ids())), label="keep")
+    partial = replace(laid, layout={k: v for k, v in laid.layout.items() if k in keep})
+    placed = missing_positions(partial)
+    assert set(placed.layout) == set(g.ids())
+    assert all(placed.layout[k] == laid.layout[k] for k in keep)
+    assert no_overlaps(placed)

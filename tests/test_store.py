@@ -1,0 +1,320 @@
+"""SQLite store: round trips, transactions, threads, persistence, bad input."""
+
+import math
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from builder import store as store_mod
+from builder.layout import auto_layout
+from builder.store import (
+    INTERRUPTED_MESSAGE,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    default_path,
+    new_project_id,
+)
+from builder.templates import template
+
+
+@pytest.fixture
+def db(tmp_path):
+    s = Store(tmp_path / "nested" / "dir" / "lc.db")
+    yield s
+    s.close()
+
+
+class FailOn:
+    """A connection stand-in that fails the first statement starting with `prefix`."""
+
+    def __init__(self, conn, prefix):
+        self.conn, self.prefix, self.seen = conn, prefix, []
+
+    def execute(self, sql, *args):
+        self.seen.append(sql.split()[0])
+        if sql.lstrip().startswith(self.prefix):
+            raise RuntimeError("simulated crash")
+        return self.conn.execute(sql, *args)
+
+
+def raw(db, sql, *args):
+    """Reads behind the store's back, through a second connection."""
+    with sqlite3.connect(db.path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+# -- opening ----------------------------------------------------------------------
+def test_open_creates_folders_wal_and_schema(db, tmp_path):
+    assert db.path.exists()
+    assert raw(db, "PRAGMA journal_mode") == [("wal",)]
+    assert db.schema_version() == SCHEMA_VERSION
+    assert {"projects", "runs", "epochs", "schema_version"} <= {r[0] for r in raw(db, "SELECT name FROM sqlite_master")}
+
+
+def test_default_path(monkeypatch, tmp_path):
+    monkeypatch.delenv("LAYERCANVAS_DB", raising=False)
+    assert default_path().parts[-2:] == ("data", "layercanvas.db")
+    assert (default_path().parent.parent / "builder" / "store.py").exists()
+    monkeypatch.setenv("LAYERCANVAS_DB", str(tmp_path / "x.db"))
+    assert default_path() == tmp_path / "x.db"
+    with Store() as s:
+        assert s.path == tmp_path / "x.db"
+
+
+def test_reopen_after_close_keeps_everything_and_does_not_migrate_twice(tmp_path):
+    path = tmp_path / "lc.db"
+    g = auto_layout(template("small_resnet"))
+    with Store(path) as s:
+        s.save_project("project_1", g)
+        run = s.create_run("project_1", g, {"epochs": 2}, "cifar10")
+        s.add_epoch(run, 0, {"loss": 1.5})
+    with pytest.raises(StoreError, match="closed"):
+        s.list_projects()
+    with Store(path) as s:
+        assert s.load_project("project_1") == g  # layout included
+        assert s.get_run(run)["epochs"] == [{"epoch": 0, "metrics": {"loss": 1.5}}]
+    assert [v for (v,) in sqlite3.connect(path).execute("SELECT version FROM schema_version")] == [1]
+
+
+def test_a_newer_schema_or_a_file_that_is_no_database_is_refused(tmp_path):
+    path = tmp_path / "lc.db"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(StoreError, match="newer LayerCanvas"):
+        Store(path)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot open"):
+        Store(junk)
+
+
+def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "lc.db"
+    Store(path).close()
+    monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS + [("CREATE TABLE half (a)", "NOT SQL AT ALL")])
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    with pytest.raises(StoreError):
+        Store(path)
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert "half" not in tables
+    assert sqlite3.connect(path).execute("SELECT MAX(version) FROM schema_version").fetchone() == (1,)
+
+
+# -- projects ---------------------------------------------------------------------
+def test_project_round_trip_upsert_list_and_delete(db):
+    a, b = new_project_id(), new_project_id()
+    assert a != b and len(a) >= 16 and store_mod.ID_RE.fullmatch(a)
+    assert db.load_project(a) is None
+    g = auto_layout(template("inception_block"))
+    db.save_project(a, g)
+    db.save_project(b, template("mlp"))
+    assert db.load_project(a) == g
+    g2 = g.set_name("renamed").set_position("head", (1.5, 2.5))
+    db.save_project(a, g2)  # upsert: newest first now
+    assert db.load_project(a) == g2
+    listed = db.list_projects()
+    assert [p["id"] for p in listed] == [a, b]
+    assert listed[0]["name"] == "renamed" and set(listed[0]) == {"id", "name", "updated_at"}
+    assert listed[0]["updated_at"] >= listed[1]["updated_at"]
+    assert len(db.list_projects(limit=1)) == 1
+    assert raw(db, "SELECT COUNT(*) FROM projects") == [(2,)]
+    assert db.delete_project(a) is True
+    assert db.delete_project(a) is False
+    assert db.load_project(a) is None
+    assert [p["id"] for p in db.list_projects()] == [b]
+
+
+@pytest.mark.parametrize("bad", [
+    "short", "x" * 65, "../../etc/passwd", "abc def ghi", "robert'); DROP TABLE projects;--", "ünïcode_id_1",
+    "", None, 12345678, b"abcdefgh", "abcdefgh\n",
+])
+def test_bad_ids_are_refused_before_touching_the_database(db, bad):
+    calls = [
+        lambda: db.save_project(bad, template("mlp")),
+        lambda: db.load_project(bad),
+        lambda: db.delete_project(bad),
+        *([] if bad is None else [  # None: a run without a project
+            lambda: db.list_runs(project_id=bad),
+            lambda: db.create_run(bad, template("mlp"), {}, "iris"),
+        ]),
+        lambda: db.get_run(bad),
+        lambda: db.set_run_status(bad, "running"),
+        lambda: db.add_epoch(bad, 0, {}),
+        lambda: db.finish_run(bad, "finished", {}, None),
+    ]
+    for call in calls:
+        with pytest.raises(StoreError, match="invalid (project|run) id"):
+            call()
+    assert raw(db, "SELECT name FROM sqlite_master WHERE name = 'projects'") == [("projects",)]
+
+
+def test_a_corrupted_stored_graph_loads_as_none(db):
+    pid = new_project_id()
+    db.save_project(pid, template("mlp"))
+    for junk in ("{not json", '{"format": "something-else"}', '{"format": "layercanvas-graph", "version": 7}', "[" * 5000):
+        with sqlite3.connect(db.path) as conn:
+            conn.execute("UPDATE projects SET graph = ? WHERE id = ?", (junk, pid))
+        assert db.load_project(pid) is None
+    assert [p["id"] for p in db.list_projects()] == [pid]  # still listed, so it can be deleted
+
+
+def test_save_refuses_what_is_not_a_graph(db):
+    with pytest.raises(StoreError, match="expected a Graph"):
+        db.save_project(new_project_id(), {"nodes": []})
+
+
+# -- runs -------------------------------------------------------------------------
+def test_run_life_cycle(db):
+    pid = new_project_id()
+    g = template("cifar_cnn")
+    run = db.create_run(pid, g, {"epochs": 3, "batch_size": 32}, "cifar10")
+    assert store_mod.ID_RE.fullmatch(run)
+    r = db.get_run(run)
+    assert r["status"] == "queued" and r["graph"] == g and r["settings"] == {"epochs": 3, "batch_size": 32}
+    assert r["dataset"] == "cifar10" and r["project_id"] == pid and r["epochs"] == [] and r["name"] == "cifar_cnn"
+    assert r["final_metrics"] is None and r["artifact_path"] is None and r["message"] is None
+    db.set_run_status(run, "compiling", "tracing the model")
+    db.set_run_status(run, "running")
+    for epoch in (1, 0, 2):
+        db.add_epoch(run, epoch, {"loss": 1.0 / (epoch + 1), "accuracy": 0.3 * epoch})
+    db.add_epoch(run, 2, {"loss": 0.25, "accuracy": 0.7})  # a repeat replaces
+    db.finish_run(run, "finished", {"test_accuracy": 0.69}, "/tmp/model.keras")
+    r = db.get_run(run)
+    assert r["status"] == "finished" and r["message"] is None
+    assert [e["epoch"] for e in r["epochs"]] == [0, 1, 2]
+    assert r["epochs"][2]["metrics"] == {"loss": 0.25, "accuracy": 0.7}
+    assert r["final_metrics"] == {"test_accuracy": 0.69} and r["artifact_path"] == "/tmp/model.keras"
+    assert r["updated_at"] >= r["created_at"]
+    assert db.get_run("no_such_run_1") is None
+
+
+def test_metrics_accept_numpy_and_keep_nan(db):
+    np = pytest.importorskip("numpy")
+    run = db.create_run(None, template("mlp"), {}, "iris")
+    db.add_epoch(run, 0, {"loss": np.float32(0.5), "val_loss": float("nan"), "per_class": np.array([1.0, 2.0])})
+    m = db.get_run(run)["epochs"][0]["metrics"]
+    assert m["loss"] == 0.5 and math.isnan(m["val_loss"]) and m["per_class"] == [1.0, 2.0]
+    with pytest.raises(StoreError, match="cannot be saved as JSON"):
+        db.add_epoch(run, 1, {"loss": object()})
+
+
+def test_run_input_is_checked(db):
+    run = db.create_run(None, template("mlp"), {}, "iris")
+    with pytest.raises(StoreError, match="invalid run status"):
+        db.set_run_status(run, "exploded")
+    with pytest.raises(StoreError, match="invalid run status"):
+        db.finish_run(run, "running", {}, None)  # not a final status
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(StoreError, match="epoch"):
+            db.add_epoch(run, bad, {})
+    with pytest.raises(StoreError, match="no run"):
+        db.set_run_status("unknown_run_id", "running")
+    with pytest.raises(StoreError, match="no run"):
+        db.add_epoch("unknown_run_id", 0, {"loss": 1})
+    with pytest.raises(StoreError, match="no run"):
+        db.finish_run("unknown_run_id", "failed", None)
+    with pytest.raises(StoreError, match="settings"):
+        db.create_run(None, template("mlp"), "epochs=3", "iris")
+    with pytest.raises(StoreError, match="limit"):
+        db.list_runs(limit=0)
+    assert raw(db, "SELECT COUNT(*) FROM epochs") == [(0,)]
+    assert set(RUN_STATUSES) == {"queued", "compiling", "running", "stopped", "finished", "failed", "interrupted"}
+
+
+def test_list_runs_newest_first_and_by_project(db):
+    p1, p2 = new_project_id(), new_project_id()
+    ids = [db.create_run(p, template("mlp"), {"i": i}, "iris") for i, p in enumerate([p1, p2, p1, None])]
+    assert [r["id"] for r in db.list_runs()] == ids[::-1]
+    assert [r["id"] for r in db.list_runs(p1)] == [ids[2], ids[0]]
+    assert [r["id"] for r in db.list_runs(limit=2)] == [ids[3], ids[2]]
+    row = db.list_runs(p2)[0]
+    assert "graph" not in row and "epochs" not in row and row["settings"] == {"i": 1}
+    db.delete_project(p1)  # runs keep their own copy of the graph
+    assert db.get_run(ids[0])["graph"] == template("mlp")
+
+
+def test_mark_interrupted_at_server_start(db):
+    runs = {s: db.create_run(None, template("mlp"), {}, "iris") for s in RUN_STATUSES}
+    for status, run in runs.items():
+        if status in ("stopped", "finished", "failed", "interrupted"):
+            db.finish_run(run, status, {}, None, message="kept")
+        else:
+            db.set_run_status(run, status)
+    assert db.mark_interrupted() == 3
+    for status, run in runs.items():
+        r = db.get_run(run)
+        if status in ("queued", "compiling", "running"):
+            assert r["status"] == "interrupted" and r["message"] == INTERRUPTED_MESSAGE
+        else:
+            assert r["status"] == status and r["message"] == "kept"
+    assert db.mark_interrupted() == 0
+
+
+# -- transactions and threads -------------------------------------------------------
+def test_a_crash_between_statements_leaves_nothing_half_written(db, monkeypatch):
+    run = db.create_run(None, template("mlp"), {}, "iris")
+    before = db.get_run(run)
+    real = db._connection()
+    failing = FailOn(real, "INSERT OR REPLACE INTO epochs")
+    monkeypatch.setattr(db, "_connection", lambda: failing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        db.add_epoch(run, 0, {"loss": 1.0})
+    assert failing.seen[:2] == ["BEGIN", "UPDATE"]  # the first write did happen...
+    assert failing.seen[-1] == "ROLLBACK"
+    monkeypatch.undo()
+    after = db.get_run(run)
+    assert after["epochs"] == [] and after["updated_at"] == before["updated_at"]  # ...and was undone
+    db.add_epoch(run, 0, {"loss": 1.0})  # the store still works
+    assert len(db.get_run(run)["epochs"]) == 1
+
+
+def test_a_crash_in_a_single_write_also_rolls_back(db, monkeypatch):
+    pid = new_project_id()
+    db.save_project(pid, template("mlp"))
+    failing = FailOn(db._connection(), "COMMIT")
+    monkeypatch.setattr(db, "_connection", lambda: failing)
+    with pytest.raises(RuntimeError):
+        db.save_project(pid, template("cifar_cnn"))
+    monkeypatch.undo()
+    assert db.load_project(pid) == template("mlp")
+
+
+def test_eight_threads_write_at_once_through_one_store_and_through_two(tmp_path):
+    path = tmp_path / "lc.db"
+    shared, other = Store(path), Store(path)  # two connections compete for the file lock
+    errors, per_thread = [], 15
+
+    def work(t):
+        s = shared if t % 2 else other
+        try:
+            for i in range(per_thread):
+                pid = f"thread{t}_project{i}"
+                s.save_project(pid, template("mlp").set_name(f"t{t}_{i}"))
+                run = s.create_run(pid, template("mlp"), {"t": t}, "iris")
+                s.set_run_status(run, "running")
+                for epoch in range(3):
+                    s.add_epoch(run, epoch, {"loss": epoch})
+                s.finish_run(run, "finished", {"i": i}, None)
+                assert s.load_project(pid).name == f"t{t}_{i}"
+        except Exception as e:  # noqa: BLE001 -- collected: an assert in a thread would be lost
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    start = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert time.perf_counter() - start < 15
+    assert len(shared.list_projects(limit=1000)) == 8 * per_thread
+    runs = other.list_runs(limit=1000)
+    assert len(runs) == 8 * per_thread and {r["status"] for r in runs} == {"finished"}
+    assert raw(shared, "SELECT COUNT(*) FROM epochs") == [(8 * per_thread * 3,)]
+    shared.close()
+    other.close()
