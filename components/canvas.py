@@ -84,7 +84,7 @@ def node_content(node, result: BuildResult | None, issues: list[Issue]) -> str:
     if problems:
         msg = problems[0].message
         msg = msg if len(msg) <= 90 else msg[:87] + "…"
-        lines.append(("⛔ " if problems[0].severity == "error" else "⚠ ") + md_escape(msg))
+        lines.append(("**Error:** " if problems[0].severity == "error" else "**Warning:** ") + md_escape(msg))
     return "  \n".join(lines)
 
 
@@ -115,7 +115,7 @@ def flow_state(graph: Graph, result: BuildResult | None, selected: str | None, v
         version: Stamped into every node's data, so that a reply to an older
             state (still in flight when the graph changed) can be told apart.
     """
-    graph = missing_positions(graph)
+    graph = missing_positions(graph)  # normally a no-op: the page places new nodes first
     by_node: dict[str | None, list[Issue]] = {}
     for issue in result.issues if result is not None else []:
         by_node.setdefault(issue.node_id, []).append(issue)
@@ -204,8 +204,9 @@ def apply_canvas(graph: Graph, state: StreamlitFlowState) -> CanvasChange:
     moved = graph if change.graph is None else change.graph
     for fn in state.nodes:
         if moved.has(fn.id):
-            xy = [float(fn.position["x"]), float(fn.position["y"])]
-            if moved.layout.get(fn.id) != xy:
+            xy = [round(float(fn.position["x"]), 1), round(float(fn.position["y"]), 1)]
+            old = moved.layout.get(fn.id)
+            if old is None or abs(old[0] - xy[0]) > 0.5 or abs(old[1] - xy[1]) > 0.5:
                 moved = moved.set_position(fn.id, xy)
     if change.graph is not None:
         change.graph = moved
@@ -245,7 +246,8 @@ def render_canvas(graph: Graph, result: BuildResult | None, selected: str | None
     )
     if new_state is state or _stale(new_state, version):
         return CanvasChange(selected=selected)
-    st.session_state[FLOW] = (graph, result, selected, new_state)
+    # The reply is compared with the graph, and the pushed state stays the one passed back: passing the
+    # reply back (its timestamp is the canvas's own) would make the canvas reload and reply again, forever.
     change = apply_canvas(graph, new_state)
     after = change.graph or graph
     if change.selected is None or not after.has(change.selected):

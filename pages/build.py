@@ -4,7 +4,7 @@ import streamlit as st
 
 from builder.graph import GraphError
 from builder.kerasenv import keras_loaded
-from builder.layout import auto_layout
+from builder.layout import auto_layout, missing_positions
 from builder.validate import apply_fix
 from components import state
 from components.canvas import render_canvas
@@ -17,6 +17,9 @@ FIT = "lc_fit"
 FORCE = "lc_force_canvas"
 
 graph = state.get_graph()
+if any(nid not in graph.layout for nid in graph.ids()):
+    graph = missing_positions(graph)  # placed once and kept, so the canvas's replies match the graph
+    state.replace(graph)
 selected = state.selected()
 
 tools = st.container(horizontal=True)
