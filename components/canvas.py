@@ -33,7 +33,7 @@ HEIGHT = 640
 
 STYLE = {
     "base": {"border": "1px solid #9aa5b1", "background": "#ffffff", "padding": "6px 10px", "fontSize": "12px",
-             "borderRadius": "8px", "textAlign": "left", "minWidth": "170px", "color": "#1f2933"},
+             "borderRadius": "8px", "textAlign": "left", "width": "220px", "color": "#1f2933", "overflowWrap": "anywhere"},
     "input": {"background": "#eef7ee", "border": "1px solid #5c9e5c"},
     "frozen": {"background": "#eceff1", "color": "#52606d"},
     "warning": {"border": "2px solid #e6a100", "background": "#fff8e6"},

@@ -50,13 +50,24 @@ def default_graph() -> Graph:
     return template(key if key in TEMPLATES else DEFAULT_TEMPLATE)
 
 
+FLASH_SECONDS = 15
+
+
 def flash(kind: str, text: str) -> None:
-    """A message shown once, at the top of the next page drawn."""
-    st.session_state.setdefault(FLASH, []).append((kind, text))
+    """A message shown at the top of the page for a while, across reruns (the canvas causes some)."""
+    import time
+
+    st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic()))
 
 
 def take_flashes() -> list[tuple[str, str]]:
-    return st.session_state.pop(FLASH, [])
+    """The messages still to show (younger than FLASH_SECONDS)."""
+    import time
+
+    now = time.monotonic()
+    live = [f for f in st.session_state.get(FLASH, []) if now - f[2] < FLASH_SECONDS]
+    st.session_state[FLASH] = live
+    return [(kind, text) for kind, text, _ in live]
 
 
 def init_project() -> None:

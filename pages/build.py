@@ -55,7 +55,7 @@ with left:
 result = state.build_result() if keras_loaded() else state.cached_result()
 with middle:
     change = render_canvas(graph, result if result is not None and result.graph is graph else None, selected,
-                           force=st.session_state.pop(FORCE, False), fit=st.session_state.pop(FIT, "lc_flow" not in st.session_state))
+                           force=st.session_state.pop(FORCE, False), fit=st.session_state.pop(FIT, False) or result is None or "lc_flow" not in st.session_state)
     st.caption("Drag from a layer's bottom handle to another's top handle to connect. Right-click the canvas to add "
                "a layer by name, a layer or a connection to delete it.")
 for message in change.errors:

@@ -166,3 +166,33 @@ def test_save_open_and_share(page, server, browser, tmp_path):
         fresh.screenshot(path=str(ARTIFACTS / "build-shared.png"))
     finally:
         other.close()
+
+
+def test_markup_in_a_graph_file_is_shown_as_text(page, server, tmp_path):
+    """A hostile file: HTML in a layer type and in the model name is never rendered or run."""
+    payload = "<img src=x onerror=window.pwned=1>"
+    hostile = {
+        "format": "layercanvas-graph", "version": 1, "name": "<b>bold<b> **name** " + payload,
+        "nodes": [{"id": "x", "type": "Input", "params": {"shape": [4]}},
+                  {"id": "evil", "type": payload, "params": {}},
+                  {"id": "d", "type": "Dense", "params": {"units": 2, "activation": "<script>alert(1)</script>"}}],
+        "edges": [{"source": "x", "target": "evil"}, {"source": "x", "target": "d"}],
+    }
+    path = tmp_path / "hostile.json"
+    import json
+
+    path.write_text(json.dumps(hostile))
+    page.goto(server)
+    expect(metric_value(page, "Total params")).to_have_text("243", timeout=90_000)
+    settle(page)
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
+    expect(canvas_node(page, "evil")).to_contain_text(payload, timeout=30_000)  # shown literally
+    expect(canvas_node(page, "d")).to_be_visible()
+    frame = page.frame_locator(FLOW)
+    assert frame.locator(".react-flow__node img").count() == 0
+    assert frame.locator(".react-flow__node script").count() == 0
+    assert page.evaluate("window.pwned") is None
+    canvas_frame = next(f for f in page.frames if "streamlit_flow" in (f.name or "") or "streamlit_flow" in f.url)
+    assert canvas_frame.evaluate("window.pwned") is None
+    assert page.locator("b", has_text="bold").count() == 0  # the name is text, not markup
+    page.screenshot(path=str(ARTIFACTS / "build-hostile.png"))
