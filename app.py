@@ -1,5 +1,7 @@
 """LayerCanvas: design Keras models visually. Run: streamlit run app.py"""
 
+import os
+
 import streamlit as st
 
 from builder.kerasenv import preload_in_background
@@ -11,11 +13,12 @@ from components.text import md_escape
 @st.cache_resource
 def _preload():
     """TensorFlow loads in the background once per process, while the first page paints."""
-    return preload_in_background()
+    if os.environ.get("LAYERCANVAS_PRELOAD", "1") != "0":
+        return preload_in_background()
+    return None
 
 
 st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
-_preload()
 state.init_project()
 page = st.navigation([
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
@@ -28,3 +31,4 @@ render_sidebar()
 for kind, text in state.take_flashes():
     getattr(st, kind)(md_escape(text))
 page.run()
+_preload()  # after the page: importing TensorFlow competes for the CPU with the first paint

@@ -14,6 +14,9 @@ import streamlit as st
 from builder.build import BuildResult, fmt_shape
 from builder.catalog import LAYERS, ParamSpec, default_params
 from builder.graph import Graph, GraphError
+from components.text import md_escape
+
+ERROR = "lc_inspector_error"  # (node id, param path, message) of the last refused value
 
 
 def _parse(text: str) -> Any:
@@ -39,18 +42,19 @@ def _show(value: Any) -> str:
     return json.dumps(value)
 
 
-def _widget(ps: ParamSpec, value: Any, key: str) -> Any:
-    """One widget for one param; returns the value it now holds."""
+def _widget(ps: ParamSpec, value: Any, key: str, on_change=None, args=()) -> Any:
+    """One widget for one param; `on_change(*args)` runs (before the page) when the user changes it."""
     label = ps.name + (" *" if ps.required else "")
     k = ps.kind
+    cb = {"on_change": on_change, "args": args}
     if k == "bool":
-        return st.toggle(label, value=bool(value), key=key, help=ps.help)
+        return st.toggle(label, value=bool(value), key=key, help=ps.help, **cb)
     if k in ("choice", "initializer"):
         options = list(ps.choices)
         if value not in options:
             options.append(value)
         return st.selectbox(label, options, index=options.index(value), key=key, help=ps.help,
-                            format_func=lambda v: "none" if v is None else str(v))
+                            format_func=lambda v: "none" if v is None else str(v), **cb)
     if k in ("int", "float") and (value is None or isinstance(value, (int, float))) and not isinstance(value, bool):
         whole = k == "int"
         lo = None if ps.min is None or ps.min_exclusive else (int(ps.min) if whole else float(ps.min))
@@ -59,16 +63,47 @@ def _widget(ps: ParamSpec, value: Any, key: str) -> Any:
         if shown is not None and ((lo is not None and shown < lo) or (hi is not None and shown > hi)):
             lo = hi = None  # show an out-of-range value as it is, with its message
         return st.number_input(label, value=shown, min_value=lo, max_value=hi, step=1 if whole else None,
-                               format=None if whole else "%g", key=key, help=ps.help, placeholder="none")
+                               format=None if whole else "%g", key=key, help=ps.help, placeholder="none", **cb)
     if k == "regularizer":
         value = value if isinstance(value, dict) else {}
         c1, c2 = st.columns(2)
-        l1 = c1.number_input(f"{ps.name} l1", value=float(value.get("l1", 0.0)), min_value=0.0, format="%g", key=key + ":l1")
-        l2 = c2.number_input(f"{ps.name} l2", value=float(value.get("l2", 0.0)), min_value=0.0, format="%g", key=key + ":l2")
-        new = {name: v for name, v in (("l1", l1), ("l2", l2)) if v}
-        return new or None
-    text = st.text_input(label, value=_show(value), key=key, help=ps.help + " Separate numbers with commas.")
+        l1 = c1.number_input(f"{ps.name} l1", value=float(value.get("l1", 0.0)), min_value=0.0, format="%g", key=key + ":l1", **cb)
+        l2 = c2.number_input(f"{ps.name} l2", value=float(value.get("l2", 0.0)), min_value=0.0, format="%g", key=key + ":l2", **cb)
+        return _regularizer(l1, l2)
+    text = st.text_input(label, value=_show(value), key=key, help=ps.help + " Separate numbers with commas.", **cb)
     return _parse(text)
+
+
+def _regularizer(l1: float, l2: float) -> dict | None:
+    return {name: v for name, v in (("l1", l1), ("l2", l2)) if v} or None
+
+
+def _read(ps: ParamSpec, key: str) -> Any:
+    """The value a param's widget holds, from the session state (for callbacks)."""
+    if ps.kind == "regularizer":
+        return _regularizer(st.session_state.get(key + ":l1", 0.0), st.session_state.get(key + ":l2", 0.0))
+    value = st.session_state.get(key)
+    if ps.kind in ("bool", "choice", "initializer"):
+        return value
+    if ps.kind in ("int", "float") and (value is None or isinstance(value, (int, float))):
+        return value
+    return _parse(value if isinstance(value, str) else "")
+
+
+def _apply(nid: str, path: str, ps: ParamSpec, key: str) -> None:
+    """Callback of a param widget: the edit becomes an undoable step, or its message is kept to show."""
+    from components import state
+
+    graph = state.get_graph()
+    if not graph.has(nid):
+        return
+    new = _read(ps, key)
+    value = None if (not ps.required and _norm(new) == _norm(ps.default)) else new
+    try:
+        state.commit(graph.set_param(nid, path, value))
+        st.session_state.pop(ERROR, None)
+    except GraphError as e:
+        st.session_state[ERROR] = (nid, path, str(e))
 
 
 def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "") -> Graph | None:
@@ -86,14 +121,12 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                     changed = _wrapped(graph, nid, ps, params.get(ps.name)) or changed
                     continue
                 current = params.get(ps.name, None if ps.required else ps.default)
-                key = f"p:{nid}:{prefix}{ps.name}:{json.dumps(current, default=str)}"
-                new = _widget(ps, current, key)
-                if _norm(new) != _norm(current):
-                    try:
-                        value = None if (not ps.required and _norm(new) == _norm(ps.default)) else new
-                        changed = graph.set_param(nid, prefix + ps.name, value)
-                    except GraphError as e:
-                        st.error(str(e))
+                path = prefix + ps.name
+                key = f"p:{nid}:{path}:{json.dumps(current, default=str)}"
+                _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key))
+                error = st.session_state.get(ERROR)
+                if error is not None and error[:2] == (nid, path):
+                    st.error(md_escape(error[2]))
     return changed
 
 

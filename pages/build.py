@@ -53,9 +53,37 @@ with left:
         st.rerun()
 
 result = state.build_result() if keras_loaded() else state.cached_result()
+current = result if result is not None and result.graph is graph else None
+
+with right:
+    edited, new_selection = render_inspector(graph, current, selected)
+    if edited is not None or new_selection != selected:
+        if edited is not None:
+            state.commit(edited)
+        state.select(new_selection)
+        st.rerun()
+
+if current is not None:
+    fix = render_issues(current)
+    if fix is not None:
+        try:
+            state.commit(apply_fix(graph, fix))
+        except GraphError as e:
+            state.flash("error", f"That fix no longer applies: {e}")
+        st.rerun()
+    # Only the chosen panel is computed: formatting the code of a big graph takes a while.
+    view = st.segmented_control("Show", ["Summary", "Code"], default="Summary", key="bottom_view",
+                                label_visibility="collapsed") or "Summary"
+    if view == "Summary":
+        render_summary(current)
+    else:
+        render_code(graph, current)
+
+# The canvas comes last: each new canvas state makes the canvas reply, and a reply that
+# arrived mid-run would cut the run short before the summary was drawn.
 with middle:
-    change = render_canvas(graph, result if result is not None and result.graph is graph else None, selected,
-                           force=st.session_state.pop(FORCE, False), fit=st.session_state.pop(FIT, False) or result is None or "lc_flow" not in st.session_state)
+    change = render_canvas(graph, current, selected, force=st.session_state.pop(FORCE, False),
+                           fit=st.session_state.pop(FIT, False) or current is None or "lc_flow" not in st.session_state)
     st.caption("Drag from a layer's bottom handle to another's top handle to connect. Right-click the canvas to add "
                "a layer by name, a layer or a connection to delete it.")
 for message in change.errors:
@@ -71,29 +99,7 @@ if change.graph is not None or change.selection_changed or change.errors:
         st.session_state[FORCE] = True
     st.rerun()
 
-with right:
-    edited, new_selection = render_inspector(graph, result if result is not None and result.graph is graph else None, selected)
-    if edited is not None or new_selection != selected:
-        if edited is not None:
-            state.commit(edited)
-        state.select(new_selection)
-        st.rerun()
-
-if result is None or result.graph is not graph:
+if current is None:
     with st.spinner("Loading TensorFlow and building the model…"):
-        result = state.build_result()
+        state.build_result()
     st.rerun()
-
-fix = render_issues(result)
-if fix is not None:
-    try:
-        state.commit(apply_fix(graph, fix))
-    except GraphError as e:
-        state.flash("error", f"That fix no longer applies: {e}")
-    st.rerun()
-
-summary_tab, code_tab = st.tabs(["Summary", "Code"])
-with summary_tab:
-    render_summary(result)
-with code_tab:
-    render_code(graph, result)
