@@ -15,7 +15,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import machine, table
+from bench.report import emit, machine
 from builder.graph import Edge, Graph, Node
 from builder.share import link
 
@@ -202,10 +201,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             results += edit_latency(browser, os.path.join(tmp, "edit.db"), args.reps)
         finally:
             browser.close()
-    print(table(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return results
+    return emit(results, args.json)
 
 
 if __name__ == "__main__":

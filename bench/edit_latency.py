@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import figure, machine, table
+from bench.report import emit, figure, machine
 from builder.build import BuildResult, ModelBuilder
 from builder.graph import Edge, Graph, Node
 from builder.kerasenv import load_keras
@@ -244,10 +243,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             add(*edits(family, args.reps))
     finally:
         gc.unfreeze()
-    print(table(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return results
+    return emit(results, args.json)
 
 
 if __name__ == "__main__":

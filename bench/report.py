@@ -64,3 +64,14 @@ def table(results: list[dict]) -> str:
 def _target(target) -> str:
     """A ratio target as `<= 1.15`; absolute ones (text such as `<= 500 ms`) as they are."""
     return target if isinstance(target, str) else "<= " + format(target, ".2f")
+
+
+def emit(results: list[dict], json_path: str | None) -> list[dict]:
+    """Prints the table and, when asked, writes the results as JSON; returns them."""
+    import json
+    from pathlib import Path
+
+    print(table(results))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.catalog import LAYERS, LayerSpec, inner_layer_name
-from builder.kerasenv import load_keras
 from builder.graph import Graph, GraphError, Node, describe
+from builder.kerasenv import load_keras
 from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
 # Weights beyond these counts are refused / warned about before anything is

@@ -127,7 +127,7 @@ def _functional_body(graph: Graph) -> list[str]:
         lines.append(f"{var_name(nid)} = {expr}")
     ins = [var_name(i) for i in graph.input_ids()]
     outs = [var_name(o) for o in graph.output_ids()]
-    pack = lambda xs: xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]"  # noqa: E731
+    pack = lambda xs: xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]"
     lines.append(f"return keras.Model(inputs={pack(ins)}, outputs={pack(outs)}, name={graph.name!r})")
     return lines
 

@@ -8,8 +8,8 @@ Every loader returns (x_train, y_train, x_test, y_test) as numpy arrays.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 def split(x, y, test_fraction=0.2, seed=0):

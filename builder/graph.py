@@ -12,8 +12,9 @@ import functools
 import heapq
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from builder.catalog import LAYERS, default_params
 
@@ -75,7 +76,7 @@ def valid_id(node_id: Any) -> bool:
     return isinstance(node_id, str) and bool(ID_RE.fullmatch(node_id))
 
 
-def describe(node: "Node") -> str:
+def describe(node: Node) -> str:
     """`Dense 'head'`: how messages name a node."""
     return f"{node.type} '{node.id}'"
 
@@ -227,7 +228,7 @@ class Graph:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Graph":
+    def from_dict(cls, data: Any) -> Graph:
         """Reads a graph file's JSON object.
 
         Raises:
@@ -236,7 +237,7 @@ class Graph:
         return _parse(data)
 
     @classmethod
-    def loads(cls, text: str | bytes) -> "Graph":
+    def loads(cls, text: str | bytes) -> Graph:
         try:
             if isinstance(text, bytes):
                 text = text.decode("utf-8")
@@ -250,7 +251,7 @@ class Graph:
         return _parse(data)
 
     @classmethod
-    def load(cls, path) -> "Graph":
+    def load(cls, path) -> Graph:
         try:
             with open(path, "rb") as f:
                 return cls.loads(f.read())
@@ -262,7 +263,7 @@ class Graph:
             f.write(self.dumps())
 
     # -- edits ------------------------------------------------------------
-    def _replace_node(self, node: Node) -> "Graph":
+    def _replace_node(self, node: Node) -> Graph:
         return replace(self, nodes=tuple(node if n.id == node.id else n for n in self.nodes))
 
     def fresh_id(self, type_or_prefix: str) -> str:
@@ -287,7 +288,7 @@ class Graph:
         trainable: bool = True,
         after: str | None = None,
         position: tuple[float, float] | None = None,
-    ) -> tuple["Graph", str]:
+    ) -> tuple[Graph, str]:
         """Adds a node; with `after`, also connects `after` -> new node.
 
         Returns:
@@ -315,7 +316,7 @@ class Graph:
         if self.has(node_id):
             raise GraphEditError(f"the id '{node_id}' is already used: pick another", node_id)
 
-    def remove_node(self, node_id: str, bridge: bool = False) -> "Graph":
+    def remove_node(self, node_id: str, bridge: bool = False) -> Graph:
         """Removes a node and its edges.
 
         Args:
@@ -337,7 +338,7 @@ class Graph:
             outputs=outputs, layout=layout,
         )
 
-    def connect(self, source: str, target: str, port: int | None = None) -> "Graph":
+    def connect(self, source: str, target: str, port: int | None = None) -> Graph:
         """Adds an edge source -> target.
 
         Args:
@@ -367,14 +368,14 @@ class Graph:
         ordered.insert(port, source)
         return self._set_inputs(target, ordered)
 
-    def _set_inputs(self, target: str, sources: list[str]) -> "Graph":
+    def _set_inputs(self, target: str, sources: list[str]) -> Graph:
         """Replaces the edges into `target` by `sources`, in that order."""
         keep = [e for e in self.edges if e.target != target]
         multi = len(sources) > 1
         new = [Edge(s, target, i if multi else None) for i, s in enumerate(sources)]
         return replace(self, edges=tuple(keep + new))
 
-    def disconnect(self, source: str, target: str, port: int | None = None) -> "Graph":
+    def disconnect(self, source: str, target: str, port: int | None = None) -> Graph:
         """Removes the edge source -> target (at `port`, when given)."""
         current = self.in_edges(target)
         for i, e in enumerate(current):
@@ -382,7 +383,7 @@ class Graph:
                 return self._set_inputs(target, [x.source for j, x in enumerate(current) if j != i])
         raise GraphEditError(f"there is no edge from '{source}' to '{target}'", target)
 
-    def set_input_order(self, target: str, sources: list[str]) -> "Graph":
+    def set_input_order(self, target: str, sources: list[str]) -> Graph:
         """Reorders a node's inputs; `sources` must be a permutation of them."""
         current = self.inputs_of(target)
         if sorted(current) != sorted(sources):
@@ -403,7 +404,7 @@ class Graph:
                 stack.extend(self.successors(nid))
         return False
 
-    def set_param(self, node_id: str, name: str, value: Any) -> "Graph":
+    def set_param(self, node_id: str, name: str, value: Any) -> Graph:
         """Sets one Keras kwarg; None resets it to the Keras default.
 
         `name` may be `layer.units` to reach into a wrapped layer.
@@ -437,7 +438,7 @@ class Graph:
             params[name] = value
         return self._replace_node(replace(node, params=params))
 
-    def set_params(self, node_id: str, params: dict) -> "Graph":
+    def set_params(self, node_id: str, params: dict) -> Graph:
         """Replaces all params of a node (each one checked)."""
         node = self.node(node_id)
         params = _jsonable(params)
@@ -445,10 +446,10 @@ class Graph:
             _check_param(node, name, value)
         return self._replace_node(replace(node, params=params))
 
-    def set_trainable(self, node_id: str, trainable: bool) -> "Graph":
+    def set_trainable(self, node_id: str, trainable: bool) -> Graph:
         return self._replace_node(replace(self.node(node_id), trainable=bool(trainable)))
 
-    def rename(self, old: str, new: str) -> "Graph":
+    def rename(self, old: str, new: str) -> Graph:
         """Changes a node's id everywhere (edges, outputs, layout)."""
         self.node(old)
         if new == old:
@@ -468,7 +469,7 @@ class Graph:
 
     def insert_between(
         self, source: str, target: str, type_: str, params: dict | None = None, node_id: str | None = None
-    ) -> tuple["Graph", str]:
+    ) -> tuple[Graph, str]:
         """Puts a new node on the edge source -> target, keeping the target's port."""
         current = self.in_edges(target)
         if source not in [e.source for e in current]:
@@ -482,12 +483,12 @@ class Graph:
             g = g.set_position(nid, ((x1 + x2) / 2, (y1 + y2) / 2))
         return g, nid
 
-    def insert_after(self, source: str, type_: str, params: dict | None = None) -> "Graph":
+    def insert_after(self, source: str, type_: str, params: dict | None = None) -> Graph:
         """Adds a node after `source` and moves source's outgoing edges to it."""
         self.node(source)
         return self.add_layer(type_, source, params)[0]
 
-    def add_layer(self, type_: str, selected: str | None = None, params: dict | None = None) -> tuple["Graph", str]:
+    def add_layer(self, type_: str, selected: str | None = None, params: dict | None = None) -> tuple[Graph, str]:
         """Adds a layer where a palette click means it: after the selected node
         (taking over its outgoing edges), else after the end of the main chain.
 
@@ -511,7 +512,7 @@ class Graph:
             g = replace(g, outputs=tuple(nid if o == anchor else o for o in g.outputs))
         return g, nid
 
-    def set_outputs(self, outputs: Iterable[str] | None) -> "Graph":
+    def set_outputs(self, outputs: Iterable[str] | None) -> Graph:
         if outputs is None:
             return replace(self, outputs=None)
         outputs = tuple(outputs)
@@ -519,13 +520,13 @@ class Graph:
             self.node(o)
         return replace(self, outputs=outputs)
 
-    def set_name(self, name: str) -> "Graph":
+    def set_name(self, name: str) -> Graph:
         problem = name_problem(name)
         if problem:
             raise GraphEditError(problem)
         return replace(self, name=name)
 
-    def set_position(self, node_id: str, xy: tuple[float, float]) -> "Graph":
+    def set_position(self, node_id: str, xy: tuple[float, float]) -> Graph:
         layout = dict(self.layout)
         layout[node_id] = [float(xy[0]), float(xy[1])]
         return replace(self, layout=layout)

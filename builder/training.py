@@ -68,8 +68,8 @@ class CompileSettings:
         from builder.kerasenv import load_keras
 
         scope = {"keras": load_keras()}
-        return (eval(self.optimizer_code(), scope), eval(self.loss_code(), scope),  # noqa: S307 - our own fixed templates
-                [eval(m, scope) for m in self.metrics_code()])  # noqa: S307
+        return (eval(self.optimizer_code(), scope), eval(self.loss_code(), scope),
+                [eval(m, scope) for m in self.metrics_code()])
 
 
 def output_activation(graph: Graph, output_id: str | None = None) -> str | None:

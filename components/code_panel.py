@@ -5,7 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from builder.build import BuildResult
-from builder.codegen import CodegenError, generate_code, generate_script, is_chain, safe_filename
+from builder.codegen import (
+    CodegenError,
+    generate_code,
+    generate_script,
+    is_chain,
+    safe_filename,
+)
 from builder.graph import Graph
 
 CODE = "lc_code"  # (graph, style) -> code, for the last graph

@@ -7,7 +7,13 @@ from builder.build import build
 from builder.graph import Graph
 from builder.layout import auto_layout
 from builder.templates import template
-from components.canvas import _stale, apply_canvas, flow_state, key_params_text, node_content
+from components.canvas import (
+    _stale,
+    apply_canvas,
+    flow_state,
+    key_params_text,
+    node_content,
+)
 from components.text import md_escape
 
 

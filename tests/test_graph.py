@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from builder.graph import Edge, Graph, GraphCycleError, GraphEditError, GraphFormatError, Node
+from builder.graph import (
+    Edge,
+    Graph,
+    GraphCycleError,
+    GraphEditError,
+    GraphFormatError,
+    Node,
+)
 from builder.templates import TEMPLATES, template
 
 
