@@ -40,7 +40,7 @@ def render_sidebar() -> None:
             except GraphError as e:
                 st.error(str(e))
         keys = list(TEMPLATES)
-        choice = st.selectbox("Template", keys, format_func=lambda k: TEMPLATES[k][0], key="template_choice")
+        choice = st.selectbox("New project from template", keys, format_func=lambda k: TEMPLATES[k][0], key="template_choice")
         if st.button("New from template", width="stretch", icon=":material/add_circle:"):
             state.commit(template(choice))
             state.select(None)
