@@ -11,3 +11,11 @@ if "LAYERCANVAS_DB" not in os.environ:
     import tempfile
 
     os.environ["LAYERCANVAS_DB"] = os.path.join(tempfile.mkdtemp(prefix="layercanvas-test-"), "test.db")
+
+# CI runs the property tests with a fixed seed, so a landing never hangs on a new random example;
+# local runs explore new examples each time (and remember failures in .hypothesis/).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
