@@ -21,11 +21,13 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _same_terminal() -> bool:
+def _same_target() -> bool:
+    """stdout and stderr go to the same place (a terminal, or `2>&1`): print problems once."""
     try:
-        return os.isatty(1) and os.isatty(2) and os.ttyname(1) == os.ttyname(2)
-    except OSError:
+        out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):  # captured streams without file descriptors
         return False
+    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
 
 
 def _problems(lines: list[str], to_stdout: bool) -> None:
@@ -33,7 +35,7 @@ def _problems(lines: list[str], to_stdout: bool) -> None:
     for line in lines:
         if to_stdout:
             print(line)
-        if not (to_stdout and _same_terminal()):
+        if not (to_stdout and _same_target()):
             print(line, file=sys.stderr)
 
 
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except GraphFormatError as e:
-        _problems([f"error: {nid or 'graph'}: {msg}" for nid, msg in e.problems], to_stdout=False)
+        # For `validate` the problems are the output; other commands only report them.
+        _problems([f"error: {nid or 'graph'}: {msg}" for nid, msg in e.problems], to_stdout=args.command == "validate")
         return 1
     except KeyboardInterrupt:
         print("error: graph: interrupted", file=sys.stderr)

@@ -614,7 +614,8 @@ def _parse(data: Any) -> Graph:
         s, t, port = re_.get("source"), re_.get("target"), re_.get("port")
         bad = [x for x in (s, t) if not (isinstance(x, str) and x in seen)]
         if bad:
-            problems.append((t if isinstance(t, str) and t in seen else None, f"edge #{i + 1} ({str(s)[:40]!r} -> {str(t)[:40]!r}) names a node that does not exist: {str(bad[0])[:40]!r}"))
+            known = [x for x in (s, t) if isinstance(x, str) and x in seen]
+            problems.append((known[0] if known else None, f"edge #{i + 1} ({str(s)[:40]!r} -> {str(t)[:40]!r}) names a node that does not exist: {str(bad[0])[:40]!r}"))
             continue
         if port is not None and (not isinstance(port, int) or isinstance(port, bool) or port < 0):
             problems.append((t, f"edge {s} -> {t}: \"port\" must be a whole number >= 0, got {port!r}"))

@@ -104,3 +104,16 @@ def test_real_subprocess_runs(graph_file):
     bad = subprocess.run([sys.executable, "-m", "builder", "validate", graph_file("[]", "bad.json")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and bad.stderr.strip() == "error: graph: a graph file must hold a JSON object"
+
+
+def test_validate_prints_file_problems_as_its_output(graph_file, capsys):
+    assert main(["validate", graph_file('{"format": "layercanvas-graph", "version": 1, "nodes": [{"id": "a b"}]}')]) == 1
+    out = capsys.readouterr()
+    assert out.out.startswith("error: graph: node #1 has an invalid id 'a b'") and out.err == out.out
+
+
+def test_problems_are_printed_once_when_stdout_and_stderr_are_one_stream(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    run = subprocess.run(f"{sys.executable} -m builder validate {bad} 2>&1", shell=True, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and run.stdout.count("not valid JSON") == 1
