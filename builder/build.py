@@ -24,8 +24,16 @@ from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
 # Weights beyond these counts are refused / warned about before anything is
 # allocated (4 bytes each; training needs about 4x that with Adam).
-MAX_PARAMS = int(os.environ.get("LAYERCANVAS_MAX_PARAMS", 250_000_000))
-WARN_PARAMS = int(os.environ.get("LAYERCANVAS_WARN_PARAMS", 50_000_000))
+def _env_int(name: str, default: int) -> int:
+    """A whole number from the environment; a malformed value falls back to the default."""
+    try:
+        return int(os.environ.get(name, str(default)))
+    except ValueError:
+        return default
+
+
+MAX_PARAMS = _env_int("LAYERCANVAS_MAX_PARAMS", 250_000_000)
+WARN_PARAMS = _env_int("LAYERCANVAS_WARN_PARAMS", 50_000_000)
 # A layer object is called again at most this many times, then replaced by a
 # fresh copy (weights carried over): each call leaves a node in Keras's history.
 MAX_CALLS_PER_LAYER = 8
@@ -213,7 +221,7 @@ class ModelBuilder:
             issues.append(self._call_issue(graph, node, spec, shapes, e))
             return None
         if any(d == 0 for d in tuple(out.shape)[1:]):
-            issues.append(self._window_issue(node, spec, shapes, tuple(out.shape)))
+            issues.append(self._window_issue(node, spec, shapes))
             return None
         return layer, out, NodeInfo(tuple(out.shape), formula=formula)
 
@@ -276,7 +284,7 @@ class ModelBuilder:
             issues.append(Issue(node.id, "large", f"{describe(node)} will have {size}: building and training it needs that much memory", None, WARNING))
         return False
 
-    def _window_issue(self, node: Node, spec: LayerSpec, shapes: list, out_shape=None) -> Issue:
+    def _window_issue(self, node: Node, spec: LayerSpec, shapes: list) -> Issue:
         params = spec.effective(node.params)
         window = params.get("kernel_size", params.get("pool_size"))
         what = f"its window {window}" if window is not None else "its window"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
 
 from builder.catalog import LAYERS, STARTERS
 from builder.graph import Graph, GraphCycleError, GraphError, Node, describe
@@ -189,10 +188,3 @@ def validate(graph: Graph) -> list[Issue]:
 
 def errors(issues: list[Issue]) -> list[Issue]:
     return [i for i in issues if i.severity == ERROR]
-
-
-def issues_by_node(issues: list[Issue]) -> dict[Any, list[Issue]]:
-    out: dict[Any, list[Issue]] = {}
-    for i in issues:
-        out.setdefault(i.node_id, []).append(i)
-    return out

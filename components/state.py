@@ -140,10 +140,6 @@ def replace(graph: Graph) -> None:
     _save(graph)
 
 
-def set_graph(graph: Graph) -> None:
-    commit(graph)
-
-
 def can_undo() -> bool:
     return bool(st.session_state.get(UNDO))
 

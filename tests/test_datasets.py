@@ -25,3 +25,21 @@ def test_builtin_matches_its_description(name):
 def test_unknown_dataset_lists_the_names():
     with pytest.raises(KeyError, match="iris"):
         builtin("mnist_offline")
+
+
+def test_compile_settings_follow_the_labels_and_the_last_activation():
+    from builder.templates import template
+    from builder.training import suggest_compile
+
+    logits = suggest_compile(template("cifar_cnn"), "classification", 10)  # head has no activation: logits
+    assert (logits.loss, logits.from_logits) == ("sparse_categorical_crossentropy", True)
+    probs = suggest_compile(template("iris_mlp"), "classification", 3)
+    assert (probs.loss, probs.from_logits) == ("sparse_categorical_crossentropy", False)
+    assert suggest_compile(template("mlp"), "regression", 0).loss == "mse"
+    optimizer, loss, metrics = logits.keras_objects()
+    assert type(optimizer).__name__ == "Adam" and loss.get_config()["from_logits"] is True
+    assert metrics[0].name == "accuracy"
+    g = template("mlp")
+    saved = g.__class__(g.nodes, g.edges, g.name, extra={"compile": {"optimizer": "sgd", "loss": "'; import os", "learning_rate": -1}})
+    hostile = suggest_compile(saved, "regression", 0)
+    assert (hostile.optimizer, hostile.loss, hostile.learning_rate) == ("sgd", "mse", 0.001)  # bad values ignored
