@@ -170,7 +170,8 @@ def apply_canvas(graph: Graph, state: StreamlitFlowState) -> CanvasChange:
     g = graph
     canvas_ids = [n.id for n in state.nodes]
     for nid in [n for n in graph.ids() if n not in canvas_ids]:  # deleted from the node menu
-        g = g.remove_node(nid)
+        g = g.remove_node(nid, bridge=True)  # as the inspector's Delete: a chain stays whole
+    bridged = {(e.source, e.target) for e in g.edges} - {(e.source, e.target) for e in graph.edges}
     for fn in state.nodes:
         if graph.has(fn.id):
             continue
@@ -185,7 +186,7 @@ def apply_canvas(graph: Graph, state: StreamlitFlowState) -> CanvasChange:
                 change.selected = new_id
         except GraphError as e:
             change.errors.append(str(e))
-    wanted = [(e.source, e.target) for e in state.edges]
+    wanted = [(e.source, e.target) for e in state.edges] + sorted(bridged)
     current = [(e.source, e.target) for e in g.edges]
     for source, target in current:
         if (source, target) not in wanted and g.has(target):

@@ -88,6 +88,7 @@ def test_deleting_and_adding_nodes_from_the_canvas_menus():
     change = apply_canvas(g, reply(state, nodes=[n for n in state.nodes if n.id != "dense_1"],
                                    edges=[e for e in state.edges if "dense_1" not in (e.source, e.target)]))
     assert not change.graph.has("dense_1")
+    assert change.graph.inputs_of("output") == ["dense"]  # the chain stays whole, as with the inspector's Delete
     typed = StreamlitFlowNode("st-flow-node_1", (50.0, 600.0), {"content": " batchnormalization "})
     change = apply_canvas(g, reply(state, nodes=state.nodes + [typed], selected="st-flow-node_1"))
     assert change.graph.node("batch_normalization").type == "BatchNormalization"

@@ -196,3 +196,25 @@ def test_markup_in_a_graph_file_is_shown_as_text(page, server, tmp_path):
     assert canvas_frame.evaluate("window.pwned") is None
     assert page.locator("b", has_text="bold").count() == 0  # the name is text, not markup
     page.screenshot(path=str(ARTIFACTS / "build-hostile.png"))
+
+
+def test_canvas_menus_add_and_delete(page, server):
+    """The canvas's own right-click menus: a layer typed by name, and Delete Node (the chain stays whole)."""
+    page.goto(server)
+    expect(metric_value(page, "Total params")).to_have_text("243", timeout=90_000)
+    settle(page)
+    frame = page.frame_locator(FLOW)
+
+    box = page.locator(FLOW).bounding_box()
+    page.mouse.click(box["x"] + 60, box["y"] + 60, button="right")
+    frame.get_by_role("button", name=re.compile("Create New Node")).click()
+    frame.get_by_label("Node Content").fill("dropout")
+    frame.get_by_role("button", name="Create Node").click()
+    expect(canvas_node(page, "dropout")).to_contain_text("has no input", timeout=30_000)
+
+    settle(page)
+    canvas_node(page, "dense_1").click(button="right")
+    frame.get_by_role("button", name=re.compile("Delete Node")).click()
+    expect(canvas_node(page, "dense_1")).to_have_count(0, timeout=30_000)
+    expect(metric_value(page, "Total params")).to_have_text(f"{4 * 16 + 16 + 16 * 3 + 3:,}", timeout=30_000)
+    expect(canvas_node(page, "output")).not_to_contain_text("no input")
