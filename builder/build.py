@@ -22,6 +22,7 @@ from builder.graph import Graph, GraphError, Node, describe
 from builder.kerasenv import load_keras
 from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
+
 # Weights beyond these counts are refused / warned about before anything is
 # allocated (4 bytes each; training needs about 4x that with Adam).
 def _env_int(name: str, default: int) -> int:
@@ -174,7 +175,7 @@ class ModelBuilder:
             if layer is not None:
                 layers[local] = (layer, tuple((tuple(t.shape), t.dtype) for t in ins))
             result.infos[nid] = info
-        self._tensors, self._layers = tensors, {**layers}
+        self._tensors, self._layers = tensors, layers
         if not result.errors:
             result.model = self._model(graph, outputs, result.issues)
         return result

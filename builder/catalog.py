@@ -71,6 +71,8 @@ class ParamSpec:
         nullable: None is allowed (and means "Keras decides").
         min_exclusive, max_exclusive: Make a bound strict.
         layer_types: For `layer`: the types that may be wrapped.
+        any_size: For `shape`: a size may be None (any length).
+        one_free: For `shape`: one size may be -1 (inferred, as Reshape does).
         advanced: Shown folded away in the inspector.
     """
 
@@ -86,6 +88,8 @@ class ParamSpec:
     min_exclusive: bool = False
     max_exclusive: bool = False
     layer_types: tuple[str, ...] | None = None
+    any_size: bool = False
+    one_free: bool = False
     advanced: bool = False
 
     @property
@@ -138,7 +142,7 @@ class ParamSpec:
                     return p
             return None
         if k == "shape":
-            return _shape_problem(v, allow_none=self.name == "shape", allow_minus_one=self.name == "target_shape")
+            return _shape_problem(v, allow_none=self.any_size, allow_minus_one=self.one_free)
         if k == "axes":
             items = [v] if _is_int(v) else v
             if not isinstance(items, (list, tuple)) or not items or not all(_is_int(i) for i in items):
@@ -389,6 +393,7 @@ class LayerSpec:
         is_input: Declares a model input.
         flat_hint: Warn when it gets images (rank >= 4): it acts on the last
             axis only, which is rarely what a classifier head wants.
+        per_step: A wrapper whose layer sees one time step (TimeDistributed).
     """
 
     type: str
@@ -406,6 +411,7 @@ class LayerSpec:
     wrapper: bool = False
     is_input: bool = False
     flat_hint: bool = False
+    per_step: bool = False
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -428,7 +434,7 @@ class LayerSpec:
         if self.wrapper:
             inner = LAYERS[p["layer"]["type"]]
             inner_params = p["layer"].get("params", {})
-            if self.type == "TimeDistributed":
+            if self.per_step:
                 inner_shapes = [(s[0],) + tuple(s[2:]) for s in shapes]
                 return inner.count(inner_shapes, inner_params)
             text, n, nt = inner.count(shapes, inner_params)
@@ -570,7 +576,7 @@ _SPECS: list[LayerSpec] = [
     LayerSpec(
         "Input", "input", "A model input: the shape of one sample, without the batch axis.",
         (
-            P("shape", "shape", REQUIRED, "Shape of one sample, e.g. [28, 28, 1]; null for any length."),
+            P("shape", "shape", REQUIRED, "Shape of one sample, e.g. [28, 28, 1]; null for any length.", any_size=True),
             P("dtype", "choice", None, "Data type (default float32; int32 for token ids).", choices=(None,) + DTYPES),
         ),
         arity=(0, 0), key_params=("shape",), prefix="input", is_input=True,
@@ -591,7 +597,7 @@ _SPECS: list[LayerSpec] = [
     LayerSpec("Flatten", "core", "Flattens each sample to one vector.", input_rank=tuple(range(2, 9)), rank_hint="at least (batch, features)"),
     LayerSpec(
         "Reshape", "core", "Reshapes each sample (one size may be -1).",
-        (P("target_shape", "shape", REQUIRED, "New shape without the batch axis, e.g. [28, 28, 1]."),),
+        (P("target_shape", "shape", REQUIRED, "New shape without the batch axis, e.g. [28, 28, 1].", one_free=True),),
         key_params=("target_shape",),
     ),
     LayerSpec(
@@ -743,6 +749,7 @@ _SPECS: list[LayerSpec] = [
            layer_types=("Dense", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
                         "GlobalMaxPooling2D", "Flatten", "Dropout", "BatchNormalization", "Activation")),),
         key_params=("layer",), input_rank=tuple(range(3, 9)), rank_hint="(batch, steps, ...)", wrapper=True,
+        per_step=True,
     ),
     LayerSpec(
         "Embedding", "recurrent", "Turns integer ids (words, tokens) into learned vectors.",

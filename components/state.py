@@ -8,6 +8,7 @@ loses no work. Undo history lives in the session only.
 from __future__ import annotations
 
 import sys
+import time
 
 import streamlit as st
 
@@ -55,15 +56,11 @@ FLASH_SECONDS = 15
 
 def flash(kind: str, text: str) -> None:
     """A message shown at the top of the page for a while, across reruns (the canvas causes some)."""
-    import time
-
     st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic()))
 
 
 def take_flashes() -> list[tuple[str, str]]:
     """The messages still to show (younger than FLASH_SECONDS)."""
-    import time
-
     now = time.monotonic()
     live = [f for f in st.session_state.get(FLASH, []) if now - f[2] < FLASH_SECONDS]
     st.session_state[FLASH] = live

@@ -26,8 +26,10 @@ def render_issues(result: BuildResult):
     clicked = None
     for n, issue in enumerate(result.issues):
         # Messages quote user values: shown as text, never as markup.
-        box = (st.error if issue.severity == "error" else st.warning)(md_escape(issue.message), icon=":material/error:" if issue.severity == "error" else ":material/warning:")
-        del box
+        if issue.severity == "error":
+            st.error(md_escape(issue.message), icon=":material/error:")
+        else:
+            st.warning(md_escape(issue.message), icon=":material/warning:")
         if issue.fix is not None and st.button(issue.fix.label, key=f"fix:{n}:{issue.code}:{issue.node_id}", icon=":material/build:"):
             clicked = issue.fix
     return clicked
