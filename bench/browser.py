@@ -69,12 +69,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: str) -> tuple[subprocess.Popen, str, float]:
-    """(process, url, launch time) of a fresh `streamlit run app.py`."""
+def start_server(db: str, script: str = "app.py") -> tuple[subprocess.Popen, str, float]:
+    """(process, url, launch time) of a fresh `streamlit run <script>` (app.py by default)."""
     port = _free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "LAYERCANVAS_DB": db},
     )
@@ -114,6 +114,63 @@ def cold_start(browser, db: str) -> list[dict]:
         _figure("cold start -> canvas", canvas_ms, ref, COLD_TARGET_MS),
         {**_figure("cold start -> summary", summary_ms, ref, None), "note": "waits for TensorFlow"},
     ]
+
+
+def stack_floor(browser, db: str, reps: int) -> list[dict]:
+    """What the mandated stack costs with no LayerCanvas code at all (bench/floor/*.py).
+
+    - cold start of a one-line Streamlit app, and of one showing a 3-node streamlit-flow canvas;
+    - edit -> metric on a page with a number box, a metric and a 50-node streamlit-flow canvas whose
+      state changes with every edit (as our canvas's does), and the same page without the canvas.
+    The targets are ours; these rows show whether the stack alone can meet them.
+    """
+    from playwright.sync_api import expect
+
+    results = []
+    for name, script, ready in (("floor: bare streamlit cold start", "bench/floor/bare.py", "text=ready"),
+                                ("floor: streamlit-flow cold start", "bench/floor/flow.py", None)):
+        proc, url, started = start_server(db, script)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(url)
+            if ready:
+                page.locator(ready).first.wait_for(timeout=60_000)
+            else:
+                page.frame_locator(FLOW).locator(".react-flow__node").first.wait_for(timeout=60_000)
+            ms = (time.perf_counter() - started) * 1000
+            page.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        results.append({**_figure(name, ms, ms, COLD_TARGET_MS), "ratio": None})
+    for name, n in (("floor: edit -> metric, streamlit-flow 50 nodes, p95", 50),
+                    ("floor: edit -> metric, no canvas, p95", 0)):
+        proc, url, _ = start_server(db, "bench/floor/flow.py")
+        times = []
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/?n={n}")
+            metric = page.locator('[data-testid="stMetricValue"]')
+            expect(metric).to_have_text("64,000", timeout=60_000)
+            for i in range(reps + 2):
+                value = 65 + i
+                page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0")
+                page.wait_for_timeout(200)
+                box = page.get_by_role("spinbutton", name="units")
+                box.fill(str(value))
+                t = time.perf_counter()
+                box.press("Enter")
+                expect(metric).to_have_text(f"{value * 1000:,}", timeout=30_000)
+                if i >= 2:
+                    times.append((time.perf_counter() - t) * 1000)
+            page.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        p95 = statistics.quantiles(times, n=20)[18]
+        results.append({**_figure(name, p95, p95, EDIT_TARGET_MS), "ratio": None,
+                        "note": f"p50 {statistics.median(times):.0f} ms"})
+    return results
 
 
 def edit_latency(browser, db: str, reps: int) -> list[dict]:
@@ -199,6 +256,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         try:
             results = cold_start(browser, os.path.join(tmp, "cold.db"))
             results += edit_latency(browser, os.path.join(tmp, "edit.db"), args.reps)
+            results += stack_floor(browser, os.path.join(tmp, "floor.db"), args.reps)
         finally:
             browser.close()
     return emit(results, args.json)

@@ -55,10 +55,14 @@ def table(results: list[dict]) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r['name']:<{width}} | {r['ours_ms']:9.1f} | {r['ref_ms']:14.1f} | {r['ratio']:5.2f} "
+            f"| {r['name']:<{width}} | {r['ours_ms']:9.1f} | {r['ref_ms']:14.1f} | {_ratio(r['ratio']):>5} "
             f"| {_target(r['target']):>7} | {'PASS' if r['passed'] else 'MISS'} |"
         )
     return "\n".join(lines)
+
+
+def _ratio(ratio: float | None) -> str:
+    return "-" if ratio is None else format(ratio, ".2f")
 
 
 def _target(target) -> str:
