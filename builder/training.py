@@ -6,10 +6,17 @@ string "mse" fails to reload from .h5 (keras issue 19330).
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import secrets
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 from builder.catalog import LAYERS
 from builder.graph import Graph
+from builder.kerasenv import load_keras
 
 OPTIMIZERS = {
     "adam": "keras.optimizers.Adam(learning_rate={lr!r})",
@@ -115,3 +122,575 @@ def suggest_compile(graph: Graph, task: str, classes: int) -> CompileSettings:
             if key in saved and ok(saved[key]):
                 setattr(settings, key, saved[key])
     return settings
+
+
+# -- fit settings ---------------------------------------------------------------------------------------------------
+
+class SettingsError(ValueError):
+    """Training settings that can't be used; str(e) says which and why."""
+
+
+@dataclass
+class TrainSettings:
+    """Everything a training run needs besides the graph and the data."""
+
+    compile: CompileSettings = field(default_factory=CompileSettings)
+    epochs: int = 10
+    batch_size: int = 32
+    validation_split: float = 0.2
+    patience: int = 0  # early stopping on the validation loss; 0 = off
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainSettings:
+        """Settings from `to_dict` output (e.g. a stored run), checked.
+
+        Raises:
+            SettingsError: a value of the wrong type or out of range.
+        """
+        if not isinstance(data, dict):
+            raise SettingsError("training settings must be a dict")
+        comp = data.get("compile", {})
+        if not isinstance(comp, dict):
+            raise SettingsError("compile settings must be a dict")
+        known = set(CompileSettings.__dataclass_fields__)
+        settings = cls(compile=CompileSettings(**{k: v for k, v in comp.items() if k in known}),
+                       **{k: data[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")
+                          if k in data})
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raises SettingsError naming the first bad value."""
+        c = self.compile
+
+        def whole(name, value, low, high):
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+        whole("epochs", self.epochs, 1, 10_000)
+        whole("batch size", self.batch_size, 1, 65_536)
+        whole("patience", self.patience, 0, 10_000)
+        whole("seed", self.seed, 0, 2**31 - 1)
+        if not isinstance(self.validation_split, (int, float)) or isinstance(self.validation_split, bool) \
+                or not 0 <= self.validation_split < 1:
+            raise SettingsError(f"validation split must be from 0 to 0.9, got {self.validation_split!r}")
+        if c.optimizer not in OPTIMIZERS:
+            raise SettingsError(f"unknown optimizer {c.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        if c.loss not in LOSSES:
+            raise SettingsError(f"unknown loss {c.loss!r}: use one of {', '.join(LOSSES)}")
+        lr = c.learning_rate
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < 1e7:
+            raise SettingsError(f"learning rate must be a number above 0, got {lr!r}")
+        if not isinstance(c.from_logits, bool):
+            raise SettingsError(f"from_logits must be true or false, got {c.from_logits!r}")
+        if not isinstance(c.metrics, list) or any(m not in METRICS for m in c.metrics):
+            raise SettingsError(f"metrics must be a list of {', '.join(METRICS)}, got {c.metrics!r}")
+
+
+def loss_warnings(graph: Graph, settings: CompileSettings, task: str, classes: int) -> list[str]:
+    """Plain warnings when the chosen loss contradicts the labels or the output layer."""
+    out = []
+    act = output_activation(graph)
+    units = output_units(graph)
+    linear = act in (None, "linear")
+    loss = settings.loss
+    if task == "regression" and loss not in ("mse", "mae"):
+        out.append(f"The labels are numbers to predict (regression), but the loss is {loss}: use mse or mae.")
+    if task == "classification" and loss in ("mse", "mae"):
+        out.append(f"The labels are {classes} classes, but the loss is {loss}: use a crossentropy loss.")
+    if loss == "binary_crossentropy" and classes > 2:
+        out.append(f"binary_crossentropy is for 2 classes; the data has {classes}: "
+                   "use sparse_categorical_crossentropy.")
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy") and units == 1:
+        out.append(f"{loss} needs one output unit per class, but the model ends in 1 unit: "
+                   "use binary_crossentropy, or Dense(2, softmax).")
+    if loss.endswith("crossentropy"):
+        if linear and not settings.from_logits:
+            out.append("The last layer has no activation (it outputs logits): tick from_logits.")
+        if not linear and settings.from_logits:
+            out.append(f"The last layer applies {act}, so its outputs are not logits: untick from_logits.")
+        if act == "softmax" and loss == "binary_crossentropy" and units == 1:
+            out.append("softmax over 1 unit always outputs 1: use sigmoid.")
+    return out
+
+
+# -- the training job -----------------------------------------------------------------------------------------------
+
+DIVERGED_FACTOR = 1e3  # a training loss this many times its starting value (or above it, if that was < 1) stops training
+SAMPLE_EVERY_S = 0.1  # batch metrics are sampled at most this often (reading them every batch costs throughput)
+MAX_BATCH_POINTS = 5_000  # sampled points kept per run; older ones are thinned
+
+
+def _env_int(name: str, default: int, low: int = 1) -> int:
+    try:
+        value = int(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value >= low else default
+
+
+class TrainingJob:
+    """One training run in a background thread. Never calls streamlit.
+
+    Readers (the page's fragment, the CLI) call `snapshot()`; the thread is the
+    only writer. Status moves queued -> compiling -> running -> finished,
+    stopped (Stop pressed, or NaN loss) or failed.
+
+    Args:
+        graph: The graph to train (built fresh in the thread).
+        dataset: An object with x_train, y_train, x_test, y_test, task,
+            classes and name (builder.datasets.Dataset).
+        settings: TrainSettings.
+        weights: node id -> arrays to start from (imported or earlier
+            training); layers whose shapes changed start fresh.
+        store: A Store to record the run in (optional), with `project_id`.
+        artifact_dir: Where the trained model is saved as <run id>.keras.
+        run_id: The store's run id, when the caller created the run.
+    """
+
+    def __init__(self, graph: Graph, dataset, settings: TrainSettings, weights: dict | None = None, store=None,
+                 project_id: str | None = None, artifact_dir: str | None = None, run_id: str | None = None):
+        settings.check()
+        self.graph, self.dataset, self.settings = graph, dataset, settings
+        self.initial_weights = weights or {}
+        self.store, self.project_id, self.artifact_dir = store, project_id, artifact_dir
+        self.id = run_id or (store.create_run(project_id, graph, settings.to_dict(), dataset.name) if store
+                             else secrets.token_urlsafe(12))
+        self.status = "queued"
+        self.message: str | None = None
+        self.created = time.time()
+        self.started: float | None = None  # the first batch (after compiling)
+        self.ended: float | None = None
+        self.epoch = 0  # epochs finished
+        self.batch = 0  # batches done in the current epoch
+        self.steps = 0  # batches per epoch
+        self.samples = 0  # training samples seen since the first batch
+        self.history: list[dict] = []  # one dict per finished epoch: {"epoch", "loss", ..., "val_loss", ...}
+        self.batches: list[dict] = []  # sampled: {"step" (global batch), "epoch" (fractional), "loss", ...}
+        self.result: dict | None = None  # after training: test metrics, predictions, confusion matrix
+        self.model = None
+        self.loaded_weights: list[str] = []
+        self.artifact_path: str | None = None
+        self.queue_position = 0
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._epoch_start_iter = self._start_iter = 0
+        self._phase = "between"  # "train" while an epoch's batches run; "val" during validation
+        self._initial_loss: float | None = None
+        self._diverged: float | None = None  # the loss that stopped training
+        self._sampling_done = False
+
+    # -- control ---------------------------------------------------------
+    def start(self) -> None:
+        """Starts the thread (the registry calls this when a slot is free)."""
+        if self._done.is_set():  # stopped while it waited in line
+            return
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ends training at the next batch; the model keeps what it learned so far."""
+        self._stop.set()
+        if self.model is not None:
+            self.model.stop_training = True
+        with self._lock:
+            waiting = self._thread is None and self.status == "queued"
+        if waiting:
+            self._end("stopped", "Stopped while waiting in line.")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the job ends; True if it did."""
+        return self._done.wait(timeout)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "compiling", "running")
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def snapshot(self) -> dict:
+        """A consistent copy of the progress, for drawing."""
+        with self._lock:
+            now = self.ended or time.time()
+            running_s = now - self.started if self.started else 0.0
+            return {
+                "id": self.id, "status": self.status, "message": self.message, "epoch": self.epoch,
+                "epochs": self.settings.epochs, "batch": self.batch, "steps": self.steps,
+                "elapsed_s": now - self.created, "samples_per_s": self.samples / running_s if running_s > 0 else 0.0,
+                "history": list(self.history), "batches": list(self.batches), "result": self.result,
+                "queue_position": self.queue_position, "artifact_path": self.artifact_path,
+            }
+
+    # -- the thread ------------------------------------------------------
+    def _set_status(self, status: str, message: str | None = None) -> None:
+        with self._lock:
+            self.status, self.message = status, message
+        if self.store is not None:
+            with contextlib.suppress(Exception):  # the run goes on even if the database is busy or gone
+                self.store.set_run_status(self.id, status, message)
+
+    def _run(self) -> None:
+        sampler = None
+        try:
+            if self._stop.is_set():
+                return self._end("stopped", "Stopped before it started.")
+            self._set_status("compiling")
+            keras = load_keras()
+            model, x, y, fit_kwargs = self._prepare(keras)
+            if self._stop.is_set():
+                return self._end("stopped", "Stopped before the first batch.")
+            sampler = threading.Thread(target=self._sample, args=(model,), name=f"sample-{self.id}", daemon=True)
+            sampler.start()
+            model.fit(x, y, **fit_kwargs)
+            self._done_training(keras, model)
+        except Exception as e:  # noqa: BLE001 - the run fails with a message; the thread never raises
+            self._end("failed", _failure_message(e))
+        finally:
+            self._sampling_done = True
+            if sampler is not None:
+                sampler.join(1)
+
+    def _prepare(self, keras):
+        """Builds, seeds, loads weights and compiles; returns (model, x, y, fit kwargs)."""
+        from builder.build import build_model
+        from builder.importer import apply_weights
+
+        s, data = self.settings, self.dataset
+        with _SEED_LOCK:  # Keras's seed is process-wide: hold it while this model's weights are drawn
+            keras.utils.set_random_seed(s.seed)
+            model = build_model(self.graph)
+        self.loaded_weights = apply_weights(model, self.initial_weights) if self.initial_weights else []
+        optimizer, loss, metrics = s.compile.keras_objects()
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        self.model = model
+        x, y = data.x_train, self._labels(keras, data.y_train)
+        n_train = len(x) - int(len(x) * s.validation_split)
+        if n_train < 1:
+            raise SettingsError(f"the validation split leaves no training data ({len(x)} samples)")
+        self.steps = math.ceil(n_train / s.batch_size)
+        probe = slice(0, min(n_train, 512))  # the untrained loss, to tell when training explodes
+        self._initial_loss = _floats(model.evaluate(x[probe], y[probe], batch_size=s.batch_size, verbose=0,
+                                                    return_dict=True)).get("loss")
+        callbacks = [_JobCallback(self)]
+        if s.patience:
+            monitor = "val_loss" if s.validation_split else "loss"
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=s.patience,
+                                                           restore_best_weights=True))
+        fit_kwargs = {"epochs": s.epochs, "batch_size": s.batch_size, "validation_split": s.validation_split,
+                      "callbacks": callbacks, "verbose": 0, "shuffle": True}
+        return model, x, y, fit_kwargs
+
+    def _labels(self, keras, y):
+        """Labels in the form the loss wants (one-hot for categorical crossentropy)."""
+        import numpy as np
+
+        if self.settings.compile.loss == "categorical_crossentropy" and y.ndim == 1:
+            return keras.utils.to_categorical(y, max(int(self.dataset.classes), int(y.max()) + 1))
+        if self.settings.compile.loss == "binary_crossentropy" and y.ndim == 1:
+            return y.astype(np.float32).reshape(-1, 1)
+        return y
+
+    def _sample(self, model) -> None:
+        """Every SAMPLE_EVERY_S: the running batch metrics, the progress, NaN and stop checks.
+
+        Runs beside `fit` instead of as a per-batch callback, so the training
+        loop never waits for it. A sample is kept only while an epoch's batches
+        run and the step moved since the last one (between epochs the metrics
+        are reset, and validation reuses them).
+        """
+        iterations = model.optimizer.iterations
+        start = self._start_iter = int(iterations.numpy())
+        last = 0
+        while not self._sampling_done and not self._done.is_set():
+            time.sleep(SAMPLE_EVERY_S)
+            if self._stop.is_set() or self._diverged:
+                model.stop_training = True
+            step = int(iterations.numpy()) - start
+            if step <= last or self._phase != "train":
+                continue
+            last = step
+            try:
+                logs = _floats(model.get_metrics_result())
+            except Exception:  # noqa: BLE001 - metrics being reset at an epoch boundary: skip this sample
+                logs = {}
+            with self._lock:
+                first = self.started is None
+                if first:
+                    self.started = time.time()
+                    self.status = "running"
+                self.batch = max(0, min(step - (self._epoch_start_iter - start), self.steps))
+                self.samples = step * self.settings.batch_size
+                # A loss of exactly 0 is a metric just reset: the first batch of an epoch moves the step
+                # before it updates the metrics.
+                if logs and logs.get("loss") != 0.0 and self._phase == "train":
+                    self.batches.append({"step": step, "epoch": self.epoch + self.batch / max(self.steps, 1),
+                                         **logs})
+                    if len(self.batches) > MAX_BATCH_POINTS:
+                        self.batches = self.batches[::2]
+            if first and self.store is not None:
+                with contextlib.suppress(Exception):
+                    self.store.set_run_status(self.id, "running")
+            self._check_loss(logs.get("loss"))
+
+    def _check_loss(self, loss: float | None) -> None:
+        """Stops training when the loss is NaN or infinite, or exploded far above where it started."""
+        if loss is None:
+            return
+        if math.isnan(loss) or math.isinf(loss) or loss > DIVERGED_FACTOR * max(self._initial_loss or 0.0, 1.0):
+            if self._diverged is None:
+                self._diverged = loss
+            self.model.stop_training = True
+
+    def _on_epoch_begin(self, epoch: int) -> None:
+        if self._stop.is_set() or self._diverged is not None:
+            self.model.stop_training = True
+        self._epoch_start_iter = int(self.model.optimizer.iterations.numpy())
+        with self._lock:
+            self.batch = 0
+        self._phase = "train"
+
+    def _on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._phase = "between"
+        logs = _floats(logs or {})
+        self._check_loss(logs.get("loss"))
+        done = int(self.model.optimizer.iterations.numpy()) - self._epoch_start_iter
+        row = {"epoch": epoch + 1, **logs, **({"partial": True} if done < self.steps else {})}
+        with self._lock:
+            self.history.append(row)
+            self.epoch = epoch + 1
+            self.batch = done
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.add_epoch(self.id, epoch + 1, row)
+
+    def _done_training(self, keras, model) -> None:
+        if self._diverged is not None:
+            raise _Diverged(self._initial_loss, self._diverged)
+        result = evaluate(model, self.dataset, self.settings.compile)
+        with self._lock:
+            self.result = result
+        if self.artifact_dir:
+            self.artifact_path = save_artifact(model, self.artifact_dir, self.id)
+        epochs = self.settings.epochs
+        if self._stop.is_set():
+            partial = bool(self.history) and self.history[-1].get("partial")
+            self._end("stopped", f"Stopped during epoch {self.epoch} of {epochs}, at batch {self.batch} of "
+                                 f"{self.steps}." if partial else f"Stopped after {self.epoch} of {epochs} epochs.")
+        else:
+            self._end("finished", f"Early stopping after {self.epoch} of {epochs} epochs: the validation loss "
+                                  "stopped improving." if self.epoch < epochs else None)
+
+    def _end(self, status: str, message: str | None = None) -> None:
+        with self._lock:
+            self.status, self.message, self.ended = status, message, time.time()
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.finish_run(self.id, status, (self.result or {}).get("metrics"), self.artifact_path,
+                                      message)
+        self._done.set()
+
+    def trained_weights(self) -> dict:
+        """node id -> arrays, to carry into the next run (unchanged layers keep them)."""
+        if self.model is None:
+            return {}
+        return {layer.name: layer.get_weights() for layer in self.model.layers if layer.weights}
+
+
+def _floats(logs: dict) -> dict:
+    """The scalar entries of a Keras logs dict, as Python floats."""
+    out = {}
+    for key, value in logs.items():
+        with contextlib.suppress(TypeError, ValueError):
+            out[key] = float(value)
+    return out
+
+
+class _Diverged(Exception):
+    def __init__(self, initial: float | None, loss: float):
+        super().__init__(initial, loss)
+        self.initial, self.loss = initial, loss
+
+    def __str__(self):
+        what = ("became NaN (not a number)" if math.isnan(self.loss) else
+                "became infinite" if math.isinf(self.loss) else
+                f"exploded from {self.initial:.3g} to {self.loss:.3g}" if self.initial is not None else
+                f"exploded to {self.loss:.3g}")
+        return (f"The loss {what}, so training stopped. The learning rate is probably too high: "
+                "try 10 times lower.")
+
+
+_SEED_LOCK = threading.Lock()
+
+
+def _failure_message(e: BaseException) -> str:
+    """One plain line for the user; Keras/TensorFlow errors are cut to their first line."""
+    if isinstance(e, (_Diverged, SettingsError)):
+        return str(e)
+    from builder.build import BuildError
+
+    if isinstance(e, BuildError):
+        first = e.issues[0] if getattr(e, "issues", None) else None
+        return f"The model has errors: {first.node_id}: {first.message}" if first else "The model has errors."
+    if isinstance(e, MemoryError):
+        return "Out of memory: use a smaller batch size or a smaller model."
+    text = str(e).strip().splitlines()
+    return f"Training failed: {type(e).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
+def _JobCallback(job: TrainingJob):
+    keras = load_keras()
+
+    class JobCallback(keras.callbacks.Callback):
+        # No batch hooks: Keras then dispatches batch ends without waiting; the sampler thread reads progress.
+        def on_train_begin(self, logs=None):
+            if job._stop.is_set():
+                self.model.stop_training = True
+
+        def on_epoch_begin(self, epoch, logs=None):
+            job._on_epoch_begin(epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            job._on_epoch_end(epoch, logs)
+
+        def on_test_begin(self, logs=None):
+            job._phase = "val"
+
+    return JobCallback()
+
+
+def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8, misclassified: int = 16) -> dict:
+    """Test metrics, predictions on a few samples and, for classes, the confusion matrix.
+
+    Returns:
+        {"metrics": {"loss", ...}, "samples": [{"index", "true", "pred", "confidence"}],
+         "confusion": [[...]] (rows = true class) or None, "misclassified": [test indices]}
+    """
+    import numpy as np
+
+    x, y = dataset.x_test, dataset.y_test
+    if len(x) == 0:
+        return {"metrics": {}, "samples": [], "confusion": None, "misclassified": []}
+    y_fit = y
+    if compile_settings.loss == "categorical_crossentropy" and y.ndim == 1:
+        y_fit = np.eye(max(int(dataset.classes), int(y.max()) + 1), dtype="float32")[y]
+    elif compile_settings.loss == "binary_crossentropy" and y.ndim == 1:
+        y_fit = y.astype("float32").reshape(-1, 1)
+    metrics = model.evaluate(x, y_fit, verbose=0, return_dict=True)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    pred = np.asarray(model.predict(x, verbose=0))
+    out = {"metrics": metrics, "samples": [], "confusion": None, "misclassified": []}
+    if dataset.task == "classification":
+        if pred.ndim == 2 and pred.shape[1] > 1:
+            probs = pred if not compile_settings.from_logits else _softmax(pred)
+            labels, conf = probs.argmax(axis=1), probs.max(axis=1)
+        else:
+            p = pred.reshape(len(pred), -1)[:, 0]
+            p = 1 / (1 + np.exp(-p)) if compile_settings.from_logits else p
+            labels, conf = (p > 0.5).astype("int64"), np.where(p > 0.5, p, 1 - p)
+        k = max(int(dataset.classes), int(labels.max()) + 1, int(y.max()) + 1)
+        matrix = np.zeros((k, k), dtype="int64")
+        np.add.at(matrix, (y.astype("int64"), labels), 1)
+        out["confusion"] = matrix.tolist()
+        out["misclassified"] = [int(i) for i in np.flatnonzero(labels != y)[:misclassified]]
+        out["samples"] = [{"index": i, "true": int(y[i]), "pred": int(labels[i]), "confidence": float(conf[i])}
+                          for i in range(min(samples, len(x)))]
+    else:
+        flat = pred.reshape(len(pred), -1)[:, 0]
+        out["samples"] = [{"index": i, "true": float(np.ravel(y[i])[0]), "pred": float(flat[i])}
+                          for i in range(min(samples, len(x)))]
+    return out
+
+
+def _softmax(z):
+    import numpy as np
+
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def save_artifact(model, directory: str, run_id: str) -> str | None:
+    """Saves the trained model as <directory>/<run id>.keras (atomically); None if it fails."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{run_id}.keras")
+    tmp = os.path.join(directory, f".{run_id}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+        return path
+    except Exception:  # noqa: BLE001 - the run still counts; the model is only not kept on disk
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        return None
+
+
+# -- the registry ---------------------------------------------------------------------------------------------------
+
+class JobRegistry:
+    """Process-wide: caps how many jobs train at once; the others wait in line.
+
+    Args:
+        max_running: Jobs training at once (env LAYERCANVAS_MAX_JOBS, default 2).
+        keep: Ended jobs kept in memory (their runs stay in the store).
+    """
+
+    def __init__(self, max_running: int | None = None, keep: int = 32):
+        self.max_running = max_running or _env_int("LAYERCANVAS_MAX_JOBS", 2)
+        self.keep = keep
+        self._jobs: dict[str, TrainingJob] = {}
+        self._queue: list[TrainingJob] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job: TrainingJob) -> TrainingJob:
+        """Starts the job now, or queues it."""
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            self._prune()
+        self._pump()
+        return job
+
+    def get(self, run_id: str) -> TrainingJob | None:
+        with self._lock:
+            return self._jobs.get(run_id)
+
+    def jobs(self) -> list[TrainingJob]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.status in ("compiling", "running"))
+
+    def _pump(self) -> None:
+        """Starts queued jobs while there are free slots; updates queue positions."""
+        with self._lock:
+            self._queue = [j for j in self._queue if not j._done.is_set()]
+            busy = sum(1 for j in self._jobs.values() if j._thread is not None and not j._done.is_set())
+            starting = []
+            while self._queue and busy < self.max_running:
+                job = self._queue.pop(0)
+                starting.append(job)
+                busy += 1
+            for i, job in enumerate(self._queue):
+                job.queue_position = i + 1
+        for job in starting:
+            job.queue_position = 0
+            job.start()
+            threading.Thread(target=self._follow, args=(job,), daemon=True).start()
+
+    def _follow(self, job: TrainingJob) -> None:
+        job.wait()
+        self._pump()
+
+    def _prune(self) -> None:
+        ended = [j for j in self._jobs.values() if j._done.is_set()]
+        for job in sorted(ended, key=lambda j: j.ended or 0)[:max(0, len(ended) - self.keep)]:
+            del self._jobs[job.id]

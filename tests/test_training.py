@@ -1,0 +1,229 @@
+"""The training job: it learns, stops, catches exploding losses, queues, records runs and keeps weights."""
+
+import os
+import threading
+import time
+import types
+
+import numpy as np
+import pytest
+
+from builder import datasets
+from builder.graph import Graph
+from builder.store import Store
+from builder.templates import template
+from builder.training import (
+    CompileSettings,
+    JobRegistry,
+    SettingsError,
+    TrainingJob,
+    TrainSettings,
+    loss_warnings,
+    suggest_compile,
+)
+
+
+def data(name):
+    """A built-in dataset as the job takes it."""
+    info = datasets.BUILTIN[name]
+    x_train, y_train, x_test, y_test = info.load()
+    return types.SimpleNamespace(name=name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                                 task=info.task, classes=info.classes)
+
+
+def chain(name, shape, layers):
+    nodes = [{"id": "input", "type": "Input", "params": {"shape": shape}}]
+    nodes += [{"id": nid, "type": t, "params": p} for nid, t, p in layers]
+    ids = [n["id"] for n in nodes]
+    return Graph.from_dict({"format": "layercanvas-graph", "version": 1, "name": name, "nodes": nodes,
+                            "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:])]})
+
+
+def digits_cnn():
+    return chain("digits_cnn", [8, 8, 1], [
+        ("conv", "Conv2D", {"filters": 16, "kernel_size": [3, 3], "activation": "relu", "padding": "same"}),
+        ("pool", "MaxPooling2D", {}),
+        ("flat", "Flatten", {}),
+        ("head", "Dense", {"units": 10, "activation": "softmax"}),
+    ])
+
+
+def settings(graph, ds, **kw):
+    comp = suggest_compile(graph, ds.task, ds.classes)
+    for key in ("learning_rate", "optimizer"):
+        if key in kw:
+            setattr(comp, key, kw.pop(key))
+    return TrainSettings(compile=comp, **kw)
+
+
+def run(graph, ds, **kw):
+    job = TrainingJob(graph, ds, settings(graph, ds, **kw))
+    job.start()
+    assert job.wait(300), "the job did not end"
+    return job
+
+
+def test_iris_mlp_reaches_90_percent():
+    ds = data("iris")
+    job = run(template("iris_mlp"), ds, epochs=30, batch_size=16, learning_rate=0.01)
+    assert job.status == "finished", job.message
+    assert job.result["metrics"]["accuracy"] >= 0.9 - 1e-6  # float32: 27/30 reads as 0.89999998
+    assert len(job.history) == 30 and job.epoch == 30
+    assert job.history[-1]["loss"] < job.history[0]["loss"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(job.history[-1])
+    conf = np.array(job.result["confusion"])
+    assert conf.shape == (3, 3) and conf.sum() == len(ds.y_test)
+    assert np.trace(conf) / conf.sum() == pytest.approx(job.result["metrics"]["accuracy"], abs=1e-6)
+    assert len(job.result["misclassified"]) == conf.sum() - np.trace(conf)
+    assert job.result["samples"] and all(0 <= s["pred"] < 3 for s in job.result["samples"])
+
+
+def test_digits_cnn_reaches_90_percent_and_samples_batches():
+    ds = data("digits")
+    job = run(digits_cnn(), ds, epochs=15, batch_size=32, learning_rate=0.005)
+    assert job.status == "finished", job.message
+    assert job.result["metrics"]["accuracy"] >= 0.9 - 1e-6  # float32: 27/30 reads as 0.89999998
+    snap = job.snapshot()
+    assert snap["samples_per_s"] > 0 and snap["steps"] == int(np.ceil(len(ds.x_train) * 0.8 / 32))
+    steps = [b["step"] for b in snap["batches"]]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one sample per step, in order
+    assert all(b["loss"] > 0 for b in snap["batches"])  # never a reset (zero) metric between epochs
+
+
+def test_stop_mid_epoch_keeps_the_weights(tmp_path):
+    ds = data("digits")
+    graph = digits_cnn()
+    store = Store(tmp_path / "lc.db")
+    job = TrainingJob(graph, ds, settings(graph, ds, epochs=50, batch_size=1), store=store,
+                      artifact_dir=str(tmp_path / "runs"))
+    job.start()
+    deadline = time.time() + 120
+    while job.snapshot()["batch"] < 50 and time.time() < deadline:  # well into the first epoch (1,150 batches)
+        time.sleep(0.05)
+    initial = [w.copy() for w in job.model.get_layer("head").get_weights()]
+    job.stop()
+    assert job.wait(60)
+    assert job.status == "stopped" and "during epoch 1 of 50, at batch" in job.message
+    assert len(job.history) == 1 and job.history[-1]["partial"]
+    assert 50 <= job.batch < job.steps
+    trained = job.model.get_layer("head").get_weights()
+    assert not np.allclose(trained[0], initial[0])  # the batches after the snapshot still count
+    # The model as trained so far is evaluated and saved; the saved file holds the same weights.
+    assert job.result["metrics"]["accuracy"] > 0.15  # 10 classes: chance is 0.1
+    from builder.kerasenv import load_keras
+
+    saved = load_keras().models.load_model(job.artifact_path)
+    np.testing.assert_allclose(saved.get_layer("head").get_weights()[0], trained[0])
+    row = store.get_run(job.id)
+    assert row["status"] == "stopped" and row["artifact_path"] == job.artifact_path
+    assert row["final_metrics"]["accuracy"] == pytest.approx(job.result["metrics"]["accuracy"])
+
+
+def test_huge_learning_rate_stops_with_a_message():
+    ds = data("iris")
+    for optimizer in ("sgd", "adam"):
+        job = run(template("iris_mlp"), ds, epochs=30, learning_rate=1e6, optimizer=optimizer)
+        assert job.status == "failed"
+        assert "loss" in job.message and "learning rate is probably too high" in job.message
+        assert len(job.history) < 30
+
+
+def test_store_records_the_run(tmp_path):
+    ds = data("iris")
+    graph = template("iris_mlp")
+    store = Store(tmp_path / "lc.db")
+    job = TrainingJob(graph, ds, settings(graph, ds, epochs=3), store=store, project_id="proj_12345",
+                      artifact_dir=str(tmp_path / "runs"))
+    job.start()
+    job.wait(120)
+    row = store.get_run(job.id)
+    assert row["status"] == "finished" and row["project_id"] == "proj_12345" and row["dataset"] == "iris"
+    assert [e["epoch"] for e in row["epochs"]] == [1, 2, 3]
+    assert row["epochs"][-1]["metrics"]["loss"] == pytest.approx(job.history[-1]["loss"])
+    assert TrainSettings.from_dict(row["settings"]) == job.settings
+    assert row["graph"] == graph and os.path.exists(row["artifact_path"])
+
+
+def test_registry_caps_running_jobs_and_queues_the_rest():
+    ds = data("iris")
+    graph = template("iris_mlp")
+    reg = JobRegistry(max_running=1)
+    jobs = [TrainingJob(graph, ds, settings(graph, ds, epochs=4)) for _ in range(3)]
+    most = [0]
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            most[0] = max(most[0], reg.running())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    for job in jobs:
+        reg.submit(job)
+    assert [j.queue_position for j in jobs[1:]] == [1, 2]
+    assert jobs[1].status == "queued"
+    for job in jobs:
+        assert job.wait(120)
+    stop.set()
+    watcher.join()
+    assert [j.status for j in jobs] == ["finished"] * 3
+    assert most[0] == 1
+    assert reg.get(jobs[0].id) is jobs[0]
+
+
+def test_stop_while_queued_ends_at_once():
+    ds = data("iris")
+    graph = template("iris_mlp")
+    reg = JobRegistry(max_running=1)
+    first = reg.submit(TrainingJob(graph, ds, settings(graph, ds, epochs=200)))
+    second = reg.submit(TrainingJob(graph, ds, settings(graph, ds, epochs=2)))
+    assert second.status == "queued"
+    second.stop()
+    assert second.wait(1) and second.status == "stopped" and "waiting in line" in second.message
+    first.stop()
+    assert first.wait(60) and first.status == "stopped"
+
+
+def test_weights_carry_over_to_unchanged_layers_and_frozen_layers_stay():
+    ds = data("iris")
+    graph = template("iris_mlp")
+    first = run(graph, ds, epochs=5)
+    weights = first.trained_weights()
+    ids = [n.id for n in graph.nodes if n.type == "Dense"]
+    frozen, edited = ids[0], ids[1]
+    changed = graph.set_trainable(frozen, False).set_param(edited, "units", 12)
+    second = TrainingJob(changed, ds, settings(changed, ds, epochs=3), weights=weights)
+    second.start()
+    second.wait(120)
+    assert second.status == "finished", second.message
+    # The edited layer and the one after it changed shape: they start fresh; the frozen one kept its weights.
+    assert second.loaded_weights == [frozen]
+    np.testing.assert_array_equal(second.model.get_layer(frozen).get_weights()[0], weights[frozen][0])
+
+
+def test_settings_are_checked():
+    good = TrainSettings()
+    assert TrainSettings.from_dict(good.to_dict()) == good
+    for bad, word in [({"epochs": 0}, "epochs"), ({"batch_size": "32"}, "batch size"),
+                      ({"validation_split": 1.0}, "validation split"), ({"seed": -1}, "seed"),
+                      ({"compile": {"optimizer": "lion"}}, "optimizer"),
+                      ({"compile": {"learning_rate": 0}}, "learning rate"),
+                      ({"compile": {"loss": "hinge"}}, "loss"), ({"compile": {"metrics": ["f1"]}}, "metrics"),
+                      ({"compile": "adam"}, "compile")]:
+        with pytest.raises(SettingsError, match=word):
+            TrainSettings.from_dict({**good.to_dict(), **bad})
+
+
+def test_loss_warnings_name_the_contradiction():
+    graph = template("iris_mlp")  # ends in Dense(3, softmax)
+    assert loss_warnings(graph, suggest_compile(graph, "classification", 3), "classification", 3) == []
+    assert any("regression" in w for w in loss_warnings(graph, CompileSettings(), "regression", 0))
+    assert any("crossentropy" in w for w in
+               loss_warnings(graph, CompileSettings(loss="mse"), "classification", 3))
+    assert any("untick from_logits" in w for w in
+               loss_warnings(graph, CompileSettings(from_logits=True), "classification", 3))
+    logits = graph.set_param("output", "activation", "linear")
+    assert any("tick from_logits" in w for w in loss_warnings(logits, CompileSettings(), "classification", 3))
+    assert any("binary_crossentropy is for 2 classes" in w for w in
+               loss_warnings(graph, CompileSettings(loss="binary_crossentropy"), "classification", 3))
