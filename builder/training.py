@@ -275,6 +275,7 @@ class TrainingJob:
         self.model = None
         self.loaded_weights: list[str] = []
         self.artifact_path: str | None = None
+        self.fit_seconds: float | None = None  # the `fit` call alone, for the throughput benchmark
         self.queue_position = 0
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -349,7 +350,9 @@ class TrainingJob:
                 return self._end("stopped", "Stopped before the first batch.")
             sampler = threading.Thread(target=self._sample, args=(model,), name=f"sample-{self.id}", daemon=True)
             sampler.start()
+            fit_start = time.perf_counter()
             model.fit(x, y, **fit_kwargs)
+            self.fit_seconds = time.perf_counter() - fit_start
             self._done_training(keras, model)
         except Exception as e:  # noqa: BLE001 - the run fails with a message; the thread never raises
             self._end("failed", _failure_message(e))
