@@ -526,6 +526,15 @@ class Graph:
             raise GraphEditError(problem)
         return replace(self, name=name)
 
+    def set_extra(self, key: str, value: Any) -> Graph:
+        """Sets an optional top-level field (`compile`, `training`, ...); None removes it."""
+        if key in KNOWN_FIELDS:
+            raise GraphEditError(f"{key!r} is not an optional field")
+        extra = {k: v for k, v in self.extra.items() if k != key}
+        if value is not None:
+            extra[key] = _jsonable(copy.deepcopy(value))
+        return replace(self, extra=extra)
+
     def set_position(self, node_id: str, xy: tuple[float, float]) -> Graph:
         layout = dict(self.layout)
         layout[node_id] = [float(xy[0]), float(xy[1])]

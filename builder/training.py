@@ -191,6 +191,12 @@ class TrainSettings:
             raise SettingsError(f"metrics must be a list of {', '.join(METRICS)}, got {c.metrics!r}")
 
 
+def suggest_epochs(n_train: int, batch_size: int, steps: int = 300) -> int:
+    """Enough epochs for about `steps` batches in all (small datasets need many), from 10 to 100."""
+    per_epoch = max(1, math.ceil(n_train * 0.8 / max(batch_size, 1)))
+    return min(100, max(10, math.ceil(steps / per_epoch)))
+
+
 def loss_warnings(graph: Graph, settings: CompileSettings, task: str, classes: int) -> list[str]:
     """Plain warnings when the chosen loss contradicts the labels or the output layer."""
     out = []

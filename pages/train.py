@@ -1,7 +1,92 @@
-"""The Train page (not built yet)."""
+"""The Train page: settings, Start/Stop, live curves, results, and freezing layers."""
 
 import streamlit as st
 
-st.title("Train")
-st.info("This page is not built yet. For now, design your model on the Build page; its code and training script "
-        "are in the Build page's Code tab.")
+from components import state
+from components.data_panel import current_dataset, render_compat
+from components.network_view import render_network_view
+from components.text import md_escape
+from components.training_panel import (
+    WEIGHTS,
+    counts,
+    current_run,
+    keep_weights,
+    render_curves,
+    render_live,
+    render_progress,
+    render_results,
+    render_settings,
+    start,
+    stored_snapshot,
+)
+
+graph = state.get_graph()
+ds = current_dataset(graph)
+job, stored = current_run()
+active = job is not None and job.active
+
+st.subheader("Train")
+if ds is None:
+    st.info("Pick the data first, on the Data page.")
+    st.page_link("pages/data.py", label="Data", icon=":material/dataset:")
+    st.stop()
+st.markdown(f"**Data:** {md_escape(ds.name)} ({ds.task}, input {' x '.join(map(str, ds.input_shape))}, "
+            f"{len(ds.x_train):,} training samples)")
+
+result = state.build_result()
+fits = result.model is not None
+if not fits:
+    st.error("The model has errors: fix them on the Build page first.", icon=":material/error:")
+ok = render_compat(graph, ds) if fits else False
+
+with st.expander("Settings", expanded=not active and job is None):
+    settings = render_settings(graph, ds, disabled=active)
+
+weights = st.session_state.get(WEIGHTS)
+buttons = st.container(horizontal=True)
+use_weights = False
+if weights:
+    use_weights = buttons.toggle("Start from the current weights", value=True, key="train_use_weights",
+                                 help="Layers that did not change since the weights were trained or imported keep "
+                                      "them; the others start fresh.")
+if buttons.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
+                  disabled=active or not ok or settings is None):
+    job = start(graph, ds, settings, use_weights)
+    stored = None
+    active = True
+if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active):
+    job.stop()
+    st.toast("Stopping at the next batch...")
+
+if job is not None:
+    if job.active:
+        render_live(job)
+    else:
+        keep_weights(job)
+        snap = job.snapshot()
+        render_progress(snap)
+        render_curves(snap["history"], snap["batches"], key="done")
+        render_results(snap["result"], job.dataset)
+elif stored is not None:
+    snap = stored_snapshot(stored)
+    st.caption("A run from before the server restarted: its curves and final metrics.")
+    render_progress(snap)
+    render_curves(snap["history"], [], key="stored")
+    render_results(snap["result"], None)
+
+with st.expander("Freeze layers (transfer learning)", expanded=False):
+    st.caption("Click a layer to freeze or unfreeze it. Frozen layers (grey) keep their weights while the others "
+               "train; the model is compiled again when the next run starts.")
+    if fits:
+        trainable, frozen = counts(result)
+        c = st.columns(2)
+        c[0].metric("Trainable params", f"{trainable:,}")
+        c[1].metric("Non-trainable params", f"{frozen:,}")
+    clicked = render_network_view(graph, result)
+    if clicked and not active:
+        node = graph.node(clicked)
+        state.commit(graph.set_trainable(clicked, not node.trainable))
+        state.flash("info", f"{clicked} is now {'trainable' if not node.trainable else 'frozen'}.")
+        st.rerun()
+    elif clicked:
+        st.warning("Wait for training to end before freezing layers.")

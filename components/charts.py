@@ -1,0 +1,84 @@
+"""Plotly figures: training curves, confusion matrix, class balance, run overlays.
+
+Pure functions of plain data (no streamlit), so they are easy to test.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+TRAIN, VAL = "#1f77b4", "#ff7f0e"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+
+
+def plain(text) -> str:
+    """User text (class names, run names) for a chart: plotly reads a few HTML tags in text, so none may pass."""
+    return str(text).replace("<", "\u2039").replace(">", "\u203a")[:60]
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 300) -> go.Figure:
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
+                      xaxis_title=x, yaxis_title=y, legend={"orientation": "h", "y": -0.25}, hovermode="x unified",
+                      template="plotly_white")
+    return fig
+
+
+def metric_names(history: list[dict], batches: list[dict]) -> list[str]:
+    """Training metrics seen so far, loss first (no `val_` names)."""
+    names = []
+    for row in [*history[-1:], *batches[-1:]]:
+        for key in row:
+            if key not in ("epoch", "step", "partial") and not key.startswith("val_") and key not in names:
+                names.append(key)
+    return sorted(names, key=lambda n: (n != "loss", n))
+
+
+def curve(metric: str, history: list[dict], batches: list[dict]) -> go.Figure:
+    """One metric over epochs: training per batch (thin, sampled), per epoch, and validation per epoch."""
+    fig = go.Figure()
+    points = [b for b in batches if metric in b]
+    if points:
+        fig.add_trace(go.Scatter(x=[b["epoch"] for b in points], y=[b[metric] for b in points], mode="lines",
+                                 name=f"train {metric} (batches)", line={"color": TRAIN, "width": 1}, opacity=0.35))
+    rows = [r for r in history if metric in r]
+    if rows:
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in rows], y=[r[metric] for r in rows], mode="lines+markers",
+                                 name=f"train {metric}", line={"color": TRAIN, "width": 2}))
+    val = [r for r in history if f"val_{metric}" in r]
+    if val:
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in val], y=[r[f"val_{metric}"] for r in val],
+                                 mode="lines+markers", name=f"validation {metric}", line={"color": VAL, "width": 2}))
+    return _layout(fig, metric, "epoch", metric)
+
+
+def confusion(matrix: list[list[int]], names: list[str]) -> go.Figure:
+    """A heatmap: rows are the true classes, columns the predicted ones."""
+    k = len(matrix)
+    labels = [plain(n) for n in names[:k]] + [str(i) for i in range(len(names), k)]
+    fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", showscale=False,
+                               text=[[str(v) for v in row] for row in matrix], texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Confusion matrix (test data)", "predicted", "true", height=max(300, 40 * k + 120))
+
+
+def class_balance(counts: dict[str, int]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[plain(k) for k in counts], y=list(counts.values()), marker_color=TRAIN))
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Class balance (training data)", "class", "samples", height=260)
+
+
+def overlay(runs: list[dict], metric: str) -> go.Figure:
+    """Per-epoch curves of several runs: solid training, dotted validation, a colour per run."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        color = PALETTE[i % len(PALETTE)]
+        rows = [e["metrics"] for e in run.get("epochs", [])]
+        for key, dash, what in ((metric, "solid", "train"), (f"val_{metric}", "dot", "val")):
+            pts = [r for r in rows if key in r]
+            if pts:
+                fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[key] for r in pts], mode="lines+markers",
+                                         name=f"{plain(run['label'])} ({what})", line={"color": color, "dash": dash}))
+    return _layout(fig, metric, "epoch", metric, height=340)

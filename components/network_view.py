@@ -1,0 +1,53 @@
+"""The network view (streamlit-agraph): the model's layers, frozen ones in grey; a click toggles freezing.
+
+streamlit-agraph has no `key` and puts `title` into innerHTML: titles and
+labels here are built only from node ids (which match `[A-Za-z_][A-Za-z0-9_]*`),
+catalog type names and numbers, and are HTML-escaped anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+
+import streamlit as st
+from streamlit_agraph import Config, Edge, Node, agraph
+
+from builder.build import BuildResult
+from builder.graph import Graph
+
+HANDLED = "lc_netview_handled"
+TRAINABLE, FROZEN, NO_WEIGHTS = "#4C8BF5", "#B0B0B0", "#E8E8E8"
+
+
+def view_data(graph: Graph, result: BuildResult | None) -> tuple[list[Node], list[Edge]]:
+    """Nodes and edges for agraph: a node's label is its id, type and parameter count."""
+    nodes = []
+    for node in graph.nodes:
+        info = result.infos.get(node.id) if result is not None else None
+        params = info.params if info is not None else 0
+        frozen = not node.trainable
+        color = NO_WEIGHTS if not params else FROZEN if frozen else TRAINABLE
+        state = "frozen" if frozen and params else "trainable" if params else "no weights"
+        text = html.escape(f"{node.id}\n{node.type}\n{params:,} params, {state}")
+        nodes.append(Node(id=node.id, label=text, title=html.escape(f"{node.id}: {state}"), color=color,
+                          shape="box", font={"color": "#FFFFFF" if color == TRAINABLE else "#222222"}))
+    edges = [Edge(source=e.source, target=e.target) for e in graph.edges]
+    return nodes, edges
+
+
+def render_network_view(graph: Graph, result: BuildResult | None, height: int = 420) -> str | None:
+    """Draws the view; returns the id of a node clicked since the last call (each click once), or None."""
+    nodes, edges = view_data(graph, result)
+    config = Config(width=800, height=height, directed=True, physics=False, hierarchical=True,
+                    direction="UD", sortMethod="directed", levelSeparation=90, nodeSpacing=160)
+    config.width = "100%"  # Config appends "px" to whatever it is given
+    clicked = agraph(nodes=nodes, edges=edges, config=config)
+    if not clicked or not graph.has(clicked):
+        return None
+    # The component keeps returning its last click on later reruns while its data is the same.
+    signature = hashlib.sha1(repr([(n.id, n.color) for n in nodes]).encode()).hexdigest()
+    if st.session_state.get(HANDLED) == (signature, clicked):
+        return None
+    st.session_state[HANDLED] = (signature, clicked)
+    return clicked

@@ -1,0 +1,265 @@
+"""The Train page's parts: settings, Start/Stop, live progress and curves, results, freezing.
+
+Jobs run in `builder.training` threads that never touch streamlit; a
+fragment redraws the current job's progress every second while it trains.
+The run id is kept in the URL (`?run=...`), so a reload reattaches to it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from builder.datasets import Dataset
+from builder.graph import Graph
+from builder.training import (
+    LOSSES,
+    METRICS,
+    OPTIMIZERS,
+    JobRegistry,
+    SettingsError,
+    TrainingJob,
+    TrainSettings,
+    loss_warnings,
+    suggest_compile,
+    suggest_epochs,
+)
+from components import charts, state
+from components.data_panel import label_name, render_images
+from components.text import md_escape
+
+RUN = "lc_run"
+WEIGHTS = "lc_weights"  # node id -> arrays: imported or trained weights to start the next run from
+STATUS_ICONS = {"queued": ":material/hourglass_top:", "compiling": ":material/build:", "running": ":material/play_arrow:",
+                "stopped": ":material/stop_circle:", "finished": ":material/check_circle:", "failed": ":material/error:",
+                "interrupted": ":material/cancel:"}
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """The process-wide job registry (caps concurrent training; thread-safe)."""
+    return JobRegistry()
+
+
+def artifact_dir() -> str:
+    from builder.store import default_path
+
+    return str(default_path().parent / "runs")
+
+
+def current_run() -> tuple[TrainingJob | None, dict | None]:
+    """(live job, stored run) of this session's run: the session's, or the one in the URL."""
+    run_id = st.session_state.get(RUN) or st.query_params.get("run")
+    if not run_id:
+        return None, None
+    job = registry().get(run_id)
+    if job is not None:
+        st.session_state[RUN] = run_id
+        return job, None
+    try:
+        stored = state.get_store().get_run(run_id)
+    except Exception:  # noqa: BLE001 - a malformed id in the URL: no run
+        stored = None
+    if stored is None:
+        st.session_state.pop(RUN, None)
+        return None, None
+    st.session_state[RUN] = run_id
+    return None, stored
+
+
+# -- settings -------------------------------------------------------------------------------------------------------
+
+def _saved(graph: Graph, key: str) -> dict:
+    value = graph.extra.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings | None:
+    """The settings widgets, prefilled from the graph's `compile`/`training` fields or suggestions.
+
+    Returns:
+        The settings, or None (with the message shown) when they are not valid.
+    """
+    suggested = suggest_compile(graph, ds.task, ds.classes)
+    saved = _saved(graph, "training")
+    sig = f"{ds.name}:{ds.task}:{ds.classes}"
+    if st.session_state.get("train_sig") != sig:  # new data: take the suggestions again
+        st.session_state["train_sig"] = sig
+        for key in ("train_loss", "train_logits", "train_metrics", "train_epochs"):
+            st.session_state.pop(key, None)
+    c = st.columns(4)
+    optimizer = c[0].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(suggested.optimizer),
+                               key="train_optimizer", disabled=disabled, help="sgd uses momentum 0.9.")
+    lr = c[1].number_input("Learning rate", min_value=1e-7, max_value=1e6, value=float(suggested.learning_rate),
+                           format="%g", key="train_lr", disabled=disabled)
+    losses = list(LOSSES)
+    loss = c[2].selectbox("Loss", losses, index=losses.index(suggested.loss), key="train_loss", disabled=disabled,
+                          help="Suggested from the labels and the last layer's activation.")
+    logits = c[3].checkbox("from_logits", value=suggested.from_logits, key="train_logits", disabled=disabled,
+                           help="Tick when the last layer has no activation (it outputs raw scores, 'logits').")
+    c = st.columns(4)
+    default_epochs = saved["epochs"] if isinstance(saved.get("epochs"), int) and 0 < saved["epochs"] <= 10_000 \
+        else suggest_epochs(len(ds.x_train), 32)
+    epochs = c[0].number_input("Epochs", 1, 10_000, default_epochs, key="train_epochs", disabled=disabled)
+    batch = c[1].number_input("Batch size", 1, 65_536, int(saved.get("batch_size", 32))
+                              if isinstance(saved.get("batch_size"), int) else 32, key="train_batch", disabled=disabled)
+    split = c[2].number_input("Validation split", 0.0, 0.9, 0.2, step=0.05, key="train_split", disabled=disabled,
+                              help="The share of the training data held out to check for overfitting.")
+    patience = c[3].number_input("Early stopping patience", 0, 1000, 0, key="train_patience", disabled=disabled,
+                                 help="Stop when the validation loss has not improved for this many epochs "
+                                      "(0: off). The best weights are kept.")
+    c = st.columns([3, 1])
+    metric_choices = list(METRICS)
+    default_metrics = [m for m in suggested.metrics if m in metric_choices]
+    metrics = c[0].multiselect("Metrics", metric_choices, default=default_metrics, key="train_metrics",
+                               disabled=disabled)
+    seed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed", disabled=disabled)
+    comp = type(suggested)(optimizer=optimizer, learning_rate=float(lr), loss=loss, from_logits=bool(logits),
+                           metrics=list(metrics))
+    for text in loss_warnings(graph, comp, ds.task, ds.classes):
+        st.warning(md_escape(text), icon=":material/warning:")
+    settings = TrainSettings(compile=comp, epochs=int(epochs), batch_size=int(batch), validation_split=float(split),
+                             patience=int(patience), seed=int(seed))
+    try:
+        settings.check()
+    except SettingsError as e:
+        st.error(md_escape(str(e)), icon=":material/error:")
+        return None
+    return settings
+
+
+def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool) -> TrainingJob:
+    """Submits a job (it may wait in line), remembers it in the session and the URL."""
+    state.replace(graph.set_extra("compile", settings.compile.to_dict()).set_extra(
+        "training", {**_saved(graph, "training"), "epochs": settings.epochs, "batch_size": settings.batch_size,
+                     "validation_split": settings.validation_split}))
+    weights = st.session_state.get(WEIGHTS) if use_weights else None
+    job = TrainingJob(state.get_graph(), ds, settings, weights=weights, store=state.get_store(),
+                      project_id=state.project_id(), artifact_dir=artifact_dir())
+    registry().submit(job)
+    st.session_state[RUN] = job.id
+    st.query_params["run"] = job.id
+    return job
+
+
+# -- progress -------------------------------------------------------------------------------------------------------
+
+def render_progress(snap: dict) -> None:
+    status = snap["status"]
+    icon = STATUS_ICONS.get(status, "")
+    line = {"queued": f"Waiting in line (place {snap['queue_position']})" if snap["queue_position"] else "Waiting",
+            "compiling": "Building and compiling the model (the first batch traces the graph)...",
+            "running": "Training", "stopped": "Stopped", "finished": "Finished", "failed": "Failed",
+            "interrupted": "Interrupted"}.get(status, status)
+    epochs, steps = snap["epochs"], max(snap["steps"], 1)
+    if status in ("running", "compiling", "queued"):
+        epoch_now = min(snap["epoch"] + 1, epochs)
+        done = (snap["epoch"] + min(snap["batch"], steps) / steps) / epochs
+        st.progress(min(max(done, 0.0), 1.0), text=f"{icon} {line}: epoch {epoch_now} of {epochs}, batch "
+                                                     f"{min(snap['batch'], steps)} of {steps}")
+    else:
+        st.progress(min(snap["epoch"] / epochs, 1.0), text=f"{icon} {line}: {snap['epoch']} of {epochs} epochs")
+    c = st.columns(3)
+    c[0].metric("Elapsed", f"{snap['elapsed_s']:.0f} s")
+    c[1].metric("Samples per second", f"{snap['samples_per_s']:,.0f}")
+    last = snap["history"][-1] if snap["history"] else {}
+    c[2].metric("Last epoch loss", f"{last['loss']:.4f}" if "loss" in last else "-")
+    if snap["message"]:
+        (st.error if status == "failed" else st.info)(md_escape(snap["message"]))
+
+
+def render_curves(history: list[dict], batches: list[dict], key: str) -> None:
+    names = charts.metric_names(history, batches)
+    if not names:
+        st.caption("The curves appear after the first batches.")
+        return
+    cols = st.columns(min(len(names), 2))
+    for i, name in enumerate(names[:4]):
+        with cols[i % len(cols)]:
+            st.plotly_chart(charts.curve(name, history, batches), key=f"{key}:{name}")
+
+
+def render_live(job: TrainingJob) -> None:
+    """Progress and curves; redrawn every second by a fragment while the job is active."""
+
+    @st.fragment(run_every=1.0)
+    def live():
+        snap = job.snapshot()
+        render_progress(snap)
+        render_curves(snap["history"], snap["batches"], key="live")
+        if snap["status"] not in ("queued", "compiling", "running"):
+            st.rerun(scope="app")  # once: the page shows the results and stops this timer
+
+    live()
+
+
+# -- results --------------------------------------------------------------------------------------------------------
+
+def render_results(result: dict | None, ds: Dataset | None) -> None:
+    if not result:
+        return
+    metrics = result.get("metrics") or {}
+    if metrics:
+        st.markdown("**Test data**")
+        cols = st.columns(max(len(metrics), 1))
+        for col, (name, value) in zip(cols, metrics.items(), strict=False):
+            col.metric(f"Test {name}", f"{value:.4f}")
+    if ds is None:
+        return
+    if result.get("confusion"):
+        left, right = st.columns([3, 2])
+        with left:
+            st.plotly_chart(charts.confusion(result["confusion"], ds.class_names), key="confusion")
+        with right:
+            render_samples(result, ds)
+        wrong = result.get("misclassified") or []
+        if ds.kind == "image" and wrong:
+            st.markdown("**Misclassified test images** (true → predicted)")
+            pred = {s["index"]: s["pred"] for s in result.get("samples", [])}
+            captions = [f"{label_name(ds, ds.y_test[i])} → {label_name(ds, pred[i])}" if i in pred else
+                        f"true {label_name(ds, ds.y_test[i])}" for i in wrong]
+            render_images(ds, wrong, ds.x_test, ds.y_test, captions=captions)
+    else:
+        render_samples(result, ds)
+
+
+def render_samples(result: dict, ds: Dataset) -> None:
+    samples = result.get("samples") or []
+    if not samples:
+        return
+    st.markdown("**Predictions on test samples**")
+    if ds.task == "classification":
+        rows = {"sample": [s["index"] for s in samples],
+                "true": [label_name(ds, s["true"]) for s in samples],
+                "predicted": [label_name(ds, s["pred"]) for s in samples],
+                "confidence": [round(s["confidence"], 3) for s in samples],
+                "right": ["yes" if s["true"] == s["pred"] else "no" for s in samples]}
+    else:
+        rows = {"sample": [s["index"] for s in samples], "true": [round(s["true"], 4) for s in samples],
+                "predicted": [round(s["pred"], 4) for s in samples],
+                "error": [round(s["pred"] - s["true"], 4) for s in samples]}
+    st.dataframe(rows, hide_index=True)
+
+
+def stored_snapshot(run: dict) -> dict:
+    """A stored run in the shape of a live job's snapshot (after a server restart)."""
+    history = [{"epoch": e["epoch"], **e["metrics"]} for e in run["epochs"]]
+    settings = run.get("settings") or {}
+    return {"id": run["id"], "status": run["status"], "message": run["message"],
+            "epoch": len(history), "epochs": settings.get("epochs") or max(len(history), 1), "batch": 0, "steps": 1,
+            "elapsed_s": max(run["updated_at"] - run["created_at"], 0.0), "samples_per_s": 0.0, "history": history,
+            "batches": [], "result": {"metrics": run.get("final_metrics") or {}}, "queue_position": 0}
+
+
+def keep_weights(job: TrainingJob) -> None:
+    """After a run, its weights become the starting point for the next (unchanged layers keep them)."""
+    if job.model is not None and st.session_state.get("lc_weights_from") != job.id:
+        st.session_state[WEIGHTS] = job.trained_weights()
+        st.session_state["lc_weights_from"] = job.id
+
+
+def counts(result) -> tuple[int, int]:
+    """(trainable, non-trainable) weights of a build result."""
+    from builder.summary import summarize
+
+    s = summarize(result)
+    return s.trainable_params, s.non_trainable_params
