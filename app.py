@@ -6,6 +6,7 @@ import streamlit as st
 
 from builder.kerasenv import preload_in_background
 from components import state
+from components.runtime import keep_keras_session
 from components.sidebar import render_sidebar
 from components.text import md_escape
 
@@ -18,6 +19,7 @@ def _preload():
     return None
 
 
+keep_keras_session()
 st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
 state.init_project()
 page = st.navigation([

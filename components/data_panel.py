@@ -151,13 +151,14 @@ def _upload(graph: Graph) -> None:
 def render_preview(ds: Dataset) -> None:
     """Sizes, a table or an image grid, and the class balance."""
     s = ds.summary()
-    cols = st.columns(4)
-    cols[0].metric("Task", ds.task)
-    cols[1].metric("Input shape", " x ".join(str(d) for d in ds.input_shape))
-    cols[2].metric("Classes" if ds.task == "classification" else "Target", ds.classes or "number")
-    cols[3].metric("Train / test", f"{s['train_size']:,} / {s['test_size']:,}")
-    if ds.description:
-        st.caption(md_escape(ds.description))
+    cols = st.columns(3)
+    cols[0].metric("Input shape", " x ".join(str(d) for d in ds.input_shape))
+    cols[1].metric("Classes" if ds.task == "classification" else "Task",
+                   ds.classes if ds.task == "classification" else "regression")
+    cols[2].metric("Train / test samples", f"{s['train_size']:,} / {s['test_size']:,}")
+    notes = [ds.description, *getattr(ds, "notes", [])]
+    if any(notes):
+        st.caption(md_escape(" ".join(n for n in notes if n)))
     left, right = st.columns([3, 2])
     with left:
         if ds.kind == "image":

@@ -46,6 +46,21 @@ def get_store():
     return store
 
 
+def ensure_navigation() -> None:
+    """Called first by every page: a deep link (`/train`) as the first request of a new server must still go
+    through app.py.
+
+    Until app.py has called `st.navigation` once in this process, Streamlit treats `pages/` as an old-style
+    multipage folder and runs a linked page's file on its own, without the app's set-up. Switch that off and
+    run again, through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def default_graph() -> Graph:
     key = cli_option("template", DEFAULT_TEMPLATE)
     return template(key if key in TEMPLATES else DEFAULT_TEMPLATE)

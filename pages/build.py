@@ -13,6 +13,8 @@ from components.inspector import render_inspector
 from components.palette import render_palette
 from components.summary_panel import render_issues, render_summary
 
+state.ensure_navigation()
+
 FIT = "lc_fit"
 FORCE = "lc_force_canvas"
 

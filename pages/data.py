@@ -11,6 +11,8 @@ from components.data_panel import (
 )
 from components.text import md_escape
 
+state.ensure_navigation()
+
 graph = state.get_graph()
 st.subheader("Data")
 render_picker(graph)

@@ -7,6 +7,8 @@ import streamlit as st
 from components import charts, state
 from components.text import md_escape
 
+state.ensure_navigation()
+
 store = state.get_store()
 st.subheader("Runs")
 scope = st.segmented_control("Show", ["This project", "All projects"], default="This project", key="runs_scope")

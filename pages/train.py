@@ -20,6 +20,8 @@ from components.training_panel import (
     stored_snapshot,
 )
 
+state.ensure_navigation()
+
 graph = state.get_graph()
 ds = current_dataset(graph)
 job, stored = current_run()
