@@ -118,6 +118,150 @@ def cmd_import(args) -> int:
     return 0
 
 
+def open_dataset(value: str, graph: Graph):
+    """A built-in or Keras dataset name, or the path of a .csv, .npz or image .zip file.
+
+    Raises:
+        DatasetError: unknown name, unreadable or invalid file.
+    """
+    from builder import datasets
+
+    if not os.path.exists(value):
+        return datasets.load(value)
+    name = os.path.basename(value)
+    ext = os.path.splitext(name)[1].lower()
+    parsers = {".csv": datasets.parse_csv, ".npz": datasets.parse_npz, ".zip": datasets.parse_image_zip}
+    if ext not in parsers:
+        raise datasets.DatasetError(f"{name}: use a .csv, .npz or .zip (image folders) file, or a dataset name")
+    size = os.path.getsize(value)
+    if size > datasets.MAX_UPLOAD_BYTES:
+        raise datasets.DatasetError(f"{name} is {size / datasets.MB:.0f} MB; the limit is "
+                                    f"{datasets.MAX_UPLOAD_BYTES // datasets.MB} MB")
+    with open(value, "rb") as f:
+        data = f.read()
+    if ext == ".zip":
+        inputs = [graph.node(i).params.get("shape") for i in graph.input_ids()]
+        shape = tuple(inputs[0]) if len(inputs) == 1 and inputs[0] and len(inputs[0]) == 3 else None
+        return datasets.parse_image_zip(data, name, image_shape=shape)
+    return parsers[ext](data, name)
+
+
+def cmd_datasets(args) -> int:
+    from builder.datasets import BUILTIN, KERAS_DATASETS
+
+    rows = [{"name": d.name, "task": d.task, "input_shape": list(d.input_shape), "classes": d.classes,
+             "size": d.size, "description": d.description} for d in BUILTIN.values()]
+    if args.json:
+        print(json.dumps({"builtin": rows, "download": list(KERAS_DATASETS)}))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        shape = "x".join(str(d) for d in r["input_shape"])
+        classes = f"{r['classes']} classes" if r["classes"] else "regression"
+        print(f"{r['name']:<{width}}  {r['task']:<14}  {shape:<8}  {classes:<10}  {r['size']:>5} samples")
+    print(f"(downloaded by Keras when online: {', '.join(KERAS_DATASETS)})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    import time
+
+    from builder import compat
+    from builder.datasets import DatasetError
+    from builder.training import (
+        SettingsError,
+        TrainingJob,
+        TrainSettings,
+        suggest_compile,
+    )
+
+    graph = _load(args.graph)
+    if args.strategy == "multi-worker":
+        _problems(["error: graph: multi-worker training is not available yet: use --strategy auto"], False)
+        return 1
+    try:
+        data = open_dataset(args.dataset, graph)
+    except DatasetError as e:
+        _problems([f"error: dataset: {e}"], to_stdout=False)
+        return 1
+    problems = [i for i in compat.check(graph, data) if i.level == "error"]
+    if problems:
+        _problems([f"error: {i.node_id or 'graph'}: {i.message}" for i in problems], to_stdout=False)
+        return 1
+    comp = suggest_compile(graph, data.task, data.classes)
+    for key in ("optimizer", "learning_rate"):
+        if getattr(args, key) is not None:
+            setattr(comp, key, getattr(args, key))
+    saved = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
+
+    def pick(name, default):  # the command line, else the graph file's `training`, else the default
+        value = getattr(args, name)
+        value = saved.get(name) if value is None else value
+        return default if value is None else value
+
+    try:
+        settings = TrainSettings(compile=comp, epochs=pick("epochs", 10), batch_size=pick("batch_size", 32),
+                                 validation_split=pick("validation_split", 0.2), patience=pick("patience", 0),
+                                 seed=pick("seed", 0))
+        job = TrainingJob(graph, data, settings)
+    except SettingsError as e:
+        _problems([f"error: settings: {e}"], to_stdout=False)
+        return 1
+    job.start()
+    shown = 0
+    try:
+        while True:
+            ended = job.wait(0.2)
+            for row in job.snapshot()["history"][shown:]:
+                if not args.json:
+                    print(_epoch_line(row, settings.epochs), flush=True)
+                shown += 1
+            if ended:
+                break
+    except KeyboardInterrupt:
+        job.stop()
+        job.wait()
+    if job.status == "failed":
+        _problems([f"error: graph: {job.message}"], to_stdout=False)
+        return 1
+    if job.message:
+        print(f"note: {job.message}", file=sys.stderr)
+    metrics = (job.result or {}).get("metrics", {})
+    if args.out:
+        try:
+            _save_model(job.model, args.out)
+        except OSError as e:
+            _problems([f"error: out: cannot write {args.out}: {e.strerror or e}"], to_stdout=False)
+            return 1
+    if args.json:
+        print(json.dumps({"status": job.status, "history": job.history, "test": metrics, "model": args.out,
+                          "seconds": round(time.time() - job.created, 2)}))
+    else:
+        print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        if args.out:
+            print(args.out)
+    return 0
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    values = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "partial"))
+    return f"epoch {row['epoch']}/{epochs}{' (partial)' if row.get('partial') else ''}: {values}"
+
+
+def _save_model(model, path: str) -> None:
+    """Saves as .keras or .h5 through a temporary file, so a failure leaves nothing behind."""
+    ext = ".h5" if path.endswith(".h5") else ".keras"
+    if not path.endswith((".keras", ".h5")):
+        raise OSError(0, "use a file name ending in .keras or .h5")
+    tmp = f"{path}.tmp{os.getpid()}{ext}"
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m builder", description="LayerCanvas: design, check and build Keras models from graph files.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -139,6 +283,23 @@ def make_parser() -> argparse.ArgumentParser:
     i.add_argument("model")
     i.add_argument("-o", "--output", help="write the graph here instead of printing it")
     i.set_defaults(func=cmd_import)
+    t = sub.add_parser("train", help="train a graph on a dataset: one line per epoch, then the test metrics")
+    t.add_argument("graph")
+    t.add_argument("--dataset", required=True, help="a built-in dataset name, or a .csv, .npz or image .zip file")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--validation-split", type=float)
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adagrad", "adamw"])
+    t.add_argument("--patience", type=int, help="early stopping on the validation loss (0: off)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--out", help="save the trained model here (.keras or .h5)")
+    t.add_argument("--strategy", choices=["auto", "one", "mirrored", "multi-worker"], default="auto")
+    t.add_argument("--json", action="store_true", help="print one JSON line at the end: history and test metrics")
+    t.set_defaults(func=cmd_train)
+    d = sub.add_parser("datasets", help="list the built-in datasets")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_datasets)
     return p
 
 

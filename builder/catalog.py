@@ -394,6 +394,8 @@ class LayerSpec:
         flat_hint: Warn when it gets images (rank >= 4): it acts on the last
             axis only, which is rarely what a classifier head wants.
         per_step: A wrapper whose layer sees one time step (TimeDistributed).
+        applies: The activation the layer itself is (Softmax is `softmax`),
+            for loss suggestions when a model ends in it.
     """
 
     type: str
@@ -412,6 +414,7 @@ class LayerSpec:
     is_input: bool = False
     flat_hint: bool = False
     per_step: bool = False
+    applies: str | None = None
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -707,10 +710,11 @@ _SPECS: list[LayerSpec] = [
             P("negative_slope", "float", 0.0, "Slope below the threshold.", min=0.0),
             P("threshold", "float", 0.0, "Values below it are damped."),
         ),
-        prefix="relu",
+        prefix="relu", applies="relu",
     ),
     LayerSpec("LeakyReLU", "activations", "Like ReLU, but lets a small slope through below zero.",
-              (P("negative_slope", "float", 0.3, "Slope below zero.", min=0.0),), key_params=("negative_slope",), prefix="leaky_relu"),
+              (P("negative_slope", "float", 0.3, "Slope below zero.", min=0.0),), key_params=("negative_slope",), prefix="leaky_relu",
+              applies="leaky_relu"),
     LayerSpec(
         "PReLU", "activations", "Leaky ReLU whose slope is learned.",
         (
@@ -720,8 +724,10 @@ _SPECS: list[LayerSpec] = [
         ),
         formula=_f_prelu, prefix="prelu",
     ),
-    LayerSpec("ELU", "activations", "Exponential linear unit.", (P("alpha", "float", 1.0, "Scale of the negative part."),), prefix="elu"),
-    LayerSpec("Softmax", "activations", "Turns scores into probabilities that sum to 1.", (P("axis", "axes", -1, "Axis to normalize over."),)),
+    LayerSpec("ELU", "activations", "Exponential linear unit.", (P("alpha", "float", 1.0, "Scale of the negative part."),), prefix="elu",
+              applies="elu"),
+    LayerSpec("Softmax", "activations", "Turns scores into probabilities that sum to 1.",
+              (P("axis", "axes", -1, "Axis to normalize over."),), applies="softmax"),
     # -- recurrent -------------------------------------------------------------
     LayerSpec("SimpleRNN", "recurrent", "Basic recurrent layer.", _rnn_params(gates=False), formula=_rnn(1, 1),
               key_params=("units", "return_sequences"), input_rank=(3,), rank_hint=SEQ),

@@ -1,23 +1,50 @@
-"""Built-in datasets that need no download, with fixed train/test splits.
+"""Datasets: built-ins that need no download, Keras's, and uploads (CSV, NPZ, image zips).
 
-Each loader is a self-contained function (its imports inside), so the
+Each built-in loader is a self-contained function (its imports inside), so the
 training script that codegen writes can carry the very same code.
 Every loader returns (x_train, y_train, x_test, y_test) as numpy arrays.
+`load()` and the `parse_*()` functions return a `Dataset`, or raise
+`DatasetError` whose text is meant for the user.
 """
 
 from __future__ import annotations
 
 import inspect
+import io
+import math
+import os
+import re
+import warnings
+import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from builder.kerasenv import load_keras  # cheap: Keras itself loads on first call
 
 
 def split(x, y, test_fraction=0.2, seed=0):
-    """Shuffles with a fixed seed and splits into (x_train, y_train, x_test, y_test)."""
+    """Shuffles with a fixed seed and splits into (x_train, y_train, x_test, y_test).
+
+    Class labels (whole numbers, up to 100 classes) are split class by class, so
+    the test data has the same class balance as the whole (a stratified split).
+    """
     import numpy as np
 
     order = np.random.default_rng(seed).permutation(len(x))
     n_test = max(1, round(len(x) * test_fraction))
+    labels = np.asarray(y)
+    if labels.ndim == 1 and labels.dtype.kind in "iu" and len(np.unique(labels)) <= 100:
+        shuffled = labels[order]
+        test_mask = np.zeros(len(order), dtype=bool)
+        for c in np.unique(labels):
+            where = np.flatnonzero(shuffled == c)
+            test_mask[where[:round(len(where) * test_fraction)]] = True
+        if 0 < test_mask.sum() < len(order):
+            test, train = order[test_mask], order[~test_mask]
+            return x[train], y[train], x[test], y[test]
     test, train = order[:n_test], order[n_test:]
     return x[train], y[train], x[test], y[test]
 
@@ -163,3 +190,766 @@ def builtin(name: str) -> DatasetInfo:
     if name not in BUILTIN:
         raise KeyError(f"unknown dataset {name!r}: built-in datasets are {', '.join(BUILTIN)}")
     return BUILTIN[name]
+
+
+# ---------------------------------------------------------------------------
+# Datasets as the app uses them: built-ins, Keras downloads and uploads.
+# Everything below runs in the app only; the generated script inlines the
+# loaders above (which is why they import inside).
+_standardize = standardize  # parse_csv's argument of that name hides it
+
+
+def _env_int(name: str, default: int) -> int:
+    """A positive whole number from the environment; a malformed value falls back to the default."""
+    try:
+        value = int(os.environ.get(name, str(default)))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+MB = 2**20
+MAX_UPLOAD_BYTES = _env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200) * MB
+MAX_SAMPLES = _env_int("LAYERCANVAS_MAX_SAMPLES", 200_000)
+MAX_ARRAY_BYTES = 2 * 2**30  # the loaded arrays, as float32
+MAX_ZIP_ENTRIES = 20_000
+MAX_ZIP_BYTES = 500 * MB  # uncompressed, as declared by the zip's directory
+MAX_IMAGE_PIXELS = 40_000_000  # one decoded image (a 1 kB PNG can declare 100,000 x 100,000)
+MAX_CATEGORIES = 50  # distinct values of a one-hot encoded CSV column
+MAX_CLASSES = 1000
+MIN_SAMPLES = 10
+DEFAULT_IMAGE_SIDE = 64
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "#n/a", "-nan", "?"})
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+KERAS_CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
+KERAS_DESCRIPTIONS = {
+    "mnist": "Handwritten digits as 28x28 grey images (70,000).",
+    "fashion_mnist": "Clothes as 28x28 grey images, 10 kinds (70,000).",
+    "cifar10": "Small colour photos, 32x32, 10 classes (60,000).",
+}
+TASKS = ("classification", "regression")
+
+
+def max_upload_bytes() -> int:
+    """The largest upload accepted (`LAYERCANVAS_MAX_UPLOAD_MB`, default 200 MB)."""
+    return MAX_UPLOAD_BYTES
+
+
+class DatasetError(Exception):
+    """A dataset that can't be loaded or used; str(e) is the user-facing message."""
+
+
+@dataclass
+class Dataset:
+    """Arrays ready for `fit`, with what the app shows about them.
+
+    Classification labels are int64 class indices; regression targets float32.
+    Features are float32 (int32 for token ids).
+    """
+
+    name: str  # "iris", "mnist", "upload: data.csv" (the file name as given; never used as a path)
+    task: str  # classification | regression
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: int  # 0 for regression
+    class_names: list[str]  # len == classes
+    kind: str  # table | image | sequence | tokens
+    feature_names: list[str] | None = None  # table columns, after one-hot encoding
+    description: str = ""
+    notes: list[str] = field(default_factory=list)  # how the data was read (scaling, encoding, guesses)
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    def class_counts(self) -> dict[str, int]:
+        """Training samples per class name (empty for regression)."""
+        if self.task != "classification":
+            return {}
+        counts = np.bincount(self.y_train.astype("int64").ravel(), minlength=self.classes)
+        return {name: int(c) for name, c in zip(self.class_names, counts)}
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name, "task": self.task, "kind": self.kind, "input_shape": self.input_shape,
+            "classes": self.classes, "train_size": len(self.x_train), "test_size": len(self.x_test),
+        }
+
+
+# -- helpers -----------------------------------------------------------------
+def _kind(x: np.ndarray) -> str:
+    """What the samples look like, from their shape and type."""
+    if np.issubdtype(x.dtype, np.integer):
+        return "tokens"
+    if x.ndim == 4 and x.shape[-1] in (1, 3, 4):
+        return "image"
+    return "table" if x.ndim <= 2 else "sequence"
+
+
+def _size(n: float) -> str:
+    """250 MB, 2.5 GB, 12 kB: one decimal below ten, none above."""
+    for unit, size in (("GB", 2**30), ("MB", MB), ("kB", 1024)):
+        if n >= size:
+            v = n / size
+            return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + f" {unit}"
+    return f"{int(n)} bytes"
+
+
+def _shown(filename: str) -> str:
+    """The file name for messages: one line, not too long."""
+    name = re.sub(r"[\x00-\x1f\x7f]", "", str(filename or "")).strip() or "the file"
+    return name if len(name) <= 80 else name[:77] + "..."
+
+
+def _value(v) -> str:
+    """A received value for messages: quoted, short."""
+    text = str(v)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _check_upload(data: bytes, shown: str) -> None:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"expected the file's bytes, got {type(data).__name__}")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DatasetError(f"{shown} is {_size(len(data))}; the limit is {_size(MAX_UPLOAD_BYTES)}.")
+    if len(data) == 0:
+        raise DatasetError(f"{shown} is empty: upload the file again.")
+
+
+def _check_fraction(test_fraction: float) -> None:
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
+
+
+def _check_count(n: int, shown: str, what: str = "rows", most: bool = True) -> None:
+    if n < MIN_SAMPLES:
+        raise DatasetError(f"{shown} has {n} {what[:-1] if n == 1 else what}; training needs at least {MIN_SAMPLES} "
+                           f"{what}.")
+    if most and n > MAX_SAMPLES:
+        raise DatasetError(f"{shown} has {n:,} {what}; the limit is {MAX_SAMPLES:,}: upload a sample of it.")
+
+
+def _check_task(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be None, 'classification' or 'regression', got {task!r}")
+
+
+def _class_labels(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """Sorted distinct values and each value's index among them."""
+    distinct, index = np.unique(values, return_inverse=True)
+    return index.reshape(-1).astype("int64"), list(distinct)
+
+
+# -- built-in and Keras datasets ----------------------------------------------
+def _sklearn_class_names(info: DatasetInfo) -> list[str]:
+    if info.loader is load_sklearn_table and info.task == "classification":
+        import sklearn.datasets
+
+        names = getattr(sklearn.datasets, f"load_{info.args[0]}")().target_names
+        if len(names) == info.classes:
+            return [str(n) for n in names]
+    return [str(i) for i in range(info.classes)]
+
+
+def load(name: str) -> Dataset:
+    """A built-in dataset, or one of Keras's (downloaded on first use).
+
+    Raises:
+        DatasetError: an unknown name, or a download that failed.
+    """
+    if name in BUILTIN:
+        info = BUILTIN[name]
+        x_train, y_train, x_test, y_test = info.load()
+        return Dataset(
+            name, info.task, x_train, y_train, x_test, y_test, info.classes, _sklearn_class_names(info),
+            _kind(x_train), description=info.description,
+        )
+    if name in KERAS_DATASETS:
+        return _load_keras_dataset(name)
+    raise DatasetError(f"Unknown dataset {_value(name)}: pick one of {', '.join(list(BUILTIN) + list(KERAS_DATASETS))}.")
+
+
+def _load_keras_dataset(name: str) -> Dataset:
+    try:
+        keras = load_keras()
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as e:  # offline, refused, a partial file: all mean "no data"
+        raise DatasetError(
+            f"Could not download {name} (no internet connection?). Download it elsewhere and upload it as an NPZ "
+            f"file with x_train, y_train, x_test, y_test."
+        ) from e
+    x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+    if x_train.ndim == 3:  # grey images come without the channel axis
+        x_train, x_test = x_train[..., None], x_test[..., None]
+    x_train = x_train.astype("float32") / 255.0  # in float32: cifar10 in float64 would take 1.2 GB
+    x_test = x_test.astype("float32") / 255.0
+    y_train = np.asarray(y_train).reshape(-1).astype("int64")  # cifar10's labels are (n, 1)
+    y_test = np.asarray(y_test).reshape(-1).astype("int64")
+    names = KERAS_CLASS_NAMES[name]
+    return Dataset(name, "classification", x_train, y_train, x_test, y_test, len(names), list(names), "image",
+                   description=KERAS_DESCRIPTIONS[name])
+
+
+# -- CSV -----------------------------------------------------------------------
+def _decode(data: bytes, shown: str) -> str:
+    try:
+        text = bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DatasetError(
+            f"{shown} is not UTF-8 text (byte {e.start} cannot be read): save it as \"CSV UTF-8\" and upload it again."
+        ) from None
+    if not text.strip():
+        raise DatasetError(f"{shown} is empty: upload a CSV file with a header row and at least {MIN_SAMPLES} rows.")
+    if "\x00" in text:
+        raise DatasetError(f"{shown} is not a text file (it contains NUL bytes): upload a CSV file.")
+    return text
+
+
+def _read_csv(data: bytes, shown: str, header_only: bool = False):
+    """The CSV as a DataFrame of stripped strings (the separator guessed from the header line)."""
+    import pandas as pd
+
+    _check_upload(data, shown)
+    text = _decode(data, shown)
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    sep = max((",", ";", "\t"), key=lambda s: (first.count(s), s == ","))
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+                         nrows=0 if header_only else MAX_SAMPLES + 1, engine="c")
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{shown} is empty: upload a CSV file with a header row and at least {MIN_SAMPLES} rows.") from None
+    except Exception as e:  # noqa: BLE001 - any parser complaint is about the file, not us
+        raise DatasetError(f"{shown} could not be read as CSV ({_reason(e)}): check that every row has as many "
+                           f"fields as the header.") from None
+    columns = [str(c).strip() for c in df.columns]
+    if len(set(columns)) < len(columns):
+        dup = next(c for c in columns if columns.count(c) > 1)
+        raise DatasetError(f"{shown} has two columns named {_value(dup)}: rename one.")
+    df.columns = columns
+    return df
+
+
+def csv_columns(data: bytes, filename: str = "This file") -> list[str]:
+    """The header of a CSV file, for a target-column picker.
+
+    Raises:
+        DatasetError: the file is empty, too large or not CSV text.
+    """
+    return list(_read_csv(data, _shown(filename), header_only=True).columns)
+
+
+def _column_values(df, col: str, shown: str):
+    """(stripped strings, floats or None when the column is text)."""
+    import pandas as pd
+
+    s = df[col].fillna("").astype(str).str.strip()
+    missing = s.str.lower().isin(MISSING).to_numpy()
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0]) + 2  # rows as a spreadsheet counts them: the header is row 1
+        n = int(missing.sum())
+        raise DatasetError(
+            f"Column {_value(col)} in {shown} has {n} missing value{'s' * (n > 1)} (first at row {first}): "
+            f"fill or remove {'them' if n > 1 else 'it'}."
+        )
+    try:
+        numbers = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+    except (ValueError, TypeError, OverflowError):
+        numbers = np.array([_to_float(v) for v in s], dtype="float64")
+    numeric = ~np.isnan(numbers)
+    if numeric.all():
+        bad = ~np.isfinite(numbers)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DatasetError(f"Column {_value(col)} in {shown} has the value {_value(s.iloc[i])} at row {i + 2}: "
+                               f"replace it with a finite number.")
+        return s, numbers
+    if numeric.mean() > 0.5:
+        i = int(np.flatnonzero(~numeric)[0])
+        raise DatasetError(
+            f"Column {_value(col)} in {shown} holds numbers, but row {i + 2} has {_value(s.iloc[i])}: "
+            f"fix or remove that value."
+        )
+    return s, None
+
+
+def _to_float(v: str) -> float:
+    try:
+        return float(v)
+    except (ValueError, OverflowError):
+        return float("nan")
+
+
+def parse_csv(data: bytes, filename: str, target: str | None = None, standardize: bool = True,
+              test_fraction: float = 0.2, seed: int = 0, task: str | None = None) -> Dataset:
+    """A table from a CSV file with a header row.
+
+    Numeric columns are used as they are, text columns one-hot encoded. The
+    target is a classification when it holds text, or whole numbers with at
+    most `MAX_CATEGORIES` distinct values; else a regression.
+
+    Args:
+        target: The label column; default: the last one.
+        standardize: Scale features with the training rows' mean and spread.
+        task: Force "classification" or "regression" instead of guessing.
+
+    Raises:
+        DatasetError: naming the column or row that is wrong and what to do.
+    """
+    _check_fraction(test_fraction)
+    _check_task(task)
+    with np.errstate(all="ignore"):  # overflows to float32 are caught as non-finite values
+        return _parse_csv(data, filename, target, standardize, test_fraction, seed, task)
+
+
+def _parse_csv(data: bytes, filename: str, target: str | None, standardize: bool, test_fraction: float, seed: int,
+               task: str | None) -> Dataset:
+    shown = _shown(filename)
+    df = _read_csv(data, shown)
+    columns = list(df.columns)
+    target = columns[-1] if target is None else str(target).strip()
+    if target not in columns:
+        raise DatasetError(f"{shown} has no column {_value(target)}; its columns are {', '.join(columns[:20])}"
+                           f"{' ...' if len(columns) > 20 else ''}: pick one of them as the target.")
+    features = [c for c in columns if c != target]
+    if not features:
+        raise DatasetError(f"{shown} has only the target column {_value(target)}: add columns to learn from.")
+    if len(df) > MAX_SAMPLES:  # only MAX_SAMPLES + 1 rows were read
+        raise DatasetError(f"{shown} has more than {MAX_SAMPLES:,} rows; the limit is {MAX_SAMPLES:,}: upload a sample of it.")
+    _check_count(len(df), shown)
+    if len(df) * len(features) * 4 > MAX_ARRAY_BYTES:
+        raise DatasetError(f"{shown} has too many values ({len(df):,} rows x {len(features)} columns): upload a sample.")
+    notes: list[str] = []
+
+    # target
+    strings, numbers = _column_values(df, target, shown)
+    if numbers is None:
+        if task == "regression":
+            i = int(np.flatnonzero(np.isnan(np.array([_to_float(v) for v in strings])))[0])
+            raise DatasetError(f"Target {_value(target)} holds text ({_value(strings.iloc[i])} at row {i + 2}): "
+                               f"regression needs numbers.")
+        task, values = "classification", strings.to_numpy(dtype=str)
+    else:
+        whole = bool(np.all(numbers == np.round(numbers)))
+        few = len(np.unique(numbers)) <= MAX_CATEGORIES
+        if task is None:
+            task = "classification" if whole and few else "regression"
+            if task == "classification":
+                notes.append(f"Target {_value(target)} holds few whole numbers, so it is read as classes.")
+        values = numbers
+    if task == "classification":
+        y, distinct = _class_labels(values)
+        if len(distinct) > MAX_CLASSES:
+            raise DatasetError(f"Target {_value(target)} has {len(distinct):,} different values; at most {MAX_CLASSES} "
+                               f"classes are supported: pick another target.")
+        if len(distinct) < 2:
+            raise DatasetError(f"Target {_value(target)} has only one value ({_value(_class_name(distinct[0]))}): "
+                               f"a classifier needs at least two classes.")
+        class_names = [_class_name(v) for v in distinct]
+    else:
+        y, class_names = numbers.astype("float32"), []
+        if not np.all(np.isfinite(y)):
+            i = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise DatasetError(f"Target {_value(target)} has a value too large for float32 ({_value(strings.iloc[i])} "
+                               f"at row {i + 2}): rescale the column.")
+
+    # features
+    blocks, names = [], []
+    for col in features:
+        strings, numbers = _column_values(df, col, shown)
+        if numbers is not None:
+            blocks.append(numbers[:, None])
+            names.append(col)
+            continue
+        index, categories = _class_labels(strings.to_numpy(dtype=str))
+        if len(categories) > MAX_CATEGORIES:
+            raise DatasetError(
+                f"Column {_value(col)} in {shown} has {len(categories):,} different text values; one-hot encoding "
+                f"allows at most {MAX_CATEGORIES}: remove the column or group its values."
+            )
+        blocks.append(np.eye(len(categories), dtype="float64")[index])
+        names.extend(f"{col}={c}" for c in categories)
+        notes.append(f"Column {_value(col)} is text: one-hot encoded into {len(categories)} columns.")
+    x = np.concatenate(blocks, axis=1).astype("float32")
+    _check_finite(x, names, shown)
+    x_train, y_train, x_test, y_test = split(x, y, test_fraction, seed)
+    if standardize:
+        x_train, x_test = _standardize(x_train, x_test)
+        _check_finite(np.concatenate([x_train, x_test]), names, shown)
+        notes.append("Features standardized with the training rows' mean and spread.")
+    kinds = f"{len(class_names)} classes" if task == "classification" else "regression"
+    return Dataset(
+        f"upload: {filename}", task, x_train, y_train, x_test, y_test, len(class_names), class_names, "table",
+        feature_names=names,
+        description=f"{len(df):,} rows from {shown}: {len(names)} features, target {_value(target)} ({kinds}).",
+        notes=notes,
+    )
+
+
+def _check_finite(x: np.ndarray, names: list[str], shown: str) -> None:
+    bad = ~np.isfinite(x).all(axis=0)
+    if bad.any():
+        col = names[int(np.flatnonzero(bad)[0])]
+        raise DatasetError(f"Column {_value(col)} in {shown} has numbers too large for float32: rescale the column.")
+
+
+def _class_name(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() else f"{float(v):g}"
+    return str(v)
+
+
+# -- NPZ -----------------------------------------------------------------------
+NPZ_HINT = "save it with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+
+
+class _Header(NamedTuple):
+    info: zipfile.ZipInfo
+    shape: tuple
+    fortran: bool
+    dtype: np.dtype
+
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _npz_headers(zf: zipfile.ZipFile, shown: str) -> tuple[dict[str, _Header], list[str]]:
+    """The shape and type of each array we use, read from its header only; and the names of all arrays."""
+    headers, names = {}, []
+    for info in zf.infolist()[:MAX_ZIP_ENTRIES]:
+        if not info.filename.endswith(".npy") or info.is_dir():
+            continue
+        key = info.filename[:-4]
+        names.append(key)
+        if key not in NPZ_KEYS:
+            continue
+        try:
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in reader:
+                    raise ValueError(f"unsupported .npy version {version}")
+                shape, fortran, dtype = reader[version](f)
+        except Exception as e:  # noqa: BLE001 - a damaged member, whatever the way
+            raise DatasetError(f"{key} in {shown} is damaged ({_reason(e)}): {NPZ_HINT}.") from None
+        headers[key] = _Header(info, tuple(shape), fortran, dtype)
+    return headers, names
+
+
+def _npz_array(zf: zipfile.ZipFile, key: str, header: _Header, shown: str) -> np.ndarray:
+    info, shape, fortran, dtype = header
+    try:
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+            nbytes = math.prod(shape) * dtype.itemsize
+            raw = f.read(nbytes)
+    except Exception as e:  # noqa: BLE001
+        raise DatasetError(f"{key} in {shown} is damaged ({_reason(e)}): {NPZ_HINT}.") from None
+    if len(raw) != nbytes:
+        raise DatasetError(f"{key} in {shown} is cut short: {NPZ_HINT}.")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _check_npz_header(key: str, shape: tuple, dtype: np.dtype, shown: str) -> None:
+    if dtype.hasobject:
+        raise DatasetError(f"{key} in {shown} holds Python objects (pickled data), which are not loaded for "
+                           f"safety: save numeric arrays.")
+    if dtype.kind not in "biuf":
+        raise DatasetError(f"{key} in {shown} has type {dtype} ({_DTYPE_WORDS.get(dtype.kind, 'not numbers')}): "
+                           f"save numbers (integers or floats).")
+    if len(shape) == 0:
+        raise DatasetError(f"{key} in {shown} is a single value: save one row per sample.")
+    if 0 in shape:
+        raise DatasetError(f"{key} in {shown} is empty (shape {shape}): save the samples in it.")
+
+
+_DTYPE_WORDS = {"U": "text", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time spans",
+                "V": "records", "O": "objects"}
+
+
+def _labels(y_train: np.ndarray, y_test: np.ndarray, shown: str, task: str | None):
+    """(task, y_train, y_test, classes, notes) from raw label arrays."""
+    notes = []
+    for key, y in (("y_train", y_train), ("y_test", y_test)):
+        if y.ndim > 2:
+            raise DatasetError(f"{key} in {shown} has shape {y.shape}: save one label (or one row of values) per sample.")
+    if y_train.ndim == 2 and y_train.shape[1] == 1:
+        y_train, y_test = y_train.reshape(-1), y_test.reshape(-1)
+    both = np.concatenate([y_train.reshape(len(y_train), -1), y_test.reshape(len(y_test), -1)]).astype("float64")
+    if not np.all(np.isfinite(both.astype("float32"))):
+        raise DatasetError(f"The labels in {shown} include NaN, infinite or too large values (beyond float32): fix or "
+                           f"remove those samples.")
+    whole = bool(np.all(both == np.round(both)))
+    if y_train.ndim == 2:  # one-hot rows, or several regression targets
+        one_hot = whole and both.min() >= 0 and both.max() <= 1 and bool(np.all(both.sum(axis=1) == 1))
+        if one_hot and task != "regression":
+            notes.append("One-hot labels turned into class indices.")
+            return ("classification", y_train.argmax(axis=1).astype("int64"), y_test.argmax(axis=1).astype("int64"),
+                    y_train.shape[1], notes)
+        if task == "classification":
+            raise DatasetError(f"y_train in {shown} has shape {y_train.shape} but is not one-hot: save one class index "
+                               f"per sample.")
+        return "regression", y_train.astype("float32"), y_test.astype("float32"), 0, notes
+    if task is None:
+        task = "classification" if whole and both.min() >= 0 and both.max() < MAX_CLASSES else "regression"
+    if task == "regression":
+        return task, y_train.astype("float32"), y_test.astype("float32"), 0, notes
+    if not whole or both.min() < 0 or both.max() >= MAX_CLASSES:
+        raise DatasetError(f"The labels in {shown} must be class indices 0 to {MAX_CLASSES - 1} for classification: "
+                           f"save whole numbers.")
+    return task, y_train.astype("int64"), y_test.astype("int64"), int(both.max()) + 1, notes
+
+
+def _features(x_train: np.ndarray, x_test: np.ndarray, notes: list[str]):
+    """float32 features, images with a channel axis and scaled to [0, 1]."""
+    if x_train.ndim == 1:
+        x_train, x_test = x_train[:, None], x_test[:, None]
+    grey = x_train.ndim == 3 and (x_train.dtype == np.uint8 or (x_train.shape[1] == x_train.shape[2] >= 8))
+    if grey:
+        x_train, x_test = x_train[..., None], x_test[..., None]
+        notes.append("Grey images: a channel axis added.")
+    scale = x_train.dtype == np.uint8 and x_train.ndim == 4
+    x_train, x_test = x_train.astype("float32"), x_test.astype("float32")
+    if scale:
+        x_train, x_test = x_train / 255.0, x_test / 255.0
+        notes.append("8-bit pixels scaled to [0, 1].")
+    if not (np.all(np.isfinite(x_train)) and np.all(np.isfinite(x_test))):
+        raise DatasetError("The features include NaN, infinite or too large values (beyond float32): fix or remove "
+                           "those samples.")
+    kind = "image" if x_train.ndim == 4 and x_train.shape[-1] in (1, 3, 4) else _kind(x_train)
+    return x_train, x_test, kind
+
+
+def parse_npz(data: bytes, filename: str, test_fraction: float = 0.2, seed: int = 0,
+              task: str | None = None) -> Dataset:
+    """Arrays from an NPZ file: x_train, y_train and optionally x_test, y_test.
+
+    Shapes and types are read from the array headers before anything is
+    loaded, and pickled (object) arrays are refused.
+
+    Raises:
+        DatasetError: naming the array that is wrong and what to do.
+    """
+    _check_fraction(test_fraction)
+    _check_task(task)
+    shown = _shown(filename)
+    _check_upload(data, shown)
+    if bytes(data[:6]) == b"\x93NUMPY":
+        raise DatasetError(f"{shown} is a single .npy array, not an NPZ file: {NPZ_HINT}.")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - BadZipFile, or worse on damaged bytes
+        raise DatasetError(f"{shown} is not an NPZ file (or it is damaged): {NPZ_HINT}.") from None
+    with zf:
+        headers, names = _npz_headers(zf, shown)
+        found = ", ".join(sorted(names)[:10]) + (" ..." if len(names) > 10 else "") if names else "no arrays"
+        for key in ("x_train", "y_train"):
+            if key not in headers:
+                raise DatasetError(f"{shown} has no {key} array (it has {found}): {NPZ_HINT}.")
+        if ("x_test" in headers) != ("y_test" in headers):
+            missing, present = ("y_test", "x_test") if "x_test" in headers else ("x_test", "y_test")
+            raise DatasetError(f"{shown} has {present} but no {missing}: save both or neither.")
+        keys = [k for k in NPZ_KEYS if k in headers]
+        for k in keys:
+            _check_npz_header(k, headers[k].shape, headers[k].dtype, shown)
+        shape = {k: headers[k].shape for k in keys}
+        for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
+            if x in shape and shape[x][0] != shape[y][0]:
+                raise DatasetError(f"{x} has {shape[x][0]:,} samples but {y} has {shape[y][0]:,}: save one label per sample.")
+        if "x_test" in shape and shape["x_test"][1:] != shape["x_train"][1:]:
+            raise DatasetError(f"x_test samples have shape {shape['x_test'][1:]} but x_train samples have "
+                               f"{shape['x_train'][1:]}: save both with the same shape.")
+        if "y_test" in shape and shape["y_test"][1:] != shape["y_train"][1:]:
+            raise DatasetError(f"y_test labels have shape {shape['y_test'][1:]} but y_train labels have "
+                               f"{shape['y_train'][1:]}: save both the same way.")
+        _check_count(shape["x_train"][0], shown, "training samples", most=False)
+        _check_count(shape["x_train"][0] + shape.get("x_test", (0,))[0], shown, "samples")
+        nbytes = sum(math.prod(shape[k]) * max(headers[k].dtype.itemsize, 4) for k in keys)
+        if nbytes > MAX_ARRAY_BYTES:
+            raise DatasetError(f"The arrays in {shown} need {_size(nbytes)} in memory; the limit is "
+                               f"{_size(MAX_ARRAY_BYTES)}: upload a sample of them.")
+        arrays = {k: _npz_array(zf, k, headers[k], shown) for k in keys}
+    with np.errstate(all="ignore"):  # overflows are caught as non-finite values
+        return _npz_dataset(arrays, filename, shown, test_fraction, seed, task)
+
+
+def _npz_dataset(arrays: dict, filename: str, shown: str, test_fraction: float, seed: int, task: str | None) -> Dataset:
+    if "x_test" not in arrays:
+        parts = split(arrays["x_train"], arrays["y_train"], test_fraction, seed)
+        arrays.update(zip(("x_train", "y_train", "x_test", "y_test"), parts))
+        notes = [f"No test arrays: {test_fraction:.0%} of the training samples set aside for testing."]
+    else:
+        notes = []
+    task, y_train, y_test, classes, label_notes = _labels(arrays["y_train"], arrays["y_test"], shown, task)
+    notes += label_notes
+    if task == "classification" and len(np.unique(y_train)) < 2:
+        raise DatasetError(f"y_train in {shown} has only one class ({int(y_train[0])}): a classifier needs at "
+                           f"least two.")
+    x_train, x_test, kind = _features(arrays["x_train"], arrays["x_test"], notes)
+    kinds = f"{classes} classes" if task == "classification" else "regression"
+    return Dataset(
+        f"upload: {filename}", task, x_train, y_train, x_test, y_test, classes, [str(i) for i in range(classes)],
+        kind, description=f"{len(x_train) + len(x_test):,} samples of shape {x_train.shape[1:]} from {shown} ({kinds}).",
+        notes=notes,
+    )
+
+
+# -- image folders in a zip ------------------------------------------------------
+def _unsafe(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or bool(re.match(r"^[A-Za-z]:", name))
+
+
+def _hidden(parts: list[str]) -> bool:
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts) or parts[-1].lower() in ("thumbs.db", "desktop.ini")
+
+
+def _image_mode(image_shape: tuple | None) -> tuple[tuple | None, str]:
+    if image_shape is None:
+        return None, "RGB"
+    shape = tuple(image_shape)
+    ok = len(shape) == 3 and all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
+    if not ok or shape[2] not in (1, 3, 4) or not 1 <= shape[0] <= 4096 or not 1 <= shape[1] <= 4096:
+        raise DatasetError(f"The image size must be [height, width, channels] with channels 1 (grey), 3 (RGB) "
+                           f"or 4 (RGBA), got {list(shape)}.")
+    return tuple(int(d) for d in shape), {1: "L", 3: "RGB", 4: "RGBA"}[shape[2]]
+
+
+def parse_image_zip(data: bytes, filename: str, image_shape: tuple | None = None, test_fraction: float = 0.2,
+                    seed: int = 0) -> Dataset:
+    """Images from a zip with one folder per class (`cat/1.png`, `dog/2.jpg`).
+
+    One wrapper folder around the class folders is allowed. Nothing is
+    extracted to disk; the zip's directory is checked before anything is read.
+
+    Args:
+        image_shape: (height, width, channels) to resize to; default: the
+            first image's size, fitted into 64x64, in RGB.
+
+    Raises:
+        DatasetError: naming the file that is wrong and what to do.
+    """
+    from PIL import Image
+
+    _check_fraction(test_fraction)
+    shown = _shown(filename)
+    _check_upload(data, shown)
+    shape, mode = _image_mode(image_shape)
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except Exception:  # noqa: BLE001 - BadZipFile, or worse on damaged bytes
+        raise DatasetError(f"{shown} is not a zip file (or it is damaged): zip one folder per class.") from None
+    with zf:
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise DatasetError(f"{shown} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}: upload fewer images.")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_ZIP_BYTES:
+            raise DatasetError(f"{shown} unpacks to {_size(total)}; the limit is {_size(MAX_ZIP_BYTES)}: upload fewer "
+                               f"or smaller images.")
+        for info in infos:
+            if _unsafe(info.filename):
+                raise DatasetError(f"Unsafe path in zip: {_value(info.filename)}; {shown} was not read.")
+        files = []
+        for info in infos:
+            parts = [p for p in info.filename.replace("\\", "/").split("/") if p]
+            if info.is_dir() or not parts or _hidden(parts):
+                continue
+            files.append((info, parts))
+        images = [p for _, p in files if p[-1].lower().endswith(IMAGE_EXTENSIONS)]
+        wrapper = images[0][0] if images and all(len(p) >= 3 and p[0] == images[0][0] for p in images) else None
+        samples = []  # (info, class name)
+        for info, parts in files:
+            if wrapper is not None:
+                if parts[0] != wrapper or len(parts) == 1:
+                    continue  # a README next to the wrapper folder (or a file named like it)
+                parts = parts[1:]
+            is_image = parts[-1].lower().endswith(IMAGE_EXTENSIONS)
+            if len(parts) == 1:
+                if is_image:
+                    raise DatasetError(f"{_value(info.filename)} in {shown} is not in a class folder: put each image "
+                                       f"in the folder of its class, e.g. cat/1.png.")
+                continue  # a README or LICENSE at the top
+            if not is_image:
+                raise DatasetError(f"{_value(info.filename)} in {shown} is not an image ({', '.join(IMAGE_EXTENSIONS)}): "
+                                   f"remove it.")
+            samples.append((info, parts[0]))
+        if not samples:
+            raise DatasetError(f"{shown} has no images: zip one folder per class, e.g. cat/1.png, dog/2.png.")
+        class_names = sorted({c for _, c in samples})
+        if len(class_names) < 2:
+            raise DatasetError(f"{shown} has one class folder ({_value(class_names[0])}): a classifier needs at least "
+                               f"two, one folder per class.")
+        if len(class_names) > MAX_CLASSES:
+            raise DatasetError(f"{shown} has {len(class_names):,} class folders; the limit is {MAX_CLASSES}.")
+        _check_count(len(samples), shown, "images")
+        samples.sort(key=lambda s: s[0].filename)
+        pixels = []
+        for info, _ in samples:
+            im = _open_image(zf, info, shown, Image)
+            if shape is None:  # the first image's size, fitted into 64 x 64
+                w, h = im.size
+                f = min(1.0, DEFAULT_IMAGE_SIDE / max(w, h))
+                shape = (max(1, round(h * f)), max(1, round(w * f)), 3)
+            if not pixels:
+                need = len(samples) * math.prod(shape) * 4
+                if need > MAX_ARRAY_BYTES:
+                    raise DatasetError(f"{len(samples):,} images of {shape} need {_size(need)} in memory; the limit is "
+                                       f"{_size(MAX_ARRAY_BYTES)}: choose a smaller image size.")
+            pixels.append(_pixels(im, info, shape, mode, shown))
+    index = {c: i for i, c in enumerate(class_names)}
+    x = np.stack(pixels).astype("float32") / 255.0
+    y = np.array([index[c] for _, c in samples], dtype="int64")
+    x_train, y_train, x_test, y_test = split(x, y, test_fraction, seed)
+    return Dataset(
+        f"upload: {filename}", "classification", x_train, y_train, x_test, y_test, len(class_names), class_names,
+        "image", description=f"{len(samples):,} images in {len(class_names)} classes from {shown}, resized to {shape}.",
+        notes=[f"Images resized to {shape[0]}x{shape[1]} ({mode}) and scaled to [0, 1]."],
+    )
+
+
+def _open_image(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, Image):
+    try:
+        raw = zf.read(info)
+    except Exception as e:  # noqa: BLE001 - CRC errors, encryption, odd compression
+        raise DatasetError(f"{_value(info.filename)} in {shown} could not be unpacked ({_reason(e)}): zip the "
+                           f"folders again.") from None
+    try:
+        with warnings.catch_warnings():  # a large size is refused below, with a plainer message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(raw))
+        w, h = im.size
+    except Exception as e:  # noqa: BLE001 - Pillow raises many kinds on damaged files
+        raise DatasetError(f"{_value(info.filename)} in {shown} could not be read as an image ({_reason(e)}): "
+                           f"remove or replace it.") from None
+    if w * h > MAX_IMAGE_PIXELS:
+        raise DatasetError(f"{_value(info.filename)} in {shown} is {w}x{h} pixels; the limit is "
+                           f"{MAX_IMAGE_PIXELS:,} pixels: shrink it.")
+    return im
+
+
+def _pixels(im, info: zipfile.ZipInfo, shape: tuple, mode: str, shown: str) -> np.ndarray:
+    h, w, c = shape
+    try:
+        im.draft(mode, (w, h))  # JPEGs decode straight at a smaller scale
+    except Exception:  # noqa: BLE001, S110 - only a speed-up
+        pass
+    try:
+        out = np.asarray(im.convert(mode).resize((w, h)), dtype="uint8")
+    except Exception as e:  # noqa: BLE001 - truncated or damaged image data
+        raise DatasetError(f"{_value(info.filename)} in {shown} could not be read as an image ({_reason(e)}): "
+                           f"remove or replace it.") from None
+    return out.reshape(h, w, c)

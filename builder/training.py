@@ -84,8 +84,10 @@ def output_activation(graph: Graph, output_id: str | None = None) -> str | None:
     nid = output_id or graph.output_ids()[0]
     node = graph.node(nid)
     spec = LAYERS.get(node.type)
-    if spec is None or spec.param("activation") is None:
+    if spec is None:
         return None
+    if spec.param("activation") is None:
+        return spec.applies
     return spec.effective(node.params).get("activation")
 
 

@@ -227,3 +227,10 @@ def test_loss_warnings_name_the_contradiction():
     assert any("tick from_logits" in w for w in loss_warnings(logits, CompileSettings(), "classification", 3))
     assert any("binary_crossentropy is for 2 classes" in w for w in
                loss_warnings(graph, CompileSettings(loss="binary_crossentropy"), "classification", 3))
+
+
+def test_a_model_ending_in_a_softmax_layer_is_not_told_from_logits():
+    graph = chain("soft", [4], [("d", "Dense", {"units": 3}), ("sm", "Softmax", {})])
+    assert suggest_compile(graph, "classification", 3).from_logits is False
+    logits = chain("logits", [4], [("d", "Dense", {"units": 3})])
+    assert suggest_compile(logits, "classification", 3).from_logits is True
