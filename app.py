@@ -32,5 +32,6 @@ page = st.navigation([
 render_sidebar()
 for kind, text in state.take_flashes():
     getattr(st, kind)(md_escape(text))
-page.run()
+with state.app_run():
+    page.run()
 _preload()  # after the page: importing TensorFlow competes for the CPU with the first paint

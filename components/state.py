@@ -7,6 +7,7 @@ loses no work. Undo history lives in the session only.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -46,18 +47,34 @@ def get_store():
     return store
 
 
+INSIDE_APP = "lc_inside_app"
+SEEN_APP = "lc_seen_app"
+
+
+@contextlib.contextmanager
+def app_run():
+    """app.py runs its page inside this: pages then know they were reached through the app."""
+    st.session_state[INSIDE_APP] = st.session_state[SEEN_APP] = True
+    try:
+        yield
+    finally:
+        st.session_state.pop(INSIDE_APP, None)
+
+
 def ensure_navigation() -> None:
-    """Called first by every page: a deep link (`/train`) as the first request of a new server must still go
-    through app.py.
+    """Called first by every page: a deep link (`/train`) as the first request of a new server goes through app.py.
 
     Until app.py has called `st.navigation` once in this process, Streamlit treats `pages/` as an old-style
-    multipage folder and runs a linked page's file on its own, without the app's set-up. Switch that off and
-    run again, through app.py.
+    multipage folder and runs a linked page's file on its own, without the app's set-up (project, sidebar,
+    layout). A new session that arrives that way is run again, through app.py. (AppTest runs every page that
+    way after the first run; its sessions have been through app.py, so they go on, and keep their clicks.)
     """
+    if st.session_state.get(INSIDE_APP):
+        return
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    PagesManager.uses_pages_directory = False
+    if not st.session_state.get(SEEN_APP):
         st.rerun()
 
 

@@ -11,7 +11,7 @@ from components.canvas import render_canvas
 from components.code_panel import render_code
 from components.inspector import render_inspector
 from components.palette import render_palette
-from components.summary_panel import render_issues, render_summary
+from components.summary_panel import render_issues, render_summary, render_summary_text
 
 state.ensure_navigation()
 
@@ -74,10 +74,12 @@ if current is not None:
             state.flash("error", f"That fix no longer applies: {e}")
         st.rerun()
     # Only the chosen panel is computed: formatting the code of a big graph takes a while.
-    view = st.segmented_control("Show", ["Summary", "Code"], default="Summary", key="bottom_view",
+    view = st.segmented_control("Show", ["Summary", "model.summary()", "Code"], default="Summary", key="bottom_view",
                                 label_visibility="collapsed") or "Summary"
     if view == "Summary":
         render_summary(current)
+    elif view == "model.summary()":
+        render_summary_text(current)
     else:
         render_code(graph, current)
 

@@ -19,3 +19,27 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def _pages_through_app_py() -> None:
+    """AppTest runs like a server that has served its first page.
+
+    AppTest resets `PagesManager.uses_pages_directory` before every run, so with a `pages/` folder beside
+    app.py every run after the first would execute the page file on its own (with widget ids of another page
+    hash), as a real server does only until app.py first calls `st.navigation`. Keep it off, so every AppTest
+    run goes through app.py, as every request to a running server does.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    PagesManager.__init__ = init
+
+
+_pages_through_app_py()

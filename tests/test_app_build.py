@@ -44,8 +44,17 @@ def test_every_page_runs(page):
     at = run_app()
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
-    if page != "pages/build.py":
+    if page == "pages/export.py":
         assert any("not built yet" in m for m in messages(at.info))
+
+
+def test_the_keras_summary_view_follows_edits():
+    at = run_app()
+    at.segmented_control(key="bottom_view").set_value("model.summary()").run()
+    text = next(c.value for c in at.code if c.value.startswith("Model:"))
+    assert "Total params: 243" in text and "output (Dense)" in text
+    set_graph(at, template("iris_mlp").set_param("output", "units", 4))
+    assert any("Total params: 252" in c.value for c in at.code)  # 243 - (8 * 3 + 3) + (8 * 4 + 4)
 
 
 def test_build_page_shows_summary_of_the_default_template():
