@@ -428,10 +428,7 @@ class TrainingJob:
             if step <= last or self._phase != "train":
                 continue
             last = step
-            try:
-                logs = _floats(model.get_metrics_result())
-            except Exception:  # noqa: BLE001 - metrics being reset at an epoch boundary: skip this sample
-                logs = {}
+            logs = _consistent_metrics(model, iterations)
             with self._lock:
                 first = self.started is None
                 if first:
@@ -513,6 +510,25 @@ class TrainingJob:
         if self.model is None:
             return {}
         return {layer.name: layer.get_weights() for layer in self.model.layers if layer.weights}
+
+
+def _consistent_metrics(model, iterations) -> dict:
+    """The running metrics, read from beside the training loop; {} when no clean reading was possible.
+
+    Each metric is a total and a count that the training step updates one after the other, so a reading
+    taken in between is off (an accuracy above 1, say). Two readings in a row that agree, with no step
+    between them, were taken while nothing changed.
+    """
+    for _ in range(3):
+        try:
+            step = int(iterations.numpy())
+            first = _floats(model.get_metrics_result())
+            second = _floats(model.get_metrics_result())
+        except Exception:  # noqa: BLE001 - metrics being reset at an epoch boundary: no sample this time
+            return {}
+        if first == second and int(iterations.numpy()) == step:
+            return first
+    return {}
 
 
 def _floats(logs: dict) -> dict:

@@ -26,6 +26,8 @@ graph = state.get_graph()
 ds = current_dataset(graph)
 job, stored = current_run()
 active = job is not None and job.active
+if job is not None and not active:
+    keep_weights(job)  # the next run can start from them
 
 st.subheader("Train")
 if ds is None:
@@ -53,9 +55,8 @@ if weights:
                                       "them; the others start fresh.")
 if buttons.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
                   disabled=active or not ok or settings is None):
-    job = start(graph, ds, settings, use_weights)
-    stored = None
-    active = True
+    start(graph, ds, settings, use_weights)
+    st.rerun()  # the buttons and the settings are drawn again for a running job
 if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active):
     job.stop()
     st.toast("Stopping at the next batch...")
@@ -64,7 +65,6 @@ if job is not None:
     if job.active:
         render_live(job)
     else:
-        keep_weights(job)
         snap = job.snapshot()
         render_progress(snap)
         render_curves(snap["history"], snap["batches"], key="done")

@@ -88,6 +88,7 @@ def test_digits_cnn_reaches_90_percent_and_samples_batches():
     steps = [b["step"] for b in snap["batches"]]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one sample per step, in order
     assert all(b["loss"] > 0 for b in snap["batches"])  # never a reset (zero) metric between epochs
+    assert all(0 <= b["accuracy"] <= 1 for b in snap["batches"])  # never a torn (half-updated) reading
 
 
 def test_stop_mid_epoch_keeps_the_weights(tmp_path):

@@ -1,0 +1,135 @@
+"""AppTest: the Data, Train and Runs pages; training through the page; freezing; bad data choices."""
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from builder.templates import template
+from components import state
+from components.network_view import FROZEN, NO_WEIGHTS, TRAINABLE, view_data
+from components.training_panel import RUN, registry
+
+
+def app(page: str) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def texts(elements) -> list[str]:
+    return [e.value.replace("\\", "") for e in elements]
+
+
+def wait_for_job(at: AppTest, timeout: float = 120):
+    job = registry().get(at.session_state[RUN])
+    assert job is not None
+    assert job.wait(timeout), "training did not end"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return job
+
+
+def test_data_page_previews_the_default_dataset_and_checks_the_model():
+    at = app("pages/data.py")
+    assert metric(at, "Input shape") == "4" and metric(at, "Classes") == "3"
+    assert metric(at, "Train / test samples") == "120 / 30"
+    assert any("The model fits this data" in s for s in texts(at.success))
+    assert at.dataframe and list(at.dataframe[0].value.columns)[-1] == "label"
+    # Images with a model for 4 features: the check names the Input and what to set.
+    at.selectbox(key="data_builtin").set_value("digits").run()
+    assert metric(at, "Input shape") == "8 x 8 x 1"
+    errors = texts(at.error)
+    assert any("input" in e and "8, 8, 1" in e for e in errors), errors
+    assert at.session_state[state.GRAPH].extra["training"]["dataset"] == "digits"
+
+
+def test_keras_download_offline_says_what_to_do():
+    at = app("pages/data.py")
+    at.segmented_control(key="data_source").set_value("Download").run()
+    at.selectbox(key="data_keras").set_value("mnist").run()
+    at.button(key="data_keras_load").click().run()
+    assert not at.exception
+    assert any("Could not download mnist" in e and "NPZ" in e for e in texts(at.error))
+
+
+def test_train_page_trains_and_shows_results_and_the_run_is_listed():
+    at = app("pages/train.py")
+    assert any("The model fits this data" in s for s in texts(at.success))
+    at.number_input(key="train_epochs").set_value(5).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["run"] == at.session_state[RUN]
+    job = wait_for_job(at)
+    assert job.status == "finished" and len(job.history) == 5
+    assert float(metric(at, "Test accuracy")) == round(job.result["metrics"]["accuracy"], 4)
+    assert at.get("plotly_chart"), "no curves"
+    assert at.session_state[state.GRAPH].extra["training"]["epochs"] == 5  # saved with the project
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    runs = at.dataframe[0].value
+    assert list(runs["status"]) == ["finished"] and list(runs["data"]) == ["iris"]
+
+
+def test_an_exploding_loss_is_reported_on_the_page():
+    at = app("pages/train.py")
+    at.selectbox(key="train_optimizer").set_value("sgd").run()
+    at.number_input(key="train_lr").set_value(1e6).run()
+    at.number_input(key="train_epochs").set_value(10).run()
+    at.button(key="train_start").click().run()
+    job = wait_for_job(at)
+    assert job.status == "failed"
+    assert any("learning rate is probably too high" in e for e in texts(at.error))
+
+
+def test_contradicting_loss_gets_a_warning_and_bad_data_blocks_start():
+    at = app("pages/train.py")
+    at.selectbox(key="train_loss").set_value("mse").run()
+    assert any("crossentropy" in w for w in texts(at.warning))
+    at.session_state[state.GRAPH] = template("mnist_cnn")  # 28x28x1 images, iris data
+    at.run()
+    assert at.button(key="train_start").disabled
+    assert any("28, 28, 1" in e or "(4,)" in e for e in texts(at.error))
+
+
+def test_stop_ends_a_run_early_and_keeps_its_weights_for_the_next():
+    at = app("pages/train.py")
+    at.number_input(key="train_epochs").set_value(5000).run()
+    at.button(key="train_start").click().run()
+    job = registry().get(at.session_state[RUN])
+    deadline = time.time() + 60
+    while job.epoch < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    at.button(key="train_stop").click().run()
+    job = wait_for_job(at)
+    assert job.status == "stopped" and job.epoch < 5000
+    assert "Stopped" in job.message
+    # The trained weights are offered as the start of the next run.
+    assert at.toggle(key="train_use_weights").value is True
+
+
+def test_freezing_a_layer_moves_its_weights_to_non_trainable():
+    at = app("pages/train.py")
+    assert metric(at, "Non-trainable params") == "0"
+    graph = at.session_state[state.GRAPH]
+    at.session_state[state.GRAPH] = graph.set_trainable("dense", False)
+    at.run()
+    assert metric(at, "Non-trainable params") == f"{4 * 16 + 16:,}"
+    assert metric(at, "Trainable params") == f"{243 - 80:,}"
+
+
+def test_the_network_view_greys_frozen_layers_and_shows_no_user_markup():
+    from builder.build import build
+
+    graph = template("iris_mlp").set_trainable("dense", False)
+    nodes, edges = view_data(graph, build(graph))
+    colors = {n.id: n.color for n in nodes}
+    assert colors["dense"] == FROZEN and colors["output"] == TRAINABLE and colors["input"] == NO_WEIGHTS
+    assert len(edges) == len(graph.edges)
+    assert all("<" not in n.title and "<" not in n.label for n in nodes)
