@@ -1,0 +1,51 @@
+"""Training in a real browser: start, watch the curves grow, stop, see the final metrics and the run."""
+
+import re
+import time
+
+from playwright.sync_api import expect
+
+from tests.e2e.test_e2e_build import metric_value, settle
+
+POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .map(d => (d.data || []).map(t => (t.x || []).length).reduce((a, b) => a + b, 0))"""
+
+
+def chart_points(page) -> int:
+    counts = page.evaluate(POINTS)
+    return max(counts) if counts else 0
+
+
+def test_train_watch_the_curves_grow_stop_and_see_results(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(server)
+    metric_value(page, "Total params").wait_for(timeout=120_000)
+    page.get_by_role("link", name="Train").click()
+    start = page.get_by_role("button", name="Start training")
+    start.wait_for(timeout=60_000)
+    settle(page)
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("3000")
+    epochs.press("Enter")
+    settle(page)
+    start.click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    deadline = time.time() + 60
+    first = 0
+    while first < 5 and time.time() < deadline:  # some epochs in
+        page.wait_for_timeout(500)
+        first = chart_points(page)
+    page.wait_for_timeout(3000)
+    later = chart_points(page)
+    assert later > first >= 5, (first, later)  # the curves grow while it trains
+    expect(page.get_by_text("Training: epoch")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Stopped after").or_(page.get_by_text("Stopped during"))).to_be_visible(timeout=60_000)
+    expect(metric_value(page, "Test accuracy")).to_have_text(re.compile(r"^(0\.\d{4}|1\.0000)$"))
+    expect(page.get_by_text("Confusion matrix (test data)")).to_be_visible()
+    assert page.get_by_role("button", name="Start training").is_enabled()
+    # The run is in the project's history.
+    page.get_by_role("link", name="Runs").click()
+    expect(page.get_by_text("No runs yet")).to_have_count(0, timeout=30_000)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
+    page.close()
