@@ -39,12 +39,12 @@ def workload(kind: str):
     if kind == "mlp":
         n, shape = 20_000, [64]
         layers = [("d1", "Dense", {"units": 128, "activation": "relu"}), ("d2", "Dense", {"units": 128, "activation": "relu"})]
-        epochs, batch = 3, 64
+        epochs, batch = 6, 64
     else:
         n, shape = 6_000, [16, 16, 3]
         layers = [("c1", "Conv2D", {"filters": 16, "kernel_size": [3, 3], "activation": "relu", "padding": "same"}),
                   ("p1", "MaxPooling2D", {}), ("f", "Flatten", {})]
-        epochs, batch = 2, 64
+        epochs, batch = 5, 64
     layers.append(("head", "Dense", {"units": 10, "activation": "softmax"}))
     x = rng.normal(size=(n, *shape)).astype("float32")
     y = (np.abs(x.reshape(n, -1)[:, :10]).argmax(axis=1)).astype("int64")
@@ -69,7 +69,7 @@ def ours(graph, data, epochs, batch) -> float:
     job.wait()
     assert job.status == "finished", job.message
     assert job.batches, "the live curve got no points"
-    return job.fit_seconds
+    return job.fit_seconds, job.fit_cpu_seconds
 
 
 def raw(graph, data, epochs, batch) -> float:
@@ -79,32 +79,37 @@ def raw(graph, data, epochs, batch) -> float:
     model = build_model(graph)
     optimizer, loss, metrics = suggest_compile(graph, "classification", 10).keras_objects()
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch, validation_split=0.1, verbose=0)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - cpu
 
 
-def measure(kind: str, reps: int) -> dict:
+def measure(kind: str, reps: int) -> list[dict]:
     graph, data, epochs, batch = workload(kind)
     for _ in range(1):  # warm-up pair
         raw(graph, data, epochs, batch)
         ours(graph, data, epochs, batch)
-    ratios, mine, ref = [], [], []
+    ratios, cpu_ratios, mine, ref = [], [], [], []
     for i in range(reps):
         pair = {}
         for side in (("raw", "ours") if i % 2 == 0 else ("ours", "raw")):
             gc.collect()
             pair[side] = (ours if side == "ours" else raw)(graph, data, epochs, batch)
-        ratios.append(pair["ours"] / pair["raw"])
-        mine.append(pair["ours"])
-        ref.append(pair["raw"])
-        print(f"  {kind} pair {i + 1}: ours {pair['ours']:.2f} s, raw {pair['raw']:.2f} s", file=sys.stderr)
+        ratios.append(pair["ours"][0] / pair["raw"][0])
+        cpu_ratios.append(pair["ours"][1] / pair["raw"][1])
+        mine.append(pair["ours"][0])
+        ref.append(pair["raw"][0])
+        print(f"  {kind} pair {i + 1}: ours {pair['ours'][0]:.2f} s ({pair['ours'][1]:.2f} s CPU), "
+              f"raw {pair['raw'][0]:.2f} s ({pair['raw'][1]:.2f} s CPU)", file=sys.stderr)
     samples = len(data.x_train) * 0.9 * epochs
-    result = figure(f"train {kind}: fit time, ours / raw (throughput >= 0.97x)", statistics.median(mine) * 1000,
-                    statistics.median(ref) * 1000, TARGET, ratio=statistics.median(ratios))
-    result["note"] = (f"{samples / statistics.median(mine):,.0f} vs {samples / statistics.median(ref):,.0f} "
-                      "samples/s")
-    return result
+    wall = figure(f"train {kind}: fit wall time, ours / raw", statistics.median(mine) * 1000,
+                  statistics.median(ref) * 1000, TARGET, ratio=statistics.median(ratios))
+    wall["note"] = (f"{samples / statistics.median(mine):,.0f} vs {samples / statistics.median(ref):,.0f} "
+                    "samples/s")
+    cpu = figure(f"train {kind}: fit CPU time, ours / raw", statistics.median(mine) * 1000,
+                 statistics.median(ref) * 1000, TARGET, ratio=statistics.median(cpu_ratios))
+    cpu["note"] = "CPU time of the whole process (every thread): what the live curves add, whatever else runs"
+    return [wall, cpu]
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     load_keras()
     print(machine())
-    results = [measure(kind, max(2, args.reps)) for kind in ("mlp", "cnn")]
+    results = [r for kind in ("mlp", "cnn") for r in measure(kind, max(2, args.reps))]
     for r in results:
         print(f"{r['name']}: {r['note']}")
     return emit(results, args.json)
