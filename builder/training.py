@@ -38,7 +38,8 @@ METRICS = {
         "categorical_crossentropy": 'keras.metrics.CategoricalAccuracy(name="accuracy")',
         "binary_crossentropy": 'keras.metrics.BinaryAccuracy(name="accuracy"{threshold})',
     },
-    "mae": 'keras.metrics.MeanAbsoluteError(name="mae")',
+    # Only for numbers to predict: with class labels (sparse) it would compare a label with a row of scores.
+    "mae": {"mse": 'keras.metrics.MeanAbsoluteError(name="mae")', "mae": 'keras.metrics.MeanAbsoluteError(name="mae")'},
 }
 
 
