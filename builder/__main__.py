@@ -262,6 +262,43 @@ def _save_model(model, path: str) -> None:
             os.remove(tmp)
 
 
+def cmd_export(args) -> int:
+    from builder.export import ExportError, export
+
+    from_graph = args.source.lower().endswith(".json")
+    weights = {}
+    if from_graph:
+        graph = _load(args.source)
+    else:
+        from builder.importer import ModelImportError, import_model
+
+        try:
+            imported = import_model(args.source)
+        except ModelImportError as e:
+            _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
+            return 1
+        graph, weights = imported.graph, imported.weights
+    model = None
+    if args.format not in ("python", "script", "graph"):
+        from builder.build import BuildError, build_model
+        from builder.importer import apply_weights
+
+        try:
+            model = build_model(graph)
+        except BuildError as e:
+            _problems([i.line() for i in e.issues], to_stdout=False)
+            return 1
+        apply_weights(model, weights)
+        if from_graph:
+            print("note: exported from a graph file: the model is not trained (random weights)", file=sys.stderr)
+    try:
+        print(export(args.format, args.output, model=model, graph=graph, dataset=args.dataset))
+    except ExportError as e:
+        _problems([f"error: export: {e}"], to_stdout=False)
+        return 1
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m builder", description="LayerCanvas: design, check and build Keras models from graph files.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -297,6 +334,13 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--strategy", choices=["auto", "one", "mirrored", "multi-worker"], default="auto")
     t.add_argument("--json", action="store_true", help="print one JSON line at the end: history and test metrics")
     t.set_defaults(func=cmd_train)
+    e = sub.add_parser("export", help="write a model (a .keras/.h5 file, or a graph file untrained) in a format")
+    e.add_argument("source", metavar="MODEL_OR_GRAPH")
+    e.add_argument("--format", required=True,
+                   choices=["keras", "h5", "savedmodel", "weights", "tflite", "python", "script", "graph"])
+    e.add_argument("-o", "--output", required=True, help="the file to write (savedmodel: a folder, or a .zip)")
+    e.add_argument("--dataset", help="for --format script: the built-in dataset it loads")
+    e.set_defaults(func=cmd_export)
     d = sub.add_parser("datasets", help="list the built-in datasets")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_datasets)

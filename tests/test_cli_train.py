@@ -92,3 +92,35 @@ def test_real_train_subprocess(graph_file):
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout.strip().splitlines()[-1])["status"] == "finished"
     assert run.stderr.strip() == ""
+
+
+def test_export_from_a_model_file_keeps_its_weights(graph_file, tmp_path, capsys):
+    import numpy as np
+
+    model_path = tmp_path / "iris.keras"
+    assert main(["train", graph_file(template("iris_mlp")), "--dataset", "iris", "--epochs", "2",
+                 "--out", str(model_path)]) == 0
+    capsys.readouterr()
+    keras = load_keras()
+    original = keras.models.load_model(model_path)
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    for fmt, name in [("h5", "m.h5"), ("savedmodel", "m.zip"), ("python", "m.py"), ("tflite", "m.tflite")]:
+        assert main(["export", str(model_path), "--format", fmt, "-o", str(tmp_path / name)]) == 0
+        assert capsys.readouterr().out.strip() == str(tmp_path / name)
+    again = keras.models.load_model(tmp_path / "m.h5")
+    np.testing.assert_allclose(again.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-5)
+    assert "def build_model" in (tmp_path / "m.py").read_text()
+
+
+def test_export_refusals(graph_file, tmp_path, capsys):
+    assert main(["export", graph_file(template("mlp")), "--format", "keras", "-o", str(tmp_path / "u.keras")]) == 0
+    assert "not trained" in capsys.readouterr().err
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"PK\x03\x04 not really")
+    assert main(["export", str(junk), "--format", "h5", "-o", str(tmp_path / "x.h5")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: model: ") and "Traceback" not in err
+    assert not (tmp_path / "x.h5").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", graph_file(template("mlp")), "--format", "onnx", "-o", "x"])
+    assert exit_info.value.code == 2
