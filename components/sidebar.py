@@ -13,7 +13,40 @@ from components import state
 MAX_GRAPH_FILE = 5 * 1024 * 1024
 
 
+def _import(upload) -> None:
+    """A trained .keras / .h5 model: its graph onto the canvas, its weights kept for training and export."""
+    from builder.importer import MAX_BYTES, ModelImportError, import_model
+    from components.training_panel import WEIGHTS
+
+    if upload.size > MAX_BYTES:
+        state.flash("error", f"{upload.name} is {upload.size / 2**20:.0f} MB; a model file is at most "
+                             f"{MAX_BYTES // 2**20} MB. Nothing was changed.")
+        return
+    try:
+        with st.spinner(f"Reading {upload.name}..."):
+            result = import_model(upload.getvalue(), filename=upload.name)
+    except ModelImportError as e:
+        state.flash("error", f"{upload.name} cannot be imported: {e}. Your project is unchanged.")
+        return
+    except Exception as e:  # noqa: BLE001 - never a traceback: say what failed
+        state.flash("error", f"{upload.name} cannot be imported ({type(e).__name__}). Your project is unchanged.")
+        return
+    from builder.layout import auto_layout
+
+    state.commit(auto_layout(result.graph))
+    state.select(None)
+    st.session_state[WEIGHTS] = result.weights
+    st.session_state["lc_fit"] = True
+    layers = sum(1 for w in result.weights.values() if w)
+    notes = " ".join(result.notes)
+    state.flash("success", f"Imported {upload.name}: {len(result.graph.nodes)} layers, weights for {layers}. "
+                           f"Freeze layers and train on the Train page. {notes}".strip())
+
+
 def _open(upload) -> None:
+    if upload.name.lower().endswith((".keras", ".h5")):
+        _import(upload)
+        return
     if upload.size > MAX_GRAPH_FILE:
         state.flash("error", f"{upload.name} is {upload.size / 1e6:.1f} MB; a graph file is at most 5 MB. Nothing was changed.")
         return
@@ -46,7 +79,9 @@ def render_sidebar() -> None:
             state.select(None)
             st.session_state["lc_fit"] = True
             st.rerun()
-        upload = st.file_uploader("Open a graph file", type=["json"], key="open_graph", max_upload_size=5)
+        upload = st.file_uploader("Open a graph file or a model", type=["json", "keras", "h5"], key="open_graph",
+                                  max_upload_size=200, help="A LayerCanvas graph (.json), or a Keras model "
+                                  "(.keras or .h5) to edit, fine-tune and export: its weights come along.")
         if upload is not None and st.session_state.get("lc_opened") != upload.file_id:
             st.session_state["lc_opened"] = upload.file_id
             _open(upload)

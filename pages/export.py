@@ -1,11 +1,11 @@
-"""The Export page (not built yet)."""
+"""The Export page: download the model in every format, each with how to load it."""
 
 import streamlit as st
 
 from components import state
+from components.export_panel import render_export
 
 state.ensure_navigation()
 
-st.title("Export")
-st.info("This page is not built yet. For now, design your model on the Build page; its code and training script "
-        "are in the Build page's Code tab.")
+st.subheader("Export")
+render_export(state.get_graph())

@@ -133,3 +133,41 @@ def test_the_network_view_greys_frozen_layers_and_shows_no_user_markup():
     assert colors["dense"] == FROZEN and colors["output"] == TRAINABLE and colors["input"] == NO_WEIGHTS
     assert len(edges) == len(graph.edges)
     assert all("<" not in n.title and "<" not in n.label for n in nodes)
+
+
+def test_export_page_offers_every_format_untrained_then_trained():
+
+
+    from builder.kerasenv import load_keras
+
+    at = app("pages/export.py")
+    assert any("Not trained yet" in i for i in texts(at.info))
+    def keys():
+        return {b.key for b in at.get("download_button") if b.key and b.key.startswith("download:")}
+
+    # Every format but SavedModel and TFLite right away; those two are prepared on request.
+    assert keys() == {f"download:{f}" for f in ("keras", "h5", "weights", "python", "script", "graph")}
+    at.button(key="prepare:savedmodel").click().run()
+    assert not at.exception and "download:savedmodel" in keys()
+    assert any("serving_default" in c.value for c in at.code)
+    # Train, then the export is of the trained model.
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(3).run()
+    at.button(key="train_start").click().run()
+    job = wait_for_job(at)
+    at.switch_page("pages/export.py").run()
+    assert any(f"trained in run {job.id[:6]}" in i for i in texts(at.info))
+    from components.export_panel import PREPARED
+
+    data = at.session_state[PREPARED]["keras"]
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".keras") as f:
+        f.write(data)
+        f.flush()
+        model = load_keras().models.load_model(f.name)
+    x = job.dataset.x_test[:5]
+    import numpy as np
+
+    np.testing.assert_allclose(model.predict(x, verbose=0), job.model.predict(x, verbose=0), atol=1e-5)
+
