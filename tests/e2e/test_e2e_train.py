@@ -16,8 +16,7 @@ def chart_points(page) -> int:
     return max(counts) if counts else 0
 
 
-def test_train_watch_the_curves_grow_stop_and_see_results(browser, server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+def test_train_watch_the_curves_grow_stop_and_see_results(page, server):
     page.goto(server)
     metric_value(page, "Total params").wait_for(timeout=120_000)
     page.get_by_role("link", name="Train").click()
@@ -28,6 +27,7 @@ def test_train_watch_the_curves_grow_stop_and_see_results(browser, server):
     epochs.fill("3000")
     epochs.press("Enter")
     settle(page)
+    expect(start).to_be_enabled(timeout=60_000)
     start.click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     deadline = time.time() + 60
@@ -48,4 +48,3 @@ def test_train_watch_the_curves_grow_stop_and_see_results(browser, server):
     page.get_by_role("link", name="Runs").click()
     expect(page.get_by_text("No runs yet")).to_have_count(0, timeout=30_000)
     expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
-    page.close()

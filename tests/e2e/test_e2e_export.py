@@ -1,0 +1,85 @@
+"""Export in a real browser: train briefly, download the .h5 and the SavedModel zip, load both, same predictions;
+import a model through the sidebar, and a Lambda model is refused with a message."""
+
+import zipfile
+
+import numpy as np
+from playwright.sync_api import expect
+
+from tests.e2e.test_e2e_build import metric_value, settle
+
+
+def download(page, fmt: str, path) -> str:
+    """Prepares the format if it must be, then downloads it (buttons found by their keys)."""
+    prepare = page.locator(f".st-key-prepare-{fmt} button")
+    if prepare.count():
+        prepare.click()
+        settle(page)
+    with page.expect_download(timeout=120_000) as info:
+        page.locator(f".st-key-download-{fmt} button").click()
+    info.value.save_as(path)
+    return info.value.suggested_filename
+
+
+def test_train_download_h5_and_savedmodel_then_compare(page, server, tmp_path):
+    from builder.kerasenv import load_keras
+
+    keras = load_keras()
+    import tensorflow as tf
+
+    page.goto(server)
+    metric_value(page, "Total params").wait_for(timeout=120_000)
+    page.get_by_role("link", name="Train").click()
+    start = page.get_by_role("button", name="Start training")
+    start.wait_for(timeout=60_000)
+    settle(page)
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("5")
+    epochs.press("Enter")
+    settle(page)
+    expect(start).to_be_enabled(timeout=60_000)
+    start.click()
+    expect(page.get_by_text("Confusion matrix (test data)")).to_be_visible(timeout=120_000)
+    page.get_by_role("link", name="Export").click()
+    expect(page.get_by_text("The model trained in run")).to_be_visible(timeout=60_000)
+    settle(page)
+    h5_name = download(page, "h5", tmp_path / "model.h5")
+    zip_name = download(page, "savedmodel", tmp_path / "model.zip")
+    assert h5_name == "iris_mlp.h5" and zip_name == "iris_mlp.zip"
+    expect(page.get_by_text("Serving signature:")).to_have_count(1)  # shown once the SavedModel is made
+    h5 = keras.models.load_model(tmp_path / "model.h5")
+    with zipfile.ZipFile(tmp_path / "model.zip") as zf:
+        zf.extractall(tmp_path)
+    served = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serving_default"]
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype("float32")
+    a = h5.predict(x, verbose=0)
+    b = list(served(tf.constant(x)).values())[0].numpy()
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(a, a[0])  # a real model, not a constant
+
+
+def test_import_a_model_and_refuse_a_lambda(page, server, tmp_path):
+    from builder.kerasenv import load_keras
+
+    keras = load_keras()
+    inp = keras.Input((6,), name="features")
+    out = keras.layers.Dense(5, activation="relu", name="hidden")(inp)
+    out = keras.layers.Dense(2, activation="softmax", name="answer")(out)
+    keras.Model(inp, out, name="imported").save(tmp_path / "imported.keras")
+    lam = keras.layers.Lambda(lambda t: t * 2, name="double")(inp)
+    keras.Model(inp, lam).save(tmp_path / "lambda.keras")
+
+    page.goto(server)
+    metric_value(page, "Total params").wait_for(timeout=120_000)
+    settle(page)
+    uploader = page.locator('[data-testid="stSidebar"] input[type="file"]')
+    uploader.set_input_files(str(tmp_path / "lambda.keras"))
+    expect(page.get_by_text("Lambda")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Your project is unchanged")).to_be_visible()
+    expect(metric_value(page, "Total params")).to_have_text("243")
+    settle(page)
+    uploader.set_input_files(str(tmp_path / "imported.keras"))
+    expect(page.get_by_text("Imported imported.keras")).to_be_visible(timeout=60_000)
+    expect(metric_value(page, "Total params")).to_have_text(f"{6 * 5 + 5 + 5 * 2 + 2:,}", timeout=60_000)
+    page.get_by_role("link", name="Export").click()
+    expect(page.get_by_text("weights imported or trained before (2 layers)")).to_be_visible(timeout=60_000)
