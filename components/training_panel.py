@@ -119,6 +119,11 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
         st.warning(md_escape(text), icon=":material/warning:")
     settings = TrainSettings(compile=comp, epochs=int(epochs), batch_size=int(batch), validation_split=float(split),
                              patience=int(patience), seed=int(seed))
+    n_train = len(ds.x_train) - int(len(ds.x_train) * settings.validation_split)
+    if 0 < n_train < settings.batch_size:
+        st.warning(f"Only {n_train} training samples are left after the validation split, fewer than the batch size "
+                   f"{settings.batch_size}: every epoch is a single batch of {n_train}. Lower the batch size for "
+                   "more updates per epoch.", icon=":material/warning:")
     try:
         settings.check()
     except SettingsError as e:

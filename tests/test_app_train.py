@@ -91,6 +91,8 @@ def test_contradicting_loss_gets_a_warning_and_bad_data_blocks_start():
     at = app("pages/train.py")
     at.selectbox(key="train_loss").set_value("mse").run()
     assert any("crossentropy" in w for w in texts(at.warning))
+    at.number_input(key="train_batch").set_value(500).run()
+    assert any("Only 96 training samples are left" in w for w in texts(at.warning))
     at.session_state[state.GRAPH] = template("mnist_cnn")  # 28x28x1 images, iris data
     at.run()
     assert at.button(key="train_start").disabled

@@ -1,0 +1,28 @@
+"""Uploads in a real browser: a broken CSV gets its message, a good one is previewed and checked against the model."""
+
+from playwright.sync_api import expect
+
+from tests.e2e.test_e2e_build import metric_value, settle
+
+
+def test_csv_upload_error_then_success(page, server, tmp_path):
+    bad = tmp_path / "flowers.csv"
+    bad.write_text("a,b,c,d,species\n" + "".join(f"{i},{i % 3},,{i % 5},x{i % 2}\n" for i in range(30)))
+    good = tmp_path / "flowers_ok.csv"
+    good.write_text("a,b,c,d,species\n" + "".join(
+        f"{i % 7},{i % 3},{(i * 7) % 11},{i % 5},{['setosa', 'versicolor', 'virginica'][i % 3]}\n" for i in range(60)))
+    page.goto(server)
+    metric_value(page, "Total params").wait_for(timeout=120_000)
+    page.get_by_role("link", name="Data").click()
+    page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True).click()
+    settle(page)
+    uploader = page.locator('[data-testid="stMain"] input[type="file"]')
+    uploader.set_input_files(str(bad))
+    expect(page.get_by_text("missing values")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("'c'").first).to_be_visible()
+    settle(page)
+    uploader.set_input_files(str(good))
+    expect(page.get_by_text("upload: flowers_ok.csv").or_(page.get_by_text("flowers_ok.csv")).first).to_be_visible(
+        timeout=60_000)
+    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=60_000)
+    expect(page.get_by_text("The model fits this data")).to_be_visible()
