@@ -176,9 +176,15 @@ def cmd_train(args) -> int:
     )
 
     graph = _load(args.graph)
+    chief = True
     if args.strategy == "multi-worker":
-        _problems(["error: graph: multi-worker training is not available yet: use --strategy auto"], False)
-        return 1
+        from builder.distribute import StrategyError, is_chief, parse_tf_config
+
+        try:
+            chief = is_chief(parse_tf_config(os.environ.get("TF_CONFIG")))
+        except StrategyError as e:
+            _problems([f"error: strategy: {e}"], to_stdout=False)
+            return 1
     try:
         data = open_dataset(args.dataset, graph)
     except DatasetError as e:
@@ -202,7 +208,8 @@ def cmd_train(args) -> int:
     try:
         settings = TrainSettings(compile=comp, epochs=pick("epochs", 10), batch_size=pick("batch_size", 32),
                                  validation_split=pick("validation_split", 0.2), patience=pick("patience", 0),
-                                 seed=pick("seed", 0))
+                                 seed=pick("seed", 0), strategy=args.strategy, mixed_precision=args.mixed_precision,
+                                 jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution)
         job = TrainingJob(graph, data, settings)
     except SettingsError as e:
         _problems([f"error: settings: {e}"], to_stdout=False)
@@ -224,21 +231,22 @@ def cmd_train(args) -> int:
     if job.status == "failed":
         _problems([f"error: graph: {job.message}"], to_stdout=False)
         return 1
-    if job.message:
-        print(f"note: {job.message}", file=sys.stderr)
+    for note in [*job.notes, *([job.message] if job.message else [])]:
+        print(f"note: {note}", file=sys.stderr)
     metrics = (job.result or {}).get("metrics", {})
-    if args.out:
+    if args.out and chief:  # in a cluster, only the chief writes the model
         try:
             _save_model(job.model, args.out)
         except OSError as e:
             _problems([f"error: out: cannot write {args.out}: {e.strerror or e}"], to_stdout=False)
             return 1
     if args.json:
-        print(json.dumps({"status": job.status, "history": job.history, "test": metrics, "model": args.out,
+        print(json.dumps({"status": job.status, "history": job.history, "test": metrics,
+                          "model": args.out if chief else None,
                           "seconds": round(time.time() - job.created, 2)}))
     else:
         print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if args.out:
+        if args.out and chief:
             print(args.out)
     return 0
 
@@ -331,7 +339,11 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, help="early stopping on the validation loss (0: off)")
     t.add_argument("--seed", type=int)
     t.add_argument("--out", help="save the trained model here (.keras or .h5)")
-    t.add_argument("--strategy", choices=["auto", "one", "mirrored", "multi-worker"], default="auto")
+    t.add_argument("--strategy", choices=["auto", "one", "mirrored", "multi-worker"], default="auto",
+                   help="auto: every local GPU when there are several; multi-worker: from TF_CONFIG")
+    t.add_argument("--mixed-precision", action="store_true", help="float16 compute (fast on recent GPUs)")
+    t.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
+    t.add_argument("--steps-per-execution", type=int, default=1, help="batches per call into TensorFlow")
     t.add_argument("--json", action="store_true", help="print one JSON line at the end: history and test metrics")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("export", help="write a model (a .keras/.h5 file, or a graph file untrained) in a format")

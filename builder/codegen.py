@@ -183,9 +183,12 @@ Run it with only the requirements installed:
     python {filename} --epochs 20
     python {filename} --data my_data.npz      # x_train, y_train (and x_test, y_test)
     python {filename} --data table.csv --target label
+    TF_CONFIG='{{"cluster": {{"worker": ["host1:12345", "host2:12345"]}}, "task": {{"type": "worker", "index": 0}}}}' \\
+        python {filename} --strategy multi-worker   # on each machine, with its own task index
 """
 
 import argparse
+import json
 import os
 
 import keras
@@ -231,13 +234,33 @@ def make_strategy(name):
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         tf.config.experimental.set_memory_growth(gpu, True)
-    if name == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "multi-worker":  # every worker runs this script with its own TF_CONFIG task
+        if not os.environ.get("TF_CONFIG"):
+            raise SystemExit("--strategy multi-worker needs the TF_CONFIG environment variable")
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=120)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    if name == "mirrored" and not gpus:
+        print("note: mirrored needs GPUs and none is visible: training on the CPU")
+        return tf.distribute.get_strategy()
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     if name == "one":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     return tf.distribute.get_strategy()
+
+
+{multi_worker_fix}
+
+
+def is_chief():
+    """In a cluster, only the chief saves the model: the "chief" task, or worker 0 without one."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{{}}")
+    task, cluster = config.get("task") or {{}}, config.get("cluster") or {{}}
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and task.get("index", 0) == 0
 
 
 {build_model_source}
@@ -266,6 +289,8 @@ def main():
             loss={loss},
             metrics=[{metrics}],
         )
+    if args.strategy == "multi-worker":
+        fix_keras_multi_worker(model, strategy)
     model.summary()
     model.fit(
         x_train,
@@ -276,6 +301,9 @@ def main():
         callbacks=[keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)],
     )
     print("test:", model.evaluate(x_test, y_test, return_dict=True, verbose=0))
+    if not is_chief():
+        print("done: the chief saves the model")
+        return
     stem = os.path.splitext(args.output)[0]
     model.save(stem + ".keras")
     model.save(stem + ".h5")
@@ -303,7 +331,10 @@ def generate_script(graph: Graph, dataset: str | None = None, epochs: int = 10, 
     Args:
         dataset: A built-in dataset name; default: the graph's `training.dataset`, else iris.
     """
+    import inspect
+
     from builder.datasets import BUILTIN
+    from builder.distribute import fix_keras_multi_worker
     from builder.training import suggest_compile
 
     training = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
@@ -317,6 +348,7 @@ def generate_script(graph: Graph, dataset: str | None = None, epochs: int = 10, 
         dataset_source=info.source(),
         dataset_call=info.call(),
         build_model_source=build_model_source(graph),
+        multi_worker_fix=inspect.getsource(fix_keras_multi_worker).strip(),
         safe_name=safe_filename(graph.name),
         epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(settings.learning_rate),
         validation_split=float(validation_split), patience=int(patience),

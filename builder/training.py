@@ -143,6 +143,10 @@ class TrainSettings:
     validation_split: float = 0.2
     patience: int = 0  # early stopping on the validation loss; 0 = off
     seed: int = 0
+    strategy: str = "auto"  # builder.distribute.STRATEGIES
+    mixed_precision: bool = False  # float16 compute, float32 weights (fast on recent GPUs)
+    jit_compile: bool = False  # XLA
+    steps_per_execution: int = 1  # batches per call into TensorFlow
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -161,7 +165,8 @@ class TrainSettings:
             raise SettingsError("compile settings must be a dict")
         known = set(CompileSettings.__dataclass_fields__)
         settings = cls(compile=CompileSettings(**{k: v for k, v in comp.items() if k in known}),
-                       **{k: data[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed")
+                       **{k: data[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed",
+                                                 "strategy", "mixed_precision", "jit_compile", "steps_per_execution")
                           if k in data})
         settings.check()
         return settings
@@ -178,6 +183,14 @@ class TrainSettings:
         whole("batch size", self.batch_size, 1, 65_536)
         whole("patience", self.patience, 0, 10_000)
         whole("seed", self.seed, 0, 2**31 - 1)
+        whole("steps per execution", self.steps_per_execution, 1, 10_000)
+        from builder.distribute import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise SettingsError(f"unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+        for name in ("mixed_precision", "jit_compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.validation_split, (int, float)) or isinstance(self.validation_split, bool) \
                 or not 0 <= self.validation_split < 1:
             raise SettingsError(f"validation split must be from 0 to 0.9, got {self.validation_split!r}")
@@ -296,6 +309,8 @@ class TrainingJob:
         self._initial_loss: float | None = None
         self._diverged: float | None = None  # the loss that stopped training
         self._sampling_done = False
+        self.notes: list[str] = []  # notices for the user (e.g. a strategy that fell back)
+        self.distributed = False  # metrics are then read at epoch ends only (a read would be a collective)
 
     # -- control ---------------------------------------------------------
     def start(self) -> None:
@@ -337,7 +352,7 @@ class TrainingJob:
                 "epochs": self.settings.epochs, "batch": self.batch, "steps": self.steps,
                 "elapsed_s": now - self.created, "samples_per_s": self.samples / running_s if running_s > 0 else 0.0,
                 "history": list(self.history), "batches": list(self.batches), "result": self.result,
-                "queue_position": self.queue_position, "artifact_path": self.artifact_path,
+                "queue_position": self.queue_position, "artifact_path": self.artifact_path, "notes": list(self.notes),
             }
 
     # -- the thread ------------------------------------------------------
@@ -375,24 +390,38 @@ class TrainingJob:
     def _prepare(self, keras):
         """Builds, seeds, loads weights and compiles; returns (model, x, y, fit kwargs)."""
         from builder.build import build_model
+        from builder.distribute import check_batch, make_strategy
         from builder.importer import apply_weights
 
         s, data = self.settings, self.dataset
+        strategy = make_strategy(s.strategy, self.notes)
+        check_batch(s.batch_size, strategy)
+        self.distributed = strategy.num_replicas_in_sync > 1 or s.strategy == "multi-worker"
+        if s.mixed_precision:  # Keras keeps the policy per thread: this one's layers only
+            keras.config.set_dtype_policy("mixed_float16")
         with _SEED_LOCK:  # Keras's seed is process-wide: hold it while this model's weights are drawn
             keras.utils.set_random_seed(s.seed)
-            model = build_model(self.graph)
+            with strategy.scope():
+                model = build_model(self.graph)
         self.loaded_weights = apply_weights(model, self.initial_weights) if self.initial_weights else []
-        optimizer, loss, metrics = s.compile.keras_objects()
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        with strategy.scope():
+            optimizer, loss, metrics = s.compile.keras_objects()
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=s.jit_compile,
+                          steps_per_execution=s.steps_per_execution)
+        if s.strategy == "multi-worker":
+            from builder.distribute import fix_keras_multi_worker
+
+            fix_keras_multi_worker(model, strategy)
         self.model = model
         x, y = data.x_train, self._labels(keras, data.y_train)
         n_train = len(x) - int(len(x) * s.validation_split)
         if n_train < 1:
             raise SettingsError(f"the validation split leaves no training data ({len(x)} samples)")
         self.steps = math.ceil(n_train / s.batch_size)
-        probe = slice(0, min(n_train, 512))  # the untrained loss, to tell when training explodes
-        self._initial_loss = _floats(model.evaluate(x[probe], y[probe], batch_size=s.batch_size, verbose=0,
-                                                    return_dict=True)).get("loss")
+        if not self.distributed:  # the untrained loss, to tell when training explodes (a cluster: epoch ends only)
+            probe = slice(0, min(n_train, 512))
+            self._initial_loss = _floats(model.evaluate(x[probe], y[probe], batch_size=s.batch_size, verbose=0,
+                                                        return_dict=True)).get("loss")
         callbacks = [_JobCallback(self)]
         if s.patience:
             monitor = "val_loss" if s.validation_split else "loss"
@@ -431,7 +460,9 @@ class TrainingJob:
             if step <= last or self._phase != "train":
                 continue
             last = step
-            logs = _consistent_metrics(model, iterations)
+            # Under a distribution strategy, reading the metrics is a collective operation that every worker
+            # must join at the same point: only the epoch ends (in the training loop) read them.
+            logs = {} if self.distributed else _consistent_metrics(model, iterations)
             with self._lock:
                 first = self.started is None
                 if first:
@@ -562,7 +593,9 @@ _SEED_LOCK = threading.Lock()
 
 def _failure_message(e: BaseException) -> str:
     """One plain line for the user; Keras/TensorFlow errors are cut to their first line."""
-    if isinstance(e, (_Diverged, SettingsError)):
+    from builder.distribute import StrategyError
+
+    if isinstance(e, (_Diverged, SettingsError, StrategyError)):
         return str(e)
     from builder.build import BuildError
 

@@ -21,8 +21,13 @@ def test_csv_upload_error_then_success(page, server, tmp_path):
     expect(page.get_by_text("missing values")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("'c'").first).to_be_visible()
     settle(page)
-    uploader.set_input_files(str(good))
-    expect(page.get_by_text("upload: flowers_ok.csv").or_(page.get_by_text("flowers_ok.csv")).first).to_be_visible(
-        timeout=60_000)
-    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=60_000)
+    for _ in range(3):  # a file given while the app reruns can be dropped by Streamlit: give it again
+        uploader.set_input_files(str(good))
+        try:
+            expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=20_000)
+            break
+        except AssertionError:
+            settle(page)
+    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12")
+    expect(page.get_by_text("missing values")).to_have_count(0)
     expect(page.get_by_text("The model fits this data")).to_be_visible()
