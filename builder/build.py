@@ -141,6 +141,7 @@ class ModelBuilder:
     def build(self, graph: Graph) -> BuildResult:
         """Validates and builds. Never raises for a bad graph."""
         load_keras()  # TensorFlow loads once per process
+        _reuse_seed_generator_names()
 
         result = BuildResult(graph, issues=check_structure(graph))
         try:
@@ -178,6 +179,8 @@ class ModelBuilder:
         self._tensors, self._layers = tensors, layers
         if not result.errors:
             result.model = self._model(graph, outputs, result.issues)
+            if result.model is not None:
+                _forget_old_calls(result.model)
         return result
 
     # -- one node ---------------------------------------------------------
@@ -229,8 +232,14 @@ class ModelBuilder:
     def _layer_for(self, node: Node, spec: LayerSpec, ins: list, local: str):
         """(layer to call again or None, layer whose weights to copy or None)."""
         cached = self._layers.get(local)
-        if cached is None or cached[1] != tuple((tuple(t.shape), t.dtype) for t in ins):
+        specs = tuple((tuple(t.shape), t.dtype) for t in ins)
+        if cached is None:
             return None, None
+        if cached[1] != specs:
+            same_ranks = len(cached[1]) == len(specs) and all(
+                len(a[0]) == len(b[0]) and a[1] == b[1] for a, b in zip(cached[1], specs, strict=True))
+            if not (spec.any_shape and same_ranks):
+                return None, None
         layer = cached[0]
         if len(getattr(layer, "_inbound_nodes", ())) >= MAX_CALLS_PER_LAYER:
             return None, layer
@@ -349,6 +358,42 @@ def _return_sequences_param(spec: LayerSpec | None, node: Node) -> str | None:
         if inner.param("return_sequences") is not None and not inner_params.get("return_sequences"):
             return "layer.return_sequences"
     return None
+
+
+def _forget_old_calls(model) -> None:
+    """Drops the links from kept layers to the calls of earlier builds.
+
+    A layer that is kept between builds records every later layer that was ever called on its output (its
+    outbound nodes), and each such record holds that whole earlier graph: the Input layer alone gained one per
+    edit, and memory grew without end. Only the calls of the current model are kept. (Inbound nodes stay: Keras
+    keys the model's nodes by their position there.)
+    """
+    try:
+        current = {id(n) for nodes in model._nodes_by_depth.values() for n in nodes}
+        for op in model._operations:
+            outbound = getattr(op, "_outbound_nodes", None)
+            if outbound:
+                op._outbound_nodes = [n for n in outbound if id(n) in current]
+    except AttributeError:  # another Keras layout: nothing to drop
+        return
+
+
+def _reuse_seed_generator_names() -> None:
+    """Lets new random layers (Dropout, noise) reuse their seed generators' names.
+
+    Keras numbers each new SeedGenerator (`seed_generator_41`, ...), and TensorFlow keeps about 35 kB for every
+    variable name it has seen, for good: each edit that made a new Dropout grew the server for ever (bench/memory.py).
+    Names only need to be unique within a layer, so the count starts again at each build. A Keras without this
+    counter is left as it is.
+    """
+    try:
+        from keras.src.backend.common import global_state
+
+        uids = global_state.get_global_attribute("object_name_uids")
+    except Exception:  # noqa: BLE001 - another Keras layout: nothing to do
+        return
+    if isinstance(uids, dict):
+        uids.pop("seed_generator", None)
 
 
 def layer_kwargs(node: Node) -> dict:

@@ -396,6 +396,10 @@ class LayerSpec:
         per_step: A wrapper whose layer sees one time step (TimeDistributed).
         applies: The activation the layer itself is (Softmax is `softmax`),
             for loss suggestions when a model ends in it.
+        any_shape: The layer keeps nothing that depends on its input's size,
+            so an edit upstream may call it again on another size instead of
+            making a new one (each new random layer costs TensorFlow about
+            35 kB that it never gives back).
     """
 
     type: str
@@ -415,6 +419,7 @@ class LayerSpec:
     flat_hint: bool = False
     per_step: bool = False
     applies: str | None = None
+    any_shape: bool = False
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -596,7 +601,8 @@ _SPECS: list[LayerSpec] = [
         (P("activation", "choice", REQUIRED, "The function to apply.", choices=ACTIVATIONS[1:]),),
         key_params=("activation",),
     ),
-    LayerSpec("Dropout", "core", "Randomly zeroes a fraction of inputs while training.", (_rate(), SEED), key_params=("rate",)),
+    LayerSpec("Dropout", "core", "Randomly zeroes a fraction of inputs while training.", (_rate(), SEED), any_shape=True,
+              key_params=("rate",)),
     LayerSpec("Flatten", "core", "Flattens each sample to one vector.", input_rank=tuple(range(2, 9)), rank_hint="at least (batch, features)"),
     LayerSpec(
         "Reshape", "core", "Reshapes each sample (one size may be -1).",
@@ -697,11 +703,14 @@ _SPECS: list[LayerSpec] = [
               key_params=("cropping",), input_rank=(4,), rank_hint=IMG),
     # -- regularization --------------------------------------------------------
     LayerSpec("SpatialDropout1D", "regularization", "Drops whole channels of a sequence while training.",
-              (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(3,), rank_hint=SEQ),
+              (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(3,), rank_hint=SEQ,
+              any_shape=True),
     LayerSpec("SpatialDropout2D", "regularization", "Drops whole feature maps of an image while training.",
-              (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(4,), rank_hint=IMG),
+              (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(4,), rank_hint=IMG,
+              any_shape=True),
     LayerSpec("GaussianNoise", "regularization", "Adds random noise while training.",
-              (P("stddev", "float", REQUIRED, "Standard deviation of the noise.", min=0.0), SEED), key_params=("stddev",)),
+              (P("stddev", "float", REQUIRED, "Standard deviation of the noise.", min=0.0), SEED), key_params=("stddev",),
+              any_shape=True),
     # -- activations -----------------------------------------------------------
     LayerSpec(
         "ReLU", "activations", "max(x, 0), with an optional cap and slope.",

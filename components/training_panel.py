@@ -113,12 +113,25 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     metrics = c[0].multiselect("Metrics", metric_choices, default=default_metrics, key="train_metrics",
                                disabled=disabled)
     seed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed", disabled=disabled)
+    c = st.columns(4)
+    from builder.distribute import STRATEGIES
+
+    strategy = c[0].selectbox("Strategy", STRATEGIES, key="train_strategy", disabled=disabled,
+                              help="auto: every local GPU when there are several. multi-worker: several machines, "
+                                   "from the TF_CONFIG environment variable of the server.")
+    mixed = c[1].toggle("Mixed precision", key="train_mixed", disabled=disabled,
+                        help="float16 maths with float32 weights: faster on recent GPUs, slower on CPUs.")
+    jit = c[2].toggle("XLA (jit_compile)", key="train_jit", disabled=disabled,
+                      help="Compiles the training step; the first batches take longer.")
+    steps = c[3].number_input("Steps per execution", 1, 10_000, 1, key="train_steps", disabled=disabled,
+                              help="Batches run per call into TensorFlow: fewer Python round trips for small models.")
     comp = type(suggested)(optimizer=optimizer, learning_rate=float(lr), loss=loss, from_logits=bool(logits),
                            metrics=list(metrics))
     for text in loss_warnings(graph, comp, ds.task, ds.classes):
         st.warning(md_escape(text), icon=":material/warning:")
     settings = TrainSettings(compile=comp, epochs=int(epochs), batch_size=int(batch), validation_split=float(split),
-                             patience=int(patience), seed=int(seed))
+                             patience=int(patience), seed=int(seed), strategy=strategy, mixed_precision=bool(mixed),
+                             jit_compile=bool(jit), steps_per_execution=int(steps))
     n_train = len(ds.x_train) - int(len(ds.x_train) * settings.validation_split)
     if 0 < n_train < settings.batch_size:
         st.warning(f"Only {n_train} training samples are left after the validation split, fewer than the batch size "
@@ -168,6 +181,8 @@ def render_progress(snap: dict) -> None:
     c[1].metric("Samples per second", f"{snap['samples_per_s']:,.0f}")
     last = snap["history"][-1] if snap["history"] else {}
     c[2].metric("Last epoch loss", f"{last['loss']:.4f}" if "loss" in last else "-")
+    for note in snap.get("notes") or []:
+        st.info(md_escape(note), icon=":material/info:")
     if snap["message"]:
         (st.error if status == "failed" else st.info)(md_escape(snap["message"]))
 

@@ -173,3 +173,13 @@ def test_export_page_offers_every_format_untrained_then_trained():
 
     np.testing.assert_allclose(model.predict(x, verbose=0), job.model.predict(x, verbose=0), atol=1e-5)
 
+
+
+def test_mirrored_without_gpus_trains_on_the_cpu_with_a_notice():
+    at = app("pages/train.py")
+    at.selectbox(key="train_strategy").set_value("mirrored").run()
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    job = wait_for_job(at)
+    assert job.status == "finished" and job.settings.strategy == "mirrored"
+    assert any("none is visible" in i for i in texts(at.info))
