@@ -12,7 +12,14 @@ import types
 import pytest
 
 from builder.codegen import generate_script
-from builder.distribute import StrategyError, check_batch, is_chief, make_strategy, parse_tf_config, wait_for_workers
+from builder.distribute import (
+    StrategyError,
+    check_batch,
+    is_chief,
+    make_strategy,
+    parse_tf_config,
+    wait_for_workers,
+)
 from builder.templates import template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,3 +135,28 @@ def test_two_workers_run_the_exported_script(tmp_path):
         assert code == 0, err[-3000:]
     assert "saved" in outs[0][1] and "the chief saves the model" in outs[1][1]
     assert (tmp_path / "out.keras").exists() and (tmp_path / "out.h5").exists()
+
+
+def test_the_cli_gives_up_on_a_missing_worker_with_a_message(tmp_path):
+    graph = tmp_path / "g.json"
+    graph.write_text(template("iris_mlp").dumps())
+    ports = free_ports(2)
+    env = {**os.environ, "TF_CONFIG": tf_config(ports, 0), "LAYERCANVAS_WORKER_TIMEOUT": "3", "PYTHONPATH": ROOT}
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "builder", "train", str(graph), "--dataset", "iris", "--epochs", "1",
+                          "--strategy", "multi-worker"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 1
+    assert f"worker 1 at 127.0.0.1:{ports[1]} did not come up within 3 s" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert time.monotonic() - started < 120
+
+
+def test_malformed_tf_config_in_the_cli(tmp_path, capsys, monkeypatch):
+    from builder.__main__ import main
+
+    graph = tmp_path / "g.json"
+    graph.write_text(template("iris_mlp").dumps())
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": ')
+    assert main(["train", str(graph), "--dataset", "iris", "--strategy", "multi-worker"]) == 1
+    assert "error: strategy: TF_CONFIG is not valid JSON" in capsys.readouterr().err
