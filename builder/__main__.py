@@ -230,6 +230,11 @@ def cmd_train(args) -> int:
         job.wait()
     if job.status == "failed":
         _problems([f"error: graph: {job.message}"], to_stdout=False)
+        if args.strategy == "multi-worker":
+            # TensorFlow's cluster set-up may still be waiting in a thread that would hold the exit: leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         return 1
     for note in [*job.notes, *([job.message] if job.message else [])]:
         print(f"note: {note}", file=sys.stderr)

@@ -118,11 +118,7 @@ def make_strategy(name: str, notes: list[str] | None = None):
         except RuntimeError:  # the GPU is already in use by this process: its setting stays
             pass
     if name == "multi-worker":
-        config = parse_tf_config(os.environ.get("TF_CONFIG"))
-        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=_worker_timeout())
-        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-        wait_for_workers(config)
-        return strategy
+        return _multi_worker(tf, parse_tf_config(os.environ.get("TF_CONFIG")))
     if name == "mirrored" and not gpus:
         notes.append("mirrored needs GPUs and none is visible: training on the CPU with the default strategy")
         return tf.distribute.get_strategy()
@@ -131,6 +127,32 @@ def make_strategy(name: str, notes: list[str] | None = None):
     if name == "one":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     return tf.distribute.get_strategy()
+
+
+def _multi_worker(tf, config: dict):
+    """MultiWorkerMirroredStrategy, once every task of TF_CONFIG is reachable.
+
+    Its constructor waits without a time limit (inside TensorFlow, holding the interpreter) until every task has
+    connected, so the waiting is done first, here: this task listens on its own address while it waits for the
+    others', so that they see it too, then lets TensorFlow take the port. A worker that never comes up gives a
+    message naming it instead of a hang.
+    """
+    task = config["task"]
+    _, port = _address(config["cluster"][task["type"]][task["index"]])
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("", port))
+        listener.listen(16)
+    except OSError as e:
+        listener.close()
+        raise StrategyError(f"this task's address (port {port}) cannot be used: {e.strerror or e}") from None
+    try:
+        wait_for_workers(config)
+    finally:
+        listener.close()
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=_worker_timeout())
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
 def _worker_timeout() -> float:
