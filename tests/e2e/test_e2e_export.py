@@ -7,6 +7,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.e2e.test_e2e_build import metric_value, settle
+from tests.e2e.test_e2e_train import start_training
 
 
 def download(page, fmt: str, path) -> str:
@@ -27,18 +28,7 @@ def test_train_download_h5_and_savedmodel_then_compare(page, server, tmp_path):
     keras = load_keras()
     import tensorflow as tf
 
-    page.goto(server)
-    metric_value(page, "Total params").wait_for(timeout=120_000)
-    page.get_by_role("link", name="Train").click()
-    start = page.get_by_role("button", name="Start training")
-    start.wait_for(timeout=60_000)
-    settle(page)
-    epochs = page.get_by_label("Epochs")
-    epochs.fill("5")
-    epochs.press("Enter")
-    settle(page)
-    expect(start).to_be_enabled(timeout=60_000)
-    start.click()
+    start_training(page, server, epochs=5)
     expect(page.get_by_text("Confusion matrix (test data)")).to_be_visible(timeout=120_000)
     page.get_by_role("link", name="Export").click()
     expect(page.get_by_text("The model trained in run")).to_be_visible(timeout=60_000)

@@ -16,19 +16,24 @@ def chart_points(page) -> int:
     return max(counts) if counts else 0
 
 
-def test_train_watch_the_curves_grow_stop_and_see_results(page, server):
+def start_training(page, server, epochs: int) -> None:
+    """A new project (the iris classifier) in a fresh session: Train page, set the epochs, Start."""
     page.goto(server)
     metric_value(page, "Total params").wait_for(timeout=120_000)
     page.get_by_role("link", name="Train").click()
     start = page.get_by_role("button", name="Start training")
     start.wait_for(timeout=60_000)
     settle(page)
-    epochs = page.get_by_label("Epochs")
-    epochs.fill("3000")
-    epochs.press("Enter")
+    box = page.get_by_label("Epochs")
+    box.fill(str(epochs))
+    box.press("Enter")
     settle(page)
     expect(start).to_be_enabled(timeout=60_000)
     start.click()
+
+
+def test_train_watch_the_curves_grow_stop_and_see_results(page, server):
+    start_training(page, server, epochs=3000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     deadline = time.time() + 60
     first = 0
