@@ -3,6 +3,7 @@
 from playwright.sync_api import expect
 
 from tests.e2e.test_e2e_build import metric_value, settle
+from tests.e2e.test_e2e_train import go_to
 
 
 def test_csv_upload_error_then_success(page, server, tmp_path):
@@ -13,8 +14,9 @@ def test_csv_upload_error_then_success(page, server, tmp_path):
         f"{i % 7},{i % 3},{(i * 7) % 11},{i % 5},{['setosa', 'versicolor', 'virginica'][i % 3]}\n" for i in range(60)))
     page.goto(server)
     metric_value(page, "Total params").wait_for(timeout=120_000)
-    page.get_by_role("link", name="Data").click()
-    page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True).click()
+    upload = page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True)
+    go_to(page, "Data", upload)
+    upload.click()
     settle(page)
     uploader = page.locator('[data-testid="stMain"] input[type="file"]')
     uploader.set_input_files(str(bad))

@@ -7,7 +7,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.e2e.test_e2e_build import metric_value, settle
-from tests.e2e.test_e2e_train import start_training
+from tests.e2e.test_e2e_train import go_to, start_training
 
 
 def download(page, fmt: str, path) -> str:
@@ -30,8 +30,7 @@ def test_train_download_h5_and_savedmodel_then_compare(page, server, tmp_path):
 
     start_training(page, server, epochs=5)
     expect(page.get_by_text("Confusion matrix (test data)")).to_be_visible(timeout=120_000)
-    page.get_by_role("link", name="Export").click()
-    expect(page.get_by_text("The model trained in run")).to_be_visible(timeout=60_000)
+    go_to(page, "Export", page.get_by_text("The model trained in run"))
     settle(page)
     h5_name = download(page, "h5", tmp_path / "model.h5")
     zip_name = download(page, "savedmodel", tmp_path / "model.zip")
@@ -71,5 +70,4 @@ def test_import_a_model_and_refuse_a_lambda(page, server, tmp_path):
     uploader.set_input_files(str(tmp_path / "imported.keras"))
     expect(page.get_by_text("Imported imported.keras")).to_be_visible(timeout=60_000)
     expect(metric_value(page, "Total params")).to_have_text(f"{6 * 5 + 5 + 5 * 2 + 2:,}", timeout=60_000)
-    page.get_by_role("link", name="Export").click()
-    expect(page.get_by_text("weights imported or trained before (2 layers)")).to_be_visible(timeout=60_000)
+    go_to(page, "Export", page.get_by_text("weights imported or trained before (2 layers)"))
