@@ -63,5 +63,6 @@ def test_train_watch_the_curves_grow_stop_and_see_results(page, server):
     expect(page.get_by_text("Confusion matrix (test data)")).to_be_visible()
     assert page.get_by_role("button", name="Start training").is_enabled()
     # The run is in the project's history.
-    go_to(page, "Runs", page.locator('[data-testid="stDataFrame"]'))
+    go_to(page, "Runs", page.get_by_text("This project", exact=True))
     expect(page.get_by_text("No runs yet")).to_have_count(0)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
