@@ -12,29 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from builder.catalog import LAYERS, LayerSpec, inner_layer_name
+from builder.config import env_int
 from builder.graph import Graph, GraphError, Node, describe
 from builder.kerasenv import load_keras
 from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
-
 # Weights beyond these counts are refused / warned about before anything is
 # allocated (4 bytes each; training needs about 4x that with Adam).
-def _env_int(name: str, default: int) -> int:
-    """A whole number from the environment; a malformed value falls back to the default."""
-    try:
-        return int(os.environ.get(name, str(default)))
-    except ValueError:
-        return default
-
-
-MAX_PARAMS = _env_int("LAYERCANVAS_MAX_PARAMS", 250_000_000)
-WARN_PARAMS = _env_int("LAYERCANVAS_WARN_PARAMS", 50_000_000)
+MAX_PARAMS = env_int("LAYERCANVAS_MAX_PARAMS", 250_000_000)
+WARN_PARAMS = env_int("LAYERCANVAS_WARN_PARAMS", 50_000_000)
 # A layer object is called again at most this many times, then replaced by a
 # fresh copy (weights carried over): each call leaves a node in Keras's history.
 MAX_CALLS_PER_LAYER = 8

@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import io
 import math
-import os
 import re
 import warnings
 import zipfile
@@ -22,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from builder.config import env_int
 from builder.kerasenv import load_keras  # cheap: Keras itself loads on first call
 
 
@@ -199,18 +199,9 @@ def builtin(name: str) -> DatasetInfo:
 _standardize = standardize  # parse_csv's argument of that name hides it
 
 
-def _env_int(name: str, default: int) -> int:
-    """A positive whole number from the environment; a malformed value falls back to the default."""
-    try:
-        value = int(os.environ.get(name, str(default)))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 MB = 2**20
-MAX_UPLOAD_BYTES = _env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200) * MB
-MAX_SAMPLES = _env_int("LAYERCANVAS_MAX_SAMPLES", 200_000)
+MAX_UPLOAD_BYTES = env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200, low=1) * MB
+MAX_SAMPLES = env_int("LAYERCANVAS_MAX_SAMPLES", 200_000, low=1)
 MAX_ARRAY_BYTES = 2 * 2**30  # the loaded arrays, as float32
 MAX_ZIP_ENTRIES = 20_000
 MAX_ZIP_BYTES = 500 * MB  # uncompressed, as declared by the zip's directory

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from builder.catalog import LAYERS
+from builder.config import env_int
 from builder.graph import Graph
 from builder.kerasenv import load_keras
 
@@ -245,14 +246,6 @@ def loss_warnings(graph: Graph, settings: CompileSettings, task: str, classes: i
 DIVERGED_FACTOR = 1e3  # a training loss this many times its starting value (or above it, if that was < 1) stops training
 SAMPLE_EVERY_S = 0.2  # batch metrics are sampled at most 5 times a second (each sample reads them twice)
 MAX_BATCH_POINTS = 5_000  # sampled points kept per run; older ones are thinned
-
-
-def _env_int(name: str, default: int, low: int = 1) -> int:
-    try:
-        value = int(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value >= low else default
 
 
 class TrainingJob:
@@ -705,7 +698,7 @@ class JobRegistry:
     """
 
     def __init__(self, max_running: int | None = None, keep: int = 32):
-        self.max_running = max_running or _env_int("LAYERCANVAS_MAX_JOBS", 2)
+        self.max_running = max_running or env_int("LAYERCANVAS_MAX_JOBS", 2, low=1)
         self.keep = keep
         self._jobs: dict[str, TrainingJob] = {}
         self._queue: list[TrainingJob] = []

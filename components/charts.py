@@ -17,7 +17,7 @@ def plain(text) -> str:
     return str(text).replace("<", "\u2039").replace(">", "\u203a")[:60]
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 300) -> go.Figure:
+def layout(fig: go.Figure, title: str, x: str, y: str, height: int = 300) -> go.Figure:
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
                       xaxis_title=x, yaxis_title=y, legend={"orientation": "h", "y": -0.25}, hovermode="x unified",
                       template="plotly_white")
@@ -49,7 +49,7 @@ def curve(metric: str, history: list[dict], batches: list[dict]) -> go.Figure:
     if val:
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in val], y=[r[f"val_{metric}"] for r in val],
                                  mode="lines+markers", name=f"validation {metric}", line={"color": VAL, "width": 2}))
-    return _layout(fig, metric, "epoch", metric)
+    return layout(fig, metric, "epoch", metric)
 
 
 def confusion(matrix: list[list[int]], names: list[str]) -> go.Figure:
@@ -61,13 +61,13 @@ def confusion(matrix: list[list[int]], names: list[str]) -> go.Figure:
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
-    return _layout(fig, "Confusion matrix (test data)", "predicted", "true", height=max(300, 40 * k + 120))
+    return layout(fig, "Confusion matrix (test data)", "predicted", "true", height=max(300, 40 * k + 120))
 
 
 def class_balance(counts: dict[str, int]) -> go.Figure:
     fig = go.Figure(go.Bar(x=[plain(k) for k in counts], y=list(counts.values()), marker_color=TRAIN))
     fig.update_xaxes(type="category")
-    return _layout(fig, "Class balance (training data)", "class", "samples", height=260)
+    return layout(fig, "Class balance (training data)", "class", "samples", height=260)
 
 
 def overlay(runs: list[dict], metric: str) -> go.Figure:
@@ -81,4 +81,4 @@ def overlay(runs: list[dict], metric: str) -> go.Figure:
             if pts:
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[key] for r in pts], mode="lines+markers",
                                          name=f"{plain(run['label'])} ({what})", line={"color": color, "dash": dash}))
-    return _layout(fig, metric, "epoch", metric, height=340)
+    return layout(fig, metric, "epoch", metric, height=340)

@@ -172,7 +172,7 @@ def render_preview(ds: Dataset) -> None:
             import plotly.graph_objects as go
 
             fig = go.Figure(go.Histogram(x=np.ravel(ds.y_train), marker_color=charts.TRAIN))
-            st.plotly_chart(charts._layout(fig, "Target values (training data)", "value", "samples", 260),
+            st.plotly_chart(charts.layout(fig, "Target values (training data)", "value", "samples", 260),
                             key="targets")
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from builder import datasets as D
+from builder.config import env_int
 from builder.datasets import (
     BUILTIN,
     Dataset,
@@ -140,13 +141,13 @@ def test_unknown_names_list_the_choices():
 
 
 def test_limits_from_the_environment_fall_back_when_malformed(monkeypatch):
-    assert D.MAX_UPLOAD_BYTES == D._env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200) * 2**20 == D.max_upload_bytes()
-    assert D.MAX_SAMPLES == D._env_int("LAYERCANVAS_MAX_SAMPLES", 200_000)
+    assert D.MAX_UPLOAD_BYTES == env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200, low=1) * 2**20 == D.max_upload_bytes()
+    assert D.MAX_SAMPLES == env_int("LAYERCANVAS_MAX_SAMPLES", 200_000, low=1)
     monkeypatch.setenv("LAYERCANVAS_MAX_UPLOAD_MB", "300")
-    assert D._env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200) == 300
+    assert env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200, low=1) == 300
     for bad in ("lots", "", "-5", "0", "1.5"):
         monkeypatch.setenv("LAYERCANVAS_MAX_UPLOAD_MB", bad)
-        assert D._env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200) == 200
+        assert env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200, low=1) == 200
 
 
 # -- CSV -----------------------------------------------------------------------
