@@ -400,6 +400,9 @@ class LayerSpec:
             so an edit upstream may call it again on another size instead of
             making a new one (each new random layer costs TensorFlow about
             35 kB that it never gives back).
+        passthrough: Outside training the layer returns its input unchanged
+            (dropout, noise), so a model ending in it outputs what the layer
+            before it does (loss suggestions look through it).
     """
 
     type: str
@@ -420,6 +423,7 @@ class LayerSpec:
     per_step: bool = False
     applies: str | None = None
     any_shape: bool = False
+    passthrough: bool = False
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -602,7 +606,7 @@ _SPECS: list[LayerSpec] = [
         key_params=("activation",),
     ),
     LayerSpec("Dropout", "core", "Randomly zeroes a fraction of inputs while training.", (_rate(), SEED), any_shape=True,
-              key_params=("rate",)),
+              passthrough=True, key_params=("rate",)),
     LayerSpec("Flatten", "core", "Flattens each sample to one vector.", input_rank=tuple(range(2, 9)), rank_hint="at least (batch, features)"),
     LayerSpec(
         "Reshape", "core", "Reshapes each sample (one size may be -1).",
@@ -704,13 +708,13 @@ _SPECS: list[LayerSpec] = [
     # -- regularization --------------------------------------------------------
     LayerSpec("SpatialDropout1D", "regularization", "Drops whole channels of a sequence while training.",
               (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(3,), rank_hint=SEQ,
-              any_shape=True),
+              any_shape=True, passthrough=True),
     LayerSpec("SpatialDropout2D", "regularization", "Drops whole feature maps of an image while training.",
               (_rate("Fraction of channels dropped."), SEED), key_params=("rate",), input_rank=(4,), rank_hint=IMG,
-              any_shape=True),
+              any_shape=True, passthrough=True),
     LayerSpec("GaussianNoise", "regularization", "Adds random noise while training.",
               (P("stddev", "float", REQUIRED, "Standard deviation of the noise.", min=0.0), SEED), key_params=("stddev",),
-              any_shape=True),
+              any_shape=True, passthrough=True),
     # -- activations -----------------------------------------------------------
     LayerSpec(
         "ReLU", "activations", "max(x, 0), with an optional cap and slope.",

@@ -19,6 +19,7 @@ import os
 import pathlib
 import re
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -70,6 +71,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
             PRIMARY KEY (run_id, epoch)
         )""",
     ),
+    # 2: which process runs each run ("host/pid/start time"), so a server marks only
+    # the runs of processes that are gone, not those of another live server on the file.
+    ("ALTER TABLE runs ADD COLUMN owner TEXT",),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -84,6 +88,41 @@ def default_path() -> pathlib.Path:
     if env:
         return pathlib.Path(env)
     return pathlib.Path(__file__).resolve().parents[1] / "data" / "layercanvas.db"
+
+
+def process_owner(pid: int | None = None) -> str:
+    """This process as "host/pid/start time": unique even when the pid is reused later."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}/{pid}/{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), '' elsewhere or if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return ""
+    return stat.rpartition(")")[2].split()[19]  # field 22; the name before ")" may hold spaces
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process named by `owner` still runs: True, False, or None when it
+    cannot be told (another host, or no such record)."""
+    host, _, rest = (owner or "").partition("/")
+    pid_text, _, start = rest.partition("/")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None if owner else False
+    pid = int(pid_text)
+    if start:
+        return _start_time(pid) == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def new_project_id() -> str:
@@ -116,6 +155,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = pathlib.Path(path) if path is not None else default_path()
+        self.owner = process_owner()  # recorded with each run this store creates
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,9 +296,9 @@ class Store:
         text, settings_text, now = _graph_json(graph), _to_json(settings, "run settings"), time.time()
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO runs (id, project_id, name, graph, settings, dataset, status, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                (run_id, project_id, str(graph.name), text, settings_text, dataset, now, now),
+                "INSERT INTO runs (id, project_id, name, graph, settings, dataset, status, created_at, updated_at, "
+                "owner) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (run_id, project_id, str(graph.name), text, settings_text, dataset, now, now, self.owner),
             )
         return run_id
 
@@ -343,17 +383,30 @@ class Store:
         return [_run_row(r) for r in rows]
 
     def mark_interrupted(self) -> int:
-        """At server start: every run left queued, compiling or running is interrupted.
+        """Every run left queued, compiling or running by a process that is gone is
+        marked interrupted (called at server start and before runs are listed).
+
+        Runs of live processes (this one, another server on the same file) are left
+        alone, and so are those of other hosts, which cannot be checked.
 
         Returns:
             How many runs were marked.
         """
         marks = ", ".join("?" * len(ACTIVE_STATUSES))
+        with self._tx(write=False) as conn:  # most calls find nothing: no write lock for them
+            rows = conn.execute(f"SELECT id, owner FROM runs WHERE status IN ({marks})", ACTIVE_STATUSES).fetchall()
+        gone = [run_id for run_id, owner in rows if owner != self.owner and owner_alive(owner) is False]
+        if not gone:
+            return 0
         with self._tx() as conn:
-            return conn.execute(
-                f"UPDATE runs SET status = 'interrupted', message = ?, updated_at = ? WHERE status IN ({marks})",
-                (INTERRUPTED_MESSAGE, time.time(), *ACTIVE_STATUSES),
-            ).rowcount
+            now = time.time()
+            for run_id in gone:
+                conn.execute(
+                    f"UPDATE runs SET status = 'interrupted', message = ?, updated_at = ? "
+                    f"WHERE id = ? AND status IN ({marks})",
+                    (INTERRUPTED_MESSAGE, now, run_id, *ACTIVE_STATUSES),
+                )
+            return len(gone)
 
     def _update_run(self, conn: sqlite3.Connection, run_id: str, assignments: str, args: tuple) -> None:
         sets = f"{assignments}, updated_at = ?" if assignments else "updated_at = ?"

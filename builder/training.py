@@ -81,10 +81,23 @@ class CompileSettings:
                 [eval(m, scope) for m in self.metrics_code()])
 
 
+def _value_source(graph: Graph, output_id: str | None = None):
+    """The node whose values an output gives out: through dropout and noise layers, which pass them on."""
+    node = graph.node(output_id or graph.output_ids()[0])
+    seen = set()
+    while node.id not in seen:
+        seen.add(node.id)
+        spec = LAYERS.get(node.type)
+        sources = graph.inputs_of(node.id)
+        if spec is None or not spec.passthrough or len(sources) != 1:
+            break
+        node = graph.node(sources[0])
+    return node
+
+
 def output_activation(graph: Graph, output_id: str | None = None) -> str | None:
     """The activation of an output node (None/'linear' mean logits)."""
-    nid = output_id or graph.output_ids()[0]
-    node = graph.node(nid)
+    node = _value_source(graph, output_id)
     spec = LAYERS.get(node.type)
     if spec is None:
         return None
@@ -94,7 +107,7 @@ def output_activation(graph: Graph, output_id: str | None = None) -> str | None:
 
 
 def output_units(graph: Graph, output_id: str | None = None) -> int | None:
-    node = graph.node(output_id or graph.output_ids()[0])
+    node = _value_source(graph, output_id)
     units = node.params.get("units")
     return units if isinstance(units, int) else None
 
@@ -116,11 +129,12 @@ def suggest_compile(graph: Graph, task: str, classes: int) -> CompileSettings:
         settings = CompileSettings(loss="sparse_categorical_crossentropy", from_logits=logits)
     if isinstance(saved, dict):  # a graph file's own choices, when they are well-formed
         checks = {
-            "optimizer": lambda v: v in OPTIMIZERS,
+            # Names are looked up only when they are text: a list or an object from the file is not hashable.
+            "optimizer": lambda v: isinstance(v, str) and v in OPTIMIZERS,
             "learning_rate": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e3,
-            "loss": lambda v: v in LOSSES,
+            "loss": lambda v: isinstance(v, str) and v in LOSSES,
             "from_logits": lambda v: isinstance(v, bool),
-            "metrics": lambda v: isinstance(v, list) and all(m in METRICS for m in v),
+            "metrics": lambda v: isinstance(v, list) and all(isinstance(m, str) and m in METRICS for m in v),
         }
         for key, ok in checks.items():
             if key in saved and ok(saved[key]):
@@ -673,7 +687,16 @@ def _softmax(z):
 
 
 def save_artifact(model, directory: str, run_id: str) -> str | None:
-    """Saves the trained model as <directory>/<run id>.keras (atomically); None if it fails."""
+    """Saves the trained model as <directory>/<run id>.keras (atomically); None if it fails.
+
+    Raises:
+        ValueError: `run_id` is not a store id (8 to 64 letters, digits, '_' or '-'), so it could
+            name a path outside `directory`.
+    """
+    from builder.store import ID_RE
+
+    if not isinstance(run_id, str) or not ID_RE.fullmatch(run_id):
+        raise ValueError(f"a run id is 8 to 64 letters, digits, '_' or '-', got {str(run_id)[:40]!r}")
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{run_id}.keras")
     tmp = os.path.join(directory, f".{run_id}.tmp.keras")

@@ -11,6 +11,7 @@ state.ensure_navigation()
 
 store = state.get_store()
 st.subheader("Runs")
+store.mark_interrupted()  # runs of a server that has died since (another server may share the file)
 scope = st.segmented_control("Show", ["This project", "All projects"], default="This project", key="runs_scope")
 runs = store.list_runs(state.project_id() if scope != "All projects" else None, limit=200)
 if not runs:

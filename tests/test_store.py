@@ -2,6 +2,7 @@
 
 import math
 import sqlite3
+import subprocess
 import threading
 import time
 
@@ -77,7 +78,8 @@ def test_reopen_after_close_keeps_everything_and_does_not_migrate_twice(tmp_path
     with Store(path) as s:
         assert s.load_project("project_1") == g  # layout included
         assert s.get_run(run)["epochs"] == [{"epoch": 0, "metrics": {"loss": 1.5}}]
-    assert [v for (v,) in sqlite3.connect(path).execute("SELECT version FROM schema_version")] == [1]
+    assert [v for (v,) in sqlite3.connect(path).execute("SELECT version FROM schema_version")] == list(
+        range(1, SCHEMA_VERSION + 1))
 
 
 def test_a_newer_schema_or_a_file_that_is_no_database_is_refused(tmp_path):
@@ -97,12 +99,12 @@ def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path, monkeypatch):
     path = tmp_path / "lc.db"
     Store(path).close()
     monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS + [("CREATE TABLE half (a)", "NOT SQL AT ALL")])
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StoreError):
         Store(path)
     tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
     assert "half" not in tables
-    assert sqlite3.connect(path).execute("SELECT MAX(version) FROM schema_version").fetchone() == (1,)
+    assert sqlite3.connect(path).execute("SELECT MAX(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
 
 
 # -- projects ---------------------------------------------------------------------
@@ -239,20 +241,84 @@ def test_list_runs_newest_first_and_by_project(db):
 
 
 def test_mark_interrupted_at_server_start(db):
+    db.owner = store_mod.process_owner(_dead_pid())  # the runs' server is gone
     runs = {s: db.create_run(None, template("mlp"), {}, "iris") for s in RUN_STATUSES}
     for status, run in runs.items():
         if status in ("stopped", "finished", "failed", "interrupted"):
             db.finish_run(run, status, {}, None, message="kept")
         else:
             db.set_run_status(run, status)
-    assert db.mark_interrupted() == 3
+    restarted = Store(db.path)
+    assert restarted.mark_interrupted() == 3
     for status, run in runs.items():
-        r = db.get_run(run)
+        r = restarted.get_run(run)
         if status in ("queued", "compiling", "running"):
             assert r["status"] == "interrupted" and r["message"] == INTERRUPTED_MESSAGE
         else:
             assert r["status"] == status and r["message"] == "kept"
-    assert db.mark_interrupted() == 0
+    assert restarted.mark_interrupted() == 0
+    restarted.close()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_only_runs_of_processes_that_are_gone_are_interrupted(db):
+    import os
+    import socket
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        live_other = store_mod.process_owner(child.pid)
+        owners = {
+            "mine": db.owner,
+            "other live server": live_other,
+            "dead server": store_mod.process_owner(_dead_pid()),
+            "reused pid": f"{socket.gethostname()}/{os.getpid()}/1",  # our pid, another start time
+            "other host": "elsewhere.example/123/456",
+            "before owners were kept": None,
+        }
+        runs = {}
+        for what, owner in owners.items():
+            runs[what] = db.create_run(None, template("mlp"), {}, "iris")
+            raw_write(db, "UPDATE runs SET owner = ?, status = 'running' WHERE id = ?", owner, runs[what])
+        assert db.mark_interrupted() == 3
+        status = {what: db.get_run(run)["status"] for what, run in runs.items()}
+        assert status == {"mine": "running", "other live server": "running", "dead server": "interrupted",
+                          "reused pid": "interrupted", "other host": "running",
+                          "before owners were kept": "interrupted"}
+        child.kill()
+        child.wait()
+        assert db.mark_interrupted() == 1  # that server has stopped now
+        assert db.get_run(runs["other live server"])["status"] == "interrupted"
+    finally:
+        child.kill()
+
+
+def test_a_version_1_database_gains_owners_and_its_active_runs_are_interrupted(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for sql in store_mod.MIGRATIONS[0]:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute("INSERT INTO runs (id, name, graph, settings, dataset, status, created_at, updated_at) "
+                     "VALUES ('oldrun_1', 'm', '{}', '{}', 'iris', 'running', 0, 0)")
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.mark_interrupted() == 1
+        assert s.get_run("oldrun_1")["status"] == "interrupted"
+        assert s.get_run(s.create_run(None, template("mlp"), {}, "iris"))["status"] == "queued"
+
+
+def raw_write(db, sql, *args):
+    """Writes behind the store's back, through a second connection."""
+    with sqlite3.connect(db.path) as conn:
+        conn.execute(sql, args)
 
 
 # -- transactions and threads -------------------------------------------------------

@@ -238,3 +238,15 @@ def test_a_model_ending_in_a_softmax_layer_is_not_told_from_logits():
     assert suggest_compile(graph, "classification", 3).from_logits is False
     logits = chain("logits", [4], [("d", "Dense", {"units": 3})])
     assert suggest_compile(logits, "classification", 3).from_logits is True
+
+
+def test_dropout_or_noise_after_the_output_layer_is_looked_through():
+    for type_, params in [("Dropout", {"rate": 0.2}), ("GaussianNoise", {"stddev": 0.1})]:
+        probs = chain("p", [4], [("d", "Dense", {"units": 3, "activation": "softmax"}), ("x", type_, params)])
+        assert suggest_compile(probs, "classification", 3).from_logits is False
+        assert loss_warnings(probs, suggest_compile(probs, "classification", 3), "classification", 3) == []
+        logits = chain("l", [4], [("d", "Dense", {"units": 3}), ("x", type_, params), ("y", "Dropout", {"rate": 0.1})])
+        assert suggest_compile(logits, "classification", 3).from_logits is True
+        binary = chain("b", [4], [("d", "Dense", {"units": 1, "activation": "sigmoid"}), ("x", type_, params)])
+        assert suggest_compile(binary, "classification", 2).loss == "binary_crossentropy"
+        assert suggest_compile(binary, "classification", 2).from_logits is False
