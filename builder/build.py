@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.catalog import LAYERS, LayerSpec, inner_layer_name
-from builder.config import env_int
+from builder.config import env_int, fmt_bytes
 from builder.graph import Graph, GraphError, Node, describe
 from builder.kerasenv import load_keras
+from builder.memory import BUDGET_BYTES, DEFAULT_BATCH, estimate, over_budget
 from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
 # Weights beyond these counts are refused / warned about before anything is
@@ -79,14 +80,6 @@ def fmt_shape(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
-
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -123,9 +116,12 @@ class ModelBuilder:
     shared between sessions.
     """
 
-    def __init__(self, max_params: int | None = None, warn_params: int | None = None):
+    def __init__(self, max_params: int | None = None, warn_params: int | None = None,
+                 memory_budget: int | None = None):
         self.max_params = MAX_PARAMS if max_params is None else max_params
         self.warn_params = WARN_PARAMS if warn_params is None else warn_params
+        self.memory_budget = BUDGET_BYTES if memory_budget is None else memory_budget
+        self._built_params = 0
         self._tensors: dict[str, tuple[Any, Any, NodeInfo]] = {}  # full signature -> (layer, output, info)
         self._layers: dict[str, tuple[Any, tuple]] = {}  # local signature -> (layer, input specs)
 
@@ -140,6 +136,7 @@ class ModelBuilder:
         except GraphError:
             return result
         blocked = {i.node_id for i in result.errors if i.node_id}
+        self._built_params = 0  # weights so far: the limit is on the whole model
         outputs: dict[str, Any] = {}
         sigs: dict[str, str] = {}
         tensors, layers = {}, {}
@@ -167,7 +164,13 @@ class ModelBuilder:
             if layer is not None:
                 layers[local] = (layer, tuple((tuple(t.shape), t.dtype) for t in ins))
             result.infos[nid] = info
+            self._built_params += info.params
         self._tensors, self._layers = tensors, layers
+        if not result.errors:
+            need = estimate(result.infos, result.order, DEFAULT_BATCH)
+            problem = over_budget(need, self.memory_budget)
+            if problem is not None:
+                result.issues.append(Issue(need.biggest_node, "memory", problem, None, WARNING))
         if not result.errors:
             result.model = self._model(graph, outputs, result.issues)
             if result.model is not None:
@@ -275,11 +278,18 @@ class ModelBuilder:
         return True
 
     def _size_issue(self, node: Node, n: int, issues: list[Issue]) -> bool:
-        size = f"{n:,} parameters (about {_bytes(4 * n)} of weights, {_bytes(16 * n)} to train with Adam)"
+        size = f"{n:,} parameters (about {fmt_bytes(4 * n)} of weights, {fmt_bytes(16 * n)} to train with Adam)"
         if n > self.max_params:
             issues.append(Issue(node.id, "too_large",
                                 f"{describe(node)} would have {size}; the limit is {self.max_params:,}: "
                                 f"use fewer units or filters, or pool/shrink its input first"))
+            return True
+        total = self._built_params + n
+        if total > self.max_params:
+            issues.append(Issue(node.id, "too_large",
+                                f"{describe(node)} would bring the model to {total:,} parameters (about "
+                                f"{fmt_bytes(4 * total)} of weights); the limit for a whole model is "
+                                f"{self.max_params:,}: use fewer units or filters here or before it"))
             return True
         if n > self.warn_params:
             issues.append(Issue(node.id, "large", f"{describe(node)} will have {size}: building and training it needs that much memory", None, WARNING))

@@ -12,3 +12,12 @@ def env_int(name: str, default: int, low: int | None = None) -> int:
     except ValueError:
         return default
     return default if low is not None and value < low else value
+
+
+def fmt_bytes(n: float) -> str:
+    """A size for people: 12 bytes, 3.5 kB, 250 MB, 2.5 GB (one decimal below ten, none above)."""
+    for unit, size in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n >= size:
+            v = n / size
+            return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + f" {unit}"
+    return f"{int(n)} bytes"

@@ -396,7 +396,7 @@ class TrainingJob:
 
     def _prepare(self, keras):
         """Builds, seeds, loads weights and compiles; returns (model, x, y, fit kwargs)."""
-        from builder.build import build_model
+        from builder.build import BuildError, build
         from builder.distribute import check_batch, make_strategy
         from builder.importer import apply_weights
 
@@ -409,7 +409,13 @@ class TrainingJob:
         with _SEED_LOCK:  # Keras's seed is process-wide: hold it while this model's weights are drawn
             keras.utils.set_random_seed(s.seed)
             with strategy.scope():
-                model = build_model(self.graph)
+                built = build(self.graph)
+        if built.model is None:
+            raise BuildError(built.errors or built.issues)
+        problem = memory_problem(built, s)
+        if problem is not None:  # before the first batch allocates the layer outputs
+            raise SettingsError(problem)
+        model = built.model
         self.loaded_weights = apply_weights(model, self.initial_weights) if self.initial_weights else []
         with strategy.scope():
             optimizer, loss, metrics = s.compile.keras_objects()
@@ -596,6 +602,15 @@ class _Diverged(Exception):
 
 
 _SEED_LOCK = threading.Lock()
+
+
+def memory_problem(result, settings: TrainSettings, budget: int | None = None) -> str | None:
+    """None if training a built graph (`BuildResult`) with these settings fits the server's memory
+    budget (LAYERCANVAS_MEMORY_BUDGET_MB); else what to change."""
+    from builder.memory import BUDGET_BYTES, estimate, over_budget
+
+    need = estimate(result.infos, result.order, settings.batch_size, settings.compile.optimizer)
+    return over_budget(need, BUDGET_BYTES if budget is None else budget)
 
 
 def _failure_message(e: BaseException) -> str:

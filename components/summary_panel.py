@@ -5,16 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from builder.build import BuildResult
+from builder.config import fmt_bytes
+from builder.memory import DEFAULT_BATCH, estimate
 from builder.summary import Summary, summarize, summary_text
 from components.text import md_escape
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
 
 
 def render_issues(result: BuildResult):
@@ -30,7 +24,8 @@ def render_issues(result: BuildResult):
             st.error(md_escape(issue.message), icon=":material/error:")
         else:
             st.warning(md_escape(issue.message), icon=":material/warning:")
-        if issue.fix is not None and st.button(issue.fix.label, key=f"fix:{n}:{issue.code}:{issue.node_id}", icon=":material/build:"):
+        # Button labels are Markdown too, and a fix label can quote a param name from a graph file.
+        if issue.fix is not None and st.button(md_escape(issue.fix.label), key=f"fix:{n}:{issue.code}:{issue.node_id}", icon=":material/build:"):
             clicked = issue.fix
     return clicked
 
@@ -42,7 +37,12 @@ def render_summary(result: BuildResult) -> Summary:
     cols[0].metric("Total params", f"{s.total_params:,}")
     cols[1].metric("Trainable", f"{s.trainable_params:,}")
     cols[2].metric("Non-trainable", f"{s.non_trainable_params:,}")
-    cols[3].metric("Model size", _size(s.size_bytes), help="Memory taken by the weights.")
+    cols[3].metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.")
+    if result.infos:
+        need = estimate(result.infos, result.order, DEFAULT_BATCH)
+        st.caption(f"Training with batch {DEFAULT_BATCH} needs {need.describe()}.",
+                   help="float32 weights, their gradients, Adam's two slots per weight, and every layer's output for "
+                        "the batch twice (kept for the backward pass, and its gradient). A floor: Keras adds workspace.")
     st.dataframe(
         s.table(), hide_index=True, width="stretch",
         column_config={"params": st.column_config.NumberColumn("params", format="localized")},

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from builder.training import memory_problem
 from components import state
 from components.data_panel import current_dataset, render_compat
 from components.network_view import render_network_view
@@ -46,6 +47,9 @@ ok = render_compat(graph, ds) if fits else False
 with st.expander("Settings", expanded=not active and job is None):
     settings = render_settings(graph, ds, disabled=active)
 
+too_big = memory_problem(result, settings) if fits and settings is not None else None
+if too_big:
+    st.error(md_escape(too_big), icon=":material/memory:")
 weights = st.session_state.get(WEIGHTS)
 buttons = st.container(horizontal=True)
 use_weights = False
@@ -54,7 +58,7 @@ if weights:
                                  help="Layers that did not change since the weights were trained or imported keep "
                                       "them; the others start fresh.")
 if buttons.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-                  disabled=active or not ok or settings is None):
+                  disabled=active or not ok or settings is None or bool(too_big)):
     start(graph, ds, settings, use_weights)
     st.rerun()  # the buttons and the settings are drawn again for a running job
 if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active):

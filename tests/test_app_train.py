@@ -183,3 +183,20 @@ def test_mirrored_without_gpus_trains_on_the_cpu_with_a_notice():
     job = wait_for_job(at)
     assert job.status == "finished" and job.settings.strategy == "mirrored"
     assert any("none is visible" in i for i in texts(at.info))
+
+
+def test_a_batch_beyond_the_memory_budget_is_refused_with_the_size_to_use(monkeypatch):
+    from builder import memory
+
+    monkeypatch.setattr(memory, "BUDGET_BYTES", 32 * 1024)  # a tiny server: the iris MLP fits batches up to ~90
+    at = app("pages/train.py")
+    assert not at.button(key="train_start").disabled
+    at.number_input(key="train_batch").set_value(120).run()
+    [err] = [e for e in texts(at.error) if "needs about" in e]
+    assert err.startswith("Training this model with batch 120 needs about") and "allows 32 kB per run" in err
+    fits = int(err.split("lower the batch size to ")[1].split(" ")[0])
+    assert 32 <= fits < 120
+    assert at.button(key="train_start").disabled
+    at.number_input(key="train_batch").set_value(fits).run()
+    assert not [e for e in texts(at.error) if "needs about" in e]
+    assert not at.button(key="train_start").disabled
