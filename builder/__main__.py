@@ -30,9 +30,15 @@ def _same_target() -> bool:
     return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
 
 
+def one_line(text: str) -> str:
+    """A problem as one printable line: messages quote user text (layer types, param names), and a
+    newline or carriage return in it must not start a line that reads like another result ("ok")."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in str(text))
+
+
 def _problems(lines: list[str], to_stdout: bool) -> None:
-    """Problem lines: on stderr, and also on stdout when they are the command's output."""
-    for line in lines:
+    """Problem lines: on stderr, and also on stdout when they are the command's output; one line each."""
+    for line in map(one_line, lines):
         if to_stdout:
             print(line)
         if not (to_stdout and _same_target()):
@@ -111,9 +117,9 @@ def cmd_import(args) -> int:
         _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
         return 1
     for old, new in result.renamed.items():
-        print(f"note: renamed {old!r} to '{new}' (not a valid id)", file=sys.stderr)
+        print(one_line(f"note: renamed {old!r} to '{new}' (not a valid id)"), file=sys.stderr)
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(one_line(f"note: {note}"), file=sys.stderr)
     _write(result.graph.dumps() + "\n", args.output)
     return 0
 
@@ -237,7 +243,7 @@ def cmd_train(args) -> int:
             os._exit(1)
         return 1
     for note in [*job.notes, *([job.message] if job.message else [])]:
-        print(f"note: {note}", file=sys.stderr)
+        print(one_line(f"note: {note}"), file=sys.stderr)
     metrics = (job.result or {}).get("metrics", {})
     if args.out and chief:  # in a cluster, only the chief writes the model
         try:

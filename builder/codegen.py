@@ -15,8 +15,10 @@ from builder.catalog import LAYERS, LayerSpec, _tuples, inner_layer_name
 from builder.graph import Graph, GraphError, Node
 from builder.validate import check_structure, errors
 
-# Names the generated module uses itself; a node with one of these ids gets a `_`.
-RESERVED = frozenset({"keras", "layers", "build_model", "model", "np", "tf", "main", "argparse", "json", "os", "sys"})
+# Names the generated module uses itself, and `__debug__` (Python refuses to assign it); a node with one of
+# these ids gets a `_`.
+RESERVED = frozenset({"keras", "layers", "build_model", "model", "np", "tf", "main", "argparse", "json", "os", "sys",
+                      "__debug__"})
 LINE_LENGTH = 100
 
 
@@ -27,6 +29,24 @@ class CodegenError(GraphError):
 def var_name(node_id: str) -> str:
     """The Python variable for a node: its id, unless that is a keyword or taken."""
     return node_id + "_" if keyword.iskeyword(node_id) or node_id in RESERVED else node_id
+
+
+def var_names(graph: Graph) -> dict[str, str]:
+    """A distinct Python variable per node: `var_name`, with more `_` while another node has that name.
+
+    Ids `class` and `class_` would otherwise share the variable `class_`, and the code would wire the
+    wrong tensors.
+    """
+    ids = set(graph.ids())
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for nid in graph.ids():
+        name = var_name(nid)
+        while name in used or (name != nid and name in ids):
+            name += "_"
+        names[nid] = name
+        used.add(name)
+    return names
 
 
 def literal(value: Any) -> str:
@@ -118,15 +138,16 @@ def _check(graph: Graph) -> None:
 
 def _functional_body(graph: Graph) -> list[str]:
     lines = []
+    names = var_names(graph)
     for nid in model_nodes(graph):
         node = graph.node(nid)
         spec = LAYERS[node.type]
         expr = layer_expr(node)
         if not spec.is_input:
-            expr += _call(spec, [var_name(s) for s in graph.inputs_of(nid)])
-        lines.append(f"{var_name(nid)} = {expr}")
-    ins = [var_name(i) for i in graph.input_ids()]
-    outs = [var_name(o) for o in graph.output_ids()]
+            expr += _call(spec, [names[s] for s in graph.inputs_of(nid)])
+        lines.append(f"{names[nid]} = {expr}")
+    ins = [names[i] for i in graph.input_ids()]
+    outs = [names[o] for o in graph.output_ids()]
     pack = lambda xs: xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]"
     lines.append(f"return keras.Model(inputs={pack(ins)}, outputs={pack(outs)}, name={graph.name!r})")
     return lines
@@ -316,11 +337,18 @@ if __name__ == "__main__":
 '''
 
 
+# Names Windows keeps for devices, with any extension ("con.keras" cannot be saved there).
+WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
+
+
 def safe_filename(name: str, suffix: str = "") -> str:
-    """A file name made from user text: letters, digits, '-', '_' only."""
+    """A file name made from user text: ASCII letters, digits, '-' and '_' only, at most 60 of them before
+    `suffix`, never empty, never starting with '-' (an option to a shell command) or '.', never a device name."""
     import re
 
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60] or "model"
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", str(name)).strip("_-")[:60].rstrip("_-") or "model"
+    if stem.upper() in WINDOWS_DEVICES:
+        stem += "_model"
     return stem + suffix
 
 

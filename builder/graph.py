@@ -63,12 +63,43 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _surrogate(text: str) -> str | None:
+    """The first unpaired surrogate in `text` (JSON's "\\ud800" escapes make them), or None.
+
+    Such text is not Unicode: it cannot be written as UTF-8 (to a file, the store or a share link).
+    """
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as e:
+        return text[e.start]
+
+
 def name_problem(name: Any) -> str | None:
     """What is wrong with a model name (Keras refuses '/'), or None."""
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         return f"the model name must be text of 1 to {MAX_NAME} characters, got {str(name)[:40]!r}"
     if "/" in name:
         return f"the model name cannot contain '/', got {name[:40]!r}"
+    bad = _surrogate(name)
+    if bad is not None:
+        return f"the model name holds an unpaired surrogate {bad!r}, which is not Unicode text: remove it"
+    return None
+
+
+def _text_problem(data: Any) -> str | None:
+    """A message when some text in a graph file (a key or a value, at any depth) is not Unicode, else None."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _surrogate(item) is not None:
+            return (f"the graph file holds text with an unpaired surrogate {_surrogate(item)!r} (in "
+                    f"{item[:40]!r}), which is not Unicode: remove that escape")
     return None
 
 
@@ -567,6 +598,9 @@ def _parse(data: Any) -> Graph:
     problems: list[tuple[str | None, str]] = []
     if not isinstance(data, dict):
         raise GraphFormatError([(None, "a graph file must hold a JSON object")])
+    text_problem = _text_problem(data)
+    if text_problem:
+        raise GraphFormatError([(None, text_problem)])
     if data.get("format") != FORMAT:
         raise GraphFormatError([(None, f'not a LayerCanvas graph: "format" must be "{FORMAT}", got {data.get("format")!r}')])
     version = data.get("version")

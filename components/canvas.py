@@ -24,7 +24,7 @@ from builder.catalog import LAYERS
 from builder.graph import Graph, GraphError
 from builder.layout import missing_positions
 from builder.validate import Issue
-from components.text import md_escape
+from components.text import clip, md_escape
 
 FLOW = "lc_flow"  # (graph the state was drawn from, selected id, StreamlitFlowState)
 FLOW_KEY = "lc_canvas"
@@ -69,7 +69,7 @@ def key_params_text(node) -> str:
 
 def node_content(node, result: BuildResult | None, issues: list[Issue]) -> str:
     """The Markdown of a node: type and id, key params, output shape and params, first issue."""
-    lines = [f"**{md_escape(node.type)}** · {md_escape(node.id)}"]
+    lines = [f"**{md_escape(clip(node.type))}** · {md_escape(node.id)}"]
     params = key_params_text(node)
     if params:
         lines.append(md_escape(params))

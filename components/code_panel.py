@@ -13,6 +13,7 @@ from builder.codegen import (
     safe_filename,
 )
 from builder.graph import Graph
+from components.text import md_escape
 
 CODE = "lc_code"  # (graph, style) -> code, for the last graph
 
@@ -37,7 +38,7 @@ def render_code(graph: Graph, result: BuildResult | None) -> None:
                                          key="code_style", help="A single chain of layers can also be written as Sequential.") or "functional"
         code = _code(graph, style)
     except CodegenError as e:
-        st.info(str(e))
+        st.info(md_escape(str(e)))
         return
     st.code(code, language="python")
     c1, c2 = st.columns(2)

@@ -114,8 +114,8 @@ def _upload(graph: Graph) -> None:
             st.error(md_escape(str(e)), icon=":material/error:")
             return
         c1, c2 = st.columns([2, 1])
-        target = c1.selectbox("Label column", columns, index=len(columns) - 1, key="data_target",
-                              format_func=md_escape)
+        # Options are plain text (not Markdown): a column name shows as it is.
+        target = c1.selectbox("Label column", columns, index=len(columns) - 1, key="data_target", format_func=str)
         scale = c2.checkbox("Standardize features", value=True, key="data_standardize")
         options = (target, scale)
     elif ext == "zip":

@@ -14,7 +14,7 @@ import streamlit as st
 from builder.build import BuildResult, fmt_shape
 from builder.catalog import LAYERS, ParamSpec, default_params
 from builder.graph import Graph, GraphError
-from components.text import md_escape
+from components.text import clip, md_escape
 
 ERROR = "lc_inspector_error"  # (node id, param path, message) of the last refused value
 
@@ -144,7 +144,7 @@ def _wrapped(graph: Graph, nid: str, ps: ParamSpec, value: Any) -> Graph | None:
         try:
             return graph.set_param(nid, ps.name, {"type": chosen, "params": default_params(chosen)})
         except GraphError as e:
-            st.error(str(e))
+            st.error(md_escape(str(e)))
             return None
     st.caption(f"{chosen} settings")
     return _param_widgets(graph, nid, LAYERS[chosen], value.get("params", {}), prefix=f"{ps.name}.")
@@ -177,11 +177,11 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) 
     node = graph.node(nid)
     spec = LAYERS.get(node.type)
     head, close = st.columns([5, 1], vertical_alignment="center")
-    head.markdown(f"#### {node.type}")
+    head.markdown(f"#### {md_escape(clip(node.type))}")  # a type from a graph file is any text
     if close.button("", icon=":material/close:", key=f"deselect:{nid}", help="Deselect", type="tertiary"):
         return None, None
     if spec is None:
-        st.error(f"'{node.type}' is not a layer LayerCanvas knows. Delete this node.")
+        st.error(f"'{md_escape(clip(node.type))}' is not a layer LayerCanvas knows. Delete this node.")
     else:
         st.caption(spec.help)
     info = result.infos.get(nid) if result is not None else None
@@ -196,7 +196,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) 
         try:
             return graph.rename(nid, new_id), new_id
         except GraphError as e:
-            st.error(str(e))
+            st.error(md_escape(str(e)))  # it quotes what was typed
     c1, c2 = st.columns(2)
     if spec is not None and not spec.is_input:
         trainable = c1.toggle("Trainable", value=node.trainable, key=f"trainable:{nid}:{node.trainable}",

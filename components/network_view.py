@@ -1,8 +1,10 @@
 """The network view (streamlit-agraph): the model's layers, frozen ones in grey; a click toggles freezing.
 
-streamlit-agraph has no `key` and puts `title` into innerHTML: titles and
-labels here are built only from node ids (which match `[A-Za-z_][A-Za-z0-9_]*`),
-catalog type names and numbers, and are HTML-escaped anyway.
+streamlit-agraph has no `key` and puts `title` into innerHTML: titles are built
+only from node ids (which match `[A-Za-z_][A-Za-z0-9_]*`) and words of ours, and
+are HTML-escaped anyway. Labels are drawn by vis-network as plain text on a
+canvas (`font.multi` off), so they carry the text as it is: a type read from a
+graph file shows literally, where HTML-escaping it would show `&lt;`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from streamlit_agraph import Config, Edge, Node, agraph
 
 from builder.build import BuildResult
 from builder.graph import Graph
+from components.text import clip
 
 HANDLED = "lc_netview_handled"
 TRAINABLE, FROZEN, NO_WEIGHTS = "#4C8BF5", "#B0B0B0", "#E8E8E8"
@@ -29,9 +32,9 @@ def view_data(graph: Graph, result: BuildResult | None) -> tuple[list[Node], lis
         frozen = not node.trainable
         color = NO_WEIGHTS if not params else FROZEN if frozen else TRAINABLE
         state = "frozen" if frozen and params else "trainable" if params else "no weights"
-        text = html.escape(f"{node.id}\n{node.type}\n{params:,} params, {state}")
+        text = f"{node.id}\n{clip(node.type)}\n{params:,} params, {state}"
         nodes.append(Node(id=node.id, label=text, title=html.escape(f"{node.id}: {state}"), color=color,
-                          shape="box", font={"color": "#FFFFFF" if color == TRAINABLE else "#222222"}))
+                          shape="box", font={"color": "#FFFFFF" if color == TRAINABLE else "#222222", "multi": False}))
     edges = [Edge(source=e.source, target=e.target) for e in graph.edges]
     return nodes, edges
 

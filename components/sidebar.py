@@ -9,6 +9,7 @@ from builder.graph import Graph, GraphError, GraphFormatError
 from builder.share import link
 from builder.templates import TEMPLATES, template
 from components import state
+from components.text import md_escape
 
 MAX_GRAPH_FILE = 5 * 1024 * 1024
 
@@ -23,7 +24,7 @@ def _import(upload) -> None:
                              f"{MAX_BYTES // 2**20} MB. Nothing was changed.")
         return
     try:
-        with st.spinner(f"Reading {upload.name}..."):
+        with st.spinner(f"Reading {md_escape(upload.name)}..."):  # spinner text is Markdown
             result = import_model(upload.getvalue(), filename=upload.name)
     except ModelImportError as e:
         state.flash("error", f"{upload.name} cannot be imported: {e}. Your project is unchanged.")
@@ -71,7 +72,7 @@ def render_sidebar() -> None:
                 state.commit(graph.set_name(name))
                 st.rerun()
             except GraphError as e:
-                st.error(str(e))
+                st.error(md_escape(str(e)))  # it quotes the name typed
         keys = list(TEMPLATES)
         choice = st.selectbox("New project from template", keys, format_func=lambda k: TEMPLATES[k][0], key="template_choice")
         if st.button("New from template", width="stretch", icon=":material/add_circle:"):

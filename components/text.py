@@ -1,5 +1,13 @@
 """Showing user text safely: as literal text, never as Markdown or HTML."""
 
+LABEL_LIMIT = 80  # characters of user text in a label (a graph file may hold a layer type of megabytes)
+
+
+def clip(text, limit: int = LABEL_LIMIT) -> str:
+    """`text` cut to `limit` characters, with "…" when it was longer."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 _MD_SPECIALS = set("\\`*_{}[]()#+-.!|~$\"'")
 
 
