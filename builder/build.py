@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.catalog import LAYERS, LayerSpec, inner_layer_name
+from builder.catalog import LAYERS, LayerSpec, _show, inner_layer_name
 from builder.config import env_int, fmt_bytes
-from builder.graph import Graph, GraphError, Node, describe
+from builder.graph import Graph, GraphError, Node, describe, keras_name
 from builder.kerasenv import load_keras
 from builder.memory import BUDGET_BYTES, DEFAULT_BATCH, estimate, over_budget
 from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
@@ -312,6 +312,8 @@ class ModelBuilder:
         reason = _keras_reason(exc)
         if "zero or negative" in reason or "negative dimension" in reason.lower():
             return self._window_issue(node, spec, shapes)
+        if isinstance(exc, _PYTHON_ERRORS):  # "tuple index out of range": Keras's words would mean nothing here
+            reason = _settings_reason(node, spec, shapes, exc)
         srcs = graph.inputs_of(node.id)
         if len(shapes) == 1:
             got = fmt_shape(shapes[0])
@@ -339,11 +341,24 @@ class ModelBuilder:
             return keras.Model(
                 inputs=ins[0] if len(ins) == 1 else ins,
                 outputs=outs[0] if len(outs) == 1 else outs,
-                name=graph.name,
+                name=keras_name(graph.name),
             )
         except Exception as e:  # noqa: BLE001 - Keras's refusal becomes an issue
             issues.append(Issue(None, "model", f"Keras cannot make a model of this graph: {_keras_reason(e)}"))
             return None
+
+
+# What Keras raises when a setting the catalog accepts does not fit the input (an axis the input lacks).
+_PYTHON_ERRORS = (TypeError, LookupError, AttributeError, AssertionError, ZeroDivisionError)
+
+
+def _settings_reason(node: Node, spec: LayerSpec, shapes: list, exc: BaseException) -> str:
+    """Why Keras failed, in the node's own terms, when Keras's message is a Python error's."""
+    axes = [f"{p.name}={_show(node.params[p.name])}" for p in spec.params if p.kind == "axes" and p.name in node.params]
+    if axes and shapes and isinstance(exc, LookupError):
+        return f"{', '.join(axes)} names an axis its input does not have ({len(shapes[0])} axes, the batch axis included)"
+    shown = ", ".join(f"{k}={_show(v)}" for k, v in node.params.items())
+    return f"Keras cannot use these settings with this input ({shown[:160]})" if shown else "Keras cannot build it"
 
 
 def _return_sequences_param(spec: LayerSpec | None, node: Node) -> str | None:

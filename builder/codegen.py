@@ -12,7 +12,7 @@ import keyword
 from typing import Any
 
 from builder.catalog import LAYERS, LayerSpec, _tuples, inner_layer_name
-from builder.graph import Graph, GraphError, Node
+from builder.graph import Graph, GraphError, Node, keras_name
 from builder.validate import check_structure, errors
 
 # Names the generated module uses itself, and `__debug__` (Python refuses to assign it); a node with one of
@@ -149,13 +149,13 @@ def _functional_body(graph: Graph) -> list[str]:
     ins = [names[i] for i in graph.input_ids()]
     outs = [names[o] for o in graph.output_ids()]
     pack = lambda xs: xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]"
-    lines.append(f"return keras.Model(inputs={pack(ins)}, outputs={pack(outs)}, name={graph.name!r})")
+    lines.append(f"return keras.Model(inputs={pack(ins)}, outputs={pack(outs)}, name={keras_name(graph.name)!r})")
     return lines
 
 
 def _sequential_body(graph: Graph) -> list[str]:
     items = [layer_expr(graph.node(nid)) + "," for nid in model_nodes(graph)]
-    return ["return keras.Sequential(", "    [", *("        " + i for i in items), "    ],", f"    name={graph.name!r},", ")"]
+    return ["return keras.Sequential(", "    [", *("        " + i for i in items), "    ],", f"    name={keras_name(graph.name)!r},", ")"]
 
 
 def build_model_source(graph: Graph, style: str = "functional") -> str:

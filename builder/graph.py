@@ -87,6 +87,16 @@ def name_problem(name: Any) -> str | None:
     return None
 
 
+def keras_name(name: Any) -> str:
+    """The model name given to Keras: TensorFlow uses it as a root name scope when training, and refuses
+    anything but ASCII letters, digits and `_.-` there ('my model' fails in `fit`), so the rest become '_'.
+    The graph keeps the name as typed."""
+    text = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))[:MAX_NAME]
+    if not text or not (text[0].isascii() and (text[0].isalnum() or text[0] == ".")):
+        text = "model_" + text
+    return text.rstrip("_") or "model"
+
+
 def _text_problem(data: Any) -> str | None:
     """A message when some text in a graph file (a key or a value, at any depth) is not Unicode, else None."""
     stack = [data]

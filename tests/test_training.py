@@ -1,6 +1,7 @@
 """The training job: it learns, stops, catches exploding losses, queues, records runs and keeps weights."""
 
 import os
+import re
 import threading
 import time
 import types
@@ -250,3 +251,18 @@ def test_dropout_or_noise_after_the_output_layer_is_looked_through():
         binary = chain("b", [4], [("d", "Dense", {"units": 1, "activation": "sigmoid"}), ("x", type_, params)])
         assert suggest_compile(binary, "classification", 2).loss == "binary_crossentropy"
         assert suggest_compile(binary, "classification", 2).from_logits is False
+
+
+def test_a_project_name_with_spaces_or_unicode_trains():
+    # TensorFlow takes the Keras model name as a root name scope in fit: 'my model' used to fail there.
+    from builder.graph import keras_name
+
+    for name in ["student 5 moons", "名字", "x<y>", "-lead", ".dot", "a/b".replace("/", " "), "ok_name"]:
+        graph = template("iris_mlp").set_name(name)
+        job = TrainingJob(graph, datasets.load("iris"), TrainSettings(epochs=1))
+        job.start()
+        assert job.wait(60)
+        assert job.status == "finished", (name, job.message)
+        assert job.model.name == keras_name(name)
+        assert re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*", job.model.name)
+    assert keras_name("ok_name") == "ok_name" and keras_name("student 5 moons") == "student_5_moons"
