@@ -14,7 +14,13 @@ from playwright.sync_api import expect
 
 from builder.store import INTERRUPTED_MESSAGE, Store
 from tests.e2e.conftest import ARTIFACTS, start_server
-from tests.e2e.test_e2e_build import add_from_palette, canvas_ids, canvas_node, metric_value, settle
+from tests.e2e.test_e2e_build import (
+    add_from_palette,
+    canvas_ids,
+    canvas_node,
+    metric_value,
+    settle,
+)
 from tests.e2e.test_e2e_train import go_to
 
 
@@ -117,7 +123,7 @@ def test_kill_the_server_while_training_and_restart(browser, tmp_path):
         out = model.predict(np.zeros((3, 4), "float32"), verbose=0)
         assert out.shape == (3, 3) and np.allclose(out.sum(axis=1), 1, atol=1e-4)
         # The page says so too: open the interrupted run's details.
-        expect(page.get_by_text(re.compile(r"interrupted", re.I)).first).to_be_attached(timeout=30_000)
+        expect(page.get_by_text(re.compile(r"interrupted", re.IGNORECASE)).first).to_be_attached(timeout=30_000)
         settle(page)
         page.screenshot(path=str(ARTIFACTS / "persistence-runs.png"), full_page=True)
         page.goto(f"{url}/train?project={project}&run={killed}")
