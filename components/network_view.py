@@ -33,8 +33,11 @@ def view_data(graph: Graph, result: BuildResult | None) -> tuple[list[Node], lis
         color = NO_WEIGHTS if not params else FROZEN if frozen else TRAINABLE
         state = "frozen" if frozen and params else "trainable" if params else "no weights"
         text = f"{node.id}\n{clip(node.type)}\n{params:,} params, {state}"
+        # A long type (from a graph file) wraps, instead of drawing a box over its neighbours.
+        wrap = {"widthConstraint": {"maximum": 150}} if len(node.type) > 24 else {}
         nodes.append(Node(id=node.id, label=text, title=html.escape(f"{node.id}: {state}"), color=color,
-                          shape="box", font={"color": "#FFFFFF" if color == TRAINABLE else "#222222", "multi": False}))
+                          shape="box", font={"color": "#FFFFFF" if color == TRAINABLE else "#222222", "multi": False},
+                          **wrap))
     edges = [Edge(source=e.source, target=e.target) for e in graph.edges]
     return nodes, edges
 

@@ -39,7 +39,14 @@ from builder.codegen import (
     var_names,
 )
 from builder.export import FORMATS, file_name
-from builder.graph import Edge, Graph, GraphEditError, GraphFormatError, Node, name_problem, valid_id
+from builder.graph import (
+    Graph,
+    GraphEditError,
+    GraphFormatError,
+    keras_name,
+    name_problem,
+    valid_id,
+)
 from builder.share import ShareLinkError, decode, encode
 from builder.templates import template
 from components.text import clip, md_escape
@@ -135,8 +142,9 @@ def build_model_def(code: str) -> ast.FunctionDef:
 
 
 def assert_plain_code(code: str, graph: Graph) -> None:
-    """`build_model()` uses only keras, layers and the node variables; the model name is one literal equal to
-    graph.name; every layer name is a literal node id (or a wrapped layer's name)."""
+    """`build_model()` uses only keras, layers and the node variables; the model name is one literal, the
+    graph's name made TensorFlow-safe (keras_name); every layer name is a literal node id (or a wrapped
+    layer's name)."""
     fn = build_model_def(code)
     allowed = {"keras", "layers", *var_names(graph).values()}
     names = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
@@ -144,7 +152,7 @@ def assert_plain_code(code: str, graph: Graph) -> None:
     calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
     model_names = [ast.literal_eval(k.value) for c in calls for k in c.keywords
                    if k.arg == "name" and isinstance(c.func, ast.Attribute) and c.func.attr in ("Model", "Sequential")]
-    assert model_names == [graph.name]
+    assert model_names == [keras_name(graph.name)]
     layer_names = [ast.literal_eval(k.value) for c in calls for k in c.keywords
                    if k.arg == "name" and not (isinstance(c.func, ast.Attribute) and c.func.attr in ("Model", "Sequential"))]
     assert all(valid_id(n) for n in layer_names), layer_names
@@ -212,7 +220,7 @@ def test_node_ids_are_identifiers_or_refused_with_the_rule(text):
     if g.has(text):
         return
     if valid_id(text):
-        g2, nid = g.add_node("Dense", {"units": 2}, node_id=text, after="output")
+        g2, _ = g.add_node("Dense", {"units": 2}, node_id=text, after="output")
         for code in every_code(g2):
             assert_plain_code(code, g2)
         return
@@ -292,7 +300,7 @@ def test_hostile_compile_and_training_fields_fall_back_to_suggestions():
 
 def test_payloads_never_run(tmp_path):
     """Every payload, as the model name, in every kind of generated code: exec'd in a fresh interpreter,
-    build_model() called. The marker file never appears and the model has exactly that name."""
+    build_model() called. The marker file never appears and the model has the name it should."""
     g0 = template("iris_mlp")
     sources, expected = [], []
     for p in payloads():
@@ -300,7 +308,7 @@ def test_payloads_never_run(tmp_path):
         for code in [*every_code(g), generate_script(g)]:
             assert_plain_code(code, g)
             sources.append(code)
-            expected.append(p)
+            expected.append(keras_name(p))
     (tmp_path / "cases.json").write_text(json.dumps({"sources": sources, "names": expected}))
     runner = (
         "import json, sys\n"
@@ -312,7 +320,7 @@ def test_payloads_never_run(tmp_path):
         "    assert model.name == name, (model.name, name)\n"
         "print('ran', len(cases['sources']))\n"
     )
-    out = subprocess.run([sys.executable, "-c", runner], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    out = subprocess.run([sys.executable, "-c", runner], cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"ran {len(sources)}" in out.stdout
@@ -675,11 +683,11 @@ def test_rename_and_project_name_errors_quote_what_was_typed_literally():
 
 
 def test_flash_messages_and_the_data_page_show_hostile_names_literally():
+    import time
+
     from builder import datasets
     from components import state
     from components.data_panel import DATASET
-
-    import time
 
     at = run_app()
     name = "<img src=x onerror=window.__pwned=1> **f** [l](javascript:1).json"
@@ -707,6 +715,8 @@ def test_train_page_network_view_gets_plain_text_labels_and_escaped_titles():
     evil = next(n for n in nodes if n.id == "evil")
     assert HOSTILE_TYPE in evil.label.split("\n")  # vis-network draws labels as text: shown as it is
     assert evil.font.get("multi") is False
+    assert evil.widthConstraint == {"maximum": 150}  # wraps, instead of covering the nodes beside it
+    assert not any(hasattr(n, "widthConstraint") for n in nodes if n.id != "evil")
     assert all("<" not in n.title for n in nodes)  # agraph puts titles into innerHTML
     long = Graph.from_dict({**g.to_dict(), "nodes": [*g.to_dict()["nodes"][:-1],
                                                       {"id": "evil", "type": "T" * 10_000, "params": {}}]})
@@ -734,3 +744,23 @@ def test_canvas_node_text_is_escaped_and_clipped():
     d["nodes"][-1]["type"] = "<b>" * 100_000
     big = Graph.from_dict(d)
     assert len(node_content(big.node("evil"), None, [])) < 1000
+
+
+def test_runs_page_shows_hostile_model_and_data_names_literally():
+    from builder.store import Store, default_path
+    from components import charts, state
+
+    at = run_app(hostile_graph())
+    pid = at.session_state[state.PROJECT]
+    store = Store(default_path())
+    data_name = "upload: <img src=x onerror=window.__pwned=1> **data** [d](javascript:1).csv"
+    run_id = store.create_run(pid, hostile_graph(), {"epochs": 1}, data_name)
+    store.add_epoch(run_id, 1, {"epoch": 1, "loss": 0.5, "val_loss": 0.6})
+    store.finish_run(run_id, "finished", {"loss": 0.5}, message="done **ok** <b>x</b>")
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    label = next(e.label for e in at.expander if "on upload" in e.label)
+    assert_literal(label, f"{hostile_graph().name} on {data_name}")
+    assert_no_markup_from(at, [hostile_graph().name, data_name])
+    fig = charts.overlay([{**store.get_run(run_id), "label": label}], "loss")
+    assert all("<" not in t.name for t in fig.data)  # plotly legends read a few HTML tags
