@@ -92,6 +92,7 @@ NASTY = {
     "spaces": "  my model  ",
     "unicode letters": "модель 模型",
     "sql": "'; DROP TABLE projects; --",
+    "streamlit shortcodes": ":material/delete: :smile: :red[x] :red :blue-background[z] :streamlit: :+1:",
     "lone surrogate": "\ud800",
     "low surrogate": "a\udfffb",
 }
@@ -231,7 +232,7 @@ def test_node_ids_are_identifiers_or_refused_with_the_rule(text):
         g.rename("dense", text)
     d = g.to_dict()
     d["nodes"][1]["id"] = text
-    with pytest.raises(GraphFormatError, match="has an invalid id"):
+    with pytest.raises(GraphFormatError, match="has an invalid id|unpaired surrogate"):
         Graph.from_dict(d)
 
 
@@ -593,11 +594,22 @@ def assert_literal(markdown: str, user_text: str) -> None:
     assert expected in " ".join(unicodedata.normalize("NFC", shown(markdown)).split()), (markdown, rendered)
 
 
+def test_md_escape_stops_streamlit_shortcodes():
+    """Streamlit's Markdown draws `:material/…:` icons, `:smile:` emoji, `:red[…]` colours (and `:red` alone
+    as an empty colour), `:streamlit:` as the logo; user text with them showed icons and lost words."""
+    text = NASTY["streamlit shortcodes"] + " 10:30 javascript:x"
+    escaped = md_escape(text)
+    assert not re.search(r":[\w+\\-]", escaped)  # no colon before a word: each is "&#58;"
+    assert "stream\u2060lit" in escaped  # the logo's name is broken by an invisible word joiner
+    assert shown(escaped).replace("\u2060", "") == text
+    assert md_escape("Using: a") == "Using: a" and md_escape("a:") == "a:"  # other colons stay as they are
+
+
 def test_md_escape_shows_every_hostile_class_literally():
     for text in [*NASTY.values(), *payloads()]:
         if is_unicode(text):
-            assert_literal(md_escape(text), text)
-            assert_literal(f"**Using:** {md_escape(text)}", text)
+            assert_literal(md_escape(text).replace("\u2060", ""), text)
+            assert_literal(f"**Using:** {md_escape(text)}".replace("\u2060", ""), text)
     assert clip("x" * 100) == "x" * 79 + "…" and clip("short") == "short"
 
 

@@ -24,7 +24,7 @@ HOSTILE_TYPE = IMG + "<b>b</b> **md** [a](javascript:1) ${x}"  # 74 characters: 
 HOSTILE_PARAM = "**p** <b>q</b>"
 HOSTILE_ACTIVATION = "</script><script>window.__pwned=3</script>"
 MODEL_NAME = "<b>bold<b> **name** " + IMG + " {{y}} 'q\" \\ e\u0301 \u202eevil"
-FILE_NAME = IMG + " **f** [l](javascript:window.__pwned=4).json"
+FILE_NAME = IMG + " **f** :material/delete: :smile: :red[x] [l](javascript:window.__pwned=4).json"
 
 # Run by every frame before its own scripts: any write to window.__pwned, in any frame (even one replaced
 # since), is logged in the top window; and the args each Streamlit component was given to render are kept.
@@ -104,8 +104,10 @@ def test_hostile_graph_on_the_canvas_inspector_issues_sidebar_and_network_view(p
     settle(page)
     upload_hostile_graph(page)
 
-    # The flash message quotes the upload's name as text.
-    expect(page.get_by_text(f"Opened {FILE_NAME}.")).to_be_visible(timeout=30_000)
+    # The flash message quotes the upload's name as text (no icon, emoji or colour from Streamlit's shortcodes).
+    flash = page.get_by_text(f"Opened {FILE_NAME}.")
+    expect(flash).to_be_visible(timeout=30_000)
+    assert flash.locator("span[role=img], span.stMarkdownColoredText").count() == 0
     # Canvas: the type and the activation as text.
     expect(canvas_node(page, "evil")).to_contain_text(HOSTILE_TYPE, timeout=30_000)
     expect(canvas_node(page, "head")).to_contain_text(HOSTILE_ACTIVATION)
