@@ -547,7 +547,10 @@ def test_csv_column_and_class_names_stay_data():
     assert set(table) >= {"<b>bold</b>", "**md**"}  # a dataframe shows keys as plain text
     fig = charts.class_balance(ds.class_counts())
     assert all("<" not in str(x) for x in fig.data[0].x)  # plotly reads a few HTML tags in text
+    # ... and entities: escaped, it shows the names as they are (it showed ‹b› for <b>)
+    assert sorted(html.unescape(x) for x in fig.data[0].x) == sorted(ds.class_names)
     assert "<" not in "".join(str(x) for x in charts.confusion([[1, 0], [0, 1]], ds.class_names).data[0].x)
+    assert charts.plain("a &amp; <b>") == "a &amp;amp; &lt;b&gt;" and len(html.unescape(charts.plain("x" * 99))) == 60
 
 
 def test_zip_folder_names_stay_data():

@@ -211,5 +211,7 @@ def test_hostile_csv_names_on_the_data_page(page, server, tmp_path):
     chart = page.locator(".js-plotly-plot").first
     expect(chart).to_be_visible()
     assert chart.locator("b, a, img").count() == 0
+    ticks = [t.text_content() for t in chart.locator(".xtick text").all()]
+    assert sorted(ticks) == sorted(classes)  # as typed (plotly gets them HTML-escaped)
     page.screenshot(path=str(ARTIFACTS / "injection-data.png"), full_page=True)
     assert_nothing_ran(page, dialogs)
