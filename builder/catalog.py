@@ -44,12 +44,21 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_num(v: Any) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+    """A finite number; a whole number too large for a float (10**400) is not one."""
+    if _is_int(v):
+        return abs(v) <= MAX_FLOAT
+    return isinstance(v, float) and math.isfinite(v)
+
+
+MAX_FLOAT = 1.7976931348623157e308
 
 
 def _show(v: Any) -> str:
     """Short, single-line rendering of a received value for messages."""
-    text = repr(v)
+    try:
+        text = repr(v)
+    except ValueError:  # a whole number of more than 4,300 digits: Python refuses to print it
+        text = f"about {'-' if v < 0 else ''}10**{int(v.bit_length() * 0.30103)}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -73,6 +82,8 @@ class ParamSpec:
         layer_types: For `layer`: the types that may be wrapped.
         any_size: For `shape`: a size may be None (any length).
         one_free: For `shape`: one size may be -1 (inferred, as Reshape does).
+        single: For `axes`: exactly one axis (Keras takes no list there).
+        many: For `axes`: a list, even of one axis (Keras takes no single number).
         advanced: Shown folded away in the inspector.
     """
 
@@ -90,6 +101,8 @@ class ParamSpec:
     layer_types: tuple[str, ...] | None = None
     any_size: bool = False
     one_free: bool = False
+    single: bool = False
+    many: bool = False
     advanced: bool = False
 
     @property
@@ -144,9 +157,18 @@ class ParamSpec:
         if k == "shape":
             return _shape_problem(v, allow_none=self.any_size, allow_minus_one=self.one_free)
         if k == "axes":
+            bounds = f" {self._bounds_text()}" if self.min is not None or self.max is not None else ""
+            if self.single and not (_is_int(v) and self._in_bounds(v) and abs(v) <= INT_MAX):
+                return f"expected one axis (a whole number{bounds}), got {_show(v)}"
+            if self.many and not isinstance(v, (list, tuple)):
+                return f"expected a list of axes, e.g. [2, 1], got {_show(v)}"
             items = [v] if _is_int(v) else v
             if not isinstance(items, (list, tuple)) or not items or not all(_is_int(i) for i in items):
                 return f"expected an axis or a list of axes (whole numbers), got {_show(v)}"
+            if any(abs(i) > INT_MAX for i in items):  # 10**5000 would not even fit in the graph file
+                return f"expected axes such as -1, 1 or [1, 2], got {_show(v)}"
+            if not all(self._in_bounds(i) for i in items):
+                return f"expected axes{bounds}, got {_show(v)}"
             if self.length and len(items) not in (1, self.length) and not _is_int(v):
                 return f"expected 1 or {self.length} axes, got {_show(v)}"
             if not self.length and len(set(items)) != len(items):
@@ -556,9 +578,9 @@ def _rnn_params(gates: bool = True):
     return tuple(out)
 
 
-def _norm_params(axis_help: str, *extra: ParamSpec):
+def _norm_params(axis_help: str, *extra: ParamSpec, single_axis: bool = False):
     return (
-        P("axis", "axes", -1, axis_help),
+        P("axis", "axes", -1, axis_help, single=single_axis),
         *extra,
         P("epsilon", "float", 0.001, "Small number added to the variance.", min=0.0, min_exclusive=True, max=1.0),
         P("center", "bool", True, "Learn an offset (beta)."),
@@ -615,7 +637,7 @@ _SPECS: list[LayerSpec] = [
     ),
     LayerSpec(
         "Permute", "core", "Reorders the axes of each sample.",
-        (P("dims", "axes", REQUIRED, "New order of the axes, starting at 1, e.g. [2, 1]."),),
+        (P("dims", "axes", REQUIRED, "New order of the axes, starting at 1, e.g. [2, 1].", many=True, min=1),),
         key_params=("dims",),
     ),
     LayerSpec(
@@ -631,7 +653,8 @@ _SPECS: list[LayerSpec] = [
     # -- normalization -------------------------------------------------------
     LayerSpec(
         "BatchNormalization", "normalization", "Normalizes each channel over the batch; keeps moving statistics.",
-        _norm_params("Channel axis.", P("momentum", "float", 0.99, "Momentum of the moving averages.", min=0.0, max=1.0)),
+        _norm_params("Channel axis.", P("momentum", "float", 0.99, "Momentum of the moving averages.", min=0.0, max=1.0),
+                     single_axis=True),
         formula=_f_batchnorm,
     ),
     LayerSpec(
@@ -733,7 +756,7 @@ _SPECS: list[LayerSpec] = [
         (
             P("alpha_initializer", "initializer", "Zeros", "How the slopes start.", advanced=True),
             _reg("alpha_regularizer", "slopes"),
-            P("shared_axes", "axes", None, "Axes that share one slope, e.g. [1, 2] for images.", nullable=True),
+            P("shared_axes", "axes", None, "Axes that share one slope, e.g. [1, 2] for images.", nullable=True, min=1),
         ),
         formula=_f_prelu, prefix="prelu",
     ),
@@ -817,7 +840,7 @@ _SPECS: list[LayerSpec] = [
         )
     ],
     LayerSpec("Concatenate", "merge", "Joins its inputs along an axis (other axes must match).",
-              (P("axis", "axes", -1, "Axis to join along."),), arity=(2, None), call_style="list", merge="concat"),
+              (P("axis", "axes", -1, "Axis to join along.", single=True),), arity=(2, None), call_style="list", merge="concat"),
     LayerSpec(
         "Dot", "merge", "Dot product of two inputs along the given axes.",
         (P("axes", "axes", REQUIRED, "Axis, or [axis of first, axis of second].", length=2),

@@ -370,12 +370,13 @@ def generate_script(graph: Graph, dataset: str | None = None, epochs: int = 10, 
     info = BUILTIN.get(dataset) if isinstance(dataset, str) else None
     if info is None:
         info = BUILTIN["iris"]
+    model_source = build_model_source(graph)  # first: it refuses a graph with errors (no outputs, ...)
     settings = suggest_compile(graph, info.task, info.classes)
     source = SCRIPT.format(
         filename=safe_filename(graph.name, "_train.py"),
         dataset_source=info.source(),
         dataset_call=info.call(),
-        build_model_source=build_model_source(graph),
+        build_model_source=model_source,
         multi_worker_fix=inspect.getsource(fix_keras_multi_worker).strip(),
         safe_name=safe_filename(graph.name),
         epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(settings.learning_rate),

@@ -307,7 +307,13 @@ def _value(v) -> str:
 
 
 def _reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    """A library's complaint, short, on one line, without the reprs of its objects.
+
+    Pillow says "cannot identify image file <_io.BytesIO object at 0x7f...>" and numpy "malformed node or string
+    on line 1: <ast.Call object at 0x7f...>": the repr means nothing to the user.
+    """
+    text = re.sub(r":?\s*<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>", "", str(e)).strip()
+    text = text.splitlines()[0] if text else type(e).__name__
     return text if len(text) <= 160 else text[:157] + "..."
 
 

@@ -11,6 +11,7 @@ import copy
 import functools
 import heapq
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ID_RULE = "start with a letter or _, then letters, digits or _ (at most 64)"
 KNOWN_FIELDS = ("format", "version", "name", "nodes", "edges", "outputs", "layout")
 MAX_NAME = 200
+MAX_DEPTH = 100  # lists and objects in lists and objects; a real graph file needs about 8
 
 
 class GraphError(ValueError):
@@ -119,7 +121,13 @@ def valid_id(node_id: Any) -> bool:
 
 def describe(node: Node) -> str:
     """`Dense 'head'`: how messages name a node."""
-    return f"{node.type} '{node.id}'"
+    return f"{printable(node.type, None)} '{node.id}'"
+
+
+def printable(text: Any, limit: int | None = 60) -> str:
+    """Text from a file for a message: on one line (a newline shows as \\n), at most `limit` characters."""
+    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+    return shown if limit is None or len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -460,9 +468,13 @@ class Graph:
             outer, inner = name.split(".", 1)
             wrapped = params.get(outer)
             if not isinstance(wrapped, dict) or "type" not in wrapped:
-                raise GraphEditError(f"{describe(node)} has no wrapped layer in '{outer}'", node_id)
+                raise GraphEditError(f"{describe(node)} has no wrapped layer in '{printable(outer)}'", node_id)
             inner_node = Node(node_id, wrapped["type"], dict(wrapped.get("params", {})))
             inner_params = dict(wrapped.get("params", {}))
+            inner_spec = LAYERS.get(wrapped["type"])
+            if value is None and inner_spec is not None and inner_spec.param(inner) is not None \
+                    and inner_spec.param(inner).required:
+                raise GraphEditError(f"{describe(node)} (wrapped {wrapped['type']}) needs '{inner}': it has no default", node_id)
             if value is None:
                 inner_params.pop(inner, None)
             else:
@@ -589,7 +601,7 @@ def _check_param(node: Node, name: str, value: Any, label: str | None = None) ->
         raise GraphEditError(f"{label} has an unknown type: pick one from the palette", node.id)
     ps = spec.param(name)
     if ps is None:
-        raise GraphEditError(f"{label}: {node.type} has no parameter '{name}'", node.id)
+        raise GraphEditError(f"{label}: {printable(node.type)} has no parameter '{printable(name)}'", node.id)
     problem = ps.problem(value)
     if problem is None and ps.kind == "layer":
         inner = Node(node.id, value["type"], value.get("params", {}))
@@ -604,10 +616,55 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not allowed in a graph file")
 
 
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (counted without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            stack.extend((i, d + 1) for i in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _nonfinite(value: Any) -> tuple[str, float] | None:
+    """(where, number) of the first NaN or infinite number in a JSON value, or None.
+
+    JSON cannot hold them, so a graph that kept one could not be saved: `1e999` in a file reads as inf.
+    """
+    stack = [("", value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return where, v
+        if isinstance(v, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), i) for k, i in v.items())
+        elif isinstance(v, list):
+            stack.extend((f"{where}[{n}]", i) for n, i in enumerate(v))
+    return None
+
+
+def _out_of_range(where: str, number: float) -> str:
+    return f'"{where[:60]}" is {number}, a number out of range: write a finite number'
+
+
+def _coordinate(c: Any) -> bool:
+    """A usable layout coordinate: a finite number (a 400-digit integer is too large for a float)."""
+    if isinstance(c, bool) or not isinstance(c, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(c))
+    except OverflowError:
+        return False
+
+
 def _parse(data: Any) -> Graph:
     problems: list[tuple[str | None, str]] = []
     if not isinstance(data, dict):
         raise GraphFormatError([(None, "a graph file must hold a JSON object")])
+    if _depth(data) > MAX_DEPTH:  # reading it would exhaust Python's recursion
+        raise GraphFormatError([(None, f"the graph file nests lists or objects more than {MAX_DEPTH} deep: "
+                                       f"it is not a graph LayerCanvas can read")])
     text_problem = _text_problem(data)
     if text_problem:
         raise GraphFormatError([(None, text_problem)])
@@ -647,11 +704,15 @@ def _parse(data: Any) -> Graph:
         if params is None:
             params = {}
         if not isinstance(params, dict):
-            problems.append((nid, f"{type_} '{nid}': \"params\" must be an object, got {str(params)[:40]!r}"))
+            problems.append((nid, f"{printable(type_)} '{nid}': \"params\" must be an object, got {str(params)[:40]!r}"))
             continue
         trainable = rn.get("trainable", True)
         if not isinstance(trainable, bool):
-            problems.append((nid, f"{type_} '{nid}': \"trainable\" must be true or false, got {trainable!r}"))
+            problems.append((nid, f"{printable(type_)} '{nid}': \"trainable\" must be true or false, got {trainable!r}"))
+            continue
+        odd = _nonfinite(rn)
+        if odd is not None:
+            problems.append((nid, f"{printable(type_)} '{nid}': {_out_of_range(*odd)}"))
             continue
         extra = {k: v for k, v in rn.items() if k not in ("id", "type", "params", "trainable")}
         nodes.append(Node(nid, type_, _jsonable(params), trainable, extra))
@@ -692,11 +753,12 @@ def _parse(data: Any) -> Graph:
     raw_layout = data.get("layout")
     if isinstance(raw_layout, dict):  # optional and advisory: bad entries are dropped
         for k, v in raw_layout.items():
-            if k in seen and isinstance(v, (list, tuple)) and len(v) == 2 and all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) for c in v
-            ):
+            if k in seen and isinstance(v, (list, tuple)) and len(v) == 2 and all(_coordinate(c) for c in v):
                 layout[k] = [float(v[0]), float(v[1])]
 
+    odd = _nonfinite({k: v for k, v in data.items() if k not in KNOWN_FIELDS})
+    if odd is not None:
+        problems.append((None, _out_of_range(*odd)))
     if problems:
         raise GraphFormatError(problems)
     extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in KNOWN_FIELDS}

@@ -16,16 +16,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
+import threading
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from builder.catalog import LAYERS, REQUIRED, as_tuple, pad2d_pairs
+from builder.config import fmt_bytes
 from builder.graph import Edge, Graph, GraphError, Node, valid_id
 from builder.kerasenv import load_keras
 
@@ -352,7 +355,9 @@ def _prescan(config: dict) -> None:
     stack = [config]
     while stack:
         model = stack.pop()
-        layers = model.get("config", {}).get("layers", [])
+        if not isinstance(model.get("config"), dict):
+            raise ModelImportError(f"the model config is damaged: the nested model {_q(_entry_name(model))} has no config")
+        layers = model["config"].get("layers", [])
         if not isinstance(layers, list):
             raise ModelImportError("the model config is damaged: its layer list is not a list")
         for entry in layers:
@@ -428,15 +433,57 @@ def _translate(exc: BaseException, label: str) -> ModelImportError:
             f"standard layers, activations, initializers and regularizers")
     if isinstance(exc, (OSError, EOFError, zipfile.BadZipFile)) or "truncated" in low or "unable to" in low:
         return ModelImportError(f"{label} is truncated or damaged: Keras cannot read it ({text})")
+    if isinstance(exc, _PYTHON_ERRORS):  # Keras tripped over a value of the wrong kind: its words mean nothing here
+        return ModelImportError(
+            f"{label} is damaged: its model config holds a value of the wrong kind where Keras expects another, "
+            f"so it cannot be loaded. Save the model again")
     return ModelImportError(f"Keras could not load {label}: {text or type(exc).__name__}")
 
 
-def _load(path: str, label: str):
+# What Keras raises when a damaged config has, say, a list where it expects a name ("unhashable type: 'list'").
+_PYTHON_ERRORS = (TypeError, AttributeError, LookupError, AssertionError, RecursionError, NameError)
+
+
+def _load(path: str, label: str, max_params: int):
     keras = load_keras()
+    n = _count_weights(keras, path, label)
+    if n > max_params:
+        raise ModelImportError(
+            f"{label} describes a model with {n:,} parameters (about {fmt_bytes(4 * n)} of weights); LayerCanvas "
+            f"imports models up to {max_params:,}: import a smaller model")
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # noqa: BLE001 - every Keras/h5py failure becomes one line
         raise _translate(e, label) from None
+
+
+def _count_weights(keras, path: str, label: str) -> int:
+    """How many weights the file's model has, counted before any of them takes memory.
+
+    A 20 kB file can declare `Dense(10**9)`: loading it allocates gigabytes before Keras finds that the stored
+    weights do not fit. So the model is first loaded inside a `StatelessScope`, where Keras gives variables their
+    shapes but not their values. That load runs in a thread of its own: Keras keeps such variables in thread-local
+    state, to create their values when the next scope ends, and these must never get them.
+
+    Raises:
+        ModelImportError: the file cannot be loaded (translated from Keras's error).
+    """
+    out: dict = {}
+
+    def probe():
+        try:
+            with keras.StatelessScope(initialize_variables=False):
+                model = keras.models.load_model(path, safe_mode=True, compile=False)
+            out["count"] = sum(math.prod(w.shape) for w in model.weights)
+        except Exception as e:  # noqa: BLE001 - translated below, in the caller's thread
+            out["error"] = e
+
+    worker = threading.Thread(target=probe, name="layercanvas-import-probe", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in out:
+        raise _translate(out["error"], label) from None
+    return out.get("count", 0)
 
 
 # ---------------------------------------------------------------------------
@@ -1058,7 +1105,8 @@ def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
-def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int = MAX_BYTES) -> ImportResult:
+def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int = MAX_BYTES,
+                 max_params: int | None = None) -> ImportResult:
     """Reads a saved Keras model into a graph, its weights and notes.
 
     The model is loaded with `keras.models.load_model(..., safe_mode=True,
@@ -1071,6 +1119,8 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
             the path's or file object's name). Bytes without a name are
             recognized by their content.
         max_bytes: Larger files are refused before anything is read.
+        max_params: A model with more weights is refused before they are
+            allocated (default: the build limit, `builder.build.MAX_PARAMS`).
 
     Returns:
         An `ImportResult`: graph, weights by node id, renamed layers, notes.
@@ -1078,8 +1128,11 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
     Raises:
         ModelImportError: one line saying why the file cannot be imported
             (size, empty, damaged, not a Keras model, wrong extension, Lambda,
-            custom or unsupported layer, or a setting the graph cannot express).
+            custom or unsupported layer, too many weights, or a setting the graph
+            cannot express).
     """
+    if max_params is None:
+        from builder.build import MAX_PARAMS as max_params
     src = _open_source(path_or_bytes, filename, max_bytes)
     with tempfile.TemporaryDirectory(prefix="layercanvas-import-") as tmp:
         try:
@@ -1087,7 +1140,7 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
         except OSError as e:
             raise ModelImportError(f"cannot read {src.label}: {e.strerror}") from None
         _prescan(_read_config(path, src, max_bytes))
-        model = _load(path, src.label)
+        model = _load(path, src.label, max_params)
         keras = load_keras()
         walker = _Walker(keras)
         try:

@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from builder.catalog import LAYERS, STARTERS
-from builder.graph import Graph, GraphCycleError, GraphError, Node, describe
+from builder.graph import Graph, GraphCycleError, GraphError, Node, describe, printable
 
 ERROR, WARNING = "error", "warning"
 
@@ -67,7 +67,7 @@ def _param_issues(node: Node, label: str, issues: list[Issue], path: str = "") -
             known = [p.name for p in spec.params]
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            issues.append(Issue(node.id, "unknown_param", f"{label}: {node.type} has no parameter '{name}'{hint}: remove it",
+            issues.append(Issue(node.id, "unknown_param", f"{label}: {printable(node.type)} has no parameter '{printable(name)}'{hint}: remove it",
                                 Fix(f"Remove '{name}' from {node.id}", "set_param", {"node_id": node.id, "name": key, "value": None})))
             continue
         problem = ps.problem(value)
@@ -101,7 +101,7 @@ def check_structure(graph: Graph) -> list[Issue]:
         if node.type not in LAYERS:
             close = difflib.get_close_matches(node.type, list(LAYERS), n=1)
             hint = f": did you mean '{close[0]}'?" if close else ": pick a layer from the palette"
-            issues.append(Issue(node.id, "unknown_type", f"{describe(node)}: '{str(node.type)[:60]}' is not a layer LayerCanvas knows{hint}"))
+            issues.append(Issue(node.id, "unknown_type", f"{describe(node)}: '{printable(node.type)}' is not a layer LayerCanvas knows{hint}"))
             continue
         _param_issues(node, describe(node), issues)
 
