@@ -779,3 +779,45 @@ def test_runs_page_shows_hostile_model_and_data_names_literally():
     assert_no_markup_from(at, [hostile_graph().name, data_name])
     fig = charts.overlay([{**store.get_run(run_id), "label": label}], "loss")
     assert all("<" not in t.name for t in fig.data)  # plotly legends read a few HTML tags
+
+
+@settings(max_examples=60, deadline=None)
+@given(hostile_text)
+def test_share_links_carry_any_allowed_name_as_url_safe_data(text):
+    import urllib.parse
+
+    from builder.share import link
+
+    if name_problem(text):
+        return
+    g = template("iris_mlp").set_name(text)
+    url = link("http://127.0.0.1:8501/train?project=abcdefgh#x", g)
+    parts = urllib.parse.urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == ("http", "127.0.0.1:8501", "/train", "x")
+    query = urllib.parse.parse_qs(parts.query)
+    assert query["project"] == ["abcdefgh"] and re.fullmatch(r"[A-Za-z0-9_-]+", query["g"][0])
+    assert decode(query["g"][0]).name == text
+
+
+def test_export_page_names_files_safely_for_a_hostile_model_name():
+    """A model named with quotes, markup, a path and unicode builds (Keras gets keras_name), exports, and every
+    download and "how to load it" snippet uses the safe file name."""
+    from components.export_panel import PREPARED
+
+    name = "..\\..\\x \"q\" <b>b<b> **m** {{y}} e\u0301 \u202eexe"  # "/" is refused; "\\" is allowed
+    g = template("iris_mlp").set_name(name)
+    at = run_app(g)
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    prepared = at.session_state[PREPARED]
+    snippets = [c.value for c in at.code]
+    for fmt, spec in FORMATS.items():
+        safe = file_name(g, fmt)
+        assert_safe_file_name(safe, spec.ext)
+        assert "{file}" not in spec.load or any(safe in s for s in snippets), fmt
+        if fmt in prepared:
+            assert isinstance(prepared[fmt], bytes), prepared[fmt]  # exported, not an error message
+    assert not any("<b>" in s or "..\\" in s for s in snippets)
+    assert Graph.loads(prepared["graph"]).name == name  # the graph file keeps the name as typed
+    assert_plain_code(prepared["python"].decode(), g)
+    assert_no_markup_from(at, [name])
