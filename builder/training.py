@@ -131,7 +131,8 @@ def suggest_compile(graph: Graph, task: str, classes: int) -> CompileSettings:
         checks = {
             # Names are looked up only when they are text: a list or an object from the file is not hashable.
             "optimizer": lambda v: isinstance(v, str) and v in OPTIMIZERS,
-            "learning_rate": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e3,
+            # The Train page's field takes 1e-7 to 1e6: a saved rate outside it would stop the page.
+            "learning_rate": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 1e-7 <= v < 1e3,
             "loss": lambda v: isinstance(v, str) and v in LOSSES,
             "from_logits": lambda v: isinstance(v, bool),
             "metrics": lambda v: isinstance(v, list) and all(isinstance(m, str) and m in METRICS for m in v),

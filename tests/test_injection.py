@@ -821,3 +821,16 @@ def test_export_page_names_files_safely_for_a_hostile_model_name():
     assert Graph.loads(prepared["graph"]).name == name  # the graph file keeps the name as typed
     assert_plain_code(prepared["python"].decode(), g)
     assert_no_markup_from(at, [name])
+
+
+def test_a_saved_learning_rate_the_train_page_cannot_show_falls_back_to_the_suggestion():
+    """A graph file or share link with compile.learning_rate 1e-9 stopped the Train page (its field starts at
+    1e-7): StreamlitAPIException."""
+    from builder.training import suggest_compile
+
+    for lr, expected in ((1e-9, 0.001), (0.0, 0.001), (1e-7, 1e-7), (0.5, 0.5)):
+        g = template("iris_mlp").set_extra("compile", {"learning_rate": lr})
+        assert suggest_compile(g, "classification", 3).learning_rate == expected
+    at = run_app(template("iris_mlp").set_extra("compile", {"learning_rate": 1e-9}))
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
