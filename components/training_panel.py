@@ -100,8 +100,9 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     default_epochs = saved["epochs"] if isinstance(saved.get("epochs"), int) and 0 < saved["epochs"] <= 10_000 \
         else suggest_epochs(len(ds.x_train), 32)
     epochs = c[0].number_input("Epochs", 1, 10_000, default_epochs, key="train_epochs", disabled=disabled)
-    batch = c[1].number_input("Batch size", 1, 65_536, int(saved.get("batch_size", 32))
-                              if isinstance(saved.get("batch_size"), int) else 32, key="train_batch", disabled=disabled)
+    saved_batch = saved.get("batch_size")
+    default_batch = saved_batch if isinstance(saved_batch, int) and 0 < saved_batch <= 65_536 else 32
+    batch = c[1].number_input("Batch size", 1, 65_536, default_batch, key="train_batch", disabled=disabled)
     split = c[2].number_input("Validation split", 0.0, 0.9, 0.2, step=0.05, key="train_split", disabled=disabled,
                               help="The share of the training data held out to check for overfitting.")
     patience = c[3].number_input("Early stopping patience", 0, 1000, 0, key="train_patience", disabled=disabled,

@@ -80,7 +80,9 @@ elif stored is not None:
     render_curves(snap["history"], [], key="stored")
     render_results(snap["result"], None)
 
-with st.expander("Freeze layers (transfer learning)", expanded=False):
+# The network view is drawn only while the expander is open: drawn folded, it measures itself 0 px tall and stays so.
+freeze_box = st.expander("Freeze layers (transfer learning)", key="train_freeze_open", on_change="rerun")
+with freeze_box:
     st.caption("Click a layer to freeze or unfreeze it. Frozen layers (grey) keep their weights while the others "
                "train; the model is compiled again when the next run starts.")
     if fits:
@@ -88,7 +90,7 @@ with st.expander("Freeze layers (transfer learning)", expanded=False):
         c = st.columns(2)
         c[0].metric("Trainable params", f"{trainable:,}")
         c[1].metric("Non-trainable params", f"{frozen:,}")
-    clicked = render_network_view(graph, result)
+    clicked = render_network_view(graph, result) if freeze_box.open else None
     if clicked and not active:
         node = graph.node(clicked)
         state.commit(graph.set_trainable(clicked, not node.trainable))

@@ -200,3 +200,16 @@ def test_a_batch_beyond_the_memory_budget_is_refused_with_the_size_to_use(monkey
     at.number_input(key="train_batch").set_value(fits).run()
     assert not [e for e in texts(at.error) if "needs about" in e]
     assert not at.button(key="train_start").disabled
+
+
+def test_saved_settings_out_of_range_fall_back_instead_of_stopping_the_page():
+    at = app("pages/train.py")
+    for batch, epochs in [(0, 0), (1_000_000, 10**9), (-5, -1), ("32", "ten")]:
+        graph = template("iris_mlp").set_extra("training", {"dataset": "iris", "batch_size": batch, "epochs": epochs})
+        at.session_state[state.GRAPH] = graph
+        at.session_state["train_batch"] = None
+        at.session_state["train_epochs"] = None
+        at.run()
+        assert not at.exception, (batch, [e.value for e in at.exception])
+        assert at.number_input(key="train_batch").value == 32
+        assert 1 <= at.number_input(key="train_epochs").value <= 10_000
