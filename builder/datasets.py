@@ -518,7 +518,8 @@ def _parse_csv(data: bytes, filename: str, target: str | None, standardize: bool
     columns = list(df.columns)
     target = columns[-1] if target is None else str(target).strip()
     if target not in columns:
-        raise DatasetError(f"{shown} has no column {_value(target)}; its columns are {', '.join(columns[:20])}"
+        names = ", ".join(c if len(c) <= 40 else c[:37] + "..." for c in columns[:20])  # one may be a whole line
+        raise DatasetError(f"{shown} has no column {_value(target)}; its columns are {names}"
                            f"{' ...' if len(columns) > 20 else ''}: pick one of them as the target.")
     features = [c for c in columns if c != target]
     if not features:

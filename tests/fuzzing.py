@@ -140,6 +140,7 @@ class Tally:
     seconds: float = 0.0
     slowest: list = field(default_factory=list)  # (seconds, case)
     kinds: Counter = field(default_factory=Counter)  # case kind -> count
+    by_label: Counter = field(default_factory=Counter)  # (finer class of input, success|refusal|crash) -> count
     reasons: dict = field(default_factory=dict)  # refusal class -> Counter of message shapes (see `signature`)
 
     @property
@@ -168,6 +169,21 @@ def signature(message: str) -> str:
     return " ".join(text.split()[:8])
 
 
+def value_class(v: Any) -> str:
+    """What kind of value a fuzzed parameter got, for the report."""
+    if v is None or isinstance(v, bool):
+        return repr(v)
+    if isinstance(v, int):
+        return "huge int" if abs(v) > 2**31 else "negative int" if v < 0 else "int"
+    if isinstance(v, float):
+        return "NaN" if v != v else "inf" if math.isinf(v) else "float"
+    if isinstance(v, str):
+        return "empty text" if not v else "text" if v.isprintable() else "text with control characters"
+    if isinstance(v, (list, dict)):
+        return "list" if isinstance(v, list) else "object"
+    return "a Python value no JSON holds (bytes, tuple, set, complex, numpy)"
+
+
 def _where(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
     return " <- ".join(f"{os.path.relpath(f.filename)}:{f.lineno} {f.name}" for f in reversed(frames))
@@ -181,6 +197,7 @@ def record(target: Target, case: Case, tally: Tally) -> None:
     """Runs one case and files its outcome."""
     tally.cases += 1
     tally.kinds[case.kind] += 1
+    crash = None
     timer = hasattr(signal, "setitimer") and _main_thread()
     if timer:
         old = signal.signal(signal.SIGALRM, _on_alarm)
@@ -188,28 +205,18 @@ def record(target: Target, case: Case, tally: Tally) -> None:
     start = time.perf_counter()
     try:
         outcome = target.run(case)
+        if outcome is not None and message_problem(outcome[1]):
+            crash = Crash("bad message", f"{message_problem(outcome[1])}: {outcome[1][:300]}", case.describe(), outcome[0])
     except target.expected as e:
-        problem = message_problem(str(e))
-        if problem:
-            tally.crashes.append(Crash("bad message", f"{problem}: {str(e)[:300]}", case.describe(), _where(e)))
-        else:
-            tally.refuse(type(e).__name__, str(e))
+        outcome = (type(e).__name__, str(e))
+        if message_problem(str(e)):
+            crash = Crash("bad message", f"{message_problem(str(e))}: {str(e)[:300]}", case.describe(), _where(e))
     except CaseTimeout as e:
-        tally.crashes.append(Crash("hang", str(e), case.describe(), _where(e)))
+        crash = Crash("hang", str(e), case.describe(), _where(e))
     except OracleFailure as e:
-        tally.crashes.append(Crash("oracle", str(e)[:500], case.describe(), _where(e)))
+        crash = Crash("oracle", str(e)[:500], case.describe(), _where(e))
     except Exception as e:  # noqa: BLE001 - this is what the fuzzer looks for
-        tally.crashes.append(Crash(type(e).__name__, str(e)[:500], case.describe(), _where(e)))
-    else:
-        if outcome is None:
-            tally.successes += 1
-        else:
-            key, message = outcome
-            problem = message_problem(message)
-            if problem:
-                tally.crashes.append(Crash("bad message", f"{problem}: {message[:300]}", case.describe(), key))
-            else:
-                tally.refuse(key, message)
+        crash = Crash(type(e).__name__, str(e)[:500], case.describe(), _where(e))
     finally:
         elapsed = time.perf_counter() - start
         if timer:
@@ -217,6 +224,16 @@ def record(target: Target, case: Case, tally: Tally) -> None:
             signal.signal(signal.SIGALRM, old)
         tally.seconds += elapsed
         tally.slowest = sorted(tally.slowest + [(elapsed, case.describe(200))], reverse=True)[:3]
+    if crash is not None:
+        tally.crashes.append(crash)
+        verdict = "crash"
+    elif outcome is None:
+        tally.successes += 1
+        verdict = "success"
+    else:
+        tally.refuse(*outcome)
+        verdict = "refusal"
+    tally.by_label[target.label(case), verdict] += 1
     if tally.cases % 200 == 0:
         gc.collect()
 
@@ -281,6 +298,21 @@ PY_ONLY = st.sampled_from([b"bytes", (1, 2), (3,), complex(1, 2), {1, 2}, frozen
 ODD_IDS = ("", "1a", "a b", "a-b", "é", "a" * 64, "a" * 65, "None", "True", "class", "def", "lambda", "keras",
            "layers", "model", "build_model", "np", "tf", "__class__", "__builtins__", "_", "self", "print", "input",
            "Input", "x", "input_1", "in0", "dense_lstm", 7, None, ["a"])
+
+
+def _one_in(draw, n: int) -> bool:
+    """True about once in `n` draws (`st.integers(0, n - 1)` would favour 0, its smallest value)."""
+    return draw(st.sampled_from(range(n))) == 0
+
+
+def _weighted(draw, *choices: tuple[int, Any]):
+    """Draws from one of several strategies, picked with the given weights (`one_of` weighs them all alike)."""
+    i = draw(st.sampled_from(range(sum(w for w, _ in choices))))  # integers() favours 0
+    for weight, strategy in choices:
+        if i < weight:
+            return draw(strategy)
+        i -= weight
+    raise AssertionError
 
 
 # ---------------------------------------------------------------------------
@@ -466,16 +498,16 @@ def _doc_from(source: str, extra: Any) -> dict:
 def graph_cases(draw) -> Case:
     kind = draw(st.sampled_from(["json", "fields", "template", "template", "template", "generated", "generated",
                                  "text", "text"]))
-    script = draw(st.integers(0, 9)) == 0
+    script = _one_in(draw, 10)
     if kind == "json":
         value = draw(HOSTILE | JSONISH)
-        return Case("json", (json.dumps(value, allow_nan=True), script))
+        return Case("json", (json.dumps(value, allow_nan=True), script, "", "any JSON value"))
     if kind == "fields":
         value = draw(st.dictionaries(st.sampled_from(["format", "version", "name", "nodes", "edges", "outputs",
                                                       "layout", "compile", "training"]), HOSTILE | JSONISH))
         value.setdefault("format", "layercanvas-graph")
         value.setdefault("version", 1)
-        return Case("fields", (json.dumps(value, allow_nan=True), script))
+        return Case("fields", (json.dumps(value, allow_nan=True), script, "", "right format, random fields"))
     if kind in ("template", "generated") or draw(st.booleans()):
         if kind == "template" or (kind == "text" and draw(st.booleans())):
             source = "template:" + draw(st.sampled_from(sorted(_template_docs())))
@@ -484,17 +516,18 @@ def graph_cases(draw) -> Case:
             source = "generated"
             doc = json.loads(draw(graphs()).dumps())
         ops: list[str] = []
-        if kind != "text" or draw(st.booleans()):
+        if kind == "template" or draw(st.booleans()):  # generated graphs are half the time left as they are
             doc, ops = draw(_mutate_graph_doc(doc))
         script = script or any(op == "compile" for op in ops)
         text = json.dumps(doc, allow_nan=True)
         if kind == "text":
             damaged, how = draw(_damage_text(text))
-            return Case("text", (damaged, script, f"{source} {'+'.join(ops)} {how}".strip()))
-        return Case(kind, (text, script, f"{source} {'+'.join(ops)}".strip()))
+            return Case("text", (damaged, script, f"{source} {'+'.join(ops)} {how}".strip(), f"damaged text: {how}"))
+        label = f"{kind} graph, " + ("changed (1 to 4 edits of the file)" if ops else "as is")
+        return Case(kind, (text, script, f"{source} {'+'.join(ops)}".strip(), label))
     text = json.dumps(_doc_from("template:mlp", None))
     damaged, how = draw(_damage_text(text))
-    return Case("text", (damaged, script, f"template:mlp {how}"))
+    return Case("text", (damaged, script, f"template:mlp {how}", f"damaged text: {how}"))
 
 
 def _check_issues(result, graph: Graph) -> None:
@@ -590,6 +623,10 @@ class Target:
     def run(self, case: Case):
         raise NotImplementedError
 
+    def label(self, case: Case) -> str:
+        """The class of input a case belongs to, for the report (finer than its kind where that helps)."""
+        return case.kind
+
 
 class _Builders:
     """A session's builder, as the app keeps one; renewed now and then so memory stays flat."""
@@ -619,17 +656,21 @@ class GraphTarget(Target):
     def fixed(self) -> list[Case]:
         from builder.templates import TEMPLATES, template
 
-        cases = [Case("template", (template(k).dumps(), True, f"template:{k} as is")) for k in sorted(TEMPLATES)]
+        cases = [Case("template", (template(k).dumps(), True, f"template:{k} as is", "template graph, as is"))
+                 for k in sorted(TEMPLATES)]
         deep = '{"format": "layercanvas-graph", "version": 1, "nodes": ' + _nest(100_000) + "}"
         big = json.dumps({"format": "layercanvas-graph", "version": 1, "nodes": [
             {"id": f"n{i}", "type": "Dense", "params": {"units": 2}} for i in range(2000)]})
         cases += [
-            Case("text", (deep, False, "100,000 nested lists")),
-            Case("text", (big, False, "2,000 nodes, none an Input")),
-            Case("text", (b"\xff\xfe\x00\x00", False, "not UTF-8")),
-            Case("text", ("", False, "empty")),
+            Case("text", (deep, False, "", "100,000 nested lists")),
+            Case("text", (big, False, "", "2,000 nodes, none an Input")),
+            Case("text", (b"\xff\xfe\x00\x00", False, "", "not UTF-8")),
+            Case("text", ("", False, "", "empty file")),
         ]
         return cases
+
+    def label(self, case: Case) -> str:
+        return case.args[3]
 
     def run(self, case: Case):
         text, script = case.args[0], case.args[1]
@@ -645,19 +686,9 @@ ROWS_WITH_PARAMS = [(t, i) for t, i in ROWS if LAYERS[t].params]  # the rest tak
 ODD_NAMES = ("", "unit", "Units", "layer", "name", "trainable", "dtype", "__class__", "layer.units", "units.x", "é")
 
 
-def _weighted(draw, *choices: tuple[int, Any]):
-    """Draws from one of several strategies, picked with the given weights (`one_of` weighs them all alike)."""
-    i = draw(st.integers(0, sum(w for w, _ in choices) - 1))
-    for weight, strategy in choices:
-        if i < weight:
-            return draw(strategy)
-        i -= weight
-    raise AssertionError
-
-
 @st.composite
 def param_cases(draw) -> Case:
-    type_, row = draw(st.sampled_from(ROWS_WITH_PARAMS if draw(st.integers(0, 9)) else ROWS))
+    type_, row = draw(st.sampled_from(ROWS if _one_in(draw, 10) else ROWS_WITH_PARAMS))
     spec = LAYERS[type_]
     hows = ["set_param", "set_param", "set_params", "add_node"] + (["wrapped", "wrapped"] if spec.wrapper else [])
     if spec.is_input:
@@ -669,10 +700,17 @@ def param_cases(draw) -> Case:
         inner = draw(st.sampled_from(spec.param("layer").layer_types))
         target = LAYERS[inner]
     names = [p.name for p in target.params]
-    name = _weighted(draw, (9 if names else 0, st.sampled_from(names or ["units"])), (1, st.sampled_from(ODD_NAMES)))
-    ps = target.param(name)
-    plausible = value_for(ps) if ps is not None else JSONISH
-    value = _weighted(draw, (5, plausible), (4, HOSTILE), (1, PY_ONLY))
+
+    def one():
+        name = _weighted(draw, (9 if names else 0, st.sampled_from(names or ["units"])), (1, st.sampled_from(ODD_NAMES)))
+        ps = target.param(name)
+        plausible = value_for(ps) if ps is not None else JSONISH
+        return name, _weighted(draw, (5, plausible), (4, HOSTILE), (1, PY_ONLY))
+
+    if how == "set_params":  # several settings at once: strides with dilation, kernel with padding...
+        pairs = [one() for _ in range(draw(st.integers(1, 3)))]
+        return Case(how, (type_, row, tuple(n for n, _ in pairs), tuple(v for _, v in pairs), inner))
+    name, value = one()
     return Case(how, (type_, row, name, value, inner))
 
 
@@ -690,6 +728,14 @@ class ParamTarget(Target):
         # every row as it is: the starting points must all build
         return [Case("as_is", (t, i, None, None, None)) for t, i in ROWS]
 
+    def label(self, case: Case) -> str:
+        if case.kind == "as_is":
+            return "catalog row as is"
+        if case.kind == "set_params" and len(case.args[3]) > 1:
+            return "several settings at once"
+        value = case.args[3][0] if case.kind == "set_params" else case.args[3]
+        return "value: " + value_class(value)
+
     def run(self, case: Case):
         type_, row, name, value, inner = case.args
         inputs, params = CASES[type_][row]
@@ -697,7 +743,7 @@ class ParamTarget(Target):
         if case.kind == "set_param":
             g = g.set_param("layer", name, value)
         elif case.kind == "set_params":
-            g = g.set_params("layer", {**params, name: value})
+            g = g.set_params("layer", {**params, **dict(zip(name, value))})
         elif case.kind == "add_node":
             g = g.remove_node("layer")
             g, _ = g.add_node(type_, {**params, name: value}, node_id="layer")
@@ -799,30 +845,47 @@ HEADERS = st.sampled_from(["a", "b", "label", "target", "", " ", "a", "é", "x,y
     | st.text(min_size=1, max_size=6)
 
 
+COLUMN_KINDS = ("classes", "classes", "numbers", "numbers", "words", "odd")
+
+
 @st.composite
 def csv_cases(draw) -> Case:
     columns = draw(st.integers(1, 5))
-    header = draw(st.lists(HEADERS, min_size=columns, max_size=columns))
-    n_rows = draw(st.sampled_from([0, 1, 5, 9, 10, 12, 30, 60]))
-    pattern = draw(st.lists(st.lists(CELLS, min_size=1, max_size=columns + 1), min_size=1, max_size=8))
-    seps = draw(st.sampled_from([",", ";", "\t", "|"]))
+    kinds = tuple(draw(st.sampled_from(COLUMN_KINDS)) for _ in range(columns))
+    header = tuple(draw(HEADERS) if _one_in(draw, 4) else f"c{i}" for i in range(columns))
+    odd = tuple(draw(st.lists(CELLS, min_size=1, max_size=4)))  # the cells of "odd" columns, in turn
+    n_rows = draw(st.sampled_from([0, 1, 9, 10, 12, 30, 30, 60]))
+    ragged = _one_in(draw, 8)  # one row with a field too many or too few
+    sep = draw(st.sampled_from([",", ",", ";", "\t", "|"]))
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16", "latin-1"]))
     target = draw(st.none() | st.sampled_from(header) | st.text(max_size=5))
     task = draw(st.sampled_from([None, None, "classification", "regression"]))
     standardize = draw(st.booleans())
-    wide = draw(st.integers(0, 40)) == 0  # a thousand more columns
-    return Case("csv_table", (tuple(header), n_rows, tuple(map(tuple, pattern)), seps, newline, encoding, target, task,
-                              standardize, wide))
+    wide = _one_in(draw, 40)  # a thousand more columns
+    return Case("csv_table", (header, kinds, odd, n_rows, ragged, sep, newline, encoding, target, task, standardize,
+                              wide))
 
 
-def _csv_bytes(header, n_rows, pattern, sep, newline, encoding, wide) -> bytes:
+def _csv_cell(kind: str, i: int, j: int, odd: tuple) -> str:
+    if kind == "classes":
+        return str((i + j) % 3)
+    if kind == "numbers":
+        return f"{(i * 1.7 + j) % 10:.2f}"
+    if kind == "words":
+        return ("cat", "dog", "bird")[(i + j) % 3]
+    return odd[(i + j) % len(odd)]
+
+
+def _csv_bytes(header, kinds, odd, n_rows, ragged, sep, newline, encoding, wide) -> bytes:
     header = list(header) + ([f"w{i}" for i in range(1000)] if wide else [])
     lines = [sep.join(header)]
     for i in range(n_rows):
-        row = list(pattern[i % len(pattern)])
+        row = [_csv_cell(k, i, j, odd) for j, k in enumerate(kinds)]
         if wide:
             row += [str(i % 3)] * 1000
+        if ragged and i == n_rows // 2:
+            row = row[:-1] if len(row) > 1 and i % 2 else row + ["extra"]
         lines.append(sep.join(row))
     return newline.join(lines).encode(encoding, errors="replace")
 
@@ -940,7 +1003,7 @@ def npz_cases(draw) -> Case:
     members = tuple(draw(npz_member(k)) for k in keys + tuple(extra))
     compression = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
     task = draw(st.sampled_from([None, None, "classification", "regression"]))
-    duplicate = draw(st.integers(0, 20)) == 0
+    duplicate = _one_in(draw, 20)
     return Case("npz_arrays", (members, compression, task, duplicate))
 
 
@@ -1159,6 +1222,33 @@ class DatasetTarget(Target):
             ("traversal", ("..\\..\\cat\\x.png",)),
         ]]
 
+    def label(self, case: Case) -> str:
+        a = case.args
+        if case.kind == "random":
+            return f"random bytes as {a[0].upper()}"
+        if case.kind == "valid":
+            return f"valid {a[0]}"
+        if case.kind == "mutated":
+            return f"{a[0]} with bytes changed or cut"
+        if case.kind == "wrong":
+            return "a file of another format"
+        if case.kind == "csv_table":
+            if a[-1]:
+                return "CSV table, 1,000+ columns"
+            if not a[7].startswith("utf-8"):
+                return f"CSV table in {a[7]}"
+            return "CSV table with odd cells" if "odd" in a[1] else "CSV table of numbers and words" + \
+                (", a ragged row" if a[4] else "")
+        if case.kind == "npz_arrays":
+            forged = any(m[1][4] for m in a[0])
+            return "NPZ with a forged .npy header" if forged else "NPZ of odd arrays (types, shapes, values)"
+        if case.kind == "zip_images":
+            return "image zip, " + {None: "odd names and images", "forge_size": "sizes forged (bomb)",
+                                    "encrypted": "entries marked encrypted", "method": "unknown compression",
+                                    "duplicate": "a name twice", "crc": "wrong checksums",
+                                    "dirs_only": "folders only"}[a[6]]
+        return f"{case.kind} {a[0]}"
+
     def run(self, case: Case):
         from builder import datasets as D
 
@@ -1174,9 +1264,9 @@ class DatasetTarget(Target):
             base, parser = case.args
             data = _other_upload(base)
         elif case.kind == "csv_table":
-            header, n_rows, pattern, sep, newline, encoding, target, task, standardize, wide = case.args
+            header, kinds, odd, n_rows, ragged, sep, newline, encoding, target, task, standardize, wide = case.args
             parser = "csv"
-            data = _csv_bytes(header, n_rows, pattern, sep, newline, encoding, wide)
+            data = _csv_bytes(header, kinds, odd, n_rows, ragged, sep, newline, encoding, wide)
             kwargs = {"target": target, "task": task, "standardize": standardize}
         elif case.kind == "npz_arrays":
             members, compression, task, duplicate = case.args
@@ -1356,8 +1446,12 @@ def _mutate_config(draw, config: dict, most: int = 3) -> tuple[dict, list[str]]:
             parent[path[-1]] = draw(st.sampled_from(["os", "builtins", "keras.layers", "", "keras.src.ops.numpy",
                                                      "subprocess", "keras.saving"]) | HOSTILE)
         elif op == "value":
-            parent[path[-1]] = draw(st.sampled_from(HUGE_INTS[:6] + (0, -1, 10**7, 10**9, "relu", None, [], True,
-                                                                     1e-300, 1e300)) | HOSTILE)
+            owner = _at(config, path[:-2]) if len(path) >= 2 and path[-2] == "config" else None
+            cls = owner.get("class_name") if isinstance(owner, dict) else None
+            ps = LAYERS[cls].param(path[-1]) if isinstance(cls, str) and cls in LAYERS else None
+            odd = st.sampled_from(HUGE_INTS[:6] + (0, -1, 10**7, 10**9, "relu", None, [], True, 1e-300, 1e300))
+            # a setting of a known layer gets, half the time, a value the catalog finds plausible
+            parent[path[-1]] = _weighted(draw, (2 if ps else 0, value_for(ps) if ps else odd), (1, odd), (1, HOSTILE))
         else:
             parent[path[-1]] = draw(HOSTILE)
         done.append(op)
@@ -1458,6 +1552,22 @@ class ImporterTarget(Target):
             Case("special", ("huge_units_consistent",)),
             Case("special", ("text_as_fileobj",)), Case("special", ("not_a_file",)),
         ]
+
+    def label(self, case: Case) -> str:
+        a = case.args
+        if case.kind in ("valid", "truncated", "flipped"):
+            return f"{case.kind} .{a[1]}" + (", odd file name" if a[2] not in (f"m.{a[1]}",) else "")
+        if case.kind in ("config", "h5config"):
+            return f"{'.keras' if case.kind == 'config' else '.h5'} with its config changed"
+        if case.kind == "wrong":
+            return f"{a[0]} named as a model"
+        if case.kind == "cap":
+            return "over the size cap (max_bytes)"
+        if case.kind == "lambda":
+            return f"Lambda model .{a[0]}" + (" (cut)" if a[2] is not None else "")
+        if case.kind == "special":
+            return a[0].replace("_", " ")
+        return {"random": "random bytes", "zip_text": "zip of text members"}[case.kind]
 
     def run(self, case: Case):
         from builder.importer import import_model
@@ -1597,6 +1707,13 @@ def report(tallies: list[Tally], reasons: int = 6) -> str:
             if len(t.reasons[key]) > reasons:
                 rest = sum(n for _, n in t.reasons[key].most_common()[reasons:])
                 lines.append(f"| ... {len(t.reasons[key]) - reasons} other shapes | {rest:,} | |")
+        lines += ["", f"### {t.target}: classes of input", "", "| input | cases | results | refusals | crashes |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        labels = sorted({label for label, _ in t.by_label})
+        for label in labels:
+            n = {v: t.by_label[label, v] for v in ("success", "refusal", "crash")}
+            lines.append(f"| {label.replace('|', '/')} | {sum(n.values()):,} | {n['success']:,} | {n['refusal']:,} | "
+                         f"{n['crash']:,} |")
         lines.append("")
         lines.append("cases by kind: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t.kinds.items())))
         lines.append("slowest: " + "; ".join(f"{s:.2f} s {d[:90]}" for s, d in t.slowest))

@@ -16,7 +16,7 @@ import pytest
 from bench.fuzz import SHARES, split
 from builder.build import build
 from builder.codegen import CodegenError, generate_script
-from builder.datasets import DatasetError, parse_image_zip, parse_npz
+from builder.datasets import DatasetError, parse_csv, parse_image_zip, parse_npz
 from builder.graph import Graph, GraphEditError, GraphFormatError
 from builder.importer import ModelImportError, import_model
 from builder.templates import template
@@ -36,8 +36,8 @@ from tests.fuzzing import (
 )
 from tests.layer_cases import CASES, case_graph
 
-# Cases per target in CI (about 35 s in all on the 2-core machine, TensorFlow's start included).
-SAMPLE = {"graph": 600, "params": 600, "datasets": 300, "importer": 250}
+# Cases per target in CI (about 30 s in all on the idle 2-core machine, TensorFlow's start included).
+SAMPLE = {"graph": 500, "params": 500, "datasets": 250, "importer": 200}
 
 
 # ---------------------------------------------------------------------------
@@ -282,3 +282,12 @@ def test_the_fixed_cases_cover_each_special_upload():
         target.run(Case("image_bomb", (10_000,)))
     with pytest.raises(DatasetError, match=r"unpacks to \d+ GB; the limit is 500 MB"):
         target.run(Case("zip_bomb_forged", ("zip",)))
+
+
+def test_a_missing_target_column_lists_the_columns_clipped():
+    """Was: a 5,000-character message: with '|' between fields the whole header is one column name."""
+    header = "|".join(f"w{i}" for i in range(1000))
+    data = (header + "\n" + "\n".join("|".join("1" for _ in range(1000)) for _ in range(12))).encode()
+    with pytest.raises(DatasetError) as e:
+        parse_csv(data, "wide.csv", target="w5")
+    assert "has no column 'w5'; its columns are w0|w1|w2|" in str(e.value) and len(str(e.value)) < 200
