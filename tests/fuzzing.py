@@ -14,12 +14,16 @@ Four targets, each fed by hypothesis strategies and run through the public API:
   forged sizes, over the size cap) -> `import_model`.
 
 The oracle: every case ends in a result or a refusal. A refusal is an exception of the target's expected class (or,
-for graphs, build issues) whose message is plain: see `message_problem`. Anything else is a crash. Cases are
-recipes (small, printable); the bytes are made when a case runs, so a crash report reproduces it.
+for graphs, build issues) whose message is plain: see `message_problem`. Results are checked too (a graph survives
+dumps/loads, generated code builds the same model, a Dataset keeps its promises, an imported graph validates).
+Anything else is a crash, and so is a case slower than SLOW_SECONDS or one that raises the process's peak memory by
+more than MEMORY_JUMP_MB. Cases are recipes (small, printable); the bytes are made when a case runs, so a crash
+report reproduces it.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import gc
 import io
@@ -55,7 +59,9 @@ from tests.strategies import JSONISH, TYPES, graphs, value_for
 # same, and a case never allocates more than a few MB.
 FUZZ_MAX_PARAMS = 2_000_000
 FUZZ_WARN_PARAMS = 500_000
-CASE_SECONDS = 120  # a case that runs longer is a crash (a hang)
+CASE_SECONDS = 120  # a case that runs longer is stopped: a crash (a hang)
+SLOW_SECONDS = 20  # a case that takes longer is a crash too (the slowest honest ones take about 1 s)
+MEMORY_JUMP_MB = 1500  # so is a case that raises the process's peak memory by more (a small file costing GBs)
 
 
 # ---------------------------------------------------------------------------
@@ -202,7 +208,7 @@ def record(target: Target, case: Case, tally: Tally) -> None:
     if timer:
         old = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
-    start = time.perf_counter()
+    start, peak = time.perf_counter(), _peak_mb()
     try:
         outcome = target.run(case)
         if outcome is not None and message_problem(outcome[1]):
@@ -224,6 +230,10 @@ def record(target: Target, case: Case, tally: Tally) -> None:
             signal.signal(signal.SIGALRM, old)
         tally.seconds += elapsed
         tally.slowest = sorted(tally.slowest + [(elapsed, case.describe(200))], reverse=True)[:3]
+    if crash is None and elapsed > SLOW_SECONDS:
+        crash = Crash("slow", f"the case took {elapsed:.0f} s", case.describe(), "")
+    if crash is None and _peak_mb() - peak > MEMORY_JUMP_MB:
+        crash = Crash("memory", f"the case raised peak memory by {_peak_mb() - peak:,.0f} MB", case.describe(), "")
     if crash is not None:
         tally.crashes.append(crash)
         verdict = "crash"
@@ -236,6 +246,12 @@ def record(target: Target, case: Case, tally: Tally) -> None:
     tally.by_label[target.label(case), verdict] += 1
     if tally.cases % 200 == 0:
         gc.collect()
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _main_thread() -> bool:
@@ -488,12 +504,6 @@ def _template_docs() -> dict[str, dict]:
     return {k: template(k).to_dict() for k in sorted(TEMPLATES)}
 
 
-def _doc_from(source: str, extra: Any) -> dict:
-    if source.startswith("template:"):
-        return copy.deepcopy(_template_docs()[source.split(":", 1)[1]])
-    return extra  # a generated graph's dict
-
-
 @st.composite
 def graph_cases(draw) -> Case:
     kind = draw(st.sampled_from(["json", "fields", "template", "template", "template", "generated", "generated",
@@ -508,10 +518,10 @@ def graph_cases(draw) -> Case:
         value.setdefault("format", "layercanvas-graph")
         value.setdefault("version", 1)
         return Case("fields", (json.dumps(value, allow_nan=True), script, "", "right format, random fields"))
-    if kind in ("template", "generated") or draw(st.booleans()):
+    if kind in ("template", "generated") or draw(st.booleans()):  # text: half the time a whole graph's file
         if kind == "template" or (kind == "text" and draw(st.booleans())):
-            source = "template:" + draw(st.sampled_from(sorted(_template_docs())))
-            doc = _doc_from(source, None)
+            key = draw(st.sampled_from(sorted(_template_docs())))
+            source, doc = f"template:{key}", copy.deepcopy(_template_docs()[key])
         else:
             source = "generated"
             doc = json.loads(draw(graphs()).dumps())
@@ -525,7 +535,7 @@ def graph_cases(draw) -> Case:
             return Case("text", (damaged, script, f"{source} {'+'.join(ops)} {how}".strip(), f"damaged text: {how}"))
         label = f"{kind} graph, " + ("changed (1 to 4 edits of the file)" if ops else "as is")
         return Case(kind, (text, script, f"{source} {'+'.join(ops)}".strip(), label))
-    text = json.dumps(_doc_from("template:mlp", None))
+    text = json.dumps(_template_docs()["mlp"])
     damaged, how = draw(_damage_text(text))
     return Case("text", (damaged, script, f"template:mlp {how}", f"damaged text: {how}"))
 
@@ -913,7 +923,7 @@ def _npy_array(dtype: str, n: int, rest: tuple, values: str):
     if dtype == "|O":
         return np.array([{"x": 1}] * size, dtype=object).reshape(shape)
     try:
-        dt = np.dtype(eval(dtype) if dtype.startswith("[") else dtype)  # noqa: S307 - our own literal
+        dt = np.dtype(ast.literal_eval(dtype) if dtype.startswith("[") else dtype)
     except (TypeError, ValueError):
         return None
     base = np.arange(size, dtype="float64")

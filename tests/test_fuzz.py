@@ -17,12 +17,14 @@ from bench.fuzz import SHARES, split
 from builder.build import build
 from builder.codegen import CodegenError, generate_script
 from builder.datasets import DatasetError, parse_csv, parse_image_zip, parse_npz
-from builder.graph import Graph, GraphEditError, GraphFormatError
+from builder.graph import Graph, GraphEditError, GraphError, GraphFormatError
 from builder.importer import ModelImportError, import_model
 from builder.templates import template
 from builder.validate import check_structure
+from tests import fuzzing
 from tests.fuzzing import (
     Case,
+    OracleFailure,
     DatasetTarget,
     _config_of,
     _npy_bytes,
@@ -109,6 +111,42 @@ def test_bench_splits_the_cases_exactly():
 def test_the_oracle_tells_plain_messages_from_leaks(message, problem):
     found = message_problem(message)
     assert (found is None) if problem is None else (problem in found)
+
+
+class _Fake:
+    """A target whose cases say what to do: return, raise, or sleep."""
+
+    name, expected = "fake", (GraphError,)
+
+    def label(self, case):
+        return case.kind
+
+    def run(self, case):
+        what = case.args[0]
+        if what == "sleep":
+            time.sleep(0.05)
+            return None
+        if isinstance(what, BaseException):
+            raise what
+        return what
+
+
+@pytest.mark.parametrize("what, verdict, kind", [
+    (None, "success", None),
+    (("issue shape", "Dense 'd' got (None, 3): add Flatten before it"), "refusal", None),
+    (GraphError("the graph has no Input: add one"), "refusal", None),
+    (GraphError("Keras could not load it: 'NoneType' object has no attribute 'shape'"), "crash", "bad message"),
+    (("issue shape", "first\nsecond"), "crash", "bad message"),
+    (KeyError("units"), "crash", "KeyError"),
+    (OracleFailure("the summary disagrees with Keras"), "crash", "oracle"),
+    ("sleep", "crash", "slow"),
+])
+def test_record_files_each_outcome(monkeypatch, what, verdict, kind):
+    monkeypatch.setattr(fuzzing, "SLOW_SECONDS", 0.01)
+    tally = fuzzing.Tally("fake")
+    fuzzing.record(_Fake(), Case("k", (what,)), tally)
+    assert tally.by_label == {("k", verdict): 1}
+    assert [c.kind for c in tally.crashes] == ([kind] if kind else [])
 
 
 # ---------------------------------------------------------------------------
