@@ -663,8 +663,8 @@ def _parse(data: Any) -> Graph:
     if not isinstance(data, dict):
         raise GraphFormatError([(None, "a graph file must hold a JSON object")])
     if _depth(data) > MAX_DEPTH:  # reading it would exhaust Python's recursion
-        raise GraphFormatError([(None, f"the graph file nests lists or objects more than {MAX_DEPTH} deep: "
-                                       f"it is not a graph LayerCanvas can read")])
+        raise GraphFormatError([(None, (f"the graph file nests lists or objects more than {MAX_DEPTH} deep: "
+                                        f"it is not a graph LayerCanvas can read"))])
     text_problem = _text_problem(data)
     if text_problem:
         raise GraphFormatError([(None, text_problem)])

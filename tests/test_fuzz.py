@@ -24,8 +24,8 @@ from builder.validate import check_structure
 from tests import fuzzing
 from tests.fuzzing import (
     Case,
-    OracleFailure,
     DatasetTarget,
+    OracleFailure,
     _config_of,
     _npy_bytes,
     _pets,
