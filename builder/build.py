@@ -122,6 +122,7 @@ class ModelBuilder:
         self.warn_params = WARN_PARAMS if warn_params is None else warn_params
         self.memory_budget = BUDGET_BYTES if memory_budget is None else memory_budget
         self._built_params = 0
+        self.fresh_builds = 0  # times the kept layers were dropped because Keras refused a model made with them
         self._tensors: dict[str, tuple[Any, Any, NodeInfo]] = {}  # full signature -> (layer, output, info)
         self._layers: dict[str, tuple[Any, tuple]] = {}  # local signature -> (layer, input specs)
 
@@ -129,7 +130,16 @@ class ModelBuilder:
         """Validates and builds. Never raises for a bad graph."""
         load_keras()  # TensorFlow loads once per process
         _reuse_seed_generator_names()
+        result = self._build(graph)
+        if result.model is None and (self._tensors or self._layers) and any(i.code == "model" for i in result.errors):
+            # Keras refused a model made partly of kept layers and tensors (seen once under load in the 8-session
+            # browser test: 'The name "m1_in" is used 2 times'). A fresh build does not depend on what was kept.
+            self.fresh_builds += 1
+            self._tensors, self._layers = {}, {}
+            result = self._build(graph)
+        return result
 
+    def _build(self, graph: Graph) -> BuildResult:
         result = BuildResult(graph, issues=check_structure(graph))
         try:
             result.order = graph.topological_order()

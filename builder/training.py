@@ -627,8 +627,17 @@ def _failure_message(e: BaseException) -> str:
         return f"The model has errors: {first.node_id}: {first.message}" if first else "The model has errors."
     if isinstance(e, MemoryError):
         return "Out of memory: use a smaller batch size or a smaller model."
-    text = str(e).strip().splitlines()
-    return f"Training failed: {type(e).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+    lines = [ln.strip() for ln in str(e).splitlines()]
+    # TensorFlow's op errors start with "Graph execution error:" and a stack of where the op was defined; the
+    # reason is the first line after them ("Received a label value of 259 which is outside the valid range ...").
+    useful = [ln for ln in lines if ln and not ln.startswith(("Graph execution error", "Detected at node", "File ",
+                                                               "[[", "{{", "Op:", "Traceback"))]
+    reason = (useful or lines or [""])[0][:300]
+    hint = ""
+    if "label value" in reason and "valid range" in reason:
+        hint = (". The labels don't fit the loss and the last layer: use the suggested loss, or give the last "
+                "layer one unit per class")
+    return f"Training failed: {type(e).__name__}: {reason}{hint}".rstrip(": ")
 
 
 def _JobCallback(job: TrainingJob):

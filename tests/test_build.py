@@ -162,3 +162,21 @@ def test_rebuilt_model_predicts_like_a_fresh_one_with_same_weights():
     fresh.set_weights(inc.get_weights())
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(inc.predict(x, verbose=0), fresh.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_a_model_refused_over_kept_layers_is_built_again_from_scratch():
+    import keras
+
+    from builder.build import ModelBuilder
+
+    graph = template("iris_mlp")
+    builder = ModelBuilder()
+    assert builder.build(graph).model is not None
+    # A stale kept Input: same name, another layer object (the state behind 'The name "input" is used 2 times').
+    sig, (layer, tensor, info) = next((s, v) for s, v in builder._tensors.items() if v[0] is None)
+    builder._tensors[sig] = (None, keras.Input(shape=tensor.shape[1:], name=tensor.name.split(":")[0]), info)
+    edited = graph.set_param("output", "units", 4)
+    result = builder.build(edited)
+    assert result.model is not None, [i.message for i in result.issues]
+    assert builder.fresh_builds == 1 and not result.errors
+    assert result.model.count_params() == build(edited).model.count_params()

@@ -266,3 +266,17 @@ def test_a_project_name_with_spaces_or_unicode_trains():
         assert job.model.name == keras_name(name)
         assert re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*", job.model.name)
     assert keras_name("ok_name") == "ok_name" and keras_name("student 5 moons") == "student_5_moons"
+
+
+def test_labels_that_do_not_fit_the_loss_get_the_reason_not_graph_execution_error():
+    # A regression model trained with a classification loss: TensorFlow's op error names the bad label.
+    graph = chain("reg", [10], [("d", "Dense", {"units": 8}), ("out", "Dense", {"units": 1})])
+    ds = datasets.load("diabetes")
+    ds.y_train = (ds.y_train * 0 + 259).astype("int64")
+    job = TrainingJob(graph, ds, TrainSettings(epochs=1, compile=CompileSettings(loss="sparse_categorical_crossentropy",
+                                                                                 from_logits=True, metrics=[])))
+    job.start()
+    assert job.wait(60)
+    assert job.status == "failed"
+    assert "Received a label value of 259" in job.message and "Graph execution error" not in job.message
+    assert "use the suggested loss" in job.message and "\n" not in job.message
