@@ -1,7 +1,8 @@
 """A classroom at once: 8 browser sessions on one server, each with its own model and data.
 
 Page interactions are timed twice in the same run, with the same sessions: first while nothing trains (the
-reference), then while all 8 jobs train or wait in line (LAYERCANVAS_MAX_JOBS=2). Two kinds of interaction:
+reference), then while all 8 jobs train or wait in line (`--jobs`, default the server's own default, one job per
+two cores). Two kinds of interaction:
 - edit: four sessions change a Dense's units in the inspector on the Build page; timed until the new total
   shows and the rerun has ended;
 - page switch: four sessions go Train -> Runs -> Train; timed until the page's marker shows and the rerun
@@ -103,10 +104,20 @@ def select_hidden_layer(page, i: int) -> None:
     from tests.e2e.test_e2e_build import canvas_node, metric_value, settle
     from tests.e2e.test_e2e_train import go_to
 
-    if not page.get_by_role("spinbutton", name="units *").is_visible():
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    units = page.get_by_role("spinbutton", name="units *")
+    if not units.is_visible():
         go_to(page, "Build", metric_value(page, "Total params"))
-        canvas_node(page, f"m{i}_0").click()
-    page.get_by_role("spinbutton", name="units *").wait_for(timeout=30_000)
+        for _ in range(3):  # a click while the canvas redraws can be lost
+            settle(page)
+            canvas_node(page, f"m{i}_0").click()
+            try:
+                units.wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                continue
+    units.wait_for(timeout=30_000)
     settle(page)
 
 
@@ -184,6 +195,7 @@ def train_and_interact(pages, store, rounds: int, latencies: dict) -> tuple[list
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description="8 sessions at once: interaction latency while training.")
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--jobs", type=int, help="LAYERCANVAS_MAX_JOBS for the server (default: its own)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     from bench.report import emit, machine
@@ -199,7 +211,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(machine())
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         db = os.path.join(tmp, "class.db")
-        proc, url = start_server(env={"LAYERCANVAS_DB": db, "LAYERCANVAS_MAX_JOBS": "2"})
+        env = {"LAYERCANVAS_DB": db, **({"LAYERCANVAS_MAX_JOBS": str(args.jobs)} if args.jobs else {})}
+        proc, url = start_server(env=env)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             contexts, pages, _ = open_sessions(browser, url)
@@ -228,7 +241,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         pick = (lambda d: d["edit"] + d["page switch"]) if kind == "all" else (lambda d, k=kind: d[k])
         ours, ref = p95(pick(busy)) * 1000, p95(pick(idle)) * 1000
         results.append({"name": f"classroom 8 sessions, {kind} p95 while training (n={len(pick(busy))}; "
-                                f"{most} jobs at most at once)",
+                                f"at most {most} training at once)",
                         "ours_ms": round(ours, 1), "ref_ms": round(ref, 1), "ratio": round(ours / ref, 3),
                         "target": f"<= {TARGET_MS:.0f} ms" if kind == "all" else "report",
                         "passed": kind != "all" or ours <= TARGET_MS})

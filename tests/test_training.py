@@ -280,3 +280,15 @@ def test_labels_that_do_not_fit_the_loss_get_the_reason_not_graph_execution_erro
     assert job.status == "failed"
     assert "Received a label value of 259" in job.message and "Graph execution error" not in job.message
     assert "use the suggested loss" in job.message and "\n" not in job.message
+
+
+def test_the_default_job_cap_is_one_per_two_cores(monkeypatch):
+    from builder.training import JobRegistry, default_max_jobs
+
+    for cores, jobs in [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8), (None, 1)]:
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert default_max_jobs() == jobs
+        monkeypatch.delenv("LAYERCANVAS_MAX_JOBS", raising=False)
+        assert JobRegistry().max_running == jobs
+    monkeypatch.setenv("LAYERCANVAS_MAX_JOBS", "3")
+    assert JobRegistry().max_running == 3

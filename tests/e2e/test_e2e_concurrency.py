@@ -1,7 +1,7 @@
 """A classroom at once: 8 browser sessions on one server, each training a different model on different data.
 
 - Each session sees only its own graph (canvas ids) and its own curves (its epoch count).
-- At most LAYERCANVAS_MAX_JOBS (2) jobs train at a time; the others wait in line, and every job finishes.
+- At most LAYERCANVAS_MAX_JOBS jobs train at a time (2 here); the others wait in line, and every job finishes.
 - Pages keep answering while they train: inspector edits and page switches are timed. The p95 < 1 s target
   is measured by bench/classroom.py (the same scenario, with an idle reference); here a generous bound
   only catches a server that stops answering, and the figures go to artifacts/concurrency-latency.txt.
