@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from builder.config import env_int
+from builder.config import env_int, fmt_bytes
 from builder.kerasenv import load_keras  # cheap: Keras itself loads on first call
 
 
@@ -285,15 +285,6 @@ def _kind(x: np.ndarray) -> str:
     return "table" if x.ndim <= 2 else "sequence"
 
 
-def _size(n: float) -> str:
-    """250 MB, 2.5 GB, 12 kB: one decimal below ten, none above."""
-    for unit, size in (("GB", 2**30), ("MB", MB), ("kB", 1024)):
-        if n >= size:
-            v = n / size
-            return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + f" {unit}"
-    return f"{int(n)} bytes"
-
-
 def _shown(filename: str) -> str:
     """The file name for messages: one line, not too long."""
     name = re.sub(r"[\x00-\x1f\x7f]", "", str(filename or "")).strip() or "the file"
@@ -321,7 +312,7 @@ def _check_upload(data: bytes, shown: str) -> None:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"expected the file's bytes, got {type(data).__name__}")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DatasetError(f"{shown} is {_size(len(data))}; the limit is {_size(MAX_UPLOAD_BYTES)}.")
+        raise DatasetError(f"{shown} is {fmt_bytes(len(data))}; the limit is {fmt_bytes(MAX_UPLOAD_BYTES)}.")
     if len(data) == 0:
         raise DatasetError(f"{shown} is empty: upload the file again.")
 
@@ -777,8 +768,8 @@ def parse_npz(data: bytes, filename: str, test_fraction: float = 0.2, seed: int 
         _check_count(shape["x_train"][0] + shape.get("x_test", (0,))[0], shown, "samples")
         nbytes = sum(math.prod(shape[k]) * max(headers[k].dtype.itemsize, 4) for k in keys)
         if nbytes > MAX_ARRAY_BYTES:
-            raise DatasetError(f"The arrays in {shown} need {_size(nbytes)} in memory; the limit is "
-                               f"{_size(MAX_ARRAY_BYTES)}: upload a sample of them.")
+            raise DatasetError(f"The arrays in {shown} need {fmt_bytes(nbytes)} in memory; the limit is "
+                               f"{fmt_bytes(MAX_ARRAY_BYTES)}: upload a sample of them.")
         arrays = {k: _npz_array(zf, k, headers[k], shown) for k in keys}
     with np.errstate(all="ignore"):  # overflows are caught as non-finite values
         return _npz_dataset(arrays, filename, shown, test_fraction, seed, task)
@@ -856,7 +847,7 @@ def parse_image_zip(data: bytes, filename: str, image_shape: tuple | None = None
             raise DatasetError(f"{shown} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}: upload fewer images.")
         total = sum(i.file_size for i in infos)
         if total > MAX_ZIP_BYTES:
-            raise DatasetError(f"{shown} unpacks to {_size(total)}; the limit is {_size(MAX_ZIP_BYTES)}: upload fewer "
+            raise DatasetError(f"{shown} unpacks to {fmt_bytes(total)}; the limit is {fmt_bytes(MAX_ZIP_BYTES)}: upload fewer "
                                f"or smaller images.")
         for info in infos:
             if _unsafe(info.filename):
@@ -905,8 +896,8 @@ def parse_image_zip(data: bytes, filename: str, image_shape: tuple | None = None
             if not pixels:
                 need = len(samples) * math.prod(shape) * 4
                 if need > MAX_ARRAY_BYTES:
-                    raise DatasetError(f"{len(samples):,} images of {shape} need {_size(need)} in memory; the limit is "
-                                       f"{_size(MAX_ARRAY_BYTES)}: choose a smaller image size.")
+                    raise DatasetError(f"{len(samples):,} images of {shape} need {fmt_bytes(need)} in memory; the limit is "
+                                       f"{fmt_bytes(MAX_ARRAY_BYTES)}: choose a smaller image size.")
             pixels.append(_pixels(im, info, shape, mode, shown))
     index = {c: i for i, c in enumerate(class_names)}
     x = np.stack(pixels).astype("float32") / 255.0

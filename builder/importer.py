@@ -107,12 +107,6 @@ def _show(v: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _size(n: int) -> str:
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
-    return f"{n / (1024 * 1024):.1f} MB"
-
-
 def _json(v: Any) -> Any:
     """Config values as plain JSON types: tuples to lists, numpy scalars to Python."""
     if isinstance(v, dict):
@@ -240,7 +234,7 @@ def _open_source(src: Any, filename: str | None, max_bytes: int) -> _Source:
         size = len(data)  # type: ignore[arg-type]
     if size > max_bytes:
         more = "more than " if partial else ""
-        raise ModelImportError(f"{label} is {more}{_size(size)}: LayerCanvas imports models up to {_size(max_bytes)}")
+        raise ModelImportError(f"{label} is {more}{fmt_bytes(size)}: LayerCanvas imports models up to {fmt_bytes(max_bytes)}")
     if size == 0:
         raise ModelImportError(f"{label} is empty (0 bytes): it is not a saved Keras model")
     if path is not None:
@@ -277,10 +271,10 @@ def _read_config(path: str, src: _Source, max_bytes: int) -> dict:
                 unpacked = sum(i.file_size for i in infos)
                 if unpacked > UNPACK_FACTOR * max_bytes:
                     raise ModelImportError(
-                        f"{src.label} unpacks to {_size(unpacked)}, far more than its size: LayerCanvas "
-                        f"refuses it (imports unpack to at most {_size(UNPACK_FACTOR * max_bytes)})")
+                        f"{src.label} unpacks to {fmt_bytes(unpacked)}, far more than its size: LayerCanvas "
+                        f"refuses it (imports unpack to at most {fmt_bytes(UNPACK_FACTOR * max_bytes)})")
                 if zf.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
-                    raise ModelImportError(f"{src.label}: its config.json is larger than {_size(MAX_CONFIG_BYTES)}")
+                    raise ModelImportError(f"{src.label}: its config.json is larger than {fmt_bytes(MAX_CONFIG_BYTES)}")
                 raw = zf.read("config.json")
                 if "model.weights.h5" not in names:
                     raise ModelImportError(
