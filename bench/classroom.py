@@ -102,22 +102,12 @@ def open_sessions(browser, url: str, n: int = 8) -> tuple[list, list, list]:
 def select_hidden_layer(page, i: int) -> None:
     """An editor's page: Build, with its first hidden layer selected in the inspector."""
     from tests.e2e.test_e2e_build import canvas_node, metric_value, settle
-    from tests.e2e.test_e2e_train import go_to
-
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from tests.e2e.test_e2e_train import click_until, go_to
 
     units = page.get_by_role("spinbutton", name="units *")
     if not units.is_visible():
         go_to(page, "Build", metric_value(page, "Total params"))
-        for _ in range(3):  # a click while the canvas redraws can be lost
-            settle(page)
-            canvas_node(page, f"m{i}_0").click()
-            try:
-                units.wait_for(timeout=10_000)
-                break
-            except PlaywrightTimeout:
-                continue
-    units.wait_for(timeout=30_000)
+        click_until(page, canvas_node(page, f"m{i}_0"), units, timeout=10_000)
     settle(page)
 
 

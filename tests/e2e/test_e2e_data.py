@@ -6,19 +6,24 @@ from tests.e2e.test_e2e_build import metric_value, settle
 from tests.e2e.test_e2e_train import go_to
 
 
-def test_csv_upload_error_then_success(page, server, tmp_path):
-    bad = tmp_path / "flowers.csv"
-    bad.write_text("a,b,c,d,species\n" + "".join(f"{i},{i % 3},,{i % 5},x{i % 2}\n" for i in range(30)))
-    good = tmp_path / "flowers_ok.csv"
-    good.write_text("a,b,c,d,species\n" + "".join(
-        f"{i % 7},{i % 3},{(i * 7) % 11},{i % 5},{['setosa', 'versicolor', 'virginica'][i % 3]}\n" for i in range(60)))
+def open_uploader(page, server):
+    """A new session's Data page with "Upload" chosen; returns the file input."""
     page.goto(server)
     metric_value(page, "Total params").wait_for(timeout=120_000)
     upload = page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True)
     go_to(page, "Data", upload)
     upload.click()
     settle(page)
-    uploader = page.locator('[data-testid="stMain"] input[type="file"]')
+    return page.locator('[data-testid="stMain"] input[type="file"]')
+
+
+def test_csv_upload_error_then_success(page, server, tmp_path):
+    bad = tmp_path / "flowers.csv"
+    bad.write_text("a,b,c,d,species\n" + "".join(f"{i},{i % 3},,{i % 5},x{i % 2}\n" for i in range(30)))
+    good = tmp_path / "flowers_ok.csv"
+    good.write_text("a,b,c,d,species\n" + "".join(
+        f"{i % 7},{i % 3},{(i * 7) % 11},{i % 5},{['setosa', 'versicolor', 'virginica'][i % 3]}\n" for i in range(60)))
+    uploader = open_uploader(page, server)
     uploader.set_input_files(str(bad))
     expect(page.get_by_text("missing values")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("'c'").first).to_be_visible()

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import FLOW, canvas_node, metric_value, settle
+from tests.e2e.test_e2e_data import open_uploader
 from tests.e2e.test_e2e_train import go_to
 
 AGRAPH = "iframe[title='streamlit_agraph.agraph']"
@@ -181,13 +182,7 @@ def test_hostile_csv_names_on_the_data_page(page, server, tmp_path):
     header = ",".join(f'"{c}"' for c in columns) + ',"<i>label</i>"'
     rows = [",".join(str((i * (j + 3)) % 7) for j in range(len(columns))) + f',"{classes[i % 3]}"' for i in range(60)]
     name = "<b>up</b> **load** " + IMG.replace("1>", "8>") + ".csv"
-    page.goto(server)
-    metric_value(page, "Total params").wait_for(timeout=120_000)
-    upload = page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True)
-    go_to(page, "Data", upload)
-    upload.click()
-    settle(page)
-    uploader = page.locator('[data-testid="stMain"] input[type="file"]')
+    uploader = open_uploader(page, server)
     for _ in range(3):  # a file given while the app reruns can be dropped by Streamlit: give it again
         uploader.set_input_files(files=[{"name": name, "mimeType": "text/csv",
                                          "buffer": ("\n".join([header, *rows]) + "\n").encode()}])

@@ -18,18 +18,24 @@ def chart_points(page) -> int:
     return max(counts) if counts else 0
 
 
-def go_to(page, link: str, ready) -> None:
-    """Follows a sidebar link until `ready` shows: a page switch clicked while a rerun runs can be dropped."""
+def click_until(page, target, ready, timeout: int = 20_000) -> None:
+    """Clicks `target` until `ready` shows: a click that lands while a rerun runs (or the canvas redraws) can be
+    dropped."""
     for _ in range(3):
         settle(page)
-        page.get_by_role("link", name=link).click()
+        target.click()
         try:
-            ready.wait_for(timeout=20_000)
+            ready.wait_for(timeout=timeout)
             break
         except PlaywrightTimeout:
             continue
     ready.wait_for(timeout=30_000)
     settle(page)
+
+
+def go_to(page, link: str, ready) -> None:
+    """Follows a sidebar link until `ready` shows."""
+    click_until(page, page.get_by_role("link", name=link), ready)
 
 
 def start_training(page, server, epochs: int) -> None:
