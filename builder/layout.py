@@ -16,15 +16,18 @@ from builder.graph import Graph, GraphCycleError
 
 SWEEPS = 4  # down+up barycenter sweeps: enough for model graphs
 SMOOTHING = 8  # passes that pull nodes toward their neighbours
+# A node's box on the canvas and the space between boxes. A box with an error or a warning is about 160 px
+# tall (type, params, shape, and the message clipped to about three lines), and the edge label needs room below.
+NODE_W, NODE_H, H_GAP, V_GAP = 200, 130, 40, 50
 MAX_DUMMIES = 20_000  # long edges beyond this budget get no lane (keeps huge graphs fast)
 
 
 def auto_layout(
     graph: Graph,
-    node_width: float = 200,
-    node_height: float = 90,
-    h_gap: float = 40,
-    v_gap: float = 50,
+    node_width: float = NODE_W,
+    node_height: float = NODE_H,
+    h_gap: float = H_GAP,
+    v_gap: float = V_GAP,
 ) -> Graph:
     """Lays the whole graph out top-down in layers.
 
@@ -103,10 +106,10 @@ def auto_layout(
 
 def missing_positions(
     graph: Graph,
-    node_width: float = 200,
-    node_height: float = 90,
-    h_gap: float = 40,
-    v_gap: float = 50,
+    node_width: float = NODE_W,
+    node_height: float = NODE_H,
+    h_gap: float = H_GAP,
+    v_gap: float = V_GAP,
 ) -> Graph:
     """Places the nodes that have no position, keeping every other one as is.
 

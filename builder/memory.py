@@ -108,10 +108,11 @@ def over_budget(est: MemoryEstimate, budget: int = BUDGET_BYTES) -> str | None:
         advice.append(f"lower the batch size to {fits} or less")
     if est.activations > est.fixed and est.biggest_node is not None:
         shape = "(" + ", ".join("None" if d is None else str(d) for d in est.biggest_shape) + ")"
-        advice.append(f"shrink the largest output ('{est.biggest_node}' gives {shape} per batch): "
+        advice.append(f"shrink the largest layer output ('{est.biggest_node}', {shape}): "
                       "pool or stride earlier, or use a smaller input")
     if est.fixed > budget / 2:
         advice.append("use fewer units or filters")
-    return (f"Training this model with batch {est.batch_size} needs {est.describe()}; this server allows "
-            f"{fmt_bytes(budget)} per run: "
+    return (f"Training this model with batch {est.batch_size} needs about {fmt_bytes(est.total)}, more than the "
+            f"{fmt_bytes(budget)} this server allows per run (weights, gradients and optimizer "
+            f"{fmt_bytes(est.fixed)}, layer outputs {fmt_bytes(est.activations)}): "
             + "; or ".join(advice or ["make the model smaller"]))

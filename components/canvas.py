@@ -21,7 +21,7 @@ from streamlit_flow.state import StreamlitFlowState
 
 from builder.build import BuildResult, fmt_shape
 from builder.catalog import LAYERS
-from builder.graph import Graph, GraphError
+from builder.graph import Graph, GraphError, describe
 from builder.layout import missing_positions
 from builder.validate import Issue
 from components.text import clip, md_escape
@@ -82,8 +82,10 @@ def node_content(node, result: BuildResult | None, issues: list[Issue]) -> str:
         lines.append("*frozen*")
     problems = [i for i in issues if i.severity == "error"] or issues
     if problems:
-        msg = problems[0].message
-        msg = msg if len(msg) <= 90 else msg[:87] + "…"
+        # The node already shows its type and id, and the full message is listed under the canvas: keep the
+        # box short (a long message made it taller than its row and it covered the next node).
+        msg = problems[0].message.removeprefix(describe(node)).lstrip(" :")
+        msg = msg if len(msg) <= 72 else msg[:71] + "…"
         lines.append(("**Error:** " if problems[0].severity == "error" else "**Warning:** ") + md_escape(msg))
     return "  \n".join(lines)
 

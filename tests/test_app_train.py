@@ -193,7 +193,7 @@ def test_a_batch_beyond_the_memory_budget_is_refused_with_the_size_to_use(monkey
     assert not at.button(key="train_start").disabled
     at.number_input(key="train_batch").set_value(120).run()
     [err] = [e for e in texts(at.error) if "needs about" in e]
-    assert err.startswith("Training this model with batch 120 needs about") and "allows 32 kB per run" in err
+    assert err.startswith("Training this model with batch 120 needs about") and "the 32 kB this server allows per run" in err
     fits = int(err.split("lower the batch size to ")[1].split(" ")[0])
     assert 32 <= fits < 120
     assert at.button(key="train_start").disabled

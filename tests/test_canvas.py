@@ -113,3 +113,18 @@ def test_replies_to_an_older_state_are_stale():
     g = placed("mlp")
     assert _stale(reply(flow_state(g, None, None, version=4)), version=5)
     assert not _stale(reply(flow_state(g, None, None, version=5)), version=5)
+
+
+def test_a_long_issue_is_shortened_on_the_node_without_repeating_its_name():
+    from builder.graph import describe
+    from builder.validate import WARNING, Issue
+    from components.canvas import node_content
+
+    graph = template("iris_mlp")
+    node = graph.node("dense")
+    long = Issue("dense", "memory", f"{describe(node)} " + "needs far too much memory " * 10, None, WARNING)
+    last = node_content(node, None, [long]).split("  \n")[-1]
+    assert last.startswith("**Warning:** needs far too much memory") and "'dense'" not in last
+    assert len(last.removeprefix("**Warning:** ")) <= 72 and last.endswith("…")
+    short = Issue("dense", "x", "Training needs 5 GB", None, WARNING)
+    assert node_content(node, None, [short]).endswith("**Warning:** Training needs 5 GB")

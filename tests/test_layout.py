@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder.graph import Edge, Graph, Node
-from builder.layout import auto_layout, missing_positions, overlaps
+from builder.layout import NODE_H, NODE_W, auto_layout, missing_positions, overlaps
 from builder.templates import TEMPLATES, template
 
-W, H = 200, 90
+W, H = NODE_W, NODE_H  # the defaults
 
 
 def no_overlaps(g: Graph, w=W, h=H) -> bool:

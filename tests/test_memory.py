@@ -55,10 +55,10 @@ def test_huge_activations_are_warned_about_on_the_node_that_makes_them():
     assert result.model is not None  # a warning: the weights are tiny, only training would be too big
     [warn] = [i for i in result.issues if i.code == "memory"]
     assert warn.node_id == "conv" and warn.severity == "warning"
-    assert "with batch 32 needs about" in warn.message and "this server allows 4 GB per run" in warn.message
+    assert "with batch 32 needs about" in warn.message and "more than the 4 GB this server allows per run" in warn.message
     fits = estimate(result.infos, result.order).largest_batch(4096 * MB)
     assert 1 <= fits < 32 and f"lower the batch size to {fits} or less" in warn.message
-    assert "'conv' gives (None, 1024, 1024, 64)" in warn.message
+    assert "shrink the largest layer output ('conv', (None, 1024, 1024, 64))" in warn.message
     assert not [i for i in build(template("mnist_cnn")).issues if i.code == "memory"]
 
 
@@ -94,7 +94,7 @@ def test_a_job_over_the_budget_fails_with_the_message_and_allocates_no_batch(mon
     snap = job.snapshot()
     assert snap["status"] == "failed"
     assert snap["message"].startswith("Training this model with batch 32 needs about")
-    assert "this server allows 1 MB per run" in snap["message"] and snap["batch"] == 0
+    assert "the 1 MB this server allows per run" in snap["message"] and snap["batch"] == 0
 
 
 def test_a_million_units_after_a_large_flatten_is_refused_before_anything_is_allocated():
