@@ -32,14 +32,12 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
 from bench.report import emit, machine
 from builder.graph import Edge, Graph, Node
 from builder.share import link
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_e2e_build import FLOW
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 COLD_TARGET_MS = 2500
 EDIT_TARGET_MS = 500
-FLOW = "iframe[title='streamlit_flow.streamlit_flow']"
 
 
 def chain_graph(n: int = 50) -> Graph:
@@ -240,19 +238,26 @@ def _figure(name: str, ours_ms: float, ref_ms: float, target_ms: float | None) -
     }
 
 
+def chromium_missing() -> bool:
+    """True (and says so) when Debian's Chromium is not installed: the browser benchmarks are then skipped."""
+    if os.path.exists(CHROMIUM):
+        return False
+    print(f"skipped: {CHROMIUM} is missing (scripts/setup.sh dev installs it)")
+    return True
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description="Browser benchmarks: cold start and edit latency.")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
-    if not os.path.exists(CHROMIUM):
-        print(f"skipped: {CHROMIUM} is missing (scripts/setup.sh dev installs it)")
+    if chromium_missing():
         return []
     from playwright.sync_api import sync_playwright
 
     print(machine())
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             results = cold_start(browser, os.path.join(tmp, "cold.db"))
             results += edit_latency(browser, os.path.join(tmp, "edit.db"), args.reps)

@@ -188,11 +188,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--jobs", type=int, help="LAYERCANVAS_MAX_JOBS for the server (default: its own)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
+    from bench.browser import chromium_missing
     from bench.report import emit, machine
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server
+    from tests.e2e.test_e2e_train import go_to
 
-    if not os.path.exists(CHROMIUM):
-        print(f"skipped: {CHROMIUM} is missing (scripts/setup.sh dev installs it)")
+    if chromium_missing():
         return []
     from playwright.sync_api import sync_playwright
 
@@ -211,8 +212,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 select_hidden_layer(pages[i], i)
             units = {i: MODELS[i][1][1][1]["units"] for i in EDITORS}
             for page in (pages[i] for i in WATCHERS):
-                from tests.e2e.test_e2e_train import go_to
-
                 go_to(page, "Train", page.get_by_role("button", name="Start training"))
             for rnd in range(args.rounds):
                 interaction_round(pages, units, rnd, idle)

@@ -20,7 +20,13 @@ from builder.catalog import LAYERS, LayerSpec, _show, inner_layer_name
 from builder.config import env_int, fmt_bytes
 from builder.graph import Graph, GraphError, Node, describe, keras_name
 from builder.kerasenv import load_keras
-from builder.memory import BUDGET_BYTES, DEFAULT_BATCH, estimate, over_budget
+from builder.memory import (
+    BUDGET_BYTES,
+    DEFAULT_BATCH,
+    MemoryEstimate,
+    estimate,
+    over_budget,
+)
 from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
 # Weights beyond these counts are refused / warned about before anything is
@@ -50,6 +56,7 @@ class BuildResult:
     issues: list[Issue] = field(default_factory=list)
     infos: dict[str, NodeInfo] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    memory: MemoryEstimate | None = None  # training memory at batch DEFAULT_BATCH, of the nodes that built
 
     @property
     def errors(self) -> list[Issue]:
@@ -176,11 +183,11 @@ class ModelBuilder:
             result.infos[nid] = info
             self._built_params += info.params
         self._tensors, self._layers = tensors, layers
+        result.memory = estimate(result.infos, result.order, DEFAULT_BATCH)
         if not result.errors:
-            need = estimate(result.infos, result.order, DEFAULT_BATCH)
-            problem = over_budget(need, self.memory_budget)
+            problem = over_budget(result.memory, self.memory_budget)
             if problem is not None:
-                result.issues.append(Issue(need.biggest_node, "memory", problem, None, WARNING))
+                result.issues.append(Issue(result.memory.biggest_node, "memory", problem, None, WARNING))
         if not result.errors:
             result.model = self._model(graph, outputs, result.issues)
             if result.model is not None:

@@ -6,7 +6,6 @@ import streamlit as st
 
 from builder.build import BuildResult
 from builder.config import fmt_bytes
-from builder.memory import DEFAULT_BATCH, estimate
 from builder.summary import Summary, summarize, summary_text
 from components.text import md_escape
 
@@ -38,9 +37,8 @@ def render_summary(result: BuildResult) -> Summary:
     cols[1].metric("Trainable", f"{s.trainable_params:,}")
     cols[2].metric("Non-trainable", f"{s.non_trainable_params:,}")
     cols[3].metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.")
-    if result.infos:
-        need = estimate(result.infos, result.order, DEFAULT_BATCH)
-        st.caption(f"Training with batch {DEFAULT_BATCH} needs {need.describe()}.",
+    if result.infos and result.memory is not None:
+        st.caption(f"Training with batch {result.memory.batch_size} needs {result.memory.describe()}.",
                    help="float32 weights, their gradients, Adam's two slots per weight, and every layer's output for "
                         "the batch twice (kept for the backward pass, and its gradient). A floor: Keras adds workspace.")
     st.dataframe(

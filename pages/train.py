@@ -41,10 +41,9 @@ st.markdown(f"**Data:** {md_escape(ds.name)} ({ds.task}, input {' x '.join(map(s
 result = state.build_result()
 fits = result.model is not None
 if not fits:
-    first = (result.errors or result.issues or [None])[0]
-    where = f" ({first.node_id}: {first.message})" if first is not None and first.node_id else (
-        f" ({first.message})" if first is not None else "")
-    st.error(md_escape(f"The model has errors{where}: fix them on the Build page first."), icon=":material/error:")
+    first = next(iter(result.errors or result.issues), None)
+    why = "" if first is None else f" ({first.node_id}: {first.message})" if first.node_id else f" ({first.message})"
+    st.error(md_escape(f"The model has errors{why}: fix them on the Build page first."), icon=":material/error:")
 ok = render_compat(graph, ds) if fits else False
 
 with st.expander("Settings", expanded=not active and job is None):

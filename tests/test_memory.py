@@ -130,3 +130,10 @@ def test_an_unbuilt_graph_estimates_what_did_build():
     assert result.model is None and "c" not in result.infos
     est = estimate(result.infos, result.order)
     assert est.weights == 4 * 40 and est.per_sample == 2 * 4 * (4 + 8)
+
+
+def test_the_build_keeps_its_estimate_for_the_summary():
+    result = build(template("mnist_cnn"))
+    assert result.memory == estimate(result.infos, result.order)
+    broken = build(chain("bad", [4], [("d", "Dense", {"units": 8}), ("c", "Conv2D", {"filters": 2, "kernel_size": 3})]))
+    assert broken.model is None and broken.memory.weights == 4 * 40  # what did build

@@ -17,6 +17,20 @@ def open_uploader(page, server):
     return page.locator('[data-testid="stMain"] input[type="file"]')
 
 
+def give_until(page, uploader, files, samples: str) -> None:
+    """Gives `files` to the uploader until the Data page shows `samples` ("train / test"): a file given while the
+    app reruns can be dropped by Streamlit."""
+    samples_shown = metric_value(page, "Train / test samples")
+    for _ in range(3):
+        uploader.set_input_files(files)
+        try:
+            expect(samples_shown).to_have_text(samples, timeout=20_000)
+            break
+        except AssertionError:
+            settle(page)
+    expect(samples_shown).to_have_text(samples)
+
+
 def test_csv_upload_error_then_success(page, server, tmp_path):
     bad = tmp_path / "flowers.csv"
     bad.write_text("a,b,c,d,species\n" + "".join(f"{i},{i % 3},,{i % 5},x{i % 2}\n" for i in range(30)))
@@ -28,13 +42,6 @@ def test_csv_upload_error_then_success(page, server, tmp_path):
     expect(page.get_by_text("missing values")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("'c'").first).to_be_visible()
     settle(page)
-    for _ in range(3):  # a file given while the app reruns can be dropped by Streamlit: give it again
-        uploader.set_input_files(str(good))
-        try:
-            expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=20_000)
-            break
-        except AssertionError:
-            settle(page)
-    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12")
+    give_until(page, uploader, str(good), "48 / 12")
     expect(page.get_by_text("missing values")).to_have_count(0)
     expect(page.get_by_text("The model fits this data")).to_be_visible()

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import FLOW, canvas_node, metric_value, settle
-from tests.e2e.test_e2e_data import open_uploader
+from tests.e2e.test_e2e_data import give_until, open_uploader
 from tests.e2e.test_e2e_train import go_to
 
 AGRAPH = "iframe[title='streamlit_agraph.agraph']"
@@ -183,15 +183,8 @@ def test_hostile_csv_names_on_the_data_page(page, server, tmp_path):
     rows = [",".join(str((i * (j + 3)) % 7) for j in range(len(columns))) + f',"{classes[i % 3]}"' for i in range(60)]
     name = "<b>up</b> **load** " + IMG.replace("1>", "8>") + ".csv"
     uploader = open_uploader(page, server)
-    for _ in range(3):  # a file given while the app reruns can be dropped by Streamlit: give it again
-        uploader.set_input_files(files=[{"name": name, "mimeType": "text/csv",
-                                         "buffer": ("\n".join([header, *rows]) + "\n").encode()}])
-        try:
-            expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=20_000)
-            break
-        except AssertionError:
-            settle(page)
-    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12")
+    give_until(page, uploader, [{"name": name, "mimeType": "text/csv",
+                                 "buffer": ("\n".join([header, *rows]) + "\n").encode()}], "48 / 12")
     settle(page)
     expect(page.get_by_text(f"Using: upload: {name}")).to_be_visible()
     # The label-column select shows the column names as they are (it showed md_escape's backslashes).

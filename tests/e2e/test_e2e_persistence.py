@@ -21,7 +21,7 @@ from tests.e2e.test_e2e_build import (
     metric_value,
     settle,
 )
-from tests.e2e.test_e2e_train import go_to
+from tests.e2e.test_e2e_train import go_to, start_run
 
 
 def _stop(proc) -> None:
@@ -42,17 +42,8 @@ def _wait(what, check, timeout: float = 120, page=None):
 
 
 def _train(page, epochs: int, previous: str | None = None) -> str:
-    """Starts training on the Train page; returns the run id from the URL."""
-    start = page.get_by_role("button", name="Start training")
-    go_to(page, "Train", start)
-    box = page.get_by_label("Epochs")
-    if not box.is_visible():  # after a run, the settings fold away
-        page.locator('[data-testid="stExpander"] summary').filter(has_text="Settings").click()
-    box.fill(str(epochs))
-    box.press("Enter")
-    settle(page)
-    expect(start).to_be_enabled(timeout=60_000)
-    start.click()
+    """Starts training on the Train page; returns the new run's id from the URL."""
+    start_run(page, epochs)
 
     def new_run():
         run = parse_qs(urlparse(page.url).query).get("run", [None])[0]

@@ -42,9 +42,16 @@ def start_training(page, server, epochs: int) -> None:
     """A new project (the iris classifier) in a fresh session: Train page, set the epochs, Start."""
     page.goto(server)
     metric_value(page, "Total params").wait_for(timeout=120_000)
+    start_run(page, epochs)
+
+
+def start_run(page, epochs: int) -> None:
+    """This session's Train page: set the epochs (opening the settings, which fold away after a run), Start."""
     start = page.get_by_role("button", name="Start training")
     go_to(page, "Train", start)
     box = page.get_by_label("Epochs")
+    if not box.is_visible():
+        page.locator('[data-testid="stExpander"] summary').filter(has_text="Settings").click()
     box.fill(str(epochs))
     box.press("Enter")
     settle(page)
