@@ -21,6 +21,9 @@ def _preload():
 
 keep_keras_session()
 st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
+# Room for the canvas: Streamlit's wide layout keeps 6rem above and 5rem beside the page.
+st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}"
+        "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}</style>")
 state.init_project()
 page = st.navigation([
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),

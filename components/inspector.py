@@ -172,7 +172,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) 
         (edited graph or None, the id to select next: changed by rename/delete).
     """
     if nid is None or not graph.has(nid):
-        st.caption("Click a layer on the canvas to edit it. Add layers from the palette.")
+        st.caption("Select a layer on the canvas to edit it. Drag layers from the palette on the left, or double-click the canvas to add one by name.")
         return None, nid
     node = graph.node(nid)
     spec = LAYERS.get(node.type)

@@ -9,34 +9,59 @@ from builder.config import fmt_bytes
 from builder.summary import Summary, summarize, summary_text
 from components.text import md_escape
 
+MAX_LISTED = 12  # issues listed beside the canvas when no layer is selected
 
-def render_issues(result: BuildResult):
-    """Each issue pinned to its node, with a one-click fix where there is one.
+
+def render_issues(result: BuildResult, selected: str | None = None):
+    """Issues with their one-click fixes: the selected layer's own first (all of them when none is selected),
+    so a problem and its fix are in view beside the canvas.
 
     Returns:
         The Fix whose button was clicked, or None.
     """
+    issues = result.issues
+    if selected is not None:
+        issues = [i for i in issues if i.node_id == selected]
+    elif len(issues) > MAX_LISTED:
+        st.caption(f"{len(issues)} problems: the first {MAX_LISTED} are listed. Select a layer to see its own.")
+        issues = issues[:MAX_LISTED]
     clicked = None
-    for n, issue in enumerate(result.issues):
+    for n, issue in enumerate(issues):
         # Messages quote user values: shown as text, never as markup.
         if issue.severity == "error":
             st.error(md_escape(issue.message), icon=":material/error:")
         else:
             st.warning(md_escape(issue.message), icon=":material/warning:")
         # Button labels are Markdown too, and a fix label can quote a param name from a graph file.
-        if issue.fix is not None and st.button(md_escape(issue.fix.label), key=f"fix:{n}:{issue.code}:{issue.node_id}", icon=":material/build:"):
+        if issue.fix is not None and st.button(md_escape(issue.fix.label), key=f"fix:{n}:{issue.code}:{issue.node_id}",
+                                               icon=":material/build:", width="stretch"):
             clicked = issue.fix
     return clicked
 
 
-def render_summary(result: BuildResult) -> Summary:
-    """Draws totals, the layer table and the summary text; returns the Summary."""
+def render_totals(row, result: BuildResult | None, graph) -> None:
+    """Total / trainable / non-trainable parameters, the model size and the number of errors, in one row
+    above the canvas (they stay in view while editing)."""
+    if result is None:
+        row.metric("Total params", "…", width="content")
+        row.caption(f"{len(graph.nodes)} layers · building…")
+        return
     s = summarize(result)
-    cols = st.columns(4)
-    cols[0].metric("Total params", f"{s.total_params:,}")
-    cols[1].metric("Trainable", f"{s.trainable_params:,}")
-    cols[2].metric("Non-trainable", f"{s.non_trainable_params:,}")
-    cols[3].metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.")
+    errors, warnings = len(result.errors), len(result.warnings)
+    row.metric("Total params", f"{s.total_params:,}", width="content")
+    row.metric("Trainable", f"{s.trainable_params:,}", width="content")
+    row.metric("Non-trainable", f"{s.non_trainable_params:,}", width="content")
+    row.metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.", width="content")
+    row.metric("Layers", f"{len(graph.nodes):,}", width="content")
+    row.metric("Errors", f"{errors:,}", delta=f"{warnings} warning{'s' if warnings != 1 else ''}" if warnings else None,
+               delta_color="off", width="content",
+               help="Layers with a problem are red (errors) or amber (warnings) on the canvas: select one to see "
+                    "its message and fix.")
+
+
+def render_summary(result: BuildResult) -> Summary:
+    """Draws the training-memory note and the per-layer table; returns the Summary."""
+    s = summarize(result)
     if result.infos and result.memory is not None:
         st.caption(f"Training with batch {result.memory.batch_size} needs {result.memory.describe()}.",
                    help="float32 weights, their gradients, Adam's two slots per weight, and every layer's output for "

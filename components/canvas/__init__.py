@@ -1,0 +1,493 @@
+"""The one adapter around LayerCanvas's canvas component (React Flow in a Streamlit components-v2 component).
+
+Graph in, edits out. `canvas_data` turns the graph and its build into what the canvas draws; the canvas sends
+back events (add, connect, delete, move, select, paste, group, ...) as a queue in its state value, each with a
+sequence number and the version of the graph it was made on. `take_events` applies the new ones to the graph
+before the page draws anything, so an edit costs one script run. An event made on a graph that something
+else (the inspector, undo, a template) has changed since is ignored, never applied to the wrong graph.
+
+The frontend lives in `frontend/` (TypeScript, built with Vite into `dist/`, which is committed). The bundle
+is served as a file from `dist/` (the component's asset directory), not sent inline with every message.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from builder.build import BuildResult, fmt_shape
+from builder.catalog import LAYERS, by_category
+from builder.graph import Graph, GraphError, printable
+from builder.layout import NODE_H, V_GAP, auto_layout, missing_positions
+
+HERE = pathlib.Path(__file__).resolve().parent
+DIST = HERE / "dist"
+NAME = "layercanvas.canvas"
+KEY = "lc_canvas"
+META = "lc_canvas_meta"
+MAX_DRAWN = 1500  # boxes drawn at once; a bigger graph shows a message (or its groups, collapsed)
+MAX_PASTE = 500  # layers in one paste
+MAX_EVENTS = 50  # events read from one reply
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        return "×".join(_short(v) for v in value)
+    if isinstance(value, dict) and "type" in value:
+        inner = value.get("params", {})
+        units = inner.get("units", inner.get("filters")) if isinstance(inner, dict) else None
+        return f"{value['type']}({units})" if units is not None else str(value["type"])
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def key_params_text(node) -> str:
+    """`units 64 · relu`: a node's key params, as the canvas shows them."""
+    spec = LAYERS.get(node.type)
+    if spec is None:
+        return "unknown type"
+    parts = []
+    for name in spec.key_params:
+        if name in node.params:
+            value = node.params[name]
+            parts.append(_short(value) if name == "activation" else f"{name} {_short(value)}")
+    return " · ".join(parts)
+
+
+def edge_id(source: str, target: str, port: int | None) -> str:
+    return f"e:{source}:{target}:{'' if port is None else port}"
+
+
+def parse_edge_id(text: Any) -> tuple[str, str, int | None] | None:
+    """(source, target, port) of an edge id, or None when it is not one (node ids hold no ':')."""
+    parts = str(text).split(":")
+    if len(parts) != 4 or parts[0] != "e":
+        return None
+    port = int(parts[3]) if parts[3].isdigit() else None
+    return parts[1], parts[2], port
+
+
+def palette() -> list[dict]:
+    """Every catalog layer for the palette and the quick-add box, by category."""
+    return [{"type": s.type, "cat": s.category, "help": s.help} for specs in by_category().values() for s in specs]
+
+
+_PALETTE = palette()
+
+
+def _ports(spec, n_inputs: int) -> list[str]:
+    labels = getattr(spec, "port_labels", None)
+    return list(labels(n_inputs)) if labels is not None else []
+
+
+def _groups(graph: Graph) -> tuple:
+    return tuple(getattr(graph, "groups", ()) or ())
+
+
+def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, ack: int = 0,
+                sel: tuple[int, list[str]] = (0, []), fit: int = 0, toast: dict | None = None) -> dict:
+    """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
+    groups with their in/out shapes and totals, the palette. Pure: no Streamlit."""
+    graph = missing_positions(graph)
+    infos = result.infos if result is not None else {}
+    by_node: dict[str | None, list] = {}
+    for issue in result.issues if result is not None else []:
+        by_node.setdefault(issue.node_id, []).append(issue)
+    member = {nid: g.id for g in _groups(graph) for nid in g.nodes}
+    nodes = []
+    for node in graph.nodes:
+        spec = LAYERS.get(node.type)
+        info = infos.get(node.id)
+        n_in = len(graph.in_edges(node.id))
+        issues = sorted(by_node.get(node.id, []), key=lambda i: i.severity != "error")
+        x, y = graph.layout[node.id]
+        nodes.append({
+            "id": node.id, "type": printable(node.type, 80), "cat": spec.category if spec else "unknown",
+            "keyp": key_params_text(node), "shape": fmt_shape(info.output_shape) if info is not None else "",
+            "params": info.params if info is not None else None, "frozen": not node.trainable,
+            "input": bool(spec and spec.is_input),
+            "issues": [{"sev": i.severity, "msg": i.message} for i in issues],
+            "ports": _ports(spec, n_in) if spec is not None else [],
+            "nin": n_in, "maxin": (spec.arity[1] if spec is not None else 1),
+            "raw": {"params": node.params, "trainable": node.trainable},
+            "x": _finite(x), "y": _finite(y), "group": member.get(node.id),
+        })
+    edges = []
+    for node in graph.nodes:
+        for i, e in enumerate(graph.in_edges(node.id)):
+            info = infos.get(e.source)
+            edges.append({"id": edge_id(e.source, e.target, e.port), "source": e.source, "target": e.target,
+                          "port": i if e.port is not None or len(graph.in_edges(node.id)) > 1 else None,
+                          "label": fmt_shape(info.output_shape) if info is not None else ""})
+    groups = [_group_data(graph, g, infos, by_node) for g in _groups(graph)]
+    drawn = sum(1 for n in nodes if not any(g["collapsed"] and n["id"] in g["nodes"] for g in groups))
+    big = None
+    if drawn > MAX_DRAWN:
+        big = (f"This graph has {len(graph.nodes):,} layers: too many to draw at once (the canvas draws up to "
+               f"{MAX_DRAWN:,}). Its totals, summary and code are below. Group its layers into blocks (the graph "
+               f"file's \"groups\" field) to draw it with the blocks collapsed.")
+    return {
+        "v": version, "ack": ack, "nodes": [] if big else nodes, "edges": [] if big else edges, "groups": groups,
+        "palette": _PALETTE, "sel": {"n": sel[0], "ids": list(sel[1])}, "fit": fit, "toast": toast,
+        "building": result is None, "big": big, "height": None,
+    }
+
+
+def _finite(v: float) -> float:
+    return float(v) if math.isfinite(v) else 0.0
+
+
+def _group_data(graph: Graph, group, infos: dict, by_node: dict) -> dict:
+    inside = set(group.nodes)
+    order = [nid for nid in _order(graph) if nid in inside]
+    entering = [e for nid in order for e in graph.in_edges(nid) if e.source not in inside]
+    leaving = [nid for nid in order if any(t not in inside for t in graph.successors(nid))
+               or not graph.successors(nid)]
+    in_info = infos.get(entering[0].source) if entering else None
+    first = infos.get(order[0]) if order and not entering else None
+    out_info = infos.get(leaving[-1]) if leaving else (infos.get(order[-1]) if order else None)
+    params = [infos[n].params for n in order if n in infos]
+    return {
+        "id": group.id, "name": printable(group.name, 80), "nodes": list(group.nodes), "collapsed": group.collapsed,
+        "inShape": fmt_shape((in_info or first).output_shape) if (in_info or first) is not None else "",
+        "outShape": fmt_shape(out_info.output_shape) if out_info is not None else "",
+        "params": sum(params) if len(params) == len(order) else None,
+        "errors": sum(1 for n in order for i in by_node.get(n, []) if i.severity == "error"),
+    }
+
+
+def _order(graph: Graph) -> list[str]:
+    try:
+        return graph.topological_order()
+    except GraphError:
+        return graph.ids()
+
+
+# -- events ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CanvasChange:
+    """What the canvas's events did, in graph terms."""
+
+    graph: Graph | None = None  # the edited graph (one undo step), or None
+    selected: list[str] | None = None  # the selection the canvas reports or an add made; None: unchanged
+    select_pushed: bool = False  # the selection came from Python (an add, a paste): tell the canvas
+    errors: list[str] = field(default_factory=list)
+    fit: bool = False
+    last_seq: int = 0
+    stale: int = 0  # events ignored because the graph had changed under them
+
+
+class _Refused(Exception):
+    """An event that cannot be applied; the message says why."""
+
+
+def _below(graph: Graph, nid: str) -> tuple[float, float]:
+    x, y = graph.layout.get(nid, (0.0, 0.0))
+    return x, y + NODE_H + V_GAP
+
+
+def _require_type(type_: Any) -> str:
+    if not isinstance(type_, str) or type_ not in LAYERS:
+        raise _Refused(f"“{printable(type_, 40)}” is not a layer type: pick one from the palette, such as Dense")
+    return type_
+
+
+def _xy(ev: dict) -> tuple[float, float] | None:
+    x, y = ev.get("x"), ev.get("y")
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in (x, y)):
+        return float(x), float(y)
+    return None
+
+
+def _node_ids(graph: Graph, ids: Any) -> list[str]:
+    return [i for i in ids if isinstance(i, str) and graph.has(i)] if isinstance(ids, list) else []
+
+
+def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
+    """Applies one canvas event.
+
+    Returns:
+        (the new graph, the ids to select (None: leave the selection), whether to fit the view).
+
+    Raises:
+        _Refused, GraphError: the event cannot be applied (the message says why).
+    """
+    kind = ev.get("kind")
+    if kind == "add":
+        type_ = _require_type(ev.get("type"))
+        at = _xy(ev)
+        edge = parse_edge_id(ev["edge"]) if ev.get("edge") else None
+        if ev.get("edge") and edge is None:
+            raise _Refused("that connection is gone: drop the layer again")
+        if edge is not None:
+            g, nid = graph.insert_between(edge[0], edge[1], type_)
+            if at is not None:
+                g = g.set_position(nid, at)
+        elif ev.get("connect"):
+            source = ev["connect"]
+            graph.node(source)
+            g, nid = graph.add_node(type_, position=_below(graph, source))
+            g = g.connect(source, nid)
+        elif ev.get("after") is not None or at is None:
+            after = ev.get("after")
+            g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
+            anchor = g.inputs_of(nid)
+            if anchor:
+                g = _make_room(g, nid, anchor[0])
+        else:
+            g, nid = graph.add_node(type_, position=at)
+        return g, [nid], False
+    if kind == "connect":
+        port = ev.get("port")
+        return graph.connect(ev.get("source"), ev.get("target"), port if isinstance(port, int) else None), None, False
+    if kind == "delete":
+        g = graph
+        for eid in ev.get("edges", []) if isinstance(ev.get("edges"), list) else []:
+            parsed = parse_edge_id(eid)
+            if parsed and g.has(parsed[0]) and g.has(parsed[1]) and parsed[0] in g.inputs_of(parsed[1]):
+                g = g.disconnect(parsed[0], parsed[1])
+        for nid in _node_ids(g, ev.get("nodes")):
+            if g.has(nid):
+                g = g.remove_node(nid, bridge=True)
+        return g, [], False
+    if kind == "move":
+        g = graph
+        positions = ev.get("positions")
+        for nid, xy in positions.items() if isinstance(positions, dict) else []:
+            at = _xy({"x": xy[0], "y": xy[1]}) if isinstance(xy, list) and len(xy) == 2 else None
+            if at is not None and g.has(nid):
+                g = g.set_position(nid, (round(at[0], 1), round(at[1], 1)))
+        return g, None, False
+    if kind == "select":
+        return graph, _node_ids(graph, ev.get("ids")) + [i for i in ev.get("ids", []) if isinstance(i, str)
+                                                          and i.startswith("g:")], False
+    if kind == "paste":
+        return _paste(graph, ev)
+    if kind == "group":
+        ids = _node_ids(graph, ev.get("ids"))
+        if not ids:
+            raise _Refused("select the layers to group first")
+        g, _gid = graph.group(ids)
+        return g, None, False
+    if kind == "ungroup":
+        return graph.ungroup(str(ev.get("group"))), None, False
+    if kind == "collapse":
+        return graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed"))), None, False
+    if kind == "rename_group":
+        return graph.rename_group(str(ev.get("group")), str(ev.get("name", ""))[:200]), None, False
+    if kind == "layout":
+        return auto_layout(graph), None, True
+    raise _Refused(f"the canvas sent an unknown action {printable(kind, 30)!r}")
+
+
+def _make_room(graph: Graph, nid: str, anchor: str) -> Graph:
+    """A layer added after `anchor` goes right below it, and what was below moves down one row, so the chain
+    stays a straight line (not a branch drawn beside it)."""
+    ax, ay = graph.layout.get(anchor, (0.0, 0.0))
+    step = NODE_H + V_GAP
+    g = graph.set_position(nid, (ax, ay + step))
+    below = set()
+    stack = list(g.successors(nid))
+    while stack:
+        s = stack.pop()
+        if s not in below:
+            below.add(s)
+            stack.extend(g.successors(s))
+    for s in below:
+        if s in g.layout and g.layout[s][1] > ay:
+            x, y = g.layout[s]
+            g = g.set_position(s, (x, y + step))
+    return g
+
+
+def _paste(graph: Graph, ev: dict) -> tuple[Graph, list[str], bool]:
+    nodes, edges = ev.get("nodes"), ev.get("edges")
+    if not isinstance(nodes, list) or not isinstance(edges, list) or not nodes:
+        raise _Refused("the clipboard holds no LayerCanvas layers: select layers and press Ctrl+C first")
+    if len(nodes) > MAX_PASTE:
+        raise _Refused(f"the clipboard holds {len(nodes):,} layers; at most {MAX_PASTE} can be pasted at once")
+    g, ids = graph, {}
+    xs = [n.get("x") for n in nodes if isinstance(n, dict)]
+    ys = [n.get("y") for n in nodes if isinstance(n, dict)]
+    at = _xy(ev)
+    shift = (40.0, 40.0)
+    if at is not None and all(isinstance(v, (int, float)) for v in xs + ys) and xs:
+        shift = (at[0] - min(xs), at[1] - min(ys))
+    for n in nodes:
+        if not isinstance(n, dict):
+            raise _Refused("the clipboard holds something that is not a layer: nothing was pasted")
+        type_ = _require_type(n.get("type"))
+        params = n.get("params") if isinstance(n.get("params"), dict) else {}
+        pos = _xy(n)
+        g, nid = g.add_node(type_, params, trainable=n.get("trainable", True) is not False,
+                            position=None if pos is None else (pos[0] + shift[0], pos[1] + shift[1]))
+        if isinstance(n.get("id"), str):
+            ids[n["id"]] = nid
+    ordered = sorted((e for e in edges if isinstance(e, dict)),
+                     key=lambda e: (str(e.get("target")), e.get("port") if isinstance(e.get("port"), int) else 0))
+    for e in ordered:
+        s, t = ids.get(e.get("source")), ids.get(e.get("target"))
+        if s and t:
+            g = g.connect(s, t)
+    return g, list(ids.values()) or [nid], False
+
+
+def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: int) -> CanvasChange:
+    """Applies the canvas's new events (sequence number above `last_seq`) in order.
+
+    An edit made on a graph version older than `external_version` (the last change that did not come from
+    the canvas) is ignored: the user saw another graph when they made it.
+    """
+    change = CanvasChange(last_seq=last_seq)
+    if not isinstance(events, list):
+        return change
+    g = graph
+    for ev in sorted((e for e in events[-MAX_EVENTS:] if isinstance(e, dict) and isinstance(e.get("seq"), int)),
+                     key=lambda e: e["seq"]):
+        if ev["seq"] <= change.last_seq:
+            continue
+        change.last_seq = ev["seq"]
+        v = ev.get("v") if isinstance(ev.get("v"), int) else -1
+        if v < external_version and ev.get("kind") != "select":
+            change.stale += 1
+            continue
+        try:
+            new, select, fit = apply_event(g, ev)
+        except (_Refused, GraphError) as e:
+            change.errors.append(_sentence(str(e)))
+            continue
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+            change.errors.append("The canvas sent an action LayerCanvas could not read; nothing was changed.")
+            continue
+        g = new
+        change.fit = change.fit or fit
+        if select is not None:
+            change.selected = select
+            change.select_pushed = ev.get("kind") != "select"
+    if g is not graph:
+        change.graph = g
+    return change
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+# -- Streamlit ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Meta:
+    """Per-session bookkeeping of the canvas (session_state[META])."""
+
+    version: int = 0
+    external: int = 0  # the version of the last change that did not come from the canvas
+    graph: Graph | None = None  # the graph last drawn
+    from_canvas: Graph | None = None  # the graph the canvas's own events made
+    last_seq: int = 0
+    sel_n: int = 0
+    sel_ids: list[str] = field(default_factory=list)
+    fit_n: int = 1
+    toast_n: int = 0
+    toast: dict | None = None
+
+
+def meta() -> Meta:
+    m = st.session_state.get(META)
+    if not isinstance(m, Meta):
+        m = Meta()
+        st.session_state[META] = m
+    return m
+
+
+def take_events(graph: Graph) -> CanvasChange:
+    """Applies what the canvas sent since the last run (read from its state before the canvas is drawn)."""
+    m = meta()
+    value = st.session_state.get(KEY)
+    events = None
+    if value is not None:
+        try:
+            events = value.get("events") if hasattr(value, "get") else None
+        except Exception:  # noqa: BLE001 - a state read that fails means no events
+            events = None
+    change = apply_events(graph, events, last_seq=m.last_seq, external_version=m.external)
+    m.last_seq = change.last_seq
+    if change.graph is not None:
+        m.from_canvas = change.graph
+    if change.errors:
+        say(change.errors[-1], "error")
+    elif change.stale:
+        say("A change made on the canvas while the graph was being changed elsewhere was ignored: do it again.",
+            "warning")
+    if change.fit:
+        request_fit()
+    if change.select_pushed and change.selected is not None:
+        push_selection(change.selected)
+    return change
+
+
+def say(text: str, kind: str = "error") -> None:
+    """A message shown inside the canvas (its text is shown as text)."""
+    m = meta()
+    m.toast_n += 1
+    m.toast = {"n": m.toast_n, "kind": kind, "text": str(text)[:400]}
+
+
+def request_fit() -> None:
+    meta().fit_n += 1
+
+
+def push_selection(ids: list[str]) -> None:
+    """Makes the canvas select `ids` (after an add, or when the inspector deselects)."""
+    m = meta()
+    m.sel_n += 1
+    m.sel_ids = list(ids)
+
+
+@st.cache_resource
+def _register(runtime_id: int):
+    """Registers the component once per Streamlit runtime, with `dist/` as its asset directory, so the bundle
+    is served as a file (`/_stcore/bidi-components/layercanvas.canvas/canvas-<hash>.js`)."""
+    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+    from streamlit.runtime import Runtime
+
+    manager = Runtime.instance().bidi_component_registry
+    manager.register_from_manifest(
+        ComponentManifest(name="layercanvas", version="1", components=[ComponentConfig(name="canvas", asset_dir="dist")]),
+        HERE,
+    )
+    return st.components.v2.component(NAME, js="canvas-*.js", css="canvas-*.css", isolate_styles=True)
+
+
+def _mount():
+    """The component's mount function, or None where no real Streamlit server runs (AppTest)."""
+    from streamlit.components.v2.component_manager import BidiComponentManager
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists() or not isinstance(Runtime.instance().bidi_component_registry, BidiComponentManager):
+        return None
+    return _register(id(Runtime.instance()))
+
+
+def render_canvas(graph: Graph, result: BuildResult | None) -> None:
+    """Draws the canvas for `graph` (events were taken by `take_events` earlier in the run)."""
+    m = meta()
+    if m.graph is not graph:
+        m.version += 1
+        if graph is not m.from_canvas:
+            m.external = m.version  # an edit from elsewhere: events made before it are stale
+        m.graph = graph
+    data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
+                       fit=m.fit_n, toast=m.toast)
+    mount = _mount()
+    if mount is None:
+        st.caption(f"Canvas: {len(graph.nodes)} layers.")
+        return
+    mount(key=KEY, data=data, on_events_change=lambda: None, width="stretch")

@@ -1,0 +1,103 @@
+// The boxes drawn on the canvas: a layer, a collapsed group, the frame of an expanded group.
+// Everything from Python is shown as text (React escapes it): names and messages are never markup.
+import { memo } from "react";
+import { Handle, Position, type NodeProps } from "@xyflow/react";
+import type { GroupIn, NodeIn } from "./types";
+
+export const NODE_W = 210;
+
+export function fmtCount(n: number | null | undefined): string {
+  return n === null || n === undefined ? "?" : n.toLocaleString("en-US");
+}
+
+export type LayerData = { n: NodeIn; building: boolean };
+
+function issueText(n: NodeIn): string {
+  return n.issues.map((i) => (i.sev === "error" ? "Error: " : "Warning: ") + i.msg).join("\n");
+}
+
+export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) {
+  const { n, building } = data as unknown as LayerData;
+  const error = n.issues.find((i) => i.sev === "error");
+  const worst = error ?? n.issues[0];
+  const cls = [
+    "lc-node",
+    `cat-${n.cat}`,
+    n.frozen ? "frozen" : "",
+    worst ? `has-${worst.sev}` : "",
+    selected ? "selected" : "",
+  ].join(" ");
+  const ports = n.ports;
+  return (
+    <div className={cls} data-node={n.id}>
+      {!n.input && ports.length === 0 && <Handle type="target" position={Position.Top} id="in" className="lc-in" />}
+      {ports.map((label, i) => {
+        const left = `${((i + 1) / (ports.length + 1)) * 100}%`;
+        return (
+          <span key={label + i}>
+            <Handle type="target" position={Position.Top} id={`in-${i}`} className="lc-in lc-port" style={{ left }}
+              title={`input ${label}`} data-port={label} />
+            <span className="lc-port-label" style={{ left }}>{label}</span>
+          </span>
+        );
+      })}
+      <div className={"lc-head" + (ports.length ? " with-ports" : "")}>
+        <span className="lc-type">{n.type}</span>
+        <span className="lc-id">{n.id}</span>
+        {worst && (
+          <span className={`lc-badge ${worst.sev}`} title={issueText(n)} aria-label={issueText(n)}>
+            {worst.sev === "error" ? "!" : "⚠"}
+          </span>
+        )}
+      </div>
+      {n.keyp && <div className="lc-keyp">{n.keyp}</div>}
+      <div className="lc-meta">
+        <span className="lc-shape">{n.shape || (building ? "building…" : "no shape")}</span>
+        <span className="lc-count">{fmtCount(n.params)} params</span>
+      </div>
+      {(n.frozen || n.searched) && (
+        <div className="lc-tags">
+          {n.frozen && <span className="lc-tag">frozen</span>}
+          {n.searched && <span className="lc-tag">searched</span>}
+        </div>
+      )}
+      {worst && <div className={`lc-msg ${worst.sev}`} title={issueText(n)}>{worst.msg}</div>}
+      <Handle type="source" position={Position.Bottom} id="out" className="lc-out" />
+    </div>
+  );
+});
+
+export type GroupData = { g: GroupIn; onToggle: (id: string, collapsed: boolean) => void; onUngroup: (id: string) => void };
+
+export const GroupNode = memo(function GroupNode({ data, selected }: NodeProps) {
+  const { g, onToggle } = data as unknown as GroupData;
+  return (
+    <div className={"lc-node lc-group-node" + (selected ? " selected" : "") + (g.errors ? " has-error" : "")} data-group={g.id}>
+      <Handle type="target" position={Position.Top} id="in" className="lc-in" />
+      <div className="lc-head">
+        <button className="lc-mini nodrag" title="Expand the group" onClick={() => onToggle(g.id, false)}>▸</button>
+        <span className="lc-type">{g.name}</span>
+        {g.errors > 0 && <span className="lc-badge error" title={`${g.errors} layer(s) with errors inside`}>!</span>}
+      </div>
+      <div className="lc-keyp">{g.nodes.length} layers · {fmtCount(g.params)} params</div>
+      <div className="lc-meta"><span className="lc-shape">{g.inShape || "?"} → {g.outShape || "?"}</span></div>
+      <Handle type="source" position={Position.Bottom} id="out" className="lc-out" />
+    </div>
+  );
+});
+
+export const GroupBox = memo(function GroupBox({ data }: NodeProps) {
+  const { g, onToggle, onUngroup } = data as unknown as GroupData;
+  return (
+    <div className="lc-group-box" data-group={g.id}>
+      <div className="lc-group-head">
+        <button className="lc-mini nodrag" title="Collapse the group into one box" onClick={() => onToggle(g.id, true)}>▾</button>
+        <span className="lc-group-name">{g.name}</span>
+        <span className="lc-group-info">{g.nodes.length} layers · {fmtCount(g.params)} params</span>
+        <button className="lc-mini nodrag" title="Ungroup (the layers stay)" onClick={() => onUngroup(g.id)}>✕</button>
+      </div>
+    </div>
+  );
+});
+
+export const nodeTypes = { layer: LayerNode, group: GroupNode, groupbox: GroupBox };
