@@ -157,6 +157,7 @@ class ModelBuilder:
         outputs: dict[str, Any] = {}
         sigs: dict[str, str] = {}
         tensors, layers = {}, {}
+        image_origin: dict[str, str] = {}  # node -> the last-axis-only layer whose kept image axes it outputs
         for nid in result.order:
             node = graph.node(nid)
             if nid in blocked or any(s not in outputs for s in graph.inputs_of(nid)):
@@ -165,6 +166,8 @@ class ModelBuilder:
             ins = [outputs[s] for s in graph.inputs_of(nid)]
             local = json.dumps([nid, node.type, node.params], sort_keys=True)
             sig = hashlib.blake2b((local + "|".join(sigs[s] for s in graph.inputs_of(nid))).encode(), digest_size=16).hexdigest()
+            if spec.flat_hint:  # here, not in _build_node: a kept tensor must warn again too
+                self._flat_hint(graph, node, [tuple(t.shape) for t in ins], image_origin, result.issues)
             if sig in self._tensors:
                 layer, out, info = self._tensors[sig]
             else:
@@ -177,6 +180,7 @@ class ModelBuilder:
                     layer.trainable = node.trainable
                 info = self._count(layer, info)
             sigs[nid], outputs[nid] = sig, out
+            _trace_image_axes(graph, node, spec, ins, out, image_origin)
             tensors[sig] = (layer, out, info)
             if layer is not None:
                 layers[local] = (layer, tuple((tuple(t.shape), t.dtype) for t in ins))
@@ -216,15 +220,6 @@ class ModelBuilder:
             formula, n_params = "", None
         if n_params is not None and self._size_issue(node, n_params, issues):
             return None
-        if spec.flat_hint and len(shapes[0]) >= 4:
-            src = graph.inputs_of(nid)[0]
-            issues.append(Issue(
-                nid, "flat_hint",
-                f"{describe(node)} got {fmt_shape(shapes[0])}: it acts on the last axis only, so its output keeps the "
-                f"image axes. To classify the whole image, add Flatten (or GlobalAveragePooling2D) before it",
-                Fix(f"Insert Flatten before {nid}", "insert_between", {"source": src, "target": nid, "type_": "Flatten"}),
-                WARNING,
-            ))
         layer, reused = self._layer_for(node, spec, ins, local)
         try:
             if layer is None:
@@ -239,6 +234,30 @@ class ModelBuilder:
             issues.append(self._window_issue(node, spec, shapes))
             return None
         return layer, out, NodeInfo(tuple(out.shape), formula=formula)
+
+    @staticmethod
+    def _flat_hint(graph: Graph, node: Node, shapes: list, image_origin: dict[str, str], issues: list[Issue]) -> None:
+        """Warns a last-axis-only layer (Dense) that gets images; the fix goes where the images first came in.
+
+        In Input(image) -> Dense 'dense' -> Dense 'dense_1', 'dense_1' gets image axes only because 'dense'
+        kept them: Flatten belongs before 'dense' (before 'dense_1' it would leave 'dense' on the images).
+        """
+        if not shapes or len(shapes[0]) < 4:
+            return
+        nid, src = node.id, graph.inputs_of(node.id)[0]
+        origin = image_origin.get(src)
+        if origin is None:
+            msg = (f"{describe(node)} got {fmt_shape(shapes[0])}: it acts on the last axis only, so its output keeps "
+                   f"the image axes. To classify the whole image, add Flatten (or GlobalAveragePooling2D) before it")
+            target, into = nid, src
+        else:
+            msg = (f"{describe(node)} got {fmt_shape(shapes[0])}: the image axes come through "
+                   f"{describe(graph.node(origin))}, which acts on the last axis only. To classify the whole image, "
+                   f"add Flatten (or GlobalAveragePooling2D) before '{origin}'")
+            target, into = origin, graph.inputs_of(origin)[0]
+        issues.append(Issue(nid, "flat_hint", msg, Fix(
+            f"Insert Flatten before {target}", "insert_between", {"source": into, "target": target, "type_": "Flatten"}),
+            WARNING))
 
     def _layer_for(self, node: Node, spec: LayerSpec, ins: list, local: str):
         """(layer to call again or None, layer whose weights to copy or None)."""
@@ -337,16 +356,20 @@ class ModelBuilder:
         else:
             got = ", ".join(f"{s} {fmt_shape(sh)}" for s, sh in zip(srcs[:-1], shapes[:-1]))
             got += f" and {srcs[-1]} {fmt_shape(shapes[-1])}"
+        fix = None
         if spec.merge == "same":
             hint = "make the branches' shapes match (same units or filters, same size)"
             code = "merge_shape"
+            fix = _projection_fix(node, srcs, shapes)
+            if fix is not None:
+                hint += f", e.g. {fix.label[0].lower()}{fix.label[1:]}"
         elif spec.merge == "concat":
             hint = "all axes but the joining axis must match: resize one branch or change axis"
             code = "merge_shape"
         else:
             hint = "check its parameters and the shape it receives"
             code = "shape"
-        return Issue(node.id, code, f"{describe(node)} got {got}: {reason.rstrip('.')}. To fix: {hint}")
+        return Issue(node.id, code, f"{describe(node)} got {got}: {reason.rstrip('.')}. To fix: {hint}", fix)
 
     # -- model ------------------------------------------------------------
     def _model(self, graph: Graph, outputs: dict, issues: list[Issue]):
@@ -376,6 +399,49 @@ def _settings_reason(node: Node, spec: LayerSpec, shapes: list, exc: BaseExcepti
         return f"{', '.join(axes)} names an axis its input does not have ({len(shapes[0])} axes, the batch axis included)"
     shown = ", ".join(f"{k}={_show(v)}" for k, v in node.params.items())
     return f"Keras cannot use these settings with this input ({shown[:160]})" if shown else "Keras cannot build it"
+
+
+def _projection_fix(node: Node, srcs: list[str], shapes: list) -> Fix | None:
+    """For a merge of equal shapes whose inputs differ in the last axis only: project the first narrower input.
+
+    Dense(32) on (None, 8) (a 1x1 Conv2D/Conv3D on images, as Dense there would draw a Flatten warning) makes
+    it (None, 32). With several narrower inputs the fix does one; the next build offers the next.
+    """
+    if len(shapes) < 2 or len({len(s) for s in shapes}) != 1 or len({s[1:-1] for s in shapes}) != 1:
+        return None
+    lasts = [s[-1] for s in shapes]
+    if any(d is None for d in lasts) or len(set(lasts)) == 1:
+        return None
+    width = max(lasts)
+    src = srcs[lasts.index(min(lasts))]
+    rank = len(shapes[0])
+    if rank == 4:
+        type_, params, shown = "Conv2D", {"filters": width, "kernel_size": 1}, f"Conv2D({width}, 1)"
+    elif rank == 5:
+        type_, params, shown = "Conv3D", {"filters": width, "kernel_size": 1}, f"Conv3D({width}, 1)"
+    else:
+        type_, params, shown = "Dense", {"units": width}, f"Dense({width})"
+    return Fix(f"Insert {shown} before {node.id} on the input from {src}", "insert_between",
+               {"source": src, "target": node.id, "type_": type_, "params": params})
+
+
+def _trace_image_axes(graph: Graph, node: Node, spec: LayerSpec, ins: list, out, image_origin: dict[str, str]) -> None:
+    """Notes in `image_origin` when a node outputs image axes that a last-axis-only layer kept.
+
+    A flat_hint layer on images starts such a trace (or continues its input's); a layer that would take a flat
+    input as well (Dropout, BatchNormalization, another Dense) and keeps the image axes passes it on. A layer
+    that needs images (Conv2D) ends it: its images are meant.
+    """
+    if len(ins) != 1:
+        return
+    in_shape, out_shape = tuple(ins[0].shape), tuple(out.shape)
+    if len(in_shape) < 4 or len(out_shape) != len(in_shape) or out_shape[1:-1] != in_shape[1:-1]:
+        return
+    src = graph.inputs_of(node.id)[0]
+    if spec.flat_hint:
+        image_origin[node.id] = image_origin.get(src, node.id)
+    elif src in image_origin and (spec.input_rank is None or 2 in spec.input_rank):
+        image_origin[node.id] = image_origin[src]
 
 
 def _return_sequences_param(spec: LayerSpec | None, node: Node) -> str | None:

@@ -425,6 +425,8 @@ class LayerSpec:
         passthrough: Outside training the layer returns its input unchanged
             (dropout, noise), so a model ending in it outputs what the layer
             before it does (loss suggestions look through it).
+        ports: Names of the input ports, in port order, for layers whose
+            inputs mean different things (attention: query, value, key).
     """
 
     type: str
@@ -446,6 +448,7 @@ class LayerSpec:
     applies: str | None = None
     any_shape: bool = False
     passthrough: bool = False
+    ports: tuple[str, ...] = ()
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -455,6 +458,26 @@ class LayerSpec:
 
     def param(self, name: str) -> ParamSpec | None:
         return self.param_index.get(name)
+
+    def port_labels(self, n_inputs: int) -> list[str]:
+        """The input handles the canvas draws for a node with `n_inputs` inputs connected.
+
+        Returns:
+            The named ports (up to the most inputs the layer takes) when the
+            layer has them; for other layers that take several inputs, "0",
+            "1", ...: one more than connected (a free one to connect to), at
+            least the fewest the layer needs, at most the most it takes; for a
+            layer with one input (or none), [] (one plain handle, or none).
+        """
+        lo, hi = self.arity
+        if self.ports:
+            return list(self.ports[:hi] if hi is not None else self.ports)
+        if hi is not None and hi <= 1:
+            return []
+        n = max(lo, max(int(n_inputs), 0) + 1)
+        if hi is not None:
+            n = min(n, hi)
+        return [str(i) for i in range(n)]
 
     def effective(self, params: dict) -> dict:
         """Params with Keras defaults filled in (required ones left missing)."""
@@ -815,7 +838,7 @@ _SPECS: list[LayerSpec] = [
             USE_BIAS,
         ) + _weights() + (SEED,),
         arity=(2, 3), formula=_f_mha, key_params=("num_heads", "key_dim"), input_rank=tuple(range(3, 9)),
-        rank_hint=SEQ, call_style="positional",
+        rank_hint=SEQ, call_style="positional", ports=("query", "value", "key"),
     ),
     LayerSpec(
         "Attention", "attention", "Dot-product attention (inputs: query, value, optional key).",
@@ -826,6 +849,7 @@ _SPECS: list[LayerSpec] = [
             SEED,
         ),
         arity=(2, 3), formula=_f_attention, input_rank=(3,), rank_hint=SEQ, call_style="list",
+        ports=("query", "value", "key"),
     ),
     # -- merge -----------------------------------------------------------------
     *[

@@ -2,12 +2,15 @@
 
 The code builds exactly the model that `builder.build` builds: same layers,
 same explicit names, same config. User text never reaches the code as code:
-node ids are checked identifiers (keywords get a trailing `_`), and every
+node ids are checked identifiers (a keyword, a builtin or a name the module
+uses gets a trailing `_` as a variable; `name=` is always the id), and every
 string goes through `repr`.
 """
 
 from __future__ import annotations
 
+import builtins
+import itertools
 import keyword
 from typing import Any
 
@@ -15,10 +18,17 @@ from builder.catalog import LAYERS, LayerSpec, _tuples, inner_layer_name
 from builder.graph import Graph, GraphError, Node, keras_name
 from builder.validate import check_structure, errors
 
-# Names the generated module uses itself, and `__debug__` (Python refuses to assign it); a node with one of
-# these ids gets a `_`.
-RESERVED = frozenset({"keras", "layers", "build_model", "model", "np", "tf", "main", "argparse", "json", "os", "sys",
-                      "__debug__"})
+# Names the generated module and the training script define or import, and every Python builtin (`input`,
+# `list`, `sum`, ...; `exit`, `help` and the like are listed too, as `site` adds them only to some
+# interpreters): a node with one of these ids gets a variable with a trailing `_`, so the code never shadows
+# them. Its Keras `name=` stays the node id.
+RESERVED = frozenset({
+    "keras", "layers", "build_model", "model", "np", "tf", "pd", "main", "argparse", "json", "os", "sys", "inspect",
+    "split", "standardize", "load_sklearn_table", "load_digits", "load_generated", "load_waves", "load_tokens",
+    "load_csv", "load_data", "make_strategy", "fix_keras_multi_worker", "is_chief",
+    "exit", "quit", "help", "copyright", "credits", "license",
+    *dir(builtins),
+})
 LINE_LENGTH = 100
 
 
@@ -27,8 +37,10 @@ class CodegenError(GraphError):
 
 
 def var_name(node_id: str) -> str:
-    """The Python variable for a node: its id, unless that is a keyword or taken."""
-    return node_id + "_" if keyword.iskeyword(node_id) or node_id in RESERVED else node_id
+    """The Python variable for a node: its id, unless that is a keyword, a soft keyword, a builtin or a name
+    the generated code uses (then the id with a trailing `_`)."""
+    clash = keyword.iskeyword(node_id) or keyword.issoftkeyword(node_id) or node_id in RESERVED
+    return node_id + "_" if clash else node_id
 
 
 def var_names(graph: Graph) -> dict[str, str]:
@@ -123,7 +135,7 @@ def is_chain(graph: Graph) -> bool:
     order = model_nodes(graph)
     if len(graph.input_ids()) != 1 or len(graph.output_ids()) != 1 or len(order) < 2:
         return False
-    for prev, nid in zip(order, order[1:]):
+    for prev, nid in itertools.pairwise(order):
         spec = LAYERS[graph.node(nid).type]
         if graph.inputs_of(nid) != [prev] or spec.call_style != "single" or graph.successors(prev) != [nid]:
             return False

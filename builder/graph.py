@@ -3,6 +3,13 @@
 A `Graph` is immutable. Every edit returns a new graph or raises
 `GraphEditError` with a message that names the node. The file format is
 described in shared/CONTRACT.md.
+
+Groups (`Graph.groups`) are blocks the canvas draws as one box; they change
+nothing in the model. A node is in at most one group and a group is never
+empty: every edit keeps it so (removing a node drops it from its group, and
+a group that loses its last node goes too; renaming a node renames it there).
+Group ids follow the node id rule; they are unique among groups, and are
+their own namespace (a group may share an id with a node).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ FORMAT = "layercanvas-graph"
 VERSION = 1
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ID_RULE = "start with a letter or _, then letters, digits or _ (at most 64)"
-KNOWN_FIELDS = ("format", "version", "name", "nodes", "edges", "outputs", "layout")
+KNOWN_FIELDS = ("format", "version", "name", "nodes", "edges", "outputs", "layout", "groups")
 MAX_NAME = 200
 MAX_DEPTH = 100  # lists and objects in lists and objects; a real graph file needs about 8
 
@@ -147,6 +154,33 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A block of nodes drawn as one box on the canvas (changes nothing in the model).
+
+    Args:
+        id: Unique among groups; the node id rule.
+        name: Shown on the box: text of 1 to 200 characters.
+        nodes: The node ids in the group (never empty).
+        collapsed: Drawn as one closed box.
+    """
+
+    id: str
+    name: str
+    nodes: tuple[str, ...]
+    collapsed: bool = False
+
+
+def group_name_problem(name: Any) -> str | None:
+    """What is wrong with a group name, or None."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        return f"a group name must be text of 1 to {MAX_NAME} characters, got {printable(name, 40)!r}"
+    bad = _surrogate(name)
+    if bad is not None:
+        return f"the group name holds an unpaired surrogate {bad!r}, which is not Unicode text: remove it"
+    return None
+
+
+@dataclass(frozen=True)
 class Graph:
     nodes: tuple[Node, ...] = ()
     edges: tuple[Edge, ...] = ()
@@ -154,6 +188,7 @@ class Graph:
     outputs: tuple[str, ...] | None = None  # None: every node without outgoing edges
     layout: dict = field(default_factory=dict)  # node id -> [x, y]
     extra: dict = field(default_factory=dict)  # compile, training and unknown fields
+    groups: tuple[Group, ...] = ()  # blocks drawn as one box; a node is in at most one
 
     # -- queries (indexes are computed once per graph: graphs are immutable) --
     @functools.cached_property
@@ -178,6 +213,10 @@ class Graph:
             if e.target not in targets:
                 targets.append(e.target)
         return index
+
+    @functools.cached_property
+    def _group_index(self) -> dict[str, Group]:
+        return {nid: g for g in self.groups for nid in g.nodes}
 
     def ids(self) -> list[str]:
         return [n.id for n in self.nodes]
@@ -270,6 +309,10 @@ class Graph:
             out["outputs"] = list(self.outputs)
         if self.layout:
             out["layout"] = {k: list(v) for k, v in self.layout.items()}
+        if self.groups:
+            out["groups"] = [
+                {"id": g.id, "name": g.name, "nodes": list(g.nodes), "collapsed": g.collapsed} for g in self.groups
+            ]
         out.update(copy.deepcopy(self.extra))
         return out
 
@@ -384,7 +427,7 @@ class Graph:
         layout = {k: v for k, v in self.layout.items() if k != node_id}
         return replace(
             self, nodes=tuple(n for n in self.nodes if n.id != node_id), edges=tuple(edges),
-            outputs=outputs, layout=layout,
+            outputs=outputs, layout=layout, groups=_without_nodes(self.groups, {node_id}),
         )
 
     def connect(self, source: str, target: str, port: int | None = None) -> Graph:
@@ -503,7 +546,7 @@ class Graph:
         return self._replace_node(replace(self.node(node_id), trainable=bool(trainable)))
 
     def rename(self, old: str, new: str) -> Graph:
-        """Changes a node's id everywhere (edges, outputs, layout)."""
+        """Changes a node's id everywhere (edges, outputs, layout, groups)."""
         self.node(old)
         if new == old:
             return self
@@ -518,12 +561,16 @@ class Graph:
             edges=tuple(Edge(r(e.source), r(e.target), e.port) for e in self.edges),
             outputs=None if self.outputs is None else tuple(r(o) for o in self.outputs),
             layout={r(k): v for k, v in self.layout.items()},
+            groups=tuple(replace(g, nodes=tuple(r(n) for n in g.nodes)) for g in self.groups),
         )
 
     def insert_between(
         self, source: str, target: str, type_: str, params: dict | None = None, node_id: str | None = None
     ) -> tuple[Graph, str]:
-        """Puts a new node on the edge source -> target, keeping the target's port."""
+        """Puts a new node on the edge source -> target, keeping the target's port.
+
+        When source and target are in the same group, the new node joins it (after the source).
+        """
         current = self.in_edges(target)
         if source not in [e.source for e in current]:
             raise GraphEditError(f"there is no edge from '{source}' to '{target}'", target)
@@ -534,6 +581,11 @@ class Graph:
         if source in self.layout and target in self.layout:
             (x1, y1), (x2, y2) = self.layout[source], self.layout[target]
             g = g.set_position(nid, ((x1 + x2) / 2, (y1 + y2) / 2))
+        block = self._group_index.get(source)
+        if block is not None and self._group_index.get(target) is block:
+            members = list(block.nodes)
+            members.insert(members.index(source) + 1, nid)
+            g = g._replace_group(replace(block, nodes=tuple(members)))
         return g, nid
 
     def insert_after(self, source: str, type_: str, params: dict | None = None) -> Graph:
@@ -592,6 +644,106 @@ class Graph:
         layout = dict(self.layout)
         layout[node_id] = [float(xy[0]), float(xy[1])]
         return replace(self, layout=layout)
+
+    # -- groups -----------------------------------------------------------
+    def group_by_id(self, group_id: str) -> Group:
+        """The group with this id.
+
+        Raises:
+            GraphEditError: there is no such group.
+        """
+        for g in self.groups:
+            if g.id == group_id:
+                return g
+        raise GraphEditError(f"there is no group '{printable(group_id)}'")
+
+    def group_of(self, node_id: str) -> Group | None:
+        """The group a node is in, or None.
+
+        Raises:
+            GraphEditError: there is no such node.
+        """
+        self.node(node_id)
+        return self._group_index.get(node_id)
+
+    def _replace_group(self, group: Group) -> Graph:
+        return replace(self, groups=tuple(group if g.id == group.id else g for g in self.groups))
+
+    def fresh_group_id(self, stem: str = "group") -> str:
+        """A group id used by no group and no node: `group`, `group_1`, `group_2`, ..."""
+        used = {g.id for g in self.groups} | set(self.ids())
+        if stem not in used:
+            return stem
+        i = 1
+        while f"{stem}_{i}" in used:
+            i += 1
+        return f"{stem}_{i}"
+
+    def group(self, node_ids: Iterable[str], name: str | None = None, group_id: str | None = None) -> tuple[Graph, str]:
+        """Puts nodes into a new group.
+
+        A node already in another group moves out of it into the new one (so
+        selecting nodes and grouping them always works); a group left empty by
+        the move is dropped.
+
+        Args:
+            node_ids: At least one existing node; listed twice counts once.
+            name: Shown on the box (default: the group id).
+            group_id: Default: a fresh id, `group`, `group_1`, ...
+
+        Returns:
+            (new graph, id of the new group).
+
+        Raises:
+            GraphEditError: no nodes, an unknown node, a bad or used group id, a bad name.
+        """
+        if isinstance(node_ids, str):
+            node_ids = [node_ids]
+        wanted = list(dict.fromkeys(node_ids))
+        if not wanted:
+            raise GraphEditError("a group needs at least one node: select the nodes to group")
+        for nid in wanted:
+            self.node(nid)
+        if group_id is None:
+            group_id = self.fresh_group_id()
+        elif not valid_id(group_id):
+            raise GraphEditError(f"{printable(group_id)!r} is not a valid group id: {ID_RULE}")
+        elif any(g.id == group_id for g in self.groups):
+            raise GraphEditError(f"the group id '{group_id}' is already used: pick another")
+        name = group_id if name is None else name
+        problem = group_name_problem(name)
+        if problem:
+            raise GraphEditError(f"group '{group_id}': {problem}")
+        members = set(wanted)
+        block = Group(group_id, name, tuple(n for n in self.ids() if n in members), False)
+        return replace(self, groups=_without_nodes(self.groups, members) + (block,)), group_id
+
+    def ungroup(self, group_id: str) -> Graph:
+        """Removes a group; its nodes stay in the graph, in no group."""
+        self.group_by_id(group_id)
+        return replace(self, groups=tuple(g for g in self.groups if g.id != group_id))
+
+    def set_group_collapsed(self, group_id: str, collapsed: bool) -> Graph:
+        """Draws a group as one closed box (True) or shows its nodes (False)."""
+        return self._replace_group(replace(self.group_by_id(group_id), collapsed=bool(collapsed)))
+
+    def rename_group(self, group_id: str, name: str) -> Graph:
+        """Changes the name shown on a group's box (its id stays)."""
+        block = self.group_by_id(group_id)
+        problem = group_name_problem(name)
+        if problem:
+            raise GraphEditError(f"group '{group_id}': {problem}")
+        return self._replace_group(replace(block, name=name))
+
+
+def _without_nodes(groups: tuple[Group, ...], node_ids: set[str]) -> tuple[Group, ...]:
+    """Groups with these nodes taken out; a group left empty is dropped."""
+    out = []
+    for g in groups:
+        kept = tuple(n for n in g.nodes if n not in node_ids)
+        if kept:
+            out.append(g if len(kept) == len(g.nodes) else replace(g, nodes=kept))
+    return tuple(out)
 
 
 def _check_param(node: Node, name: str, value: Any, label: str | None = None) -> None:
@@ -756,10 +908,67 @@ def _parse(data: Any) -> Graph:
             if k in seen and isinstance(v, (list, tuple)) and len(v) == 2 and all(_coordinate(c) for c in v):
                 layout[k] = [float(v[0]), float(v[1])]
 
+    groups = _parse_groups(data.get("groups"), seen, problems)
+
     odd = _nonfinite({k: v for k, v in data.items() if k not in KNOWN_FIELDS})
     if odd is not None:
         problems.append((None, _out_of_range(*odd)))
     if problems:
         raise GraphFormatError(problems)
     extra = {k: copy.deepcopy(v) for k, v in data.items() if k not in KNOWN_FIELDS}
-    return Graph(tuple(nodes), tuple(edges), name, outputs, layout, extra)
+    return Graph(tuple(nodes), tuple(edges), name, outputs, layout, extra, groups)
+
+
+def _parse_groups(raw: Any, node_ids: set[str], problems: list) -> tuple[Group, ...]:
+    """The `groups` field; each bad entry adds a problem naming the group. Unknown keys in an entry are ignored."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append((None, f'"groups" must be a list of groups, got {printable(raw, 40)!r}'))
+        return ()
+    groups: list[Group] = []
+    owner: dict[str, str] = {}  # node id -> id of the group that lists it
+    seen: set[str] = set()
+    for i, rg in enumerate(raw):
+        if not isinstance(rg, dict):
+            problems.append((None, f"group #{i + 1} must be an object, got {printable(rg, 40)!r}"))
+            continue
+        gid = rg.get("id")
+        if not valid_id(gid):
+            problems.append((None, f"group #{i + 1} has an invalid id {printable(gid, 70)!r}: group ids {ID_RULE}"))
+            continue
+        if gid in seen:
+            problems.append((None, f"the group id '{gid}' is used by more than one group: group ids must be unique"))
+            continue
+        seen.add(gid)
+        ok = True
+        name = rg.get("name", gid)
+        problem = group_name_problem(name)
+        if problem:
+            problems.append((None, f"group '{gid}': {problem}"))
+            ok = False
+        collapsed = rg.get("collapsed", False)
+        if not isinstance(collapsed, bool):
+            problems.append((None, f'group \'{gid}\': "collapsed" must be true or false, got {printable(collapsed, 40)!r}'))
+            ok = False
+        members = rg.get("nodes")
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            problems.append((None, f'group \'{gid}\': "nodes" must be a list of node ids'))
+            continue
+        if not members:
+            problems.append((None, f"group '{gid}' lists no nodes: add nodes to it or remove it"))
+            continue
+        for m in members:
+            if m not in node_ids:
+                problems.append((None, f"group '{gid}' lists a node that does not exist: {printable(m, 40)!r}"))
+                ok = False
+            elif m in owner:
+                other = owner[m]
+                problems.append((m, f"group '{gid}' lists node '{m}' twice" if other == gid else
+                                 f"node '{m}' is in group '{other}' and in group '{gid}': a node is in at most one group"))
+                ok = False
+            else:
+                owner[m] = gid
+        if ok:
+            groups.append(Group(gid, name, tuple(members), collapsed))
+    return tuple(groups)

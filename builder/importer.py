@@ -9,6 +9,13 @@ layers. Whatever the graph cannot express exactly is refused with one line
 naming the layer; only initializer and regularizer settings the catalog does
 not offer are approximated (they set starting values and training penalties,
 not what the trained model computes), and each is reported in `notes`.
+
+The graph opens with its blocks grouped and collapsed (groups change nothing
+in the model): the layers of each expanded nested model form one group named
+after it, and in a large model (more than `GROUP_ABOVE` layers) layers named
+in the keras.applications style form one group per block: ResNet and
+DenseNet `conv2_block1_1_conv` -> `conv2`, MobileNetV2 `block_1_expand` ->
+`block_1`, EfficientNet `block1a_expand_conv` -> `block1a`.
 """
 
 from __future__ import annotations
@@ -24,12 +31,12 @@ import tempfile
 import threading
 import unicodedata
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from builder.catalog import LAYERS, REQUIRED, as_tuple, pad2d_pairs
 from builder.config import fmt_bytes
-from builder.graph import Edge, Graph, GraphError, Node, valid_id
+from builder.graph import Edge, Graph, GraphError, Group, Node, valid_id
 from builder.kerasenv import load_keras
 
 MAX_BYTES = 200 * 1024 * 1024
@@ -58,6 +65,14 @@ NESTED_IGNORED = ("name", "trainable", "build_config", "compile_config")
 # accepted when it is the call's default or falsy.
 _MASK_ARG = "mask"
 _TRAINING_ARG = "training"
+# Imported blocks become groups of at least MIN_GROUP layers; blocks named by
+# layer names only in models of more than GROUP_ABOVE layers (a small model is
+# easier to read open).
+MIN_GROUP = 3
+GROUP_ABOVE = 40
+# keras.applications block names: `conv2_block1_1_conv` (ResNet, DenseNet) -> conv2;
+# `block_1_expand` (MobileNetV2) -> block_1; `block1a_expand_conv` (EfficientNet, also VGG's block1_conv1) -> block1a.
+_BLOCK_NAMES = (re.compile(r"^([A-Za-z][A-Za-z0-9]*?)_block\d"), re.compile(r"^(block_?\d+[a-z]?)_"))
 
 
 class ModelImportError(GraphError):
@@ -69,7 +84,8 @@ class ImportResult:
     """What `import_model` read.
 
     Args:
-        graph: The model as a graph (no layout, no compile or training settings).
+        graph: The model as a graph (no layout, no compile or training settings),
+            its blocks and nested models in collapsed groups.
         weights: node id -> the trained weights of that layer (numpy arrays, in
             `layer.get_weights()` order); layers without weights are absent.
         renamed: Keras layer name -> node id, for every name that was not a
@@ -493,6 +509,7 @@ class _Raw:
     trainable: bool
     inputs: list  # source keys, in port order
     weights: list
+    nest: int | None = None  # index of the outermost expanded nested model it comes from
 
 
 @dataclass(frozen=True)
@@ -604,6 +621,8 @@ class _Walker:
         # Layers with the same settings settle the same way (ResNet50 has 53
         # identical BatchNormalization configs): settling builds Keras layers.
         self._settled: dict[str, dict | str] = {}
+        self.nests: list[str] = []  # names of the outermost expanded nested models
+        self._nest: int | None = None
 
     # -- models -----------------------------------------------------------
     def model(self, model, feeds: list | None, prefix: str, trainable: bool) -> list[int]:
@@ -673,7 +692,15 @@ class _Walker:
 
     def _nested(self, obj, sources: list, prefix: str, trainable: bool) -> list[int]:
         before = len(self.raws)
-        outs = self.model(obj, sources, f"{prefix}{obj.name}/", trainable)
+        outer = self._nest is None
+        if outer:  # a model nested deeper belongs to the outermost one's group
+            self._nest = len(self.nests)
+            self.nests.append(str(obj.name))
+        try:
+            outs = self.model(obj, sources, f"{prefix}{obj.name}/", trainable)
+        finally:
+            if outer:
+                self._nest = None
         self.notes.append(f"nested model {_q(obj.name)} was expanded into its {len(self.raws) - before} layers")
         return outs
 
@@ -835,7 +862,8 @@ class _Walker:
 
     def _add(self, name, prefix, type_, params, trainable, inputs, weights) -> int:
         key = len(self.raws)
-        self.raws.append(_Raw(key, str(name), f"{prefix}{name}", type_, params, trainable, list(inputs), weights))
+        self.raws.append(_Raw(key, str(name), f"{prefix}{name}", type_, params, trainable, list(inputs), weights,
+                              self._nest))
         return key
 
     # -- params -----------------------------------------------------------
@@ -1056,7 +1084,52 @@ def _order(raws: list[_Raw], inputs: list[int], outputs: list[int]) -> list[int]
 
 def _graph_name(name: Any) -> str:
     text = "".join(ch if ch.isprintable() else " " for ch in str(name or "")).strip()[:200]
+    text = text.encode("utf-8", "replace").decode("utf-8")  # an unpaired surrogate is not text: '?'
     return text or "model"
+
+
+def _block_prefix(node_id: str) -> str | None:
+    """The block a keras.applications-style layer name belongs to (`conv2_block1_1_conv` -> `conv2`), or None."""
+    for pattern in _BLOCK_NAMES:
+        m = pattern.match(node_id)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _groups(raws: list[_Raw], order: list[int], ids: dict[int, str], nests: list[str]) -> tuple[Group, ...]:
+    """Collapsed groups for an imported graph: one per expanded nested model, then, in a large model,
+    one per run of consecutive layers of the same block (see the module docstring)."""
+    used: set[str] = set()
+
+    def fresh(stem: str) -> str:
+        gid, n = stem, 0
+        while gid in used:
+            n += 1
+            gid = f"{stem[: 64 - len(str(n)) - 1]}_{n}"
+        used.add(gid)
+        return gid
+
+    groups: list[Group] = []
+    for i, model_name in enumerate(nests):
+        members = tuple(ids[k] for k in order if raws[k].nest == i)
+        if len(members) >= MIN_GROUP:
+            groups.append(Group(fresh(_sanitize(model_name)), _graph_name(model_name), members, True))
+    if len(order) <= GROUP_ABOVE:
+        return tuple(groups)
+    nested = "/"  # not a block name: layers of nested models are never in a block group
+    runs: list[tuple[str | None, list[str]]] = []  # (block or None, node ids), consecutive in node order
+    for k in order:
+        block = nested if raws[k].nest is not None else _block_prefix(ids[k])
+        if runs and runs[-1][0] == block:
+            runs[-1][1].append(ids[k])
+        elif block not in (None, nested) and len(runs) >= 2 and runs[-1][0] is None and runs[-2][0] == block:
+            # Unnamed layers between two parts of one block (ResNet50V2's shortcut `max_pooling2d`) belong to it.
+            runs[-2][1].extend(runs.pop()[1] + [ids[k]])
+        else:
+            runs.append((block, [ids[k]]))
+    groups += [Group(fresh(b), b, tuple(m), True) for b, m in runs if b not in (None, nested) and len(m) >= MIN_GROUP]
+    return tuple(groups)
 
 
 def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
@@ -1088,6 +1161,7 @@ def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
     graph = Graph(tuple(nodes), tuple(edges), _graph_name(model.name))
     if graph.output_ids() != out_ids:
         graph = Graph(graph.nodes, graph.edges, graph.name, tuple(out_ids))
+    graph = replace(graph, groups=_groups(raws, order, ids, walker.nests))
     from builder.validate import ERROR, check_structure
 
     errors = [i for i in check_structure(graph) if i.severity == ERROR]

@@ -150,6 +150,21 @@ def missing_positions(
     return replace(graph, layout=layout)
 
 
+def place_free(
+    graph: Graph,
+    node_id: str,
+    xy: tuple[float, float],
+    node_width: float = NODE_W,
+    node_height: float = NODE_H,
+    h_gap: float = H_GAP,
+) -> Graph:
+    """Puts `node_id` at `xy`, or on the same row at the nearest spot where it covers no other node (a layer
+    dropped onto another one lands beside it)."""
+    taken = [p for k, p in graph.layout.items() if k != node_id and graph.has(k)]
+    x = _free_x(float(xy[0]), float(xy[1]), taken, node_width, node_height, node_width + h_gap)
+    return graph.set_position(node_id, (x, float(xy[1])))
+
+
 def overlaps(a, b, node_width: float = 200, node_height: float = 90) -> bool:
     """Whether two boxes at top-left corners `a` and `b` overlap (touching is fine)."""
     return abs(a[0] - b[0]) < node_width and abs(a[1] - b[1]) < node_height

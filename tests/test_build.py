@@ -173,10 +173,21 @@ def test_a_model_refused_over_kept_layers_is_built_again_from_scratch():
     builder = ModelBuilder()
     assert builder.build(graph).model is not None
     # A stale kept Input: same name, another layer object (the state behind 'The name "input" is used 2 times').
-    sig, (layer, tensor, info) = next((s, v) for s, v in builder._tensors.items() if v[0] is None)
+    sig, (_layer, tensor, info) = next((s, v) for s, v in builder._tensors.items() if v[0] is None)
     builder._tensors[sig] = (None, keras.Input(shape=tensor.shape[1:], name=tensor.name.split(":")[0]), info)
     edited = graph.set_param("output", "units", 4)
     result = builder.build(edited)
     assert result.model is not None, [i.message for i in result.issues]
     assert builder.fresh_builds == 1 and not result.errors
     assert result.model.count_params() == build(edited).model.count_params()
+
+
+def test_incremental_rebuild_keeps_the_warnings_of_kept_layers():
+    g = Graph((Node("x", "Input", {"shape": [8, 8, 1]}), Node("dense", "Dense", {"units": 4}), Node("dense_1", "Dense", {"units": 2})),
+              (Edge("x", "dense"), Edge("dense", "dense_1")))
+    builder = ModelBuilder()
+    first = [(i.node_id, i.code, i.fix) for i in builder.build(g).issues]
+    assert [(n, c) for n, c, _ in first] == [("dense", "flat_hint"), ("dense_1", "flat_hint")]
+    assert [(i.node_id, i.code, i.fix) for i in builder.build(g).issues] == first  # every tensor kept
+    edited = builder.build(g.set_param("dense_1", "units", 3))  # 'dense' kept, 'dense_1' new
+    assert [(i.node_id, i.code, i.fix) for i in edited.issues] == first

@@ -118,3 +118,31 @@ def test_palette_groups_and_search():
 def test_bad_param_values_are_explained(type_, name, value, fragment):
     problem = LAYERS[type_].param(name).problem(value)
     assert problem is not None and fragment in problem
+
+
+@pytest.mark.parametrize(
+    "type_,n_inputs,labels",
+    [
+        ("MultiHeadAttention", 0, ["query", "value", "key"]),
+        ("MultiHeadAttention", 2, ["query", "value", "key"]),
+        ("Attention", 1, ["query", "value", "key"]),
+        ("Add", 0, ["0", "1"]),  # the fewest inputs it needs
+        ("Add", 2, ["0", "1", "2"]),  # one free port to connect to
+        ("Concatenate", 4, ["0", "1", "2", "3", "4"]),
+        ("Subtract", 2, ["0", "1"]),  # capped at its most inputs
+        ("Dot", 5, ["0", "1"]),
+        ("Dense", 1, []),  # one plain handle
+        ("Dense", 0, []),
+        ("Input", 0, []),
+    ],
+)
+def test_port_labels(type_, n_inputs, labels):
+    assert LAYERS[type_].port_labels(n_inputs) == labels
+
+
+def test_named_ports_match_arity():
+    for spec in LAYERS.values():
+        if spec.ports:
+            assert spec.arity[1] is None or len(spec.ports) >= spec.arity[1], spec.type
+    assert LAYERS["MultiHeadAttention"].ports == ("query", "value", "key")
+    assert LAYERS["Dense"].ports == ()

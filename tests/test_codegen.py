@@ -10,7 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from builder.build import build
-from builder.codegen import CodegenError, fmt, generate_code, is_chain, var_name
+from builder.codegen import (
+    CodegenError,
+    fmt,
+    generate_code,
+    generate_script,
+    is_chain,
+    var_name,
+    var_names,
+)
 from builder.graph import Edge, Graph, Node, keras_name
 from builder.templates import TEMPLATES, template
 from tests.layer_cases import all_cases, case_graph
@@ -21,7 +29,7 @@ CASES = list(all_cases())
 
 def run_code(code: str):
     scope: dict = {}
-    exec(compile(code, "<generated>", "exec"), scope)
+    exec(compile(code, "<generated>", "exec"), scope)  # noqa: S102 - the point: run the generated code
     return scope["build_model"]()
 
 
@@ -64,10 +72,10 @@ def test_every_template_functional_and_sequential(key):
 
 def test_one_line_per_node_and_only_non_default_params():
     code = generate_code(template("cifar_cnn"))
-    assert 'conv2d = layers.Conv2D(32, (3, 3), activation="relu", name="conv2d")(input)' in code
+    assert 'conv2d = layers.Conv2D(32, (3, 3), activation="relu", name="conv2d")(input_)' in code
     assert 'pool = layers.MaxPooling2D(name="pool")(conv2d)' in code
     assert 'head = layers.Dense(10, name="head")(dense)' in code
-    assert 'return keras.Model(inputs=input, outputs=head, name="cifar_cnn")' in code
+    assert 'return keras.Model(inputs=input_, outputs=head, name="cifar_cnn")' in code
     g = template("mlp").set_param("dense", "use_bias", True).set_param("dense", "activation", "relu")
     assert 'layers.Dense(16, activation="relu", name="dense")' in generate_code(g)
 
@@ -89,6 +97,57 @@ def test_keyword_and_reserved_ids_become_safe_variables():
     code = generate_code(g)
     assert var_name("class") == "class_" and "keras_ = layers.Dense(2, name=\"keras\")(class_)" in code
     assert_same_model(g, code)
+
+
+def assigned_names(code: str) -> set[str]:
+    """The names `build_model()` assigns."""
+    fn = next(n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef) and n.name == "build_model")
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def module_names(code: str) -> set[str]:
+    """The names a module binds at its top level (imports, functions, assignments)."""
+    names = set()
+    for stmt in ast.parse(code).body:
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        elif isinstance(stmt, ast.Assign):
+            names.update(n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def test_input_id_keeps_its_layer_name_but_not_the_builtin():
+    g = template("mlp")
+    assert g.input_ids() == ["input"]
+    code = generate_code(g)
+    assert "input" not in assigned_names(code) and "input_" in assigned_names(code)
+    assert 'input_ = keras.Input(shape=(4,), name="input")' in code
+    assert run_code(code).get_layer("input").name == "input"
+    assert_same_model(g, code)
+
+
+@pytest.mark.parametrize("nid", ["list", "sum", "max", "id", "type", "print", "len", "match", "_", "exit", "model", "np",
+                                 "tf", "keras", "layers", "build_model", "split", "load_data", "main"])
+def test_builtin_soft_keyword_and_module_ids_become_safe_variables(nid):
+    import builtins
+    import keyword
+
+    nodes = (Node("input", "Input", {"shape": [4]}), Node("input_", "Dense", {"units": 3}), Node(nid, "Dense", {"units": 2}),
+             Node(nid + "_", "Dense", {"units": 1}))
+    g = Graph(nodes, (Edge("input", "input_"), Edge("input_", nid), Edge(nid, nid + "_")))
+    names = var_names(g)
+    assert len(set(names.values())) == len(names)  # node 'input' does not take the variable of node 'input_'
+    for v in names.values():
+        assert not keyword.iskeyword(v) and not keyword.issoftkeyword(v) and v not in dir(builtins)
+    code = generate_code(g)
+    assert assigned_names(code) == set(names.values())
+    assert not assigned_names(code) & ({"input", nid} | set(dir(builtins)) | module_names(code))
+    assert f'name="{nid}"' in code and 'name="input"' in code
+    assert_same_model(g, code)
+    script = generate_script(g)
+    assert not assigned_names(script) & module_names(script)
 
 
 def test_wrappers_and_attention():
@@ -131,7 +190,7 @@ def test_generated_code_passes_ruff(tmp_path):
         if is_chain(template(key)):
             (tmp_path / f"s_{key}.py").write_text(generate_code(template(key), style="sequential"))
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(tmp_path)],
-                         capture_output=True, text=True, cwd=pathlib.Path(__file__).parent)
+                         check=False, capture_output=True, text=True, cwd=pathlib.Path(__file__).parent)
     assert out.returncode == 0, out.stdout[-3000:]
 
 
@@ -170,10 +229,10 @@ def test_training_script_runs_one_epoch(tmp_path, key, dataset):
 
     script = tmp_path / "train.py"
     script.write_text(generate_script(template(key), dataset))
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(script)], capture_output=True, text=True)
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(script)], check=False, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     run = subprocess.run([sys.executable, str(script), "--epochs", "1", "--output", str(tmp_path / "out.keras")],
-                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+                         check=False, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "test: {" in run.stdout and "accuracy" in run.stdout
     assert (tmp_path / "out.keras").exists() and (tmp_path / "out.h5").exists()

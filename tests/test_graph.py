@@ -10,6 +10,7 @@ from builder.graph import (
     GraphCycleError,
     GraphEditError,
     GraphFormatError,
+    Group,
     Node,
 )
 from builder.templates import TEMPLATES, template
@@ -251,3 +252,161 @@ def test_add_layer_goes_after_selection_or_at_the_end_of_the_main_chain():
     assert g5.ids() == [nid5] and g5.edges == ()
     with pytest.raises(GraphEditError, match="unknown layer type"):
         g.add_layer("Nope")
+
+
+# ---------------------------------------------------------------------------
+# Groups
+# ---------------------------------------------------------------------------
+def grouped() -> Graph:
+    """input -> dense -> dense_1 -> dense_2, with dense and dense_1 in group 'body'."""
+    g, _ = chain().add_node("Dense", {"units": 1}, after="dense_1")
+    g, gid = g.group(["dense_1", "dense"], name="Body", group_id="body")
+    assert gid == "body"
+    return g
+
+
+def test_groups_round_trip_and_are_written_only_when_present():
+    assert "groups" not in chain().to_dict()
+    g = grouped().set_group_collapsed("body", True)
+    d = json.loads(g.dumps())
+    assert d["groups"] == [{"id": "body", "name": "Body", "nodes": ["dense", "dense_1"], "collapsed": True}]
+    again = Graph.loads(g.dumps())
+    assert again == g and again.groups == (Group("body", "Body", ("dense", "dense_1"), True),)
+    assert again.extra == {} and again.dumps() == g.dumps()
+
+
+def test_contract_group_example_and_defaults():
+    d = chain().to_dict()
+    d["groups"] = [{"id": "stage1", "name": "Stage 1", "nodes": ["dense", "dense_1"], "collapsed": True},
+                   {"id": "ins", "nodes": ["input"], "color": "red"}]
+    g = Graph.from_dict(d)
+    assert g.groups == (Group("stage1", "Stage 1", ("dense", "dense_1"), True), Group("ins", "ins", ("input",), False))
+    assert g.group_of("dense") == g.group_by_id("stage1") and g.group_of("input").name == "ins"
+
+
+def test_graph_still_takes_six_positional_fields():
+    g = Graph((Node("a", "Dense", {"units": 1}),), (), "m", None, {}, {})
+    assert g.groups == () and Graph.loads(g.dumps()) == g
+
+
+def _with_groups(*groups):
+    def mutate(d):
+        d["groups"] = list(groups)
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "mutate,fragment",
+    [
+        (lambda d: d.update(groups={"id": "g"}), '"groups" must be a list'),
+        (_with_groups(["g"]), "group #1 must be an object"),
+        (_with_groups({"id": "1g", "nodes": ["dense"]}), "group #1 has an invalid id '1g'"),
+        (_with_groups({"nodes": ["dense"]}), "group #1 has an invalid id"),
+        (_with_groups({"id": "g", "nodes": ["dense"]}, {"id": "g", "nodes": ["dense_1"]}), "the group id 'g' is used by more than one group"),
+        (_with_groups({"id": "g", "name": "", "nodes": ["dense"]}), "group 'g': a group name must be text of 1 to 200"),
+        (_with_groups({"id": "g", "name": "x" * 201, "nodes": ["dense"]}), "group 'g': a group name must be"),
+        (_with_groups({"id": "g", "name": 3, "nodes": ["dense"]}), "group 'g': a group name must be"),
+        (_with_groups({"id": "g", "nodes": ["dense"], "collapsed": "yes"}), 'group \'g\': "collapsed" must be true or false'),
+        (_with_groups({"id": "g", "nodes": "dense"}), 'group \'g\': "nodes" must be a list of node ids'),
+        (_with_groups({"id": "g"}), 'group \'g\': "nodes" must be a list'),
+        (_with_groups({"id": "g", "nodes": ["dense", 1]}), '"nodes" must be a list of node ids'),
+        (_with_groups({"id": "g", "nodes": []}), "group 'g' lists no nodes"),
+        (_with_groups({"id": "g", "nodes": ["dense", "ghost"]}), "group 'g' lists a node that does not exist: 'ghost'"),
+        (_with_groups({"id": "g", "nodes": ["dense", "dense"]}), "group 'g' lists node 'dense' twice"),
+        (_with_groups({"id": "a", "nodes": ["dense"]}, {"id": "b", "nodes": ["input", "dense"]}),
+         "node 'dense' is in group 'a' and in group 'b': a node is in at most one group"),
+    ],
+)
+def test_bad_groups_are_named(mutate, fragment):
+    d = chain().to_dict()
+    mutate(d)
+    with pytest.raises(GraphFormatError) as e:
+        Graph.from_dict(d)
+    assert fragment in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_every_bad_group_is_reported_at_once():
+    d = chain().to_dict()
+    d["groups"] = [{"id": "a", "nodes": ["ghost"]}, {"id": "b", "name": "", "nodes": ["dense"]}]
+    with pytest.raises(GraphFormatError) as e:
+        Graph.from_dict(d)
+    assert len(e.value.problems) == 2
+
+
+def test_group_edit_fresh_ids_names_and_order():
+    g, gid = chain().group(["dense_1", "dense", "dense"])
+    assert gid == "group" and g.group_by_id("group") == Group("group", "group", ("dense", "dense_1"), False)
+    g, gid2 = g.group(["input"], name="Inputs")
+    assert gid2 == "group_1" and g.group_of("input").name == "Inputs"
+    g, _ = g.group("input", group_id="solo")  # a single id works too; group_1 is left empty and goes
+    assert [x.id for x in g.groups] == ["group", "solo"] and g.group_of("input").id == "solo"
+    g2, _ = g.add_node("Dense", {"units": 1}, node_id="group_1")
+    assert g2.fresh_group_id() == "group_2"  # fresh ids avoid node ids as well
+
+
+def test_group_moves_nodes_out_of_their_old_group():
+    g = grouped()
+    g2, gid = g.group(["dense_1", "dense_2"])
+    assert g2.group_by_id("body").nodes == ("dense",)
+    assert g2.group_by_id(gid).nodes == ("dense_1", "dense_2")
+    g3, gid3 = g2.group(["dense"])  # 'body' loses its last node: it goes
+    assert [x.id for x in g3.groups] == [gid, gid3]
+    assert Graph.loads(g3.dumps()) == g3
+
+
+def test_group_edit_errors_name_things():
+    g = grouped()
+    with pytest.raises(GraphEditError, match="at least one node"):
+        g.group([])
+    with pytest.raises(GraphEditError, match="no node 'ghost'"):
+        g.group(["dense", "ghost"])
+    with pytest.raises(GraphEditError, match="'1x' is not a valid group id"):
+        g.group(["input"], group_id="1x")
+    with pytest.raises(GraphEditError, match="group id 'body' is already used"):
+        g.group(["input"], group_id="body")
+    with pytest.raises(GraphEditError, match="group 'g': a group name must be text"):
+        g.group(["input"], name="  ", group_id="g")
+    for op in (lambda: g.ungroup("nope"), lambda: g.set_group_collapsed("nope", True),
+               lambda: g.rename_group("nope", "x"), lambda: g.group_by_id("nope")):
+        with pytest.raises(GraphEditError, match="no group 'nope'"):
+            op()
+    with pytest.raises(GraphEditError, match="group 'body': a group name must be"):
+        g.rename_group("body", "x" * 201)
+    with pytest.raises(GraphEditError, match="no node 'ghost'"):
+        g.group_of("ghost")
+
+
+def test_ungroup_collapse_and_rename_group():
+    g = grouped()
+    assert g.group_of("input") is None
+    assert g.ungroup("body").groups == () and g.ungroup("body").ids() == g.ids()
+    assert g.set_group_collapsed("body", True).group_by_id("body").collapsed is True
+    assert g.set_group_collapsed("body", True).set_group_collapsed("body", False) == g
+    assert g.rename_group("body", "Trunk ✓").group_by_id("body") == Group("body", "Trunk ✓", ("dense", "dense_1"))
+    assert g.groups == (Group("body", "Body", ("dense", "dense_1")),)  # edits never change the original
+
+
+def test_remove_node_keeps_groups_consistent():
+    g = grouped()
+    g2 = g.remove_node("dense", bridge=True)
+    assert g2.groups == (Group("body", "Body", ("dense_1",)),)
+    g3 = g2.remove_node("dense_1")
+    assert g3.groups == () and "groups" not in g3.to_dict()
+    assert g.remove_node("input").groups == g.groups
+
+
+def test_rename_renames_inside_groups():
+    g = grouped().rename("dense", "hidden")
+    assert g.group_by_id("body").nodes == ("hidden", "dense_1") and g.group_of("hidden").id == "body"
+    assert Graph.loads(g.dumps()) == g
+
+
+def test_insert_between_joins_the_group_of_both_ends_only():
+    g = grouped()
+    g2, nid = g.insert_between("dense", "dense_1", "Dropout", {"rate": 0.1})
+    assert g2.group_by_id("body").nodes == ("dense", nid, "dense_1")
+    g3, nid3 = g.insert_between("dense_1", "dense_2", "Dropout", {"rate": 0.1})
+    assert g3.group_of(nid3) is None and g3.groups == g.groups
+    g4, nid4 = g.add_layer("Dropout", selected="dense")
+    assert g4.group_of(nid4) is None and g4.groups == g.groups

@@ -154,6 +154,87 @@ def test_application_code_round_trip(app, app_files):
                                atol=1e-5, rtol=0)
 
 
+def test_application_blocks_open_grouped(app_files):
+    g = import_model(app_files["ResNet50"][1]["keras"]).graph
+    assert [(x.id, x.name, x.collapsed) for x in g.groups] == [(f"conv{i}", f"conv{i}", True) for i in (2, 3, 4, 5)]
+    for x in g.groups:
+        assert all(n.startswith(f"{x.id}_block") for n in x.nodes)
+    assert sum(len(x.nodes) for x in g.groups) == len(g.nodes) - 9  # input, conv1 and pool1 stem, head
+    g = import_model(app_files["MobileNetV2"][1]["h5"]).graph
+    assert [x.id for x in g.groups] == [f"block_{i}" for i in range(1, 17)]
+    assert g.group_of("block_1_expand").id == "block_1" and g.group_of("expanded_conv_project") is None
+
+
+# ---------------------------------------------------------------------------
+# Blocks and nested models open as collapsed groups
+# ---------------------------------------------------------------------------
+def staged_model(blocks: int):
+    """A small ResNet-style Functional model named as keras.applications names layers."""
+    x = inputs = keras.Input((8, 8, 3), name="image")
+    x = layers.Conv2D(4, 3, padding="same", name="conv1_conv")(x)
+    x = layers.ReLU(name="conv1_relu")(x)
+    for stage in ("conv2", "conv3"):
+        for b in range(1, blocks + 1):
+            name = f"{stage}_block{b}"
+            y = layers.Conv2D(4, 1, name=f"{name}_1_conv")(x)
+            y = layers.BatchNormalization(name=f"{name}_1_bn")(y)
+            y = layers.ReLU(name=f"{name}_1_relu")(y)
+            y = layers.Conv2D(4, 3, padding="same", name=f"{name}_2_conv")(y)
+            y = layers.BatchNormalization(name=f"{name}_2_bn")(y)
+            shortcut = layers.Activation("linear", name="shortcut" if (stage, b) == ("conv3", 1) else f"{name}_0_id")(x)
+            x = layers.Add(name=f"{name}_add")([y, shortcut])
+            x = layers.ReLU(name=f"{name}_out")(x)
+    x = layers.Conv2D(4, 1, name="block_1_expand")(x)  # MobileNetV2 style
+    x = layers.ReLU(name="block_1_expand_relu")(x)
+    x = layers.Conv2D(4, 1, name="block_1_project")(x)
+    x = layers.Conv2D(4, 1, name="block1a_expand_conv")(x)  # EfficientNet style
+    x = layers.BatchNormalization(name="block1a_expand_bn")(x)
+    x = layers.ReLU(name="block1a_expand_activation")(x)
+    x = layers.Conv2D(4, 1, name="block2a_conv")(x)  # two layers only: no group
+    x = layers.ReLU(name="block2a_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, layers.Dense(3, name="predictions")(x), name="staged")
+
+
+def test_blocks_of_a_large_model_are_grouped(tmp_path):
+    model = staged_model(blocks=3)
+    assert len(model.layers) > 40
+    result = roundtrip(model, tmp_path)
+    g = result.graph
+    assert [(x.id, x.name, x.collapsed) for x in g.groups] == [
+        ("conv2", "conv2", True), ("conv3", "conv3", True), ("block_1", "block_1", True), ("block1a", "block1a", True)]
+    conv2 = g.group_by_id("conv2").nodes
+    assert len(conv2) == 3 * 8 and conv2[0].startswith("conv2_block1_") and conv2[-1] == "conv2_block3_out"
+    assert "shortcut" in g.group_by_id("conv3").nodes  # an unnamed layer inside a block belongs to it
+    assert g.group_by_id("block_1").nodes == ("block_1_expand", "block_1_expand_relu", "block_1_project")
+    for nid in ("image", "conv1_conv", "block2a_conv", "avg_pool", "predictions"):
+        assert g.group_of(nid) is None
+    assert result.notes == [] and result.renamed == {}
+    from builder.graph import Graph
+
+    assert Graph.loads(g.dumps()) == g
+    assert_same_predictions(model, result)  # groups change nothing in the model
+
+
+def test_small_models_stay_ungrouped(tmp_path):
+    model = staged_model(blocks=1)
+    assert len(model.layers) <= 40
+    assert roundtrip(model, tmp_path, "h5").graph.groups == ()
+
+
+def test_nested_models_form_groups(tmp_path):
+    inner = keras.Sequential([keras.Input((6,)), layers.Dense(4, name="d1"), layers.ReLU(name="r1"),
+                              layers.Dense(4, name="d2")], name="encoder block")
+    tiny = keras.Sequential([keras.Input((4,)), layers.Dense(4, name="t1")], name="tiny")
+    x = keras.Input((6,), name="x")
+    model = keras.Model(x, layers.Dense(2, name="out")(tiny(inner(x))))
+    result = roundtrip(model, tmp_path)
+    g = result.graph
+    assert [(x.id, x.name, x.nodes, x.collapsed) for x in g.groups] == [
+        ("encoder_block", "encoder block", ("d1", "r1", "d2"), True)]  # 'tiny' has fewer than 3 layers
+    assert_same_predictions(model, result)
+
+
 # ---------------------------------------------------------------------------
 # Nested models are expanded
 # ---------------------------------------------------------------------------
@@ -176,6 +257,10 @@ def test_nested_backbone_is_expanded(tmp_path):
     frozen = {n.id for n in g.nodes if not n.trainable}
     assert frozen == {layer.name for layer in base.layers[1:]}
     assert any("expanded" in note for note in result.notes)
+    # The backbone opens as one collapsed group named after it (its blocks are not grouped apart:
+    # a node is in one group at most).
+    assert [(x.name, x.collapsed) for x in g.groups] == [(base.name, True)]
+    assert set(g.groups[0].nodes) == {layer.name for layer in base.layers[1:]}
     rebuilt = assert_same_predictions(model, result, atol=1e-5)
     assert len(rebuilt.trainable_weights) == len(model.trainable_weights) == 2
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from builder.build import ModelBuilder, build
 from builder.catalog import LAYERS
-from builder.graph import Graph, GraphError, GraphFormatError
+from builder.graph import Edge, Graph, GraphError, GraphFormatError
 from builder.summary import summarize
 from builder.validate import Issue, apply_fix
 from tests.strategies import JSONISH, TYPES, graphs, node_params
@@ -66,7 +66,7 @@ def test_incremental_builds_agree_with_fresh_builds(g, steps):
 
 
 @settings(max_examples=300, deadline=None)
-@given(JSONISH | st.dictionaries(st.sampled_from(["format", "version", "name", "nodes", "edges", "outputs", "layout"]), JSONISH))
+@given(JSONISH | st.dictionaries(st.sampled_from(["format", "version", "name", "nodes", "edges", "outputs", "layout", "groups"]), JSONISH))
 def test_random_json_is_read_or_refused_with_format_error(data):
     try:
         Graph.from_dict(data)
@@ -78,6 +78,10 @@ def test_random_json_is_read_or_refused_with_format_error(data):
 @given(graphs(max_nodes=5), st.data())
 def test_mutated_valid_files_are_read_or_refused(g, data):
     d = json.loads(g.dumps())
+    if data.draw(st.booleans()):  # some groups, valid or not
+        d["groups"] = data.draw(st.lists(st.fixed_dictionaries(
+            {"id": st.sampled_from(["g", "h", "1x"]), "nodes": st.lists(st.sampled_from([*g.ids(), "ghost"]), max_size=3)},
+            optional={"name": JSONISH, "collapsed": JSONISH}) | JSONISH, max_size=3))
     path = data.draw(st.sampled_from(["nodes", "edges"]))
     if d[path]:
         i = data.draw(st.integers(0, len(d[path]) - 1))
@@ -118,4 +122,48 @@ def test_edits_return_graphs_or_raise_edit_errors(g, edits):
                 g = g.set_input_order(target, data.draw(st.permutations(g.inputs_of(target)) if g.has(target) else st.just([])))
         except GraphError as e:
             assert str(e)
+        assert Graph.loads(g.dumps()) == g
+
+
+@st.composite
+def grouped_graphs(draw):
+    """A random graph with some of its nodes in random groups (disjoint, none empty)."""
+    g = draw(graphs(max_nodes=7))
+    for i in range(draw(st.integers(0, 3))):
+        members = draw(st.lists(st.sampled_from(g.ids()), min_size=1, max_size=4))
+        g, _ = g.group(members, name=draw(st.none() | st.sampled_from(["Stage", "Block ✓"])), group_id=f"g{i}")
+        if draw(st.booleans()):
+            g = g.set_group_collapsed(f"g{i}", True)
+    return g
+
+
+GROUP_EDIT = st.sampled_from(["remove_node", "rename", "group", "ungroup", "insert_between"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grouped_graphs(), st.lists(st.tuples(GROUP_EDIT, st.data()), max_size=8))
+def test_edits_keep_groups_existing_and_disjoint(g, edits):
+    for op, data in edits:
+        ids = st.sampled_from(g.ids() + ["ghost"])
+        gids = st.sampled_from([x.id for x in g.groups] + ["nope"])
+        try:
+            if op == "remove_node":
+                g = g.remove_node(data.draw(ids), bridge=data.draw(st.booleans()))
+            elif op == "rename":
+                g = g.rename(data.draw(ids), data.draw(ids | st.sampled_from(["renamed", "r2", "g0"])))
+            elif op == "group":
+                g, _ = g.group(data.draw(st.lists(ids, max_size=3)), group_id=data.draw(st.none() | gids))
+            elif op == "ungroup":
+                g = g.ungroup(data.draw(gids))
+            else:
+                e = data.draw(st.sampled_from(g.edges)) if g.edges else Edge("ghost", "ghost")
+                g, _ = g.insert_between(e.source, e.target, "Dropout", {"rate": 0.1})
+        except GraphError as e:
+            assert str(e)
+        members = [n for x in g.groups for n in x.nodes]
+        assert all(g.has(n) for n in members)
+        assert len(members) == len(set(members))
+        assert all(x.nodes for x in g.groups)
+        assert len({x.id for x in g.groups}) == len(g.groups)
+        assert all(g.group_of(n).id == x.id for x in g.groups for n in x.nodes)
         assert Graph.loads(g.dumps()) == g

@@ -1,5 +1,7 @@
 """One test per class of validation issue: the node it is pinned to, the message, and the fix."""
 
+import itertools
+
 import pytest
 
 from builder.build import ModelBuilder, build
@@ -145,7 +147,7 @@ def test_conv2d_on_flat_input_needs_reshape():
     assert i.node_id == "conv1"
     assert "(None, 784)" in i.message and "Reshape" in i.message
     fixed = fixed_builds(g, i)
-    reshape = [n for n in fixed.nodes if n.type == "Reshape"][0]
+    reshape = next(n for n in fixed.nodes if n.type == "Reshape")
     assert reshape.params["target_shape"] == [28, 28, 1]
 
 
@@ -236,3 +238,61 @@ def test_errors_downstream_of_an_error_are_not_repeated():
     result = build(g)
     assert [i.node_id for i in result.errors] == ["conv"]
     assert set(result.infos) == {"x"}  # nothing downstream pretends to have a shape
+
+
+@pytest.mark.parametrize("first", [[], [("conv", "Conv2D", {"filters": 4, "kernel_size": 3})]], ids=["image", "conv"])
+@pytest.mark.parametrize("between", [[], [("drop", "Dropout", {"rate": 0.1})]], ids=["direct", "dropout"])
+def test_flatten_fix_goes_before_the_dense_that_first_got_the_image(first, between):
+    chain = [("x", "Input", {"shape": [28, 28, 1]}), *first, ("dense", "Dense", {"units": 8}), *between, ("dense_1", "Dense", {"units": 2})]
+    g = g_of(chain, [(a[0], b[0]) for a, b in itertools.pairwise(chain)])
+    into_dense = chain[len(first)][0]  # the node feeding 'dense': x or conv
+    hints = {i.node_id: i for i in validate(g) if i.code == "flat_hint"}
+    assert set(hints) == {"dense", "dense_1"}
+    for i in hints.values():  # dense_1 got image axes only because dense kept them
+        assert i.fix.label == "Insert Flatten before dense"
+        assert i.fix.args == {"source": into_dense, "target": "dense", "type_": "Flatten"}
+    assert "come through Dense 'dense'" in hints["dense_1"].message and "before 'dense'" in hints["dense_1"].message
+    fixed = apply_fix(g, hints["dense_1"].fix)
+    result = build(fixed)
+    assert [i.code for i in result.issues] == [] and result.model.output.shape == (None, 2)
+    assert fixed.inputs_of("dense") == ["flatten"] and fixed.inputs_of("flatten") == [into_dense]
+
+
+def test_flatten_fix_after_a_conv_goes_before_its_own_dense():
+    # Dense on the image's channels then Conv2D: the conv's images are meant, so 'head' gets its own fix.
+    chain = [("x", "Input", {"shape": [8, 8, 3]}), ("mix", "Dense", {"units": 4}), ("conv", "Conv2D", {"filters": 4, "kernel_size": 3}),
+             ("head", "Dense", {"units": 2})]
+    g = g_of(chain, [(a[0], b[0]) for a, b in itertools.pairwise(chain)])
+    hints = {i.node_id: i for i in validate(g) if i.code == "flat_hint"}
+    assert hints["head"].fix.args == {"source": "conv", "target": "head", "type_": "Flatten"}
+    assert hints["mix"].fix.args == {"source": "x", "target": "mix", "type_": "Flatten"}
+    assert build(apply_fix(g, hints["head"].fix)).model.output.shape == (None, 2)
+
+
+@pytest.mark.parametrize("type_", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"])
+def test_merge_of_different_widths_offers_a_projection(type_):
+    g = g_of([("a", "Input", {"shape": [32]}), ("b", "Input", {"shape": [8]}), ("m", type_, {})], [("a", "m", 0), ("b", "m", 1)])
+    i = only(validate(g), "merge_shape")
+    assert i.node_id == "m" and i.fix.label == "Insert Dense(32) before m on the input from b"
+    assert "insert Dense(32) before m on the input from b" in i.message
+    fixed = fixed_builds(g, i)
+    assert fixed.inputs_of("m") == ["a", "dense"] and fixed.node("dense").params["units"] == 32
+    model = build(fixed).model
+    assert [tuple(t.shape) for t in model.get_layer("m").input] == [(None, 32), (None, 32)]
+
+
+def test_merge_of_images_with_different_channels_offers_a_1x1_conv():
+    g = g_of([("x", "Input", {"shape": [8, 8, 3]}), ("conv_a", "Conv2D", {"filters": 16, "kernel_size": 1}),
+              ("conv_b", "Conv2D", {"filters": 4, "kernel_size": 1}), ("add", "Add", {})],
+             [("x", "conv_a"), ("x", "conv_b"), ("conv_a", "add", 0), ("conv_b", "add", 1)])
+    i = only(validate(g), "merge_shape")
+    assert i.fix.label == "Insert Conv2D(16, 1) before add on the input from conv_b"
+    fixed = fixed_builds(g, i)
+    assert build(fixed).model.output.shape == (None, 8, 8, 16)
+    assert [i.code for i in build(fixed).issues] == []  # no Flatten warning, as a Dense on images would draw
+
+
+def test_merge_of_different_sizes_has_no_projection_fix():
+    g = g_of([("a", "Input", {"shape": [6, 6, 4]}), ("b", "Input", {"shape": [5, 5, 16]}), ("add", "Add", {})],
+             [("a", "add", 0), ("b", "add", 1)])
+    assert only(validate(g), "merge_shape").fix is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,8 @@ import streamlit as st
 
 from builder.build import BuildResult, fmt_shape
 from builder.catalog import LAYERS, by_category
-from builder.graph import Graph, GraphError, printable
-from builder.layout import NODE_H, V_GAP, auto_layout, missing_positions
+from builder.graph import Graph, GraphError, printable, valid_id
+from builder.layout import NODE_H, V_GAP, auto_layout, missing_positions, place_free
 
 HERE = pathlib.Path(__file__).resolve().parent
 DIST = HERE / "dist"
@@ -227,14 +228,14 @@ def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
         if ev.get("edge") and edge is None:
             raise _Refused("that connection is gone: drop the layer again")
         if edge is not None:
+            # Into the connection: right below its source, and what was below moves down a row.
             g, nid = graph.insert_between(edge[0], edge[1], type_)
-            if at is not None:
-                g = g.set_position(nid, at)
+            g = _make_room(g, nid, edge[0])
         elif ev.get("connect"):
             source = ev["connect"]
             graph.node(source)
-            g, nid = graph.add_node(type_, position=_below(graph, source))
-            g = g.connect(source, nid)
+            g, nid = graph.add_node(type_)
+            g = place_free(g.connect(source, nid), nid, _below(graph, source))
         elif ev.get("after") is not None or at is None:
             after = ev.get("after")
             g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
@@ -242,7 +243,8 @@ def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
             if anchor:
                 g = _make_room(g, nid, anchor[0])
         else:
-            g, nid = graph.add_node(type_, position=at)
+            g, nid = graph.add_node(type_)
+            g = place_free(g, nid, at)
         return g, [nid], False
     if kind == "connect":
         port = ev.get("port")
@@ -326,7 +328,10 @@ def _paste(graph: Graph, ev: dict) -> tuple[Graph, list[str], bool]:
         type_ = _require_type(n.get("type"))
         params = n.get("params") if isinstance(n.get("params"), dict) else {}
         pos = _xy(n)
-        g, nid = g.add_node(type_, params, trainable=n.get("trainable", True) is not False,
+        old = n.get("id")
+        # A copy is named after its original (flat -> flat_1, dense_1 -> dense_2).
+        fresh = g.fresh_id(re.sub(r"_\d+$", "", old)) if isinstance(old, str) and valid_id(old) else None
+        g, nid = g.add_node(type_, params, node_id=fresh, trainable=n.get("trainable", True) is not False,
                             position=None if pos is None else (pos[0] + shift[0], pos[1] + shift[1]))
         if isinstance(n.get("id"), str):
             ids[n["id"]] = nid

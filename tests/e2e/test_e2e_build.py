@@ -2,13 +2,15 @@
 one-click fixes, save and open, and share links."""
 
 import re
+import time
+from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
 from builder.graph import Graph
 from tests.e2e.conftest import ARTIFACTS
 
-FLOW = "iframe[title='streamlit_flow.streamlit_flow']"
+CANVAS = ".lc-canvas"  # the canvas component (in an open shadow root: Playwright's CSS locators pierce it)
 
 
 def metric_value(page, label: str):
@@ -16,11 +18,11 @@ def metric_value(page, label: str):
 
 
 def canvas_node(page, node_id: str):
-    return page.frame_locator(FLOW).locator(f".react-flow__node[data-id='{node_id}']")
+    return page.locator(f".react-flow__node[data-id='{node_id}']")
 
 
 def canvas_ids(page) -> list[str]:
-    return sorted(n.get_attribute("data-id") for n in page.frame_locator(FLOW).locator(".react-flow__node").all())
+    return sorted(n.get_attribute("data-id") for n in page.locator(".react-flow__node-layer").all())
 
 
 def settle(page) -> None:
@@ -35,18 +37,56 @@ def settle(page) -> None:
     raise AssertionError("the app never became idle")
 
 
+def project_graph(page) -> Graph:
+    """The project's graph as saved (every edit is saved at once), read from the store the server uses."""
+    from builder.store import Store, default_path
+
+    pid = parse_qs(urlparse(page.url).query)["project"][0]
+    return Store(default_path()).load_project(pid)
+
+
+def wait_graph(page, check, timeout: float = 30) -> Graph:
+    """Polls the saved graph until `check(graph)` holds; returns it."""
+    deadline = time.time() + timeout
+    while True:
+        g = project_graph(page)
+        if g is not None and check(g):
+            return g
+        if time.time() > deadline:
+            raise AssertionError(f"the graph never reached the expected state: {g.to_dict() if g else None}")
+        page.wait_for_timeout(150)
+
+
 def new_from_template(page, label: str) -> None:
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').click()
     page.get_by_role("option", name=re.compile(re.escape(label))).click()
     page.get_by_role("button", name="New from template").click()
 
 
+def palette_item(page, type_: str):
+    search = page.get_by_placeholder("Search layers")
+    search.fill(type_)
+    return page.locator(f".lc-item[data-type='{type_}']")
+
+
 def add_from_palette(page, type_: str) -> None:
+    """A click on a palette item: the layer goes after the selected one."""
     settle(page)
-    search = page.get_by_placeholder("conv, lstm, merge…")
-    search.fill(type_.lower())
-    search.press("Enter")
-    page.get_by_role("button", name=type_, exact=True).click()
+    palette_item(page, type_).click()
+
+
+def center(box: dict) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def drag_to(page, source, x: float, y: float) -> None:
+    """Drags `source` to (x, y) with the mouse: pointer events, as a finger on a touch screen gives."""
+    sx, sy = center(source.bounding_box())
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(sx + 20, sy + 5, steps=4)
+    page.mouse.move(x, y, steps=12)
+    page.mouse.up()
 
 
 def stable_box(page, locator) -> dict:
@@ -61,13 +101,13 @@ def stable_box(page, locator) -> dict:
     raise AssertionError("the canvas kept moving")
 
 
-def drag_connect(page, source: str, target: str) -> None:
+def drag_connect(page, source: str, target: str, handle: str = ".react-flow__handle.target") -> None:
     settle(page)
     src = stable_box(page, canvas_node(page, source).locator(".react-flow__handle.source"))
-    dst = stable_box(page, canvas_node(page, target).locator(".react-flow__handle.target"))
-    page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
+    dst = stable_box(page, canvas_node(page, target).locator(handle).first)
+    page.mouse.move(*center(src))
     page.mouse.down()
-    page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] / 2, steps=15)
+    page.mouse.move(*center(dst), steps=15)
     page.mouse.up()
 
 
@@ -188,33 +228,30 @@ def test_markup_in_a_graph_file_is_shown_as_text(page, server, tmp_path):
     page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
     expect(canvas_node(page, "evil")).to_contain_text(payload, timeout=30_000)  # shown literally
     expect(canvas_node(page, "d")).to_be_visible()
-    frame = page.frame_locator(FLOW)
-    assert frame.locator(".react-flow__node img").count() == 0
-    assert frame.locator(".react-flow__node script").count() == 0
+    assert page.locator(".react-flow__node img").count() == 0
+    assert page.locator(".react-flow__node script").count() == 0
     assert page.evaluate("window.pwned") is None
-    canvas_frame = next(f for f in page.frames if "streamlit_flow" in (f.name or "") or "streamlit_flow" in f.url)
-    assert canvas_frame.evaluate("window.pwned") is None
     assert page.locator("b", has_text="bold").count() == 0  # the name is text, not markup
     page.screenshot(path=str(ARTIFACTS / "build-hostile.png"))
 
 
 def test_canvas_menus_add_and_delete(page, server):
-    """The canvas's own right-click menus: a layer typed by name, and Delete Node (the chain stays whole)."""
+    """The canvas's own right-click menus: a layer typed by name in the quick-add box, and Delete (the chain
+    stays whole)."""
     page.goto(server)
     expect(metric_value(page, "Total params")).to_have_text("243", timeout=90_000)
     settle(page)
-    frame = page.frame_locator(FLOW)
 
-    box = page.locator(FLOW).bounding_box()
-    page.mouse.click(box["x"] + 60, box["y"] + 60, button="right")
-    frame.get_by_role("button", name=re.compile("Create New Node")).click()
-    frame.get_by_label("Node Content").fill("dropout")
-    frame.get_by_role("button", name="Create Node").click()
+    box = page.locator(".react-flow__pane").bounding_box()
+    page.mouse.click(box["x"] + 60, box["y"] + 200, button="right")
+    page.get_by_role("menuitem", name="Add a layer here…").click()
+    page.get_by_label("Layer type").fill("dropout")
+    page.get_by_label("Layer type").press("Enter")
     expect(canvas_node(page, "dropout")).to_contain_text("has no input", timeout=30_000)
 
     settle(page)
     canvas_node(page, "dense_1").click(button="right")
-    frame.get_by_role("button", name=re.compile("Delete Node")).click()
+    page.get_by_role("menuitem", name="Delete", exact=True).click()
     expect(canvas_node(page, "dense_1")).to_have_count(0, timeout=30_000)
     expect(metric_value(page, "Total params")).to_have_text(f"{4 * 16 + 16 + 16 * 3 + 3:,}", timeout=30_000)
     expect(canvas_node(page, "output")).not_to_contain_text("no input")

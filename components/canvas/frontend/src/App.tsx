@@ -11,7 +11,6 @@ import {
   SelectionMode,
   applyNodeChanges,
   getNodesBounds,
-  useNodesInitialized,
   useReactFlow,
   useUpdateNodeInternals,
   type Connection,
@@ -91,10 +90,12 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const ungroup = useCallback((id: string) => emit({ kind: "ungroup", group: id }), [emit]);
 
   // Nodes from Python, merged into what React Flow holds (measured sizes, selection, a drag in progress).
+  const nodesFrom = useRef<Data | null>(null);
   useEffect(() => {
     const wantSel = data.sel && data.sel.n !== seenSel.current ? new Set(data.sel.ids) : null;
     if (wantSel) seenSel.current = data.sel.n;
     setNodes((prev) => {
+      nodesFrom.current = data; // set as the nodes are built: a fit waits for them
       const old = new Map(prev.map((n) => [n.id, n]));
       const out: Node[] = [];
       const collapsedAt = new Map<string, { x: number; y: number }>();
@@ -166,7 +167,8 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       out.push({
         id: `box:${g.id}`, type: "groupbox", position: { x: x0 - GROUP_PAD, y: y0 - GROUP_PAD - 26 },
         data: { g, onToggle: toggleGroup, onUngroup: ungroup } satisfies GroupData,
-        style: { width: x1 - x0 + 2 * GROUP_PAD, height: y1 - y0 + 2 * GROUP_PAD + 26 },
+        // Fixed dimensions: React Flow draws a node only once it knows its size, and these are never measured.
+        width: x1 - x0 + 2 * GROUP_PAD, height: y1 - y0 + 2 * GROUP_PAD + 26,
         draggable: false, selectable: false, connectable: false, focusable: false, zIndex: -1,
       } as Node);
     }
@@ -215,13 +217,14 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     const y = b.height * z <= H - 2 * pad ? (H - b.height * z) / 2 - b.y * z : pad - b.y * z;
     rf.setViewport({ x, y, zoom: z });
   }, [rf]);
-  const initialized = useNodesInitialized();
+  // A fit waits until the nodes of the data that asked for it are drawn and measured.
+  const initialized = nodes.length > 0 && nodes.every((n) => !!n.measured?.width);
   useEffect(() => {
-    if (initialized && data.fit !== seenFit.current && nodes.length) {
+    if (initialized && data.fit !== seenFit.current && nodesFrom.current === data && nodes.length) {
       seenFit.current = data.fit;
-      requestAnimationFrame(fit);
+      requestAnimationFrame(() => requestAnimationFrame(fit));
     }
-  }, [initialized, data.fit, nodes.length, fit]);
+  }, [initialized, data, nodes, fit]);
 
   // -- selection: sent to Python when it settles (the inspector follows it) --
   const selectedIds = useCallback(() => rf.getNodes().filter((n) => n.selected && n.type !== "groupbox").map((n) => n.id), [rf]);
@@ -319,10 +322,16 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       if (id.startsWith("g:")) layerIds.push(...(data.groups.find((g) => `g:${g.id}` === id)?.nodes ?? []));
       else if (!id.startsWith("box:")) layerIds.push(id);
     }
-    if (!layerIds.length && !es.length) return;
+    // Connections of deleted layers go with them (Python keeps a chain whole across a deleted layer).
+    const gone = new Set(layerIds);
+    const own = es.filter((id) => {
+      const e = data.edges.find((x) => x.id === id);
+      return e && !gone.has(e.source) && !gone.has(e.target);
+    });
+    if (!layerIds.length && !own.length) return;
     setNodes((ns) => ns.filter((n) => !ids.includes(n.id)));
-    emit({ kind: "delete", nodes: layerIds, edges: es });
-  }, [selectedIds, rf, data.groups, emit]);
+    emit({ kind: "delete", nodes: layerIds, edges: own });
+  }, [selectedIds, rf, data.groups, data.edges, emit]);
   const onBeforeDelete = useCallback(async ({ nodes: ns, edges: es }: { nodes: Node[]; edges: Edge[] }) => {
     deleteSelection(ns.map((n) => n.id), es.map((e) => e.id));
     return false; // Python deletes; the new data redraws
@@ -523,7 +532,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
           <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>
           <button onClick={fit} title="Show the whole graph (between 80% and 100%)">Fit view</button>
           <button onClick={groupSelection} disabled={nSel === 0} title="Group the selected layers into a block (Ctrl+G)">Group</button>
-          <button onClick={() => deleteSelection()} disabled={nSel === 0} title="Delete the selection (Delete)">Delete</button>
+          <button onClick={() => deleteSelection()} disabled={nSel === 0} title="Delete the selection (Delete)">Delete selected</button>
           <span className="lc-hint">{nSel > 1 ? `${nSel} selected · ` : ""}Double-click or / to add · Shift-drag to select</span>
         </div>
         {data.big ? (

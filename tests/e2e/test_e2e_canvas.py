@@ -1,0 +1,225 @@
+"""Every gesture of the canvas in a real browser, each checked against the graph the server saved.
+
+Drag from the palette (onto empty canvas, an edge, an output handle), quick-add by typing, a connection to a
+labelled port, box-select + Delete + Undo, copy/paste, groups (collapse, expand), refusals, hostile text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import expect
+
+from builder.layout import overlaps
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_e2e_build import (
+    canvas_node,
+    center,
+    drag_connect,
+    drag_to,
+    metric_value,
+    new_from_template,
+    palette_item,
+    settle,
+    stable_box,
+    wait_graph,
+)
+
+
+def open_app(page, server, total: str = "243") -> None:
+    page.goto(server)
+    expect(metric_value(page, "Total params")).to_have_text(total, timeout=90_000)
+    expect(canvas_node(page, "output")).to_be_visible(timeout=30_000)
+    settle(page)
+
+
+def pane_point(page, dx: float, dy: float) -> tuple[float, float]:
+    """A point of the canvas's empty background, (dx, dy) from its top-left (negative: from the right/bottom)."""
+    box = page.locator(".react-flow__pane").bounding_box()
+    x = box["x"] + (dx if dx >= 0 else box["width"] + dx)
+    y = box["y"] + (dy if dy >= 0 else box["height"] + dy)
+    return x, y
+
+
+def test_drag_from_the_palette_onto_empty_canvas_an_edge_and_an_output_handle(page, server):
+    open_app(page, server)
+
+    # Onto empty canvas: placed there, unconnected.
+    x, y = pane_point(page, -140, 160)
+    drag_to(page, palette_item(page, "Dense"), x, y)
+    g = wait_graph(page, lambda g: g.has("dense_2"))
+    assert g.inputs_of("dense_2") == [] and g.successors("dense_2") == []
+    expect(canvas_node(page, "dense_2")).to_contain_text("has no input", timeout=30_000)
+    box = stable_box(page, canvas_node(page, "dense_2"))
+    # Where it was let go, or beside the layer it would have covered.
+    assert abs(center(box)[0] - x) < box["width"] and abs(box["y"] - y) < 60
+    assert not any(overlaps(g.layout["dense_2"], g.layout[n], 210, 84) for n in g.ids() if n != "dense_2")
+    settle(page)
+
+    # Onto the edge dense -> dense_1: inserted into it.
+    edge = page.locator(".react-flow__edge[data-id='e:dense:dense_1:'] .react-flow__edge-interaction")
+    drag_to(page, palette_item(page, "Dropout"), *center(stable_box(page, edge)))
+    g = wait_graph(page, lambda g: g.has("dropout"))
+    assert g.inputs_of("dropout") == ["dense"] and g.inputs_of("dense_1") == ["dropout"]
+    settle(page)
+
+    # Onto dense_1's output handle: connected after it.
+    handle = canvas_node(page, "dense_1").locator(".react-flow__handle.source")
+    drag_to(page, palette_item(page, "BatchNormalization"), *center(stable_box(page, handle)))
+    g = wait_graph(page, lambda g: g.has("batch_normalization"))
+    assert g.inputs_of("batch_normalization") == ["dense_1"]
+    assert g.inputs_of("output") == ["dense_1"]  # a new branch: the chain is kept
+    expect(canvas_node(page, "batch_normalization")).to_contain_text("(None, 8)", timeout=30_000)
+
+    # A click (no drag) still adds after the selected layer.
+    canvas_node(page, "input").click()
+    settle(page)
+    palette_item(page, "GaussianNoise").click()
+    g = wait_graph(page, lambda g: g.has("gaussian_noise"))
+    assert g.inputs_of("gaussian_noise") == ["input"] and g.inputs_of("dense") == ["gaussian_noise"]
+    page.screenshot(path=str(ARTIFACTS / "canvas-dropped.png"))
+
+
+def test_quick_add_by_typing(page, server):
+    open_app(page, server)
+    x, y = pane_point(page, -150, 140)
+    page.mouse.dblclick(x, y)
+    box = page.get_by_label("Layer type")
+    expect(box).to_be_focused()
+    box.fill("conv1")
+    expect(page.locator(".lc-quick-item.active")).to_have_text("Conv1Dconvolution")
+    box.press("Enter")
+    g = wait_graph(page, lambda g: g.has("conv1d"))
+    assert g.inputs_of("conv1d") == []
+
+    # "/" opens it too, at the mouse; a name that is no layer says so and adds nothing.
+    settle(page)
+    page.mouse.click(*pane_point(page, -150, 330))
+    page.keyboard.press("/")
+    page.get_by_label("Layer type").fill("nosuchlayer")
+    page.get_by_label("Layer type").press("Enter")
+    expect(page.locator(".lc-toast")).to_contain_text("No layer is called “nosuchlayer”")
+    page.keyboard.press("Escape")
+    assert len(wait_graph(page, lambda g: True).nodes) == 5
+
+
+def test_connect_to_port_1_of_a_concatenate_sets_the_order_in_the_code(page, server):
+    open_app(page, server)
+    new_from_template(page, "Two inputs")
+    expect(metric_value(page, "Total params")).not_to_have_text("243", timeout=30_000)
+    expect(canvas_node(page, "joined")).to_be_visible(timeout=30_000)
+    settle(page)
+    expect(canvas_node(page, "joined").locator(".lc-port-label")).to_have_text(["0", "1", "2"])
+
+    # Take flat off port 0 (right-click the connection), then connect it to port 1.
+    edge = page.locator(".react-flow__edge[data-id='e:flat:joined:0'] .react-flow__edge-interaction")
+    page.mouse.click(*center(stable_box(page, edge)), button="right")
+    page.get_by_role("menuitem", name="Delete connection").click()
+    wait_graph(page, lambda g: g.inputs_of("joined") == ["table_dense"])
+    settle(page)
+    drag_connect(page, "flat", "joined", ".react-flow__handle[data-handleid='in-1']")
+    g = wait_graph(page, lambda g: g.inputs_of("joined") == ["table_dense", "flat"])
+    assert [e.port for e in g.in_edges("joined")] == [0, 1]
+    settle(page)
+    page.get_by_role("radio", name="Code").click()
+    code = page.locator('[data-testid="stCode"]').filter(has_text="def build_model")
+    expect(code).to_contain_text("([table_dense, flat])", timeout=30_000)
+
+    # A connection to a port out of order is refused on the spot, with the reason.
+    settle(page)
+    drag_connect(page, "image", "joined", ".react-flow__handle[data-handleid='in-2']")
+    settle(page)
+    drag_connect(page, "hidden", "joined", ".react-flow__handle[data-handleid='in-0']")
+    expect(page.locator(".lc-toast")).to_contain_text("would make a cycle", timeout=10_000)
+    assert wait_graph(page, lambda g: True).inputs_of("joined")[:2] == ["table_dense", "flat"]
+
+
+def test_box_select_delete_and_undo(page, server):
+    open_app(page, server)
+    a = stable_box(page, canvas_node(page, "dense"))
+    b = stable_box(page, canvas_node(page, "dense_1"))
+    page.keyboard.down("Shift")
+    page.mouse.move(a["x"] - 30, a["y"] - 12)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] + 30, b["y"] + b["height"] - 10, steps=12)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    expect(page.locator(".react-flow__node.selected")).to_have_count(2)
+    page.keyboard.press("Delete")
+    g = wait_graph(page, lambda g: not g.has("dense") and not g.has("dense_1"))
+    assert g.inputs_of("output") == ["input"]  # the chain stays whole
+    expect(metric_value(page, "Total params")).to_have_text(f"{4 * 3 + 3}", timeout=30_000)
+    settle(page)
+    page.get_by_role("button", name="Undo").click()
+    g = wait_graph(page, lambda g: g.has("dense") and g.has("dense_1"))
+    expect(metric_value(page, "Total params")).to_have_text("243", timeout=30_000)
+
+
+def test_copy_paste_keeps_params_and_gives_fresh_ids(page, server):
+    open_app(page, server)
+    canvas_node(page, "dense").click()
+    settle(page)
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    g = wait_graph(page, lambda g: g.has("dense_2"))
+    assert g.node("dense_2").params == g.node("dense").params
+    expect(canvas_node(page, "dense_2")).to_be_visible(timeout=30_000)
+    settle(page)
+
+    # Duplicate (Ctrl+D) does the same in one step; foreign text on the clipboard pastes nothing.
+    page.keyboard.press("Control+d")
+    wait_graph(page, lambda g: g.has("dense_3"))
+    settle(page)
+    page.locator(".lc-canvas").evaluate(
+        """el => { const dt = new DataTransfer(); dt.setData('text/plain', 'rm -rf / <b>not layers</b>');
+                   el.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, composed: true})); }""")
+    expect(page.locator(".lc-toast")).to_contain_text("no LayerCanvas layers")
+    assert len(wait_graph(page, lambda g: True).nodes) == 6
+
+
+def test_group_collapse_and_expand(page, server):
+    open_app(page, server)
+    canvas_node(page, "dense").click()
+    canvas_node(page, "dense_1").click(modifiers=["Shift"])
+    expect(page.locator(".react-flow__node.selected")).to_have_count(2)
+    settle(page)
+    page.get_by_role("button", name="Group", exact=True).click()
+    g = wait_graph(page, lambda g: len(g.groups) == 1)
+    gid = g.groups[0].id
+    assert set(g.groups[0].nodes) == {"dense", "dense_1"}
+    frame = page.locator(f".lc-group-box[data-group='{gid}']")
+    expect(frame).to_be_visible(timeout=30_000)
+
+    frame.get_by_title("Collapse the group into one box").click()
+    wait_graph(page, lambda g: g.groups[0].collapsed)
+    box = canvas_node(page, f"g:{gid}")
+    expect(box).to_contain_text("2 layers", timeout=30_000)
+    expect(box).to_contain_text("(None, 4) → (None, 8)")
+    expect(box).to_contain_text("216 params")  # 80 + 136
+    expect(canvas_node(page, "dense")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "canvas-collapsed.png"))
+
+    box.get_by_title("Expand the group").click()
+    wait_graph(page, lambda g: not g.groups[0].collapsed)
+    expect(canvas_node(page, "dense")).to_be_visible(timeout=30_000)
+
+
+def test_hostile_names_are_text_inside_the_component(page, server, tmp_path):
+    payload = "<img src=x onerror=window.pwned=1>"
+    hostile = {
+        "format": "layercanvas-graph", "version": 1, "name": "hostile",
+        "nodes": [{"id": "x", "type": "Input", "params": {"shape": [4]}},
+                  {"id": "evil", "type": payload, "params": {}},
+                  {"id": "d", "type": "Dense", "params": {"units": 2}}],
+        "edges": [{"source": "x", "target": "evil"}, {"source": "x", "target": "d"}],
+        "groups": [{"id": "g1", "name": payload + "<script>window.pwned=2</script>", "nodes": ["d"]}],
+    }
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(hostile))
+    open_app(page, server)
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
+    expect(canvas_node(page, "evil")).to_contain_text(payload, timeout=30_000)
+    expect(page.locator(".lc-group-box[data-group='g1']")).to_contain_text(payload)
+    assert page.locator(".lc-canvas img, .lc-canvas script").count() == 0
+    assert page.evaluate("window.pwned") is None
