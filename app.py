@@ -6,6 +6,7 @@ import streamlit as st
 
 from builder.kerasenv import preload_in_background
 from components import state
+from components.canvas import painted as canvas_painted
 from components.runtime import keep_keras_session
 from components.sidebar import render_sidebar
 from components.text import md_escape
@@ -37,4 +38,5 @@ for kind, text in state.take_flashes():
     getattr(st, kind)(md_escape(text))
 with state.app_run():
     page.run()
-_preload()  # after the page: importing TensorFlow competes for the CPU with the first paint
+if page.title != "Build" or canvas_painted():
+    _preload()  # after the canvas's first paint: importing TensorFlow competes with it for the CPU

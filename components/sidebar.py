@@ -90,5 +90,6 @@ def render_sidebar() -> None:
         st.download_button("Save graph file", graph.dumps(), file_name=safe_filename(graph.name, ".json"),
                            mime="application/json", width="stretch", icon=":material/save:")
         base = (st.context.url or "").split("?")[0]
-        st.caption("Share link: the whole graph is in it.")
-        st.code(link(base, graph), language=None, wrap_lines=False)
+        # A text box, not st.code: the code view's highlighter is 1.5 MB of script the first paint would wait for.
+        st.text_input("Share link", value=link(base, graph), key=f"share:{id(graph)}",
+                      help="The whole graph is in this link: copy it to share the model.")

@@ -1,19 +1,36 @@
 """The Build page: the totals on top; the canvas (with its palette) beside the inspector; summary and code below."""
 
+import time
+
 import streamlit as st
 
+from builder.graph import GraphError
 from builder.kerasenv import keras_loaded
 from builder.layout import missing_positions
 from builder.validate import apply_fix
-from builder.graph import GraphError
 from components import canvas, state
 from components.code_panel import render_code
 from components.inspector import render_inspector
-from components.summary_panel import render_issues, render_summary, render_summary_text, render_totals
+from components.summary_panel import (
+    render_issues,
+    render_summary,
+    render_summary_text,
+    render_totals,
+)
 
 state.ensure_navigation()
 
 FIT = "lc_fit"
+PAINT_WAIT = 2.0  # seconds the first build waits for the canvas to say it has painted
+
+
+@st.fragment(run_every=0.5)
+def wait_for_paint() -> None:
+    """Reruns the page once the canvas has painted (or after PAINT_WAIT s, if it never says so)."""
+    since = st.session_state.setdefault("lc_paint_wait", time.monotonic())
+    if canvas.painted() or time.monotonic() - since > PAINT_WAIT:
+        canvas.meta().painted = True
+        st.rerun(scope="app")
 
 graph = state.get_graph()
 if any(nid not in graph.layout for nid in graph.ids()):
@@ -46,6 +63,8 @@ if top.button("Redo", icon=":material/redo:", disabled=not state.can_redo(), sho
     st.rerun()
 
 main, side = st.columns([3.5, 1.25], gap="small")
+with main:
+    canvas.render_canvas(graph, current)  # first: the canvas paints before the inspector's widgets
 with side, st.container(height="stretch"):
     fix = render_issues(current, selected) if current is not None else None
     if fix is not None:
@@ -61,8 +80,6 @@ with side, st.container(height="stretch"):
         state.select(new_selection)
         canvas.push_selection([new_selection] if new_selection else [])
         st.rerun()
-with main:
-    canvas.render_canvas(graph, current)
 
 if current is not None:
     # Only the chosen panel is computed: formatting the code of a big graph takes a while.
@@ -74,7 +91,9 @@ if current is not None:
         render_summary_text(current)
     else:
         render_code(graph, current)
-else:
+elif canvas.painted():
     with st.spinner("Loading TensorFlow and building the model…"):
         state.build_result()
     st.rerun()
+else:
+    wait_for_paint()

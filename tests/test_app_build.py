@@ -78,14 +78,31 @@ def test_an_edit_changes_the_totals_and_undo_restores_them():
     assert metric(at, "Total params") != "122,570"
 
 
-def test_palette_adds_after_the_selection_and_inspector_edits():
-    at = run_app()
-    at.session_state[state.SELECTED] = "dense"
+SEQ = iter(range(1, 10**6))
+
+
+def canvas_event(at: AppTest, **event) -> None:
+    """What the canvas component sends (its state value), as the page reads it before drawing."""
+    from components.canvas import KEY
+
+    v = at.session_state[META_KEY].version if META_KEY in at.session_state else 0
+    at.session_state[KEY] = {"events": [{**event, "seq": next(SEQ), "v": v}]}
     at.run()
-    at.button(key="pal_core:Dropout").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+META_KEY = "lc_canvas_meta"
+
+
+def test_a_palette_click_adds_after_the_selection_and_inspector_edits():
+    at = run_app()
+    canvas_event(at, kind="select", ids=["dense"])
+    assert at.session_state[state.SELECTED] == "dense"
+    canvas_event(at, kind="add", type="Dropout", after="dense")
     g = at.session_state[state.GRAPH]
     assert g.inputs_of("dropout") == ["dense"] and g.inputs_of("dense_1") == ["dropout"]
     assert at.session_state[state.SELECTED] == "dropout"
+    assert metric(at, "Layers") == "5"
     at.session_state[state.SELECTED] = "dense"
     at.run()
     units = next(n for n in at.number_input if n.label == "units *")
@@ -97,6 +114,26 @@ def test_palette_adds_after_the_selection_and_inspector_edits():
     rate.set_value(1.0).run()  # refused: the message, and the graph stays as it was
     assert any("Dropout 'dropout': rate" in m and "got 1.0" in m for m in messages(at.error))
     assert at.session_state[state.GRAPH].node("dropout").params["rate"] == 0.5
+
+
+def test_canvas_edits_are_one_undo_step_each_and_stale_ones_are_ignored():
+    at = run_app()
+    canvas_event(at, kind="delete", nodes=["dense_1"], edges=[])
+    assert at.session_state[state.GRAPH].inputs_of("output") == ["dense"]
+    assert metric(at, "Total params") == f"{4 * 16 + 16 + 16 * 3 + 3:,}"
+    at.button(key="undo").click().run()
+    assert at.session_state[state.GRAPH].has("dense_1") and metric(at, "Total params") == "243"
+    # An event made on the graph as it was before the undo: ignored, with a message in the canvas.
+    from components.canvas import KEY
+
+    at.session_state[KEY] = {"events": [{"kind": "delete", "nodes": ["dense"], "edges": [], "seq": next(SEQ), "v": 0}]}
+    at.run()
+    assert at.session_state[state.GRAPH].has("dense")
+    assert "ignored" in at.session_state[META_KEY].toast["text"]
+    # A refused edit says why, in the canvas, and changes nothing.
+    canvas_event(at, kind="connect", source="output", target="dense", port=None)
+    assert "cycle" in at.session_state[META_KEY].toast["text"]
+    assert at.session_state[state.GRAPH].inputs_of("dense") == ["input"]
 
 
 def test_errors_are_pinned_and_fixes_apply_in_one_click():
@@ -128,7 +165,7 @@ def test_share_link_opens_the_graph_and_a_broken_one_says_so():
 
 def test_reload_with_the_project_id_restores_the_work():
     at = run_app()
-    at.button(key="pal_core:Flatten").click().run()  # an edit through the page: saved at once
+    canvas_event(at, kind="add", type="Flatten", x=600.0, y=0.0)  # an edit through the page: saved at once
     pid = at.query_params["project"]
     again = run_app({"project": pid})
     assert again.session_state[state.GRAPH].ids() == ["input", "dense", "dense_1", "output", "flatten"]

@@ -677,7 +677,10 @@ def test_build_page_inspector_issues_and_fix_labels_show_hostile_text_literally(
     assert_literal(heading[5:], HOSTILE_TYPE)  # was: the type's own Markdown (bold, a link, an image tag)
     unknown = next(e.value for e in at.error if "is not a layer LayerCanvas knows. Delete" in e.value)
     assert_literal(unknown, HOSTILE_TYPE)
-    # The unknown param's message and its one-click fix (a button label is Markdown too).
+    # The unknown param's message and its one-click fix (a button label is Markdown too), beside the canvas
+    # when its layer is selected.
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
     fix = next(b for b in at.button if "from dense" in b.label)
     assert_literal(fix.label, f"Remove '{HOSTILE_PARAM}' from dense")
     assert_no_markup_from(at, [HOSTILE_TYPE, HOSTILE_PARAM, g.name])
@@ -748,17 +751,19 @@ def test_train_page_runs_with_a_hostile_graph():
     assert_no_markup_from(at, [HOSTILE_TYPE, HOSTILE_PARAM])
 
 
-def test_canvas_node_text_is_escaped_and_clipped():
+def test_canvas_node_text_is_sent_as_text_and_clipped():
+    """The canvas (React) shows every string as text: the data carries the type as it is, clipped."""
     from builder.build import build
-    from components.canvas import node_content
+    from components.canvas import canvas_data
 
     g = hostile_graph()
-    content = node_content(g.node("evil"), build(g), [])
-    assert_literal(content.split("  \n")[0], HOSTILE_TYPE)
+    evil = next(n for n in canvas_data(g, build(g))["nodes"] if n["id"] == "evil")
+    assert evil["type"] == HOSTILE_TYPE[:77] + "..." if len(HOSTILE_TYPE) > 80 else evil["type"] == HOSTILE_TYPE
     d = g.to_dict()
     d["nodes"][-1]["type"] = "<b>" * 100_000
     big = Graph.from_dict(d)
-    assert len(node_content(big.node("evil"), None, [])) < 1000
+    evil = next(n for n in canvas_data(big, None)["nodes"] if n["id"] == "evil")
+    assert len(evil["type"]) <= 80
 
 
 def test_runs_page_shows_hostile_model_and_data_names_literally():

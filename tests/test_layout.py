@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder.graph import Edge, Graph, Node
-from builder.layout import NODE_H, NODE_W, auto_layout, missing_positions, overlaps
+from builder.layout import (
+    NODE_H,
+    NODE_W,
+    V_GAP,
+    auto_layout,
+    missing_positions,
+    overlaps,
+)
 from builder.templates import TEMPLATES, template
 
 W, H = NODE_W, NODE_H  # the defaults
@@ -46,11 +53,11 @@ def test_every_template_gets_a_clean_layered_layout(key):
 
 
 def test_chain_is_a_vertical_line_with_even_steps():
-    g = auto_layout(chain(6), node_width=W, node_height=H, v_gap=50)
+    g = auto_layout(chain(6), node_width=W, node_height=H, v_gap=V_GAP)
     xs = {g.layout[n][0] for n in g.ids()}
     ys = [g.layout[n][1] for n in g.ids()]
     assert len(xs) == 1
-    assert ys == [i * (H + 50) for i in range(6)]
+    assert ys == [i * (H + V_GAP) for i in range(6)]
     assert xs == {-W / 2}  # centred on x = 0
 
 
@@ -140,7 +147,7 @@ def test_missing_positions_keeps_existing_positions_exactly():
     placed = missing_positions(g2)
     for k, v in g.layout.items():
         assert placed.layout[k] == v
-    assert placed.layout[nid] == [g.layout["head"][0], g.layout["head"][1] + H + 50]
+    assert placed.layout[nid] == [g.layout["head"][0], g.layout["head"][1] + H + V_GAP]
     assert no_overlaps(placed)
 
 
@@ -157,11 +164,11 @@ def test_missing_positions_without_inputs_goes_below_the_lowest_node_or_above_a_
     g = auto_layout(template("mlp"))
     lowest = max(g.layout.values(), key=lambda p: p[1])
     g2, loose = g.add_node("Dense", {"units": 3})
-    assert missing_positions(g2).layout[loose] == [lowest[0], lowest[1] + H + 50]
+    assert missing_positions(g2).layout[loose] == [lowest[0], lowest[1] + H + V_GAP]
     g3, extra_input = g.add_node("Input", {"shape": [2]})
     g3 = replace(g3, edges=g3.edges + (Edge(extra_input, "dense"),))
     p = missing_positions(g3).layout[extra_input]
-    assert p[1] == g.layout["dense"][1] - H - 50
+    assert p[1] == g.layout["dense"][1] - H - V_GAP
     assert no_overlaps(missing_positions(g3))
 
 
@@ -170,7 +177,7 @@ def test_missing_positions_places_new_chains_in_order_and_falls_back_to_auto_lay
     g = replace(g, nodes=g.nodes + (Node("x2", "Dense", {}), Node("x3", "Dense", {})),
                 edges=g.edges + (Edge("x2", "x3"), Edge("x1", "x2")))
     placed = missing_positions(g)
-    assert [placed.layout[f"x{i}"][1] for i in range(4)] == [i * (H + 50) for i in range(4)]
+    assert [placed.layout[f"x{i}"][1] for i in range(4)] == [i * (H + V_GAP) for i in range(4)]
     assert missing_positions(replace(g, layout={})) == auto_layout(g)
     full = auto_layout(template("mlp"))
     assert missing_positions(full) is full

@@ -12,6 +12,7 @@ is served as a file from `dist/` (the component's asset directory), not sent inl
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 import re
@@ -183,6 +184,7 @@ class CanvasChange:
     fit: bool = False
     last_seq: int = 0
     stale: int = 0  # events ignored because the graph had changed under them
+    ready: bool = False  # the canvas said it has painted
 
 
 class _Refused(Exception):
@@ -286,6 +288,8 @@ def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
         return graph.rename_group(str(ev.get("group")), str(ev.get("name", ""))[:200]), None, False
     if kind == "layout":
         return auto_layout(graph), None, True
+    if kind == "ready":  # the canvas has painted: the page may now load TensorFlow
+        return graph, None, False
     raise _Refused(f"the canvas sent an unknown action {printable(kind, 30)!r}")
 
 
@@ -360,6 +364,9 @@ def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: 
             continue
         change.last_seq = ev["seq"]
         v = ev.get("v") if isinstance(ev.get("v"), int) else -1
+        if ev.get("kind") == "ready":
+            change.ready = True
+            continue
         if v < external_version and ev.get("kind") != "select":
             change.stale += 1
             continue
@@ -402,6 +409,7 @@ class Meta:
     fit_n: int = 1
     toast_n: int = 0
     toast: dict | None = None
+    painted: bool = False  # the canvas has painted once in this session (or cannot: no browser)
 
 
 def meta() -> Meta:
@@ -424,6 +432,7 @@ def take_events(graph: Graph) -> CanvasChange:
             events = None
     change = apply_events(graph, events, last_seq=m.last_seq, external_version=m.external)
     m.last_seq = change.last_seq
+    m.painted = m.painted or change.ready
     if change.graph is not None:
         m.from_canvas = change.graph
     if change.errors:
@@ -436,6 +445,12 @@ def take_events(graph: Graph) -> CanvasChange:
     if change.select_pushed and change.selected is not None:
         push_selection(change.selected)
     return change
+
+
+def painted() -> bool:
+    """Whether the canvas has painted in this session: until then the page leaves TensorFlow alone, so loading
+    it (seconds of CPU) does not hold up the canvas's first paint."""
+    return meta().painted
 
 
 def say(text: str, kind: str = "error") -> None:
@@ -460,7 +475,10 @@ def push_selection(ids: list[str]) -> None:
 def _register(runtime_id: int):
     """Registers the component once per Streamlit runtime, with `dist/` as its asset directory, so the bundle
     is served as a file (`/_stcore/bidi-components/layercanvas.canvas/canvas-<hash>.js`)."""
-    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+    from streamlit.components.v2.manifest_scanner import (
+        ComponentConfig,
+        ComponentManifest,
+    )
     from streamlit.runtime import Runtime
 
     manager = Runtime.instance().bidi_component_registry
@@ -494,5 +512,9 @@ def render_canvas(graph: Graph, result: BuildResult | None) -> None:
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")
+        m.painted = True
         return
-    mount(key=KEY, data=data, on_events_change=lambda: None, width="stretch")
+    # As JSON bytes: a dict would be scanned for dataframes, which imports pandas and pyarrow (a quarter of a
+    # second on the first paint) for data that never holds one.
+    payload = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    mount(key=KEY, data=payload, on_events_change=lambda: None, width="stretch")

@@ -194,7 +194,7 @@ def test_save_open_and_share(page, server, browser, tmp_path):
     expect(metric_value(page, "Total params")).to_have_text("9,898")
 
     # The share link, opened in a fresh browser context, shows the same graph.
-    link = page.locator('[data-testid="stSidebar"] [data-testid="stCode"] code').inner_text().strip()
+    link = page.get_by_role("textbox", name="Share link").input_value().strip()
     assert "?g=" in link
     other = browser.new_context(viewport={"width": 1400, "height": 900})
     fresh = other.new_page()

@@ -11,7 +11,6 @@ import json
 from playwright.sync_api import expect
 
 from builder.layout import overlaps
-
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import (
     canvas_node,

@@ -10,12 +10,11 @@ and the Data page, and checks every frame of the page: no element made from the 
 from __future__ import annotations
 
 import json
-import re
 
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import FLOW, canvas_node, metric_value, settle
+from tests.e2e.test_e2e_build import canvas_node, metric_value, settle
 from tests.e2e.test_e2e_data import give_until, open_uploader
 from tests.e2e.test_e2e_train import go_to
 
@@ -112,9 +111,8 @@ def test_hostile_graph_on_the_canvas_inspector_issues_sidebar_and_network_view(p
     # Canvas: the type and the activation as text.
     expect(canvas_node(page, "evil")).to_contain_text(HOSTILE_TYPE, timeout=30_000)
     expect(canvas_node(page, "head")).to_contain_text(HOSTILE_ACTIVATION)
-    frame = page.frame_locator(FLOW)
     for tag in ("img", "script", "a", "b", "h1"):
-        assert frame.locator(f".react-flow__node {tag}").count() == 0, tag
+        assert page.locator(f".react-flow__node {tag}").count() == 0, tag
     # Sidebar: the project name is the model name, exactly.
     assert page.get_by_role("textbox", name="Project name").input_value() == MODEL_NAME
     # Issues: the unknown param's message and its one-click fix name it as it is.
@@ -127,18 +125,18 @@ def test_hostile_graph_on_the_canvas_inspector_issues_sidebar_and_network_view(p
     canvas_node(page, "evil").click()
     expect(page.locator("h4").filter(has_text=HOSTILE_TYPE)).to_be_visible(timeout=30_000)
     expect(page.get_by_text(f"'{HOSTILE_TYPE}' is not a layer LayerCanvas knows. Delete this node.")).to_be_visible()
-    assert_nothing_ran(page, dialogs, frames=2)  # and the canvas
+    assert_nothing_ran(page, dialogs)
     settle(page)
-    page.locator(FLOW).screenshot(path=str(ARTIFACTS / "injection-canvas.png"))
+    page.locator(".lc-canvas").screenshot(path=str(ARTIFACTS / "injection-canvas.png"))
     page.screenshot(path=str(ARTIFACTS / "injection-build-page.png"), full_page=True)
 
-    # A layer typed into the canvas's own "new node" box: refused, and quoted as text.
-    box = page.locator(FLOW).bounding_box()
-    page.mouse.click(box["x"] + 40, box["y"] + 40, button="right")
-    frame.get_by_role("button", name=re.compile("Create New Node")).click()
-    frame.get_by_label("Node Content").fill(IMG.replace("1>", "5>"))
-    frame.get_by_role("button", name="Create Node").click()
-    expect(page.get_by_text(f"“{IMG.replace('1>', '5>')[:40]}” is not a layer type")).to_be_visible(timeout=30_000)
+    # A layer typed into the canvas's quick-add box: refused, and quoted as text.
+    box = page.locator(".react-flow__pane").bounding_box()
+    page.mouse.dblclick(box["x"] + 40, box["y"] + 300)
+    page.get_by_label("Layer type").fill(IMG.replace("1>", "5>"))
+    page.get_by_label("Layer type").press("Enter")
+    expect(page.locator(".lc-toast")).to_contain_text(f"“{IMG.replace('1>', '5>')[:40]}”", timeout=30_000)
+    assert page.locator(".lc-toast img").count() == 0
     settle(page)
 
     # A typed project name with markup and '/': refused, and the message quotes it as text.

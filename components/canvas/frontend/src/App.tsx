@@ -69,6 +69,14 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const v = data.v;
   const emit = useCallback((ev: CanvasEvent) => send(ev, dataRef.current.v), [send]);
 
+  // Once painted, say so: the page waits for it before loading TensorFlow.
+  const sentReady = useRef(false);
+  useEffect(() => {
+    if (!sentReady.current) {
+      sentReady.current = true;
+      emit({ kind: "ready" });
+    }
+  }, [emit]);
   const say = useCallback((text: string, kind: Toast["kind"] = "error") => {
     setToast({ text, kind, n: Date.now() });
   }, []);

@@ -4,7 +4,7 @@ import { createRoot, type Root } from "react-dom/client";
 import "@xyflow/react/dist/style.css";
 import "./style.css";
 import { App } from "./App";
-import type { Args, CanvasEvent, Sent } from "./types";
+import type { Args, CanvasEvent, Data, Sent } from "./types";
 
 type Mount = { root: Root; host: HTMLElement; pending: Sent[]; seq: number; args: Args };
 
@@ -12,7 +12,18 @@ const mounts = new WeakMap<object, Mount>();
 // Sequence numbers only grow, across reloads too: Python applies each event once (seq > the last it applied).
 let nextSeq = Date.now() * 1000;
 
-export default function render(args: Args) {
+const decoder = new TextDecoder();
+
+/** The data arrives as JSON bytes (see render_canvas in __init__.py). */
+function decode(raw: unknown): Data {
+  if (raw instanceof Uint8Array) return JSON.parse(decoder.decode(raw));
+  if (raw instanceof ArrayBuffer) return JSON.parse(decoder.decode(new Uint8Array(raw)));
+  if (typeof raw === "string") return JSON.parse(raw);
+  return raw as Data;
+}
+
+export default function render(raw: Omit<Args, "data"> & { data: unknown }) {
+  const args: Args = { ...raw, data: decode(raw.data) };
   const { parentElement } = args;
   let m = mounts.get(parentElement);
   if (!m) {

@@ -63,7 +63,8 @@ export type CanvasEvent =
   | { kind: "ungroup"; group: string }
   | { kind: "collapse"; group: string; collapsed: boolean }
   | { kind: "rename_group"; group: string; name: string }
-  | { kind: "layout" };
+  | { kind: "layout" }
+  | { kind: "ready" };
 
 export type ClipNode = { id: string; type: string; params: Record<string, unknown>; trainable: boolean; x: number; y: number };
 export type ClipEdge = { source: string; target: string; port: number | null };
