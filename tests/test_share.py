@@ -216,3 +216,10 @@ def test_mangled_template_tokens_only_ever_raise_share_link_error(key, data):
         decode("".join(token))
     except ShareLinkError:
         pass
+
+
+def test_groups_travel_in_the_link():
+    g, gid = template("small_resnet").group(["b1_conv1", "b1_conv2", "b1_add"], name="Block 1")
+    g = g.set_group_collapsed(gid, True)
+    back = decode(encode(g))
+    assert back.groups == g.groups and back.groups[0].collapsed and back.groups[0].name == "Block 1"
