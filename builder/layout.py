@@ -16,10 +16,10 @@ from builder.graph import Graph, GraphCycleError
 
 SWEEPS = 4  # down+up barycenter sweeps: enough for model graphs
 SMOOTHING = 8  # passes that pull nodes toward their neighbours
-# A node's box on the canvas and the space between boxes: a box is 210 px wide and 60 to 100 px tall (type and
+# A node's box on the canvas and the space between boxes: a box is 240 px wide and 60 to 100 px tall (type and
 # id, key params, shape and params, and a one-line message when it has a problem); the edge's shape label sits
 # in the gap below it.
-NODE_W, NODE_H, H_GAP, V_GAP = 210, 84, 40, 40
+NODE_W, NODE_H, H_GAP, V_GAP = 240, 84, 40, 40
 MAX_DUMMIES = 20_000  # long edges beyond this budget get no lane (keeps huge graphs fast)
 
 

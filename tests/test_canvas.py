@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from builder.build import build
 from builder.catalog import LAYERS
 from builder.graph import Graph
-from builder.layout import auto_layout, overlaps
+from builder.layout import NODE_H, NODE_W, auto_layout, overlaps
 from builder.templates import template
 from components.canvas import (
     MAX_DRAWN,
@@ -82,11 +82,11 @@ def test_add_on_empty_canvas_on_an_edge_after_a_node_and_after_the_selection():
 
     new, sel, _ = apply_event(g, {"kind": "add", "type": "Dropout", "edge": edge_id("dense", "dense_1", None)})
     assert new.inputs_of("dropout") == ["dense"] and new.inputs_of("dense_1") == ["dropout"]
-    assert not any(overlaps(new.layout[a], new.layout[b], 210, 84) for a in new.ids() for b in new.ids() if a < b)
+    assert not any(overlaps(new.layout[a], new.layout[b], NODE_W, NODE_H) for a in new.ids() for b in new.ids() if a < b)
 
     new, sel, _ = apply_event(g, {"kind": "add", "type": "Dense", "connect": "dense"})
     assert new.inputs_of("dense_2") == ["dense"] and new.inputs_of("dense_1") == ["dense"]  # a branch
-    assert not overlaps(new.layout["dense_2"], new.layout["dense_1"], 210, 84)
+    assert not overlaps(new.layout["dense_2"], new.layout["dense_1"], NODE_W, NODE_H)
 
     new, sel, _ = apply_event(g, {"kind": "add", "type": "Dropout", "after": "input"})
     assert new.inputs_of("dropout") == ["input"] and new.inputs_of("dense") == ["dropout"]
@@ -97,7 +97,7 @@ def test_add_on_empty_canvas_on_an_edge_after_a_node_and_after_the_selection():
 def test_a_layer_dropped_on_another_lands_beside_it():
     g = placed("mlp")
     new, _, _ = apply_event(g, {"kind": "add", "type": "Dense", "x": g.layout["dense"][0] + 20, "y": g.layout["dense"][1]})
-    assert not overlaps(new.layout["dense_2"], new.layout["dense"], 210, 84)
+    assert not overlaps(new.layout["dense_2"], new.layout["dense"], NODE_W, NODE_H)
 
 
 def test_connect_delete_move_and_group_events():

@@ -10,7 +10,7 @@ import json
 
 from playwright.sync_api import expect
 
-from builder.layout import overlaps
+from builder.layout import NODE_H, NODE_W, overlaps
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import (
     canvas_node,
@@ -53,7 +53,7 @@ def test_drag_from_the_palette_onto_empty_canvas_an_edge_and_an_output_handle(pa
     box = stable_box(page, canvas_node(page, "dense_2"))
     # Where it was let go, or beside the layer it would have covered.
     assert abs(center(box)[0] - x) < box["width"] and abs(box["y"] - y) < 60
-    assert not any(overlaps(g.layout["dense_2"], g.layout[n], 210, 84) for n in g.ids() if n != "dense_2")
+    assert not any(overlaps(g.layout["dense_2"], g.layout[n], NODE_W, NODE_H) for n in g.ids() if n != "dense_2")
     settle(page)
 
     # Onto the edge dense -> dense_1: inserted into it.

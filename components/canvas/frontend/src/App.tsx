@@ -24,7 +24,7 @@ import { NODE_W, nodeTypes, type GroupData, type LayerData } from "./nodes";
 import { Palette, searchPalette } from "./Palette";
 import type { CanvasEvent, Clip, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./types";
 
-const MIN_FIT_ZOOM = 0.8; // below this the 13 px node text gets hard to read: the view scrolls instead
+const MIN_FIT_ZOOM = 0.93; // node text is 13 px: a fit never shows it below 12 px; a taller graph scrolls instead
 const NODE_H = 76;
 const GROUP_PAD = 18;
 const BIG = 150; // above this many boxes only what is in view is drawn
@@ -218,11 +218,12 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       return;
     }
     const b = getNodesBounds(vis);
-    const W = el.clientWidth, H = el.clientHeight, pad = 36;
-    let z = Math.min((W - 2 * pad) / Math.max(b.width, 1), (H - 2 * pad) / Math.max(b.height, 1));
+    // Room for the toolbar above the graph, and for the zoom buttons and minimap below it.
+    const W = el.clientWidth, H = el.clientHeight, pad = 30, top = 52, bottom = 30;
+    let z = Math.min((W - 2 * pad) / Math.max(b.width, 1), (H - top - bottom) / Math.max(b.height, 1));
     z = Math.max(MIN_FIT_ZOOM, Math.min(1, z));
     const x = b.width * z <= W - 2 * pad ? (W - b.width * z) / 2 - b.x * z : pad - b.x * z;
-    const y = b.height * z <= H - 2 * pad ? (H - b.height * z) / 2 - b.y * z : pad - b.y * z;
+    const y = b.height * z <= H - top - bottom ? top + (H - top - bottom - b.height * z) / 2 - b.y * z : top - b.y * z;
     rf.setViewport({ x, y, zoom: z });
   }, [rf]);
   // A fit waits until the nodes of the data that asked for it are drawn and measured.
@@ -538,10 +539,12 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       <div className="lc-flow" ref={flowRef}>
         <div className="lc-toolbar">
           <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>
-          <button onClick={fit} title="Show the whole graph (between 80% and 100%)">Fit view</button>
+          <button onClick={fit} title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)">Fit view</button>
           <button onClick={groupSelection} disabled={nSel === 0} title="Group the selected layers into a block (Ctrl+G)">Group</button>
           <button onClick={() => deleteSelection()} disabled={nSel === 0} title="Delete the selection (Delete)">Delete selected</button>
-          <span className="lc-hint">{nSel > 1 ? `${nSel} selected · ` : ""}Double-click or / to add · Shift-drag to select</span>
+          <span className="lc-hint">
+            {data.building ? "Building… · " : ""}{nSel > 1 ? `${nSel} selected · ` : ""}Double-click or / to add · Shift-drag to select
+          </span>
         </div>
         {data.big ? (
           <div className="lc-big">{data.big}</div>
@@ -576,11 +579,10 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
             defaultViewport={{ x: 40, y: 40, zoom: 1 }}
           >
             <Background gap={24} size={1} />
-            <Controls showInteractive={false} showFitView={false} position="bottom-right" />
-            {nodes.length > 20 && <MiniMap pannable zoomable position="top-right" className="lc-minimap" />}
+            <Controls showInteractive={false} showFitView={false} position="bottom-left" />
+            {nodes.length > 20 && <MiniMap pannable zoomable position="bottom-right" className="lc-minimap" />}
           </ReactFlow>
         )}
-        {data.building && <div className="lc-building">Building…</div>}
       </div>
       {ghost && <div className="lc-ghost" style={{ left: ghost.x, top: ghost.y }}>{ghost.type}</div>}
       {quick && (

@@ -4,7 +4,7 @@ import { memo } from "react";
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import type { GroupIn, NodeIn } from "./types";
 
-export const NODE_W = 210;
+export const NODE_W = 240;
 
 export function fmtCount(n: number | null | undefined): string {
   return n === null || n === undefined ? "?" : n.toLocaleString("en-US");
@@ -51,7 +51,7 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
         )}
       </div>
       {n.keyp && <div className="lc-keyp">{n.keyp}</div>}
-      <div className="lc-meta">
+      <div className="lc-meta" title={`output ${n.shape || "unknown"} · ${fmtCount(n.params)} parameters`}>
         <span className="lc-shape">{n.shape || (building ? "building…" : "no shape")}</span>
         <span className="lc-count">{fmtCount(n.params)} params</span>
       </div>
