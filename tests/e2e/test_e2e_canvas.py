@@ -7,6 +7,7 @@ labelled port, box-select + Delete + Undo, copy/paste, groups (collapse, expand)
 from __future__ import annotations
 
 import json
+import time
 
 from playwright.sync_api import expect
 
@@ -222,3 +223,22 @@ def test_hostile_names_are_text_inside_the_component(page, server, tmp_path):
     expect(page.locator(".lc-group-box[data-group='g1']")).to_contain_text(payload)
     assert page.locator(".lc-canvas img, .lc-canvas script").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def test_the_canvas_is_quiet_when_nobody_touches_it(page, server):
+    """No rerun loop: after a selection and an add, the page sends nothing more to the server while idle (an
+    echo of a stale selection once made the canvas re-send it on every run)."""
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(time.monotonic())))
+    open_app(page, server)
+    canvas_node(page, "dense").click()
+    settle(page)
+    palette_item(page, "Dropout").click()
+    wait_graph(page, lambda g: g.has("dropout"))
+    expect(page.locator("h4").filter(has_text="Dropout")).to_be_visible(timeout=30_000)  # the inspector follows
+    settle(page)
+    page.wait_for_timeout(1000)
+    quiet_from = time.monotonic()
+    page.wait_for_timeout(2500)
+    assert [t for t in sent if t > quiet_from] == []
+    assert page.locator(".react-flow__node.selected").count() == 1

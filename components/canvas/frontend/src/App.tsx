@@ -116,12 +116,18 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
         }
         const p = old.get(n.id);
         const selected = wantSel ? wantSel.has(n.id) : !!p?.selected;
+        // An unchanged layer keeps its node object, so React Flow does not draw it again.
+        const key = JSON.stringify(n) + (data.building ? "b" : "");
+        if (p && (p.data as LayerData).key === key && !!p.selected === selected && !p.dragging) {
+          out.push(p);
+          continue;
+        }
         out.push({
           ...(p ?? {}),
           id: n.id,
           type: "layer",
           position: p?.dragging ? p.position : { x: n.x, y: n.y },
-          data: { n, building: data.building } satisfies LayerData,
+          data: { n, building: data.building, key } satisfies LayerData,
           selected,
           width: undefined,
           height: undefined,
@@ -183,8 +189,11 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     return out;
   }, [nodes, data.groups, toggleGroup, ungroup]);
 
+  const [edgeSel, setEdgeSel] = useState<Set<string>>(new Set());
+  const edgeCache = useRef(new Map<string, { key: string; edge: Edge }>());
   const edges: Edge[] = useMemo(() => {
     const out: Edge[] = [];
+    const cache = new Map<string, { key: string; edge: Edge }>();
     const seen = new Set<string>();
     const end = (id: string) => {
       const g = groups.get(id);
@@ -199,14 +208,20 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       const key = `${s}>${t}>${handle}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({
-        id: e.id, source: s, target: t, sourceHandle: "out", targetHandle: handle, type: "smoothstep",
+      const selected = edgeSel.has(e.id);
+      const ekey = `${key}|${e.id}|${e.label}|${selected}`;
+      const prev = edgeCache.current.get(e.id);
+      const edge: Edge = prev && prev.key === ekey ? prev.edge : {
+        id: e.id, source: s, target: t, sourceHandle: "out", targetHandle: handle, type: "smoothstep", selected,
         label: e.label || undefined, labelBgPadding: [4, 2], labelBgBorderRadius: 3, labelShowBg: true,
         className: "lc-edge", markerEnd: { type: "arrowclosed" as never, width: 16, height: 16 },
-      });
+      };
+      cache.set(e.id, { key: ekey, edge });
+      out.push(edge);
     }
+    edgeCache.current = cache;
     return out;
-  }, [data.edges, byId, groups]);
+  }, [data.edges, byId, groups, edgeSel]);
 
   // -- fitting: never above 100%, never below readable; a tall graph starts at its top and scrolls --
   const fit = useCallback(() => {
@@ -251,9 +266,13 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     }, 60);
     return () => clearTimeout(t);
   }, [nodes, emit]);
+  const seenSelAck = useRef(-1);
   useEffect(() => {
-    // What Python says is selected counts as sent.
-    if (data.sel) lastSel.current = [...data.sel.ids].sort().join(",");
+    // A selection Python asks for counts as sent (only a new one: data is new on every run).
+    if (data.sel && data.sel.n !== seenSelAck.current) {
+      seenSelAck.current = data.sel.n;
+      lastSel.current = [...data.sel.ids].sort().join(",");
+    }
   }, [data.sel]);
 
   const onNodeDragStop = useCallback((_e: unknown, _n: Node, dragged: Node[]) => {
@@ -345,7 +364,16 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     deleteSelection(ns.map((n) => n.id), es.map((e) => e.id));
     return false; // Python deletes; the new data redraws
   }, [deleteSelection]);
-  const onEdgesChange = useCallback((_c: EdgeChange[]) => undefined, []);
+  // Edges come from Python; only their selection is the canvas's own (a selected one can be deleted).
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    const sel = changes.filter((c) => c.type === "select");
+    if (!sel.length) return;
+    setEdgeSel((prev) => {
+      const next = new Set(prev);
+      for (const c of sel) if (c.type === "select") (c.selected ? next.add(c.id) : next.delete(c.id));
+      return next;
+    });
+  }, []);
 
   // -- copy, paste, duplicate --
   const clipOf = useCallback((ids: string[]): Clip | null => {

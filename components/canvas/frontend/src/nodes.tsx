@@ -10,7 +10,7 @@ export function fmtCount(n: number | null | undefined): string {
   return n === null || n === undefined ? "?" : n.toLocaleString("en-US");
 }
 
-export type LayerData = { n: NodeIn; building: boolean };
+export type LayerData = { n: NodeIn; building: boolean; key?: string };
 
 function issueText(n: NodeIn): string {
   return n.issues.map((i) => (i.sev === "error" ? "Error: " : "Warning: ") + i.msg).join("\n");
