@@ -735,8 +735,12 @@ class ParamTarget(Target):
         return param_cases()
 
     def fixed(self) -> list[Case]:
-        # every row as it is: the starting points must all build
-        return [Case("as_is", (t, i, None, None, None)) for t, i in ROWS]
+        # every row as it is: the starting points must all build; and one setting inside each wrapper's layer
+        # (hypothesis's draws vary with what ran before in the process, and may reach no wrapper at all)
+        wrapped = [Case("wrapped", (t, i, "units", 8, inner))
+                   for t, i in ROWS if LAYERS[t].wrapper
+                   for inner in LAYERS[t].param("layer").layer_types if LAYERS[inner].param("units") is not None][:4]
+        return [Case("as_is", (t, i, None, None, None)) for t, i in ROWS] + wrapped
 
     def label(self, case: Case) -> str:
         if case.kind == "as_is":
