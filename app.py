@@ -24,7 +24,8 @@ keep_keras_session()
 st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
 # Room for the canvas: Streamlit's wide layout keeps 6rem above and 5rem beside the page.
 st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}"
-        "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}</style>")
+        "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}"
+        "[data-testid='stMetricValue']{font-size:1.6rem}</style>")
 state.init_project()
 page = st.navigation([
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),

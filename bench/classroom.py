@@ -20,9 +20,14 @@ import argparse
 import itertools
 import math
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from builder.graph import Graph
 from builder.share import link

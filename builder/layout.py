@@ -12,7 +12,7 @@ import itertools
 import math
 from dataclasses import replace
 
-from builder.graph import Graph, GraphCycleError
+from builder.graph import Edge, Graph, GraphCycleError
 
 SWEEPS = 4  # down+up barycenter sweeps: enough for model graphs
 SMOOTHING = 8  # passes that pull nodes toward their neighbours
@@ -49,6 +49,8 @@ def auto_layout(
         The graph with `layout` holding `[x, y]` (top-left) for every node,
         and nothing else.
     """
+    if any(g.collapsed for g in graph.groups):
+        return _layout_collapsed(graph, node_width, node_height, h_gap, v_gap)
     ids = graph.ids()
     if not ids:
         return replace(graph, layout={})
@@ -148,6 +150,31 @@ def missing_positions(
         x = _free_x(x, y, list(placed.values()), node_width, node_height, node_width + h_gap)
         placed[nid] = layout[nid] = [float(x), float(y)]
     return replace(graph, layout=layout)
+
+
+def _layout_collapsed(graph: Graph, node_width: float, node_height: float, h_gap: float, v_gap: float) -> Graph:
+    """`auto_layout` of the graph as the canvas draws it: each collapsed group is one box, at the place of its
+    first layer; its other layers share that place (they are hidden until the group expands)."""
+    try:
+        order = {nid: i for i, nid in enumerate(graph.topological_order())}
+    except GraphCycleError:
+        order = {nid: i for i, nid in enumerate(graph.ids())}
+    rep: dict[str, str] = {}
+    for group in graph.groups:
+        if group.collapsed and group.nodes:
+            first = min(group.nodes, key=lambda n: order.get(n, 0))
+            rep.update({m: first for m in group.nodes})
+    keep = [n for n in graph.nodes if rep.get(n.id, n.id) == n.id]
+    edges, seen = [], set()
+    for e in graph.edges:
+        s, t = rep.get(e.source, e.source), rep.get(e.target, e.target)
+        if s != t and (s, t) not in seen:
+            seen.add((s, t))
+            edges.append(Edge(s, t))
+    shown = Graph(tuple(keep), tuple(edges), name=graph.name)
+    layout = auto_layout(shown, node_width, node_height, h_gap, v_gap).layout
+    full = {nid: list(layout[rep.get(nid, nid)]) for nid in graph.ids()}
+    return replace(graph, layout=full)
 
 
 def place_free(

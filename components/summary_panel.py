@@ -53,10 +53,10 @@ def render_totals(row, result: BuildResult | None, graph) -> None:
     row.metric("Non-trainable", f"{s.non_trainable_params:,}", width="content")
     row.metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.", width="content")
     row.metric("Layers", f"{len(graph.nodes):,}", width="content")
-    row.metric("Errors", f"{errors:,}", delta=f"{warnings} warning{'s' if warnings != 1 else ''}" if warnings else None,
-               delta_color="off", width="content",
+    row.metric("Errors", f"{errors:,}", width="content",
                help="Layers with a problem are red (errors) or amber (warnings) on the canvas: select one to see "
                     "its message and fix.")
+    row.metric("Warnings", f"{warnings:,}", width="content")
 
 
 def render_summary(result: BuildResult) -> Summary:

@@ -217,3 +217,15 @@ def test_missing_positions_on_random_dags(g, data):
     assert set(placed.layout) == set(g.ids())
     assert all(placed.layout[k] == laid.layout[k] for k in keep)
     assert no_overlaps(placed)
+
+
+def test_a_collapsed_group_is_laid_out_as_one_box():
+    g = template("cifar_cnn")
+    g, gid = g.group(["conv2d", "pool", "conv2d_1", "pool_1"])
+    folded = auto_layout(g.set_group_collapsed(gid, True))
+    ys = sorted({folded.layout[n][1] for n in folded.ids()})
+    # input, the group's box, conv2d_2, flatten, dense, head: six rows, no gap left by the hidden layers
+    assert len(ys) == 6 and [b - a for a, b in itertools.pairwise(ys)] == [H + V_GAP] * 5
+    assert {tuple(folded.layout[n]) for n in ("conv2d", "pool", "conv2d_1", "pool_1")} == {tuple(folded.layout["conv2d"])}
+    opened = auto_layout(folded.set_group_collapsed(gid, False))
+    assert opened.layout == auto_layout(g).layout and no_overlaps(opened)

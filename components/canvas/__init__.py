@@ -281,9 +281,13 @@ def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
         g, _gid = graph.group(ids)
         return g, None, False
     if kind == "ungroup":
-        return graph.ungroup(str(ev.get("group"))), None, False
+        gid = str(ev.get("group"))
+        folded = graph.group_by_id(gid).collapsed
+        g = graph.ungroup(gid)
+        return (auto_layout(g), None, True) if folded else (g, None, False)
     if kind == "collapse":
-        return graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed"))), None, False
+        # Collapsing or expanding changes what is drawn: the graph is laid out again around it.
+        return auto_layout(graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed")))), None, True
     if kind == "rename_group":
         return graph.rename_group(str(ev.get("group")), str(ev.get("name", ""))[:200]), None, False
     if kind == "layout":

@@ -242,3 +242,22 @@ def test_the_canvas_is_quiet_when_nobody_touches_it(page, server):
     page.wait_for_timeout(2500)
     assert [t for t in sent if t > quiet_from] == []
     assert page.locator(".react-flow__node.selected").count() == 1
+
+
+def test_a_graph_of_2000_layers_opens_without_freezing_the_tab(page, server):
+    """Too many boxes to draw: the canvas says so at once (the summary follows), and the tab keeps answering."""
+    from builder.graph import Graph
+    from builder.share import link
+
+    n = 2000
+    nodes = [{"id": "x", "type": "Input", "params": {"shape": [4]}}] + [
+        {"id": f"a{i}", "type": "Activation", "params": {"activation": "relu"}} for i in range(n - 1)]
+    edges = [{"source": "x" if i == 0 else f"a{i - 1}", "target": f"a{i}"} for i in range(n - 1)]
+    graph = Graph.from_dict({"format": "layercanvas-graph", "version": 1, "name": "huge", "nodes": nodes, "edges": edges})
+    page.goto(link(server, graph))
+    expect(page.locator(".lc-big")).to_contain_text("2,000 layers: too many to draw at once", timeout=60_000)
+    started = time.monotonic()
+    assert page.evaluate("() => 6 * 7") == 42
+    assert time.monotonic() - started < 1  # the tab answers at once
+    expect(metric_value(page, "Layers")).to_have_text("2,000", timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "canvas-2000.png"))

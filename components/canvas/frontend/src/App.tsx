@@ -12,6 +12,7 @@ import {
   applyNodeChanges,
   getNodesBounds,
   useReactFlow,
+  useStore,
   useUpdateNodeInternals,
   type Connection,
   type Edge,
@@ -553,6 +554,9 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     setMenu({ x: e.clientX - box.left, y: e.clientY - box.top, flow: flowAt(e.clientX, e.clientY), ...extra });
   }, [flowAt]);
 
+  // Handles keep at least 14 screen pixels whatever the zoom (easy to hit when zoomed out).
+  const zoom = useStore((st) => st.transform[2]);
+  const handleSize = `${Math.round(Math.max(14, 14 / Math.max(zoom, 0.1)))}px`;
   const nSel = nodes.filter((n) => n.selected).length;
   const allNodes = useMemo(() => [...boxes, ...nodes], [boxes, nodes]);
   const big = nodes.length > BIG;
@@ -564,7 +568,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       style={data.height ? { height: data.height } : undefined}>
       <Palette items={data.palette} onAdd={addAfterSelected} onDrag={setGhost}
         onDrop={(type, x, y) => { if (!dropAt(type, x, y)) say("Drop the layer on the canvas.", "info"); }} />
-      <div className="lc-flow" ref={flowRef}>
+      <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize }}>
         <div className="lc-toolbar">
           <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>
           <button onClick={fit} title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)">Fit view</button>
@@ -608,7 +612,11 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
           >
             <Background gap={24} size={1} />
             <Controls showInteractive={false} showFitView={false} position="bottom-left" />
-            {nodes.length > 20 && <MiniMap pannable zoomable position="bottom-right" className="lc-minimap" />}
+            {nodes.length > 20 && (
+              <MiniMap pannable zoomable position="bottom-right" className="lc-minimap" nodeStrokeWidth={3}
+                nodeColor={(n) => (n.type === "group" ? "#334e68" : n.type === "groupbox" ? "transparent" : "#7b9fd6")}
+                maskColor="rgba(226, 232, 240, 0.55)" />
+            )}
           </ReactFlow>
         )}
       </div>
