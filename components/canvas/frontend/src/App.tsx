@@ -141,7 +141,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
         out.push({
           ...(p ?? {}),
           id,
-          type: "group",
+          type: "lcgroup",
           position: p?.dragging ? p.position : collapsedAt.get(g.id) ?? { x: 0, y: 0 },
           data: { g, onToggle: toggleGroup, onUngroup: ungroup } satisfies GroupData,
           selected: wantSel ? wantSel.has(id) : !!p?.selected,
@@ -279,7 +279,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const onNodeDragStop = useCallback((_e: unknown, _n: Node, dragged: Node[]) => {
     const positions: Record<string, [number, number]> = {};
     for (const n of dragged) {
-      if (n.type === "group") {
+      if (n.type === "lcgroup") {
         // A collapsed group moves all its layers by the same amount.
         const g = data.groups.find((x) => `g:${x.id}` === n.id);
         const first = data.nodes.filter((m) => g?.nodes.includes(m.id));
@@ -614,7 +614,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
             <Controls showInteractive={false} showFitView={false} position="bottom-left" />
             {nodes.length > 20 && (
               <MiniMap pannable zoomable position="bottom-right" className="lc-minimap" nodeStrokeWidth={3}
-                nodeColor={(n) => (n.type === "group" ? "#334e68" : n.type === "groupbox" ? "transparent" : "#7b9fd6")}
+                nodeColor={(n) => (n.type === "lcgroup" ? "#334e68" : n.type === "groupbox" ? "transparent" : "#7b9fd6")}
                 maskColor="rgba(226, 232, 240, 0.55)" />
             )}
           </ReactFlow>

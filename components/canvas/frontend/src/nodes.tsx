@@ -100,4 +100,4 @@ export const GroupBox = memo(function GroupBox({ data }: NodeProps) {
   );
 });
 
-export const nodeTypes = { layer: LayerNode, group: GroupNode, groupbox: GroupBox };
+export const nodeTypes = { layer: LayerNode, lcgroup: GroupNode, groupbox: GroupBox };
