@@ -177,6 +177,16 @@ def test_copy_paste_keeps_params_and_gives_fresh_ids(page, server):
     expect(page.locator(".lc-toast")).to_contain_text("no LayerCanvas layers")
     assert len(wait_graph(page, lambda g: True).nodes) == 6
 
+    # Ctrl+Z and Ctrl+Shift+Z with the canvas focused undo and redo canvas actions.
+    settle(page)
+    page.locator(".lc-canvas").focus()
+    page.keyboard.press("Control+z")
+    wait_graph(page, lambda g: not g.has("dense_3") and g.has("dense_2"))
+    settle(page)
+    page.locator(".lc-canvas").focus()
+    page.keyboard.press("Control+Shift+z")
+    wait_graph(page, lambda g: g.has("dense_3"))
+
 
 def test_group_collapse_and_expand(page, server):
     open_app(page, server)
@@ -261,3 +271,20 @@ def test_a_graph_of_2000_layers_opens_without_freezing_the_tab(page, server):
     assert time.monotonic() - started < 1  # the tab answers at once
     expect(metric_value(page, "Layers")).to_have_text("2,000", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "canvas-2000.png"))
+
+
+def test_a_connection_to_a_port_out_of_order_is_refused_with_the_reason(page, server):
+    open_app(page, server)
+    page.mouse.dblclick(*pane_point(page, -150, 300))
+    page.get_by_label("Layer type").fill("MultiHeadAttention")
+    page.get_by_label("Layer type").press("Enter")
+    wait_graph(page, lambda g: g.has("multi_head_attention"))
+    mha = canvas_node(page, "multi_head_attention")
+    expect(mha.locator(".lc-port-label")).to_have_text(["query", "value", "key"], timeout=30_000)
+    settle(page)
+    page.get_by_role("button", name="Fit view").click()  # it may have landed beside the chain, out of view
+    drag_connect(page, "dense", "multi_head_attention", ".react-flow__handle[data-handleid='in-2']")
+    expect(page.locator(".lc-toast")).to_contain_text(
+        "Connect input 'query' of MultiHeadAttention 'multi_head_attention' first", timeout=10_000)
+    settle(page)
+    assert wait_graph(page, lambda g: True).inputs_of("multi_head_attention") == []
