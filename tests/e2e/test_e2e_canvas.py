@@ -201,6 +201,14 @@ def test_group_collapse_and_expand(page, server):
     frame = page.locator(f".lc-group-box[data-group='{gid}']")
     expect(frame).to_be_visible(timeout=30_000)
 
+    # Double-click its name to rename it.
+    settle(page)
+    frame.locator(".lc-group-name").dblclick()
+    page.get_by_label("Group name").fill("Hidden layers")
+    page.get_by_label("Group name").press("Enter")
+    wait_graph(page, lambda g: g.groups[0].name == "Hidden layers")
+    expect(frame).to_contain_text("Hidden layers", timeout=30_000)
+
     frame.get_by_title("Collapse the group into one box").click()
     wait_graph(page, lambda g: g.groups[0].collapsed)
     box = canvas_node(page, f"g:{gid}")

@@ -97,6 +97,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const groups = useMemo(() => groupOf(data), [data]);
   const toggleGroup = useCallback((id: string, collapsed: boolean) => emit({ kind: "collapse", group: id, collapsed }), [emit]);
   const ungroup = useCallback((id: string) => emit({ kind: "ungroup", group: id }), [emit]);
+  const renameGroup = useCallback((id: string, name: string) => emit({ kind: "rename_group", group: id, name }), [emit]);
 
   // Nodes from Python, merged into what React Flow holds (measured sizes, selection, a drag in progress).
   const nodesFrom = useRef<Data | null>(null);
@@ -143,13 +144,13 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
           id,
           type: "lcgroup",
           position: p?.dragging ? p.position : collapsedAt.get(g.id) ?? { x: 0, y: 0 },
-          data: { g, onToggle: toggleGroup, onUngroup: ungroup } satisfies GroupData,
+          data: { g, onToggle: toggleGroup, onUngroup: ungroup, onRename: renameGroup } satisfies GroupData,
           selected: wantSel ? wantSel.has(id) : !!p?.selected,
         } as Node);
       }
       return out;
     });
-  }, [data, toggleGroup, ungroup]);
+  }, [data, toggleGroup, ungroup, renameGroup]);
 
   // Handles appear and disappear with ports: React Flow must measure them again.
   const updateInternals = useUpdateNodeInternals();
@@ -181,14 +182,14 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       if (!isFinite(x0)) continue;
       out.push({
         id: `box:${g.id}`, type: "groupbox", position: { x: x0 - GROUP_PAD, y: y0 - GROUP_PAD - 26 },
-        data: { g, onToggle: toggleGroup, onUngroup: ungroup } satisfies GroupData,
+        data: { g, onToggle: toggleGroup, onUngroup: ungroup, onRename: renameGroup } satisfies GroupData,
         // Fixed dimensions: React Flow draws a node only once it knows its size, and these are never measured.
         width: x1 - x0 + 2 * GROUP_PAD, height: y1 - y0 + 2 * GROUP_PAD + 26,
         draggable: false, selectable: false, connectable: false, focusable: false, zIndex: -1,
       } as Node);
     }
     return out;
-  }, [nodes, data.groups, toggleGroup, ungroup]);
+  }, [nodes, data.groups, toggleGroup, ungroup, renameGroup]);
 
   const [edgeSel, setEdgeSel] = useState<Set<string>>(new Set());
   const edgeCache = useRef(new Map<string, { key: string; edge: Edge }>());

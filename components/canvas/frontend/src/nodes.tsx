@@ -1,6 +1,6 @@
 // The boxes drawn on the canvas: a layer, a collapsed group, the frame of an expanded group.
 // Everything from Python is shown as text (React escapes it): names and messages are never markup.
-import { memo } from "react";
+import { memo, useState } from "react";
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import type { GroupIn, NodeIn } from "./types";
 
@@ -67,16 +67,47 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
   );
 });
 
-export type GroupData = { g: GroupIn; onToggle: (id: string, collapsed: boolean) => void; onUngroup: (id: string) => void };
+export type GroupData = {
+  g: GroupIn;
+  onToggle: (id: string, collapsed: boolean) => void;
+  onUngroup: (id: string) => void;
+  onRename: (id: string, name: string) => void;
+};
+
+/** A group's name; double-click to rename it (Enter keeps, Escape cancels). */
+function GroupName({ g, onRename, className }: { g: GroupIn; onRename: GroupData["onRename"]; className: string }) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(g.name);
+  if (!editing) {
+    return (
+      <span className={className} title="Double-click to rename" onDoubleClick={(e) => { e.stopPropagation(); setText(g.name); setEditing(true); }}>
+        {g.name}
+      </span>
+    );
+  }
+  const done = (keep: boolean) => {
+    setEditing(false);
+    if (keep && text.trim() && text !== g.name) onRename(g.id, text.trim());
+  };
+  return (
+    <input className="lc-rename nodrag" value={text} maxLength={200} autoFocus aria-label="Group name"
+      onChange={(e) => setText(e.target.value)} onBlur={() => done(true)} onDoubleClick={(e) => e.stopPropagation()}
+      onKeyDown={(e) => {
+        e.stopPropagation();
+        if (e.key === "Enter") done(true);
+        if (e.key === "Escape") done(false);
+      }} />
+  );
+}
 
 export const GroupNode = memo(function GroupNode({ data, selected }: NodeProps) {
-  const { g, onToggle } = data as unknown as GroupData;
+  const { g, onToggle, onRename } = data as unknown as GroupData;
   return (
     <div className={"lc-node lc-group-node" + (selected ? " selected" : "") + (g.errors ? " has-error" : "")} data-group={g.id}>
       <Handle type="target" position={Position.Top} id="in" className="lc-in" />
       <div className="lc-head">
         <button className="lc-mini nodrag" title="Expand the group" onClick={() => onToggle(g.id, false)}>▸</button>
-        <span className="lc-type">{g.name}</span>
+        <GroupName g={g} onRename={onRename} className="lc-type" />
         {g.errors > 0 && <span className="lc-badge error" title={`${g.errors} layer(s) with errors inside`}>!</span>}
       </div>
       <div className="lc-keyp">{g.nodes.length} layers · {fmtCount(g.params)} params</div>
@@ -87,12 +118,12 @@ export const GroupNode = memo(function GroupNode({ data, selected }: NodeProps) 
 });
 
 export const GroupBox = memo(function GroupBox({ data }: NodeProps) {
-  const { g, onToggle, onUngroup } = data as unknown as GroupData;
+  const { g, onToggle, onUngroup, onRename } = data as unknown as GroupData;
   return (
     <div className="lc-group-box" data-group={g.id}>
       <div className="lc-group-head">
         <button className="lc-mini nodrag" title="Collapse the group into one box" onClick={() => onToggle(g.id, true)}>▾</button>
-        <span className="lc-group-name">{g.name}</span>
+        <GroupName g={g} onRename={onRename} className="lc-group-name" />
         <span className="lc-group-info">{g.nodes.length} layers · {fmtCount(g.params)} params</span>
         <button className="lc-mini nodrag" title="Ungroup (the layers stay)" onClick={() => onUngroup(g.id)}>✕</button>
       </div>
