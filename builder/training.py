@@ -523,8 +523,15 @@ class TrainingJob:
             self.history.append(row)
             self.epoch = epoch + 1
             self.batch = done
+            # A whole epoch can pass between two samples (tiny data): it is training all the same.
+            first = self.started is None
+            if first:
+                self.started = time.time()
+                self.status = "running"
         if self.store is not None:
             with contextlib.suppress(Exception):
+                if first:
+                    self.store.set_run_status(self.id, "running")
                 self.store.add_epoch(self.id, epoch + 1, row)
 
     def _done_training(self, keras, model) -> None:

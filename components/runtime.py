@@ -42,3 +42,25 @@ def keep_keras_session() -> None:
 
         script_runner._clean_problem_modules = clean_but_keras
         _done = True
+
+
+_frozen_after_page = False
+
+
+def freeze_after_first_page() -> None:
+    """Once per process, after the first Build page that shows a model: a full collection, then `gc.freeze()`.
+
+    `builder.kerasenv` freezes what exists once TensorFlow is loaded; the page then imports more for good (pandas
+    and pyarrow for the summary table, Streamlit's element code, the catalog's first model). Left in sight, those
+    made Python's occasional full collections take 0.1 to 0.15 s in the middle of an edit (the slow tail of the
+    edit latency, measured with `gc.callbacks` during bench/browser.py).
+    """
+    global _frozen_after_page
+    with _lock:
+        if _frozen_after_page:
+            return
+        _frozen_after_page = True
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -11,6 +11,7 @@ from builder.validate import apply_fix
 from components import canvas, state
 from components.code_panel import render_code
 from components.inspector import render_inspector
+from components.runtime import freeze_after_first_page
 from components.summary_panel import (
     render_issues,
     render_summary,
@@ -91,6 +92,7 @@ if current is not None:
         render_summary_text(current)
     else:
         render_code(graph, current)
+    freeze_after_first_page()
 elif canvas.painted():
     with st.spinner("Loading TensorFlow and building the model…"):
         state.build_result()

@@ -292,3 +292,22 @@ def test_the_default_job_cap_is_one_per_two_cores(monkeypatch):
         assert JobRegistry().max_running == jobs
     monkeypatch.setenv("LAYERCANVAS_MAX_JOBS", "3")
     assert JobRegistry().max_running == 3
+
+
+def test_a_run_whose_epochs_pass_between_two_samples_is_running(tmp_path, monkeypatch):
+    """Tiny data: whole epochs end before the sampler looks; the first recorded epoch marks the run running."""
+    import builder.training as training
+
+    monkeypatch.setattr(training, "SAMPLE_EVERY_S", 30.0)  # the sampler never gets to look
+    ds = data("iris")
+    graph = template("iris_mlp")
+    store = Store(tmp_path / "lc.db")
+    job = TrainingJob(graph, ds, settings(graph, ds, epochs=3000, batch_size=64), store=store)
+    job.start()
+    deadline = time.time() + 120
+    while len(store.get_run(job.id)["epochs"]) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.get_run(job.id)["status"] == "running" and job.status == "running"
+    job.stop()
+    assert job.wait(60)
+    store.close()
