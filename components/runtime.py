@@ -64,3 +64,6 @@ def freeze_after_first_page() -> None:
 
     gc.collect()
     gc.freeze()
+    # Fewer, larger young collections: a model build makes tens of thousands of short-lived containers, and
+    # most are freed by reference counting before a collection would look at them.
+    gc.set_threshold(10_000, 50, 100)
