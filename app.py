@@ -6,6 +6,7 @@ import streamlit as st
 
 from builder.kerasenv import preload_in_background
 from components import state
+from components.canvas import first_paint
 from components.canvas import painted as canvas_painted
 from components.runtime import keep_keras_session
 from components.sidebar import render_sidebar
@@ -34,7 +35,8 @@ page = st.navigation([
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ])
-render_sidebar()
+if page.title != "Build" or not first_paint():
+    render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
 for kind, text in state.take_flashes():
     getattr(st, kind)(md_escape(text))
 with state.app_run():

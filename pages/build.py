@@ -52,16 +52,20 @@ selected = state.selected()
 result = state.build_result() if keras_loaded() else state.cached_result()
 current = result if result is not None and result.graph is graph else None
 
+# The first paint of a session is the canvas alone (and TensorFlow waits for it): the totals, the inspector and
+# the sidebar's widgets follow in the next run, once the canvas has said it has painted.
+first_paint = canvas.first_paint()
 top = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-render_totals(top, current, graph)
-if top.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo",
-              help="Undo the last change (Ctrl+Z)"):
-    state.undo()
-    st.rerun()
-if top.button("Redo", icon=":material/redo:", disabled=not state.can_redo(), shortcut="Mod+Shift+Z", key="redo",
-              help="Redo (Ctrl+Shift+Z)"):
-    state.redo()
-    st.rerun()
+if not first_paint:
+    render_totals(top, current, graph)
+    if top.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo",
+                  help="Undo the last change (Ctrl+Z)"):
+        state.undo()
+        st.rerun()
+    if top.button("Redo", icon=":material/redo:", disabled=not state.can_redo(), shortcut="Mod+Shift+Z", key="redo",
+                  help="Redo (Ctrl+Shift+Z)"):
+        state.redo()
+        st.rerun()
 
 main, side = st.columns([3.5, 1.25], gap="small")
 with main:
@@ -74,13 +78,14 @@ with side, st.container(height="stretch"):
         except GraphError as e:
             canvas.say(f"That fix no longer applies: {e}")
         st.rerun()
-    edited, new_selection = render_inspector(graph, current, selected)
-    if edited is not None or new_selection != selected:
-        if edited is not None:
-            state.commit(edited)
-        state.select(new_selection)
-        canvas.push_selection([new_selection] if new_selection else [])
-        st.rerun()
+    if not first_paint:
+        edited, new_selection = render_inspector(graph, current, selected)
+        if edited is not None or new_selection != selected:
+            if edited is not None:
+                state.commit(edited)
+            state.select(new_selection)
+            canvas.push_selection([new_selection] if new_selection else [])
+            st.rerun()
 
 if current is not None:
     # Only the chosen panel is computed: formatting the code of a big graph takes a while.

@@ -457,6 +457,14 @@ def painted() -> bool:
     return meta().painted
 
 
+def first_paint() -> bool:
+    """The first run of a session while TensorFlow is still loading: the page draws the canvas alone, so that
+    it paints first; the rest follows once the canvas has painted."""
+    from builder.kerasenv import keras_loaded
+
+    return not painted() and not keras_loaded()
+
+
 def say(text: str, kind: str = "error") -> None:
     """A message shown inside the canvas (its text is shown as text)."""
     m = meta()

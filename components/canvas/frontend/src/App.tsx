@@ -70,14 +70,6 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const v = data.v;
   const emit = useCallback((ev: CanvasEvent) => send(ev, dataRef.current.v), [send]);
 
-  // Once painted, say so: the page waits for it before loading TensorFlow.
-  const sentReady = useRef(false);
-  useEffect(() => {
-    if (!sentReady.current) {
-      sentReady.current = true;
-      emit({ kind: "ready" });
-    }
-  }, [emit]);
   const say = useCallback((text: string, kind: Toast["kind"] = "error") => {
     setToast({ text, kind, n: Date.now() });
   }, []);
@@ -243,8 +235,20 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     const y = b.height * z <= H - top - bottom ? top + (H - top - bottom - b.height * z) / 2 - b.y * z : top - b.y * z;
     rf.setViewport({ x, y, zoom: z });
   }, [rf]);
-  // A fit waits until the nodes of the data that asked for it are drawn and measured.
   const initialized = nodes.length > 0 && nodes.every((n) => !!n.measured?.width);
+  // Once the nodes are painted (measured, so visible), say so: the page waits for it before drawing the rest
+  // and loading TensorFlow.
+  const sentReady = useRef(false);
+  const drawn = initialized || data.nodes.length === 0;
+  useEffect(() => {
+    if (!sentReady.current && drawn) {
+      sentReady.current = true;
+      // After two frames: the one that shows the nodes has been painted.
+      requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => emit({ kind: "ready" }), 50)));
+    }
+  }, [drawn, emit]);
+
+  // A fit waits until the nodes of the data that asked for it are drawn and measured.
   useEffect(() => {
     if (initialized && data.fit !== seenFit.current && nodesFrom.current === data && nodes.length) {
       seenFit.current = data.fit;
