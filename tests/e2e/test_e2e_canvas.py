@@ -296,3 +296,29 @@ def test_a_connection_to_a_port_out_of_order_is_refused_with_the_reason(page, se
         "Connect input 'query' of MultiHeadAttention 'multi_head_attention' first", timeout=10_000)
     settle(page)
     assert wait_graph(page, lambda g: True).inputs_of("multi_head_attention") == []
+
+
+def test_moving_a_layer_saves_its_place_and_auto_layout_restores_the_rows(page, server):
+    open_app(page, server)
+    before = wait_graph(page, lambda g: True).layout["output"]
+    box = stable_box(page, canvas_node(page, "output").locator(".lc-head"))
+    x, y = center(box)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 10, steps=4)
+    page.mouse.move(x + 180, y + 40, steps=8)
+    page.mouse.up()
+    g = wait_graph(page, lambda g: g.layout["output"] != before)
+    assert abs(g.layout["output"][0] - before[0] - 180) < 30 and abs(g.layout["output"][1] - before[1] - 40) < 30
+    settle(page)
+    page.get_by_role("button", name="Undo").click()  # a move is one undo step
+    wait_graph(page, lambda g: g.layout["output"] == before)
+    settle(page)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 250, y, steps=10)
+    page.mouse.up()
+    wait_graph(page, lambda g: g.layout["output"] != before)
+    settle(page)
+    page.get_by_role("button", name="Auto-layout").click()
+    wait_graph(page, lambda g: g.layout["output"][0] == g.layout["input"][0])
