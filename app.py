@@ -28,6 +28,7 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}
         "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}"
         "[data-testid='stMetricValue']{font-size:1.6rem}</style>")
 state.init_project()
+state.keep_project_in_url()
 page = st.navigation([
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),

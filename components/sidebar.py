@@ -65,6 +65,9 @@ def _open(upload) -> None:
 def render_sidebar() -> None:
     graph = state.get_graph()
     with st.sidebar:
+        st.markdown("**LayerCanvas** designs Keras models visually.")
+        st.caption("Start from a template here, or drag layers from the palette onto the canvas; then pick data, "
+                   "train and export.")
         name = st.text_input("Project name", value=graph.name, key=f"project_name:{graph.name}",
                              help="Also the Keras model name.")
         if name != graph.name:

@@ -135,6 +135,14 @@ def init_project() -> None:
     params["project"] = pid
 
 
+def keep_project_in_url() -> None:
+    """Puts the project id back into the URL on every run: a page switch drops the query, and a reload of
+    `/data` without it would open a new project."""
+    pid = st.session_state.get(PROJECT)
+    if pid and st.query_params.get("project") != pid:
+        st.query_params["project"] = pid
+
+
 def project_id() -> str:
     return st.session_state[PROJECT]
 

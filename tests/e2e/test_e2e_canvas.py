@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
@@ -322,3 +323,22 @@ def test_moving_a_layer_saves_its_place_and_auto_layout_restores_the_rows(page, 
     settle(page)
     page.get_by_role("button", name="Auto-layout").click()
     wait_graph(page, lambda g: g.layout["output"][0] == g.layout["input"][0])
+
+
+def test_the_project_stays_in_the_url_through_page_switches_and_reloads(page, server):
+    """Edit on Build, switch to Data, reload there: the same graph comes back (issue 14's first point)."""
+    from tests.e2e.test_e2e_train import go_to
+
+    open_app(page, server)
+    palette_item(page, "Dropout").click()
+    wait_graph(page, lambda g: g.has("dropout"))
+    expect(metric_value(page, "Layers")).to_have_text("5", timeout=30_000)
+    pid = parse_qs(urlparse(page.url).query)["project"][0]
+    go_to(page, "Data", page.get_by_role("heading", name="Data").or_(page.locator("h1, h2").first))
+    page.wait_for_function(f"() => location.search.includes({pid!r})", timeout=30_000)
+    assert urlparse(page.url).path.endswith("/data")
+    page.reload()
+    page.wait_for_function(f"() => location.search.includes({pid!r})", timeout=60_000)
+    go_to(page, "Build", metric_value(page, "Layers"))
+    expect(metric_value(page, "Layers")).to_have_text("5", timeout=60_000)
+    assert parse_qs(urlparse(page.url).query)["project"][0] == pid
