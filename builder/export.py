@@ -43,7 +43,8 @@ FORMATS: dict[str, Format] = {f.key: f for f in [
            'import keras\n\nmodel = keras.models.load_model("{file}")\nmodel.summary()'),
     Format("savedmodel", "SavedModel (.zip)", ".zip", "application/zip", True,
            "TensorFlow's format for serving (TF Serving, TF.js and TFLite converters), from model.export().",
-           'import zipfile\nimport tensorflow as tf\n\nzipfile.ZipFile("{file}").extractall("saved_model")\n'
+           'import zipfile\nimport tensorflow as tf\n\n# the zip holds the folder saved_model/\n'
+           'zipfile.ZipFile("{file}").extractall(".")\n'
            'loaded = tf.saved_model.load("saved_model")\npredict = loaded.signatures["serving_default"]\n'
            '# or, as a Keras layer: keras.layers.TFSMLayer("saved_model", call_endpoint="serving_default")'),
     Format("weights", "Weights only (.weights.h5)", ".weights.h5", "application/x-hdf5", True,

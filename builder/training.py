@@ -673,7 +673,8 @@ def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8
 
     Returns:
         {"metrics": {"loss", ...}, "samples": [{"index", "true", "pred", "confidence"}],
-         "confusion": [[...]] (rows = true class) or None, "misclassified": [test indices]}
+         "confusion": [[...]] (rows = true class) or None, "misclassified": [test indices],
+         "misclassified_pred": [the predicted class of each]}
     """
     import numpy as np
 
@@ -702,6 +703,7 @@ def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8
         np.add.at(matrix, (y.astype("int64"), labels), 1)
         out["confusion"] = matrix.tolist()
         out["misclassified"] = [int(i) for i in np.flatnonzero(labels != y)[:misclassified]]
+        out["misclassified_pred"] = [int(labels[i]) for i in out["misclassified"]]
         out["samples"] = [{"index": i, "true": int(y[i]), "pred": int(labels[i]), "confidence": float(conf[i])}
                           for i in range(min(samples, len(x)))]
     else:

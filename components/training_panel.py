@@ -236,8 +236,9 @@ def render_results(result: dict | None, ds: Dataset | None) -> None:
         if ds.kind == "image" and wrong:
             st.markdown("**Misclassified test images** (true → predicted)")
             pred = {s["index"]: s["pred"] for s in result.get("samples", [])}
-            captions = [f"{label_name(ds, ds.y_test[i])} → {label_name(ds, pred[i])}" if i in pred else
-                        f"true {label_name(ds, ds.y_test[i])}" for i in wrong]
+            pred.update(zip(wrong, result.get("misclassified_pred") or [], strict=False))
+            captions = [f"{label_name(ds, ds.y_test[i])} → {label_name(ds, pred[i]) if i in pred else '?'}"
+                        for i in wrong]
             render_images(ds, wrong, ds.x_test, ds.y_test, captions=captions)
     else:
         render_samples(result, ds)

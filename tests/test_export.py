@@ -196,3 +196,28 @@ def test_every_layer_survives_h5_or_is_refused_with_a_message(tmp_path, case_id,
     again = keras.models.load_model(path)
     for a, b in zip(as_list(model.predict(x, verbose=0)), as_list(again.predict(x, verbose=0)), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", [k for k, f in FORMATS.items() if f.needs_model] + ["python"])
+def test_every_load_snippet_runs_against_the_file_it_describes(tmp_path, monkeypatch, trained, fmt):
+    """Each "How to load it" snippet on the Export page, run as written in the folder of the downloaded file
+    (with the generated code beside it as model.py, for the snippets that import it)."""
+    import sys
+
+    graph, model = trained
+    name = file_name(graph, fmt)
+    export(fmt, str(tmp_path / name), model=model, graph=graph)
+    (tmp_path / "model.py").write_text(generate_code(graph))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("model", None)
+    namespace: dict = {}
+    exec(compile(FORMATS[fmt].load.format(file=name), f"<{fmt} snippet>", "exec"), namespace)  # noqa: S102
+    sys.modules.pop("model", None)
+    loaded = namespace.get("model") or namespace.get("loaded") or namespace.get("interpreter")
+    assert loaded is not None
+    if fmt == "savedmodel":
+        assert "serving_default" in loaded.signatures and callable(namespace["predict"])
+    if fmt in ("keras", "h5", "weights"):
+        x = sample(model, n=4)
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

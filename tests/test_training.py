@@ -76,6 +76,9 @@ def test_iris_mlp_reaches_90_percent():
     assert conf.shape == (3, 3) and conf.sum() == len(ds.y_test)
     assert np.trace(conf) / conf.sum() == pytest.approx(job.result["metrics"]["accuracy"], abs=1e-6)
     assert len(job.result["misclassified"]) == conf.sum() - np.trace(conf)
+    wrong = job.result["misclassified"]
+    assert len(job.result["misclassified_pred"]) == len(wrong)  # the panel shows "true -> predicted" for each
+    assert all(p != ds.y_test[i] for i, p in zip(wrong, job.result["misclassified_pred"], strict=True))
     assert job.result["samples"] and all(0 <= s["pred"] < 3 for s in job.result["samples"])
 
 
