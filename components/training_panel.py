@@ -86,7 +86,7 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
         st.session_state["train_sig"] = sig
         for key in ("train_loss", "train_logits", "train_metrics", "train_epochs"):
             st.session_state.pop(key, None)
-    c = st.columns(4)
+    c = st.columns([1, 1, 2, 1])  # the loss names are long (sparse_categorical_crossentropy)
     optimizer = c[0].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(suggested.optimizer),
                                key="train_optimizer", disabled=disabled, help="sgd uses momentum 0.9.")
     lr = c[1].number_input("Learning rate", min_value=1e-7, max_value=1e6, value=float(suggested.learning_rate),
