@@ -17,6 +17,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import socket
@@ -119,12 +120,44 @@ PAINT_PROBE = """(() => {
 })();"""
 
 
+@contextlib.contextmanager
+def _served(browser, db: str, script: str = "app.py"):
+    """A fresh `streamlit run <script>` and a 1400x900 page: yields (page, url, launch time); both closed after."""
+    proc, url, started = start_server(db, script)
+    page = None
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        yield page, url, started
+    finally:
+        if page is not None:
+            page.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def _rounds(reps: int, step) -> list[float]:
+    """ms of the timed part of `reps` rounds, after two warm-up rounds. `step(i)` does the untimed preparation
+    and returns the action to time, which returns once its effect shows."""
+    times = []
+    for i in range(reps + 2):
+        act = step(i)
+        t = time.perf_counter()
+        act()
+        if i >= 2:
+            times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def _idle(page, pause_ms: int = 150) -> None:
+    """Until no element on the page is stale (the last rerun is drawn), then a pause (not timed)."""
+    page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0")
+    page.wait_for_timeout(pause_ms)
+
+
 def _launch_to_paint(browser, db: str, script: str, ready: str) -> tuple[float, float | None]:
     """(ms from launching the server to the first frame showing `ready`, ms to the first total or None)."""
     launched = time.time()
-    proc, url, started = start_server(db, script)
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with _served(browser, db, script) as (page, url, started):
         page.add_init_script(PAINT_PROBE)
         page.goto(url)
         page.locator(ready).first.wait_for(timeout=60_000)
@@ -135,10 +168,6 @@ def _launch_to_paint(browser, db: str, script: str, ready: str) -> tuple[float, 
             page.locator('[data-testid="stMetricValue"]').filter(has_text=re.compile(r"\d")).first.wait_for(
                 timeout=120_000)
             summary = (time.perf_counter() - started) * 1000
-        page.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
     return painted, summary
 
 
@@ -168,28 +197,19 @@ def edit_floor(browser, db: str, reps: int) -> dict:
     """edit -> metric on a Streamlit page with nothing else (bench/floor/edit.py)."""
     from playwright.sync_api import expect
 
-    proc, url, _ = start_server(db, "bench/floor/edit.py")
-    times = []
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with _served(browser, db, "bench/floor/edit.py") as (page, url, _):
         page.goto(url)
         metric = page.locator('[data-testid="stMetricValue"]')
         expect(metric).to_have_text("64,000", timeout=60_000)
-        for i in range(reps + 2):
+
+        def step(i):
             value = 65 + i
-            page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0")
-            page.wait_for_timeout(150)
+            _idle(page)
             box = page.get_by_role("spinbutton", name="units")
             box.fill(str(value))
-            t = time.perf_counter()
-            box.press("Enter")
-            expect(metric).to_have_text(f"{value * 1000:,}", timeout=30_000)
-            if i >= 2:
-                times.append((time.perf_counter() - t) * 1000)
-        page.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+            return lambda: (box.press("Enter"), expect(metric).to_have_text(f"{value * 1000:,}", timeout=30_000))
+
+        times = _rounds(reps, step)
     p95 = _p95(times)
     return {**_figure("floor: edit -> metric, no canvas, p95", p95, p95, None), "ratio": None,
             "note": f"p50 {statistics.median(times):.0f} ms"}
@@ -197,6 +217,11 @@ def edit_floor(browser, db: str, reps: int) -> dict:
 
 def _p95(times: list[float]) -> float:
     return statistics.quantiles(times, n=20)[18] if len(times) >= 2 else times[0]
+
+
+def _total_metric(page):
+    return page.locator('[data-testid="stMetric"]').filter(has_text="Total params").locator(
+        '[data-testid="stMetricValue"]')
 
 
 def _wait_page(page, total: str, node_js: str) -> None:
@@ -217,35 +242,26 @@ def edit_latency(browser, db: str, reps: int, n: int, floor_ms: float) -> list[d
     from builder.kerasenv import load_keras
 
     graph = chain_graph(n)
-    proc, url, _ = start_server(db)
-    times = []
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with _served(browser, db) as (page, url, _):
         page.goto(link(url, graph))
-        metric = page.locator('[data-testid="stMetric"]').filter(has_text="Total params").locator('[data-testid="stMetricValue"]')
-        expect(metric).to_have_text(f"{total_params(graph):,}", timeout=120_000)
+        expect(_total_metric(page)).to_have_text(f"{total_params(graph):,}", timeout=120_000)
         # The Dense in the middle of the chain (as the benchmark before this canvas did): below the fitted view,
         # so it is clicked by a dispatched event. Above 150 layers the canvas draws only what is in view, so the
         # 200-layer chain edits a Dense in view near its top (nearly every layer after it is called again).
         mid = f"n{(n // 2) - (n // 2) % 2}" if n <= 150 else "n4"
         page.locator(f"{NODE}[data-id='{mid}']").dispatch_event("click")
         page.get_by_role("spinbutton", name="units *").wait_for(timeout=30_000)
-        for i in range(reps + 2):
+
+        def step(i):
             value = 65 + i
             _settle(page)
             units = page.get_by_role("spinbutton", name="units *")
             units.fill(str(value))
             expected = f"{total_params(graph.set_param(mid, 'units', value)):,}"
-            t = time.perf_counter()
-            units.press("Enter")
-            _wait_page(page, expected, f"return (r.querySelector(\"[data-id='{mid}']\") || {{}}).textContent"
-                                       f"?.includes('units {value} ')")
-            if i >= 2:  # two warm-up edits
-                times.append((time.perf_counter() - t) * 1000)
-        page.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+            shown = f"return (r.querySelector(\"[data-id='{mid}']\") || {{}}).textContent?.includes('units {value} ')"
+            return lambda: (units.press("Enter"), _wait_page(page, expected, shown))
+
+        times = _rounds(reps, step)
     keras = load_keras()
     ref = []
     for _ in range(5):
@@ -269,37 +285,26 @@ def edit_latency(browser, db: str, reps: int, n: int, floor_ms: float) -> list[d
 def drop_latency(browser, db: str, reps: int) -> list[dict]:
     """Drag Dense from the palette onto the output handle of the last layer: until it is painted and the
     total follows (each drop adds Dense(32) after the (None, 3) output: 3 x 32 + 32 weights)."""
-    proc, url, _ = start_server(db)
-    times = []
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with _served(browser, db) as (page, url, _):
         page.goto(url)
         page.locator(f"{NODE}[data-id='output']").wait_for(timeout=60_000)
-        metric = page.locator('[data-testid="stMetric"]').filter(has_text="Total params").locator('[data-testid="stMetricValue"]')
-        metric.filter(has_text="243").wait_for(timeout=120_000)
+        _total_metric(page).filter(has_text="243").wait_for(timeout=120_000)
         page.get_by_placeholder("Search layers").fill("Dense")
         item = page.locator(".lc-item[data-type='Dense']")
-        total = 243
-        for i in range(reps + 2):
-            page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0")
-            page.wait_for_timeout(200)
+
+        def step(i):
+            _idle(page, 200)
             src = item.bounding_box()
             dst = page.locator(f"{NODE}[data-id='output'] .react-flow__handle.source").bounding_box()
             page.mouse.move(src["x"] + 20, src["y"] + 8)
             page.mouse.down()
             page.mouse.move(src["x"] + 40, src["y"] + 12, steps=2)
             page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] / 2, steps=5)
-            total += 3 * 32 + 32
-            new_id = "dense_2" if i == 0 else f"dense_{i + 2}"
-            t = time.perf_counter()
-            page.mouse.up()
-            _wait_page(page, f"{total:,}", f"return !!r.querySelector(\".react-flow__node[data-id='{new_id}']\")")
-            if i >= 2:
-                times.append((time.perf_counter() - t) * 1000)
-        page.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+            total = 243 + (i + 1) * (3 * 32 + 32)
+            new = f".react-flow__node[data-id='dense_{i + 2}']"
+            return lambda: (page.mouse.up(), _wait_page(page, f"{total:,}", f"return !!r.querySelector(\"{new}\")"))
+
+        times = _rounds(reps, step)
     return [
         {**_figure("drop from the palette -> node painted and totals, p50", statistics.median(times), 1, None),
          "ratio": None},

@@ -16,7 +16,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.catalog import LAYERS, LayerSpec, _show, inner_layer_name
+from builder.catalog import (
+    LAYERS,
+    LayerSpec,
+    _show,
+    channel_projection,
+    inner_layer_name,
+)
 from builder.config import env_int, fmt_bytes
 from builder.graph import Graph, GraphError, Node, describe, keras_name
 from builder.kerasenv import load_keras
@@ -404,8 +410,8 @@ def _settings_reason(node: Node, spec: LayerSpec, shapes: list, exc: BaseExcepti
 def _projection_fix(node: Node, srcs: list[str], shapes: list) -> Fix | None:
     """For a merge of equal shapes whose inputs differ in the last axis only: project the first narrower input.
 
-    Dense(32) on (None, 8) (a 1x1 Conv2D/Conv3D on images, as Dense there would draw a Flatten warning) makes
-    it (None, 32). With several narrower inputs the fix does one; the next build offers the next.
+    Dense(32) on (None, 8) makes it (None, 32); on images, a 1x1 convolution (`catalog.channel_projection`). With
+    several narrower inputs the fix does one; the next build offers the next.
     """
     if len(shapes) < 2 or len({len(s) for s in shapes}) != 1 or len({s[1:-1] for s in shapes}) != 1:
         return None
@@ -414,13 +420,8 @@ def _projection_fix(node: Node, srcs: list[str], shapes: list) -> Fix | None:
         return None
     width = max(lasts)
     src = srcs[lasts.index(min(lasts))]
-    rank = len(shapes[0])
-    if rank == 4:
-        type_, params, shown = "Conv2D", {"filters": width, "kernel_size": 1}, f"Conv2D({width}, 1)"
-    elif rank == 5:
-        type_, params, shown = "Conv3D", {"filters": width, "kernel_size": 1}, f"Conv3D({width}, 1)"
-    else:
-        type_, params, shown = "Dense", {"units": width}, f"Dense({width})"
+    type_, params = channel_projection(len(shapes[0]), width)
+    shown = f"{type_}({', '.join(str(v) for v in params.values())})"
     return Fix(f"Insert {shown} before {node.id} on the input from {src}", "insert_between",
                {"source": src, "target": node.id, "type_": type_, "params": params})
 

@@ -925,6 +925,17 @@ def search(text: str) -> list[LayerSpec]:
     return [s for s in _SPECS if not t or t in s.type.lower() or t in s.category or t in s.help.lower()]
 
 
+# The layer that maps the last axis to a given width and keeps the others, by input rank (batch axis included):
+# a 1x1 convolution on images and volumes (Dense there would be warned about keeping the image axes), else Dense.
+_PROJECTIONS = {4: ("Conv2D", "filters", {"kernel_size": 1}), 5: ("Conv3D", "filters", {"kernel_size": 1})}
+
+
+def channel_projection(rank: int, width: int) -> tuple[str, dict]:
+    """(type, params) of a layer that turns an input of `rank` axes into `width` features on its last axis."""
+    type_, size, extra = _PROJECTIONS.get(rank, ("Dense", "units", {}))
+    return type_, {size: width, **extra}
+
+
 def default_params(type_: str) -> dict:
     """Starter params for a new node: the required ones, with sensible values."""
     return {k: v for k, v in STARTERS.get(type_, {}).items()}

@@ -277,6 +277,14 @@ class Graph:
             raise GraphCycleError(self._cycle([i for i, d in indeg.items() if d > 0]))
         return order
 
+    def drawing_order(self) -> list[str]:
+        """The topological order, or the node order when the graph has a cycle (for drawing and layout, which
+        must not fail on a graph the user is still fixing)."""
+        try:
+            return self.topological_order()
+        except GraphCycleError:
+            return self.ids()
+
     def _cycle(self, stuck: list[str]) -> list[str]:
         """One cycle among the nodes that Kahn's algorithm could not order.
 
@@ -837,17 +845,9 @@ def _parse(data: Any) -> Graph:
         raise GraphFormatError([(None, '"nodes" must be a list')])
     nodes, seen = [], set()
     for i, rn in enumerate(raw_nodes):
-        if not isinstance(rn, dict):
-            problems.append((None, f"node #{i + 1} must be an object, got {str(rn)[:40]!r}"))
+        nid = _entry_id(rn, i, seen, "node", problems)
+        if nid is None:
             continue
-        nid = rn.get("id")
-        if not valid_id(nid):
-            problems.append((None, f"node #{i + 1} has an invalid id {str(nid)[:70]!r}: ids {ID_RULE}"))
-            continue
-        if nid in seen:
-            problems.append((nid, f"the id '{nid}' is used by more than one node: ids must be unique"))
-            continue
-        seen.add(nid)
         type_ = rn.get("type")
         if not isinstance(type_, str) or not type_:
             problems.append((nid, f"node '{nid}' has no \"type\" (a Keras layer name such as \"Dense\")"))
@@ -919,6 +919,25 @@ def _parse(data: Any) -> Graph:
     return Graph(tuple(nodes), tuple(edges), name, outputs, layout, extra, groups)
 
 
+def _entry_id(entry: Any, i: int, seen: set[str], kind: str, problems: list) -> str | None:
+    """The id of the `i`-th node or group of a graph file, added to `seen`; None (with the problem added) when
+    the entry is not an object, or its id is invalid or already used by another entry of that kind."""
+    if not isinstance(entry, dict):
+        problems.append((None, f"{kind} #{i + 1} must be an object, got {str(entry)[:40]!r}"))
+        return None
+    eid = entry.get("id")
+    label = "" if kind == "node" else f"{kind} "
+    if not valid_id(eid):
+        problems.append((None, f"{kind} #{i + 1} has an invalid id {str(eid)[:70]!r}: {label}ids {ID_RULE}"))
+        return None
+    if eid in seen:
+        problems.append((eid if kind == "node" else None,
+                         f"the {label}id '{eid}' is used by more than one {kind}: {label}ids must be unique"))
+        return None
+    seen.add(eid)
+    return eid
+
+
 def _parse_groups(raw: Any, node_ids: set[str], problems: list) -> tuple[Group, ...]:
     """The `groups` field; each bad entry adds a problem naming the group. Unknown keys in an entry are ignored."""
     if raw is None:
@@ -930,17 +949,9 @@ def _parse_groups(raw: Any, node_ids: set[str], problems: list) -> tuple[Group, 
     owner: dict[str, str] = {}  # node id -> id of the group that lists it
     seen: set[str] = set()
     for i, rg in enumerate(raw):
-        if not isinstance(rg, dict):
-            problems.append((None, f"group #{i + 1} must be an object, got {printable(rg, 40)!r}"))
+        gid = _entry_id(rg, i, seen, "group", problems)
+        if gid is None:
             continue
-        gid = rg.get("id")
-        if not valid_id(gid):
-            problems.append((None, f"group #{i + 1} has an invalid id {printable(gid, 70)!r}: group ids {ID_RULE}"))
-            continue
-        if gid in seen:
-            problems.append((None, f"the group id '{gid}' is used by more than one group: group ids must be unique"))
-            continue
-        seen.add(gid)
         ok = True
         name = rg.get("name", gid)
         problem = group_name_problem(name)

@@ -126,11 +126,7 @@ def missing_positions(
         The graph with a position for every node; existing entries unchanged.
     """
     placed = {k: v for k, v in graph.layout.items() if graph.has(k)}
-    try:
-        order = graph.topological_order()
-    except GraphCycleError:
-        order = graph.ids()
-    missing = [nid for nid in order if nid not in placed]
+    missing = [nid for nid in graph.drawing_order() if nid not in placed]
     if not missing:
         return graph
     if not placed:
@@ -155,10 +151,7 @@ def missing_positions(
 def _layout_collapsed(graph: Graph, node_width: float, node_height: float, h_gap: float, v_gap: float) -> Graph:
     """`auto_layout` of the graph as the canvas draws it: each collapsed group is one box, at the place of its
     first layer; its other layers share that place (they are hidden until the group expands)."""
-    try:
-        order = {nid: i for i, nid in enumerate(graph.topological_order())}
-    except GraphCycleError:
-        order = {nid: i for i, nid in enumerate(graph.ids())}
+    order = {nid: i for i, nid in enumerate(graph.drawing_order())}
     rep: dict[str, str] = {}
     for group in graph.groups:
         if group.collapsed and group.nodes:

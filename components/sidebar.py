@@ -94,5 +94,6 @@ def render_sidebar() -> None:
                            mime="application/json", width="stretch", icon=":material/save:")
         base = (st.context.url or "").split("?")[0]
         # A text box, not st.code: the code view's highlighter is 1.5 MB of script the first paint would wait for.
-        st.text_input("Share link", value=link(base, graph), key=f"share:{id(graph)}",
+        url = link(base, graph)
+        st.text_input("Share link", value=url, key=f"share:{hash(url)}",
                       help="The whole graph is in this link: copy it to share the model.")

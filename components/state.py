@@ -20,7 +20,6 @@ GRAPH = "lc_graph"
 UNDO = "lc_undo"
 REDO = "lc_redo"
 SELECTED = "lc_selected"
-SELECTION = "lc_selection"
 BUILDER = "lc_builder"
 RESULT = "lc_result"
 PROJECT = "lc_project"
@@ -208,19 +207,12 @@ def selected() -> str | None:
 
 def select(node_id: str | None) -> None:
     st.session_state[SELECTED] = node_id
-    st.session_state[SELECTION] = [node_id] if node_id else []
 
 
 def select_many(ids: list[str]) -> None:
-    """The canvas's selection: the inspector shows the one selected layer (none when several are)."""
-    layers = [i for i in ids if get_graph().has(i)]
-    st.session_state[SELECTED] = layers[0] if len(ids) == 1 and layers else None
-    st.session_state[SELECTION] = list(ids)
-
-
-def selection() -> list[str]:
-    """Every selected id on the canvas (layers, and `g:<id>` for collapsed groups)."""
-    return list(st.session_state.get(SELECTION, []))
+    """The canvas's selection: the inspector shows the one selected layer (none when several are, or a
+    collapsed group is)."""
+    select(ids[0] if len(ids) == 1 and get_graph().has(ids[0]) else None)
 
 
 def build_result():

@@ -39,14 +39,14 @@ def render_issues(result: BuildResult, selected: str | None = None):
     return clicked
 
 
-def render_totals(row, result: BuildResult | None, graph) -> None:
+def render_totals(row, result: BuildResult | None, graph, summary: Summary | None = None) -> None:
     """Total / trainable / non-trainable parameters, the model size and the number of errors, in one row
-    above the canvas (they stay in view while editing)."""
+    above the canvas (they stay in view while editing). `summary`: the result's, when already made."""
     if result is None:
         row.metric("Total params", "…", width="content")
         row.caption(f"{len(graph.nodes)} layers · building…")
         return
-    s = summarize(result)
+    s = summary or summarize(result)
     errors, warnings = len(result.errors), len(result.warnings)
     row.metric("Total params", f"{s.total_params:,}", width="content")
     row.metric("Trainable", f"{s.trainable_params:,}", width="content")
@@ -59,9 +59,9 @@ def render_totals(row, result: BuildResult | None, graph) -> None:
     row.metric("Warnings", f"{warnings:,}", width="content")
 
 
-def render_summary(result: BuildResult) -> Summary:
+def render_summary(result: BuildResult, summary: Summary | None = None) -> Summary:
     """Draws the training-memory note and the per-layer table; returns the Summary."""
-    s = summarize(result)
+    s = summary or summarize(result)
     if result.infos and result.memory is not None:
         st.caption(f"Training with batch {result.memory.batch_size} needs {result.memory.describe()}.",
                    help="float32 weights, their gradients, Adam's two slots per weight, and every layer's output for "

@@ -7,6 +7,7 @@ import streamlit as st
 from builder.graph import GraphError
 from builder.kerasenv import keras_loaded
 from builder.layout import missing_positions
+from builder.summary import summarize
 from builder.validate import apply_fix
 from components import canvas, state
 from components.code_panel import render_code
@@ -51,13 +52,14 @@ selected = state.selected()
 
 result = state.build_result() if keras_loaded() else state.cached_result()
 current = result if result is not None and result.graph is graph else None
+summary = summarize(current) if current is not None else None  # for the totals and the table
 
 # The first paint of a session is the canvas alone (and TensorFlow waits for it): the totals, the inspector and
 # the sidebar's widgets follow in the next run, once the canvas has said it has painted.
 first_paint = canvas.first_paint()
 top = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
 if not first_paint:
-    render_totals(top, current, graph)
+    render_totals(top, current, graph, summary)
     if top.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo",
                   help="Undo the last change (Ctrl+Z)"):
         state.undo()
@@ -92,7 +94,7 @@ if current is not None:
     view = st.segmented_control("Show", ["Summary", "model.summary()", "Code"], default="Summary", key="bottom_view",
                                 label_visibility="collapsed") or "Summary"
     if view == "Summary":
-        render_summary(current)
+        render_summary(current, summary)
     elif view == "model.summary()":
         render_summary_text(current)
     else:

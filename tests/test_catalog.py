@@ -146,3 +146,17 @@ def test_named_ports_match_arity():
             assert spec.arity[1] is None or len(spec.ports) >= spec.arity[1], spec.type
     assert LAYERS["MultiHeadAttention"].ports == ("query", "value", "key")
     assert LAYERS["Dense"].ports == ()
+
+
+@pytest.mark.parametrize("rank, expected", [
+    (2, ("Dense", {"units": 32})), (3, ("Dense", {"units": 32})),
+    (4, ("Conv2D", {"filters": 32, "kernel_size": 1})), (5, ("Conv3D", {"filters": 32, "kernel_size": 1})),
+])
+def test_the_projection_to_a_width_keeps_the_other_axes(rank, expected):
+    from builder.catalog import channel_projection
+
+    type_, params = channel_projection(rank, 32)
+    assert (type_, params) == expected
+    spec = LAYERS[type_]
+    assert all(spec.param(k) is not None for k in params)  # real params of a real catalog layer
+    assert spec.input_rank is None or rank in spec.input_rank

@@ -82,15 +82,6 @@ def palette() -> list[dict]:
 _PALETTE = palette()
 
 
-def _ports(spec, n_inputs: int) -> list[str]:
-    labels = getattr(spec, "port_labels", None)
-    return list(labels(n_inputs)) if labels is not None else []
-
-
-def _groups(graph: Graph) -> tuple:
-    return tuple(getattr(graph, "groups", ()) or ())
-
-
 def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, ack: int = 0,
                 sel: tuple[int, list[str]] = (0, []), fit: int = 0, toast: dict | None = None) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
@@ -100,7 +91,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
     by_node: dict[str | None, list] = {}
     for issue in result.issues if result is not None else []:
         by_node.setdefault(issue.node_id, []).append(issue)
-    member = {nid: g.id for g in _groups(graph) for nid in g.nodes}
+    member = {nid: g.id for g in graph.groups for nid in g.nodes}
     nodes = []
     for node in graph.nodes:
         spec = LAYERS.get(node.type)
@@ -114,20 +105,22 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
             "params": info.params if info is not None else None, "frozen": not node.trainable,
             "input": bool(spec and spec.is_input),
             "issues": [{"sev": i.severity, "msg": i.message} for i in issues],
-            "ports": _ports(spec, n_in) if spec is not None else [],
+            "ports": spec.port_labels(n_in) if spec is not None else [],
             "nin": n_in, "maxin": (spec.arity[1] if spec is not None else 1),
             "raw": {"params": node.params, "trainable": node.trainable},
             "x": _finite(x), "y": _finite(y), "group": member.get(node.id),
         })
     edges = []
     for node in graph.nodes:
-        for i, e in enumerate(graph.in_edges(node.id)):
+        ins = graph.in_edges(node.id)
+        for i, e in enumerate(ins):
             info = infos.get(e.source)
             edges.append({"id": edge_id(e.source, e.target, e.port), "source": e.source, "target": e.target,
-                          "port": i if e.port is not None or len(graph.in_edges(node.id)) > 1 else None,
+                          "port": i if e.port is not None or len(ins) > 1 else None,
                           "label": fmt_shape(info.output_shape) if info is not None else ""})
-    groups = [_group_data(graph, g, infos, by_node) for g in _groups(graph)]
-    drawn = sum(1 for n in nodes if not any(g["collapsed"] and n["id"] in g["nodes"] for g in groups))
+    groups = [_group_data(graph, g, infos, by_node) for g in graph.groups]
+    folded = {g.id for g in graph.groups if g.collapsed}
+    drawn = sum(1 for nid in graph.ids() if member.get(nid) not in folded)
     big = None
     if drawn > MAX_DRAWN:
         big = (f"This graph has {len(graph.nodes):,} layers: too many to draw at once (the canvas draws up to "
@@ -136,7 +129,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
     return {
         "v": version, "ack": ack, "nodes": [] if big else nodes, "edges": [] if big else edges, "groups": groups,
         "palette": _PALETTE, "sel": {"n": sel[0], "ids": list(sel[1])}, "fit": fit, "toast": toast,
-        "building": result is None, "big": big, "height": None,
+        "building": result is None, "big": big,
     }
 
 
@@ -146,7 +139,7 @@ def _finite(v: float) -> float:
 
 def _group_data(graph: Graph, group, infos: dict, by_node: dict) -> dict:
     inside = set(group.nodes)
-    order = [nid for nid in _order(graph) if nid in inside]
+    order = [nid for nid in graph.drawing_order() if nid in inside]
     entering = [e for nid in order for e in graph.in_edges(nid) if e.source not in inside]
     leaving = [nid for nid in order if any(t not in inside for t in graph.successors(nid))
                or not graph.successors(nid)]
@@ -161,13 +154,6 @@ def _group_data(graph: Graph, group, infos: dict, by_node: dict) -> dict:
         "params": sum(params) if len(params) == len(order) else None,
         "errors": sum(1 for n in order for i in by_node.get(n, []) if i.severity == "error"),
     }
-
-
-def _order(graph: Graph) -> list[str]:
-    try:
-        return graph.topological_order()
-    except GraphError:
-        return graph.ids()
 
 
 # -- events ----------------------------------------------------------------------------------------------
@@ -292,8 +278,6 @@ def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
         return graph.rename_group(str(ev.get("group")), str(ev.get("name", ""))[:200]), None, False
     if kind == "layout":
         return auto_layout(graph), None, True
-    if kind == "ready":  # the canvas has painted: the page may now load TensorFlow
-        return graph, None, False
     raise _Refused(f"the canvas sent an unknown action {printable(kind, 30)!r}")
 
 
@@ -341,8 +325,8 @@ def _paste(graph: Graph, ev: dict) -> tuple[Graph, list[str], bool]:
         fresh = g.fresh_id(re.sub(r"_\d+$", "", old)) if isinstance(old, str) and valid_id(old) else None
         g, nid = g.add_node(type_, params, node_id=fresh, trainable=n.get("trainable", True) is not False,
                             position=None if pos is None else (pos[0] + shift[0], pos[1] + shift[1]))
-        if isinstance(n.get("id"), str):
-            ids[n["id"]] = nid
+        if isinstance(old, str):
+            ids[old] = nid
     ordered = sorted((e for e in edges if isinstance(e, dict)),
                      key=lambda e: (str(e.get("target")), e.get("port") if isinstance(e.get("port"), int) else 0))
     for e in ordered:

@@ -87,6 +87,8 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
 
   const byId = useMemo(() => new Map(data.nodes.map((n) => [n.id, n])), [data.nodes]);
   const groups = useMemo(() => groupOf(data), [data]);
+  // A collapsed group's box is the node `g:<group id>`.
+  const boxGroup = useMemo(() => new Map(data.groups.map((g) => [`g:${g.id}`, g])), [data.groups]);
   const toggleGroup = useCallback((id: string, collapsed: boolean) => emit({ kind: "collapse", group: id, collapsed }), [emit]);
   const ungroup = useCallback((id: string) => emit({ kind: "ungroup", group: id }), [emit]);
   const renameGroup = useCallback((id: string, name: string) => emit({ kind: "rename_group", group: id, name }), [emit]);
@@ -102,7 +104,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       const out: Node[] = [];
       const collapsedAt = new Map<string, { x: number; y: number }>();
       for (const n of data.nodes) {
-        const g = n.group ? data.groups.find((x) => x.id === n.group) : undefined;
+        const g = groups.get(n.id);
         if (g && g.collapsed) {
           const at = collapsedAt.get(g.id);
           if (!at || n.y < at.y || (n.y === at.y && n.x < at.x)) collapsedAt.set(g.id, { x: n.x, y: n.y });
@@ -142,7 +144,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       }
       return out;
     });
-  }, [data, toggleGroup, ungroup, renameGroup]);
+  }, [data, groups, toggleGroup, ungroup, renameGroup]);
 
   // Handles appear and disappear with ports: React Flow must measure them again.
   const updateInternals = useUpdateNodeInternals();
@@ -286,7 +288,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     for (const n of dragged) {
       if (n.type === "lcgroup") {
         // A collapsed group moves all its layers by the same amount.
-        const g = data.groups.find((x) => `g:${x.id}` === n.id);
+        const g = boxGroup.get(n.id);
         const first = data.nodes.filter((m) => g?.nodes.includes(m.id));
         const anchor = first.reduce<NodeIn | null>((a, m) => (!a || m.y < a.y || (m.y === a.y && m.x < a.x) ? m : a), null);
         if (!anchor) continue;
@@ -297,22 +299,26 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       }
     }
     if (Object.keys(positions).length) emit({ kind: "move", positions });
-  }, [data.groups, data.nodes, emit]);
+  }, [boxGroup, data.nodes, emit]);
 
   // -- connecting: refused at once when it would make a cycle or use a wrong port --
-  const reaches = useCallback((from: string, to: string) => {
+  // Successors by node, once per graph: a connection being dragged is checked on every pointer move.
+  const successors = useMemo(() => {
     const out = new Map<string, string[]>();
     for (const e of data.edges) out.set(e.source, [...(out.get(e.source) ?? []), e.target]);
+    return out;
+  }, [data.edges]);
+  const reaches = useCallback((from: string, to: string) => {
     const stack = [from], seen = new Set<string>();
     while (stack.length) {
       const id = stack.pop()!;
       if (id === to) return true;
       if (seen.has(id)) continue;
       seen.add(id);
-      stack.push(...(out.get(id) ?? []));
+      stack.push(...(successors.get(id) ?? []));
     }
     return false;
-  }, [data.edges]);
+  }, [successors]);
   const whyNot = useCallback((c: Connection | Edge): string | null => {
     if (c.source.startsWith("g:") || c.target.startsWith("g:")) return "Expand the group to connect to a layer inside it.";
     const s = byId.get(c.source), t = byId.get(c.target);
@@ -353,7 +359,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     const es = edgeIds ?? rf.getEdges().filter((e) => e.selected).map((e) => e.id);
     const layerIds: string[] = [];
     for (const id of ids) {
-      if (id.startsWith("g:")) layerIds.push(...(data.groups.find((g) => `g:${g.id}` === id)?.nodes ?? []));
+      if (id.startsWith("g:")) layerIds.push(...(boxGroup.get(id)?.nodes ?? []));
       else if (!id.startsWith("box:")) layerIds.push(id);
     }
     // Connections of deleted layers go with them (Python keeps a chain whole across a deleted layer).
@@ -365,7 +371,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     if (!layerIds.length && !own.length) return;
     setNodes((ns) => ns.filter((n) => !ids.includes(n.id)));
     emit({ kind: "delete", nodes: layerIds, edges: own });
-  }, [selectedIds, rf, data.groups, data.edges, emit]);
+  }, [selectedIds, rf, boxGroup, data.edges, emit]);
   const onBeforeDelete = useCallback(async ({ nodes: ns, edges: es }: { nodes: Node[]; edges: Edge[] }) => {
     deleteSelection(ns.map((n) => n.id), es.map((e) => e.id));
     return false; // Python deletes; the new data redraws
@@ -385,7 +391,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const clipOf = useCallback((ids: string[]): Clip | null => {
     const layerIds = new Set<string>();
     for (const id of ids) {
-      if (id.startsWith("g:")) data.groups.find((g) => `g:${g.id}` === id)?.nodes.forEach((x) => layerIds.add(x));
+      if (id.startsWith("g:")) boxGroup.get(id)?.nodes.forEach((x) => layerIds.add(x));
       else layerIds.add(id);
     }
     const ns: ClipNode[] = data.nodes.filter((n) => layerIds.has(n.id)).map((n) => ({
@@ -395,7 +401,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     const es: ClipEdge[] = data.edges.filter((e) => layerIds.has(e.source) && layerIds.has(e.target))
       .map((e) => ({ source: e.source, target: e.target, port: e.port }));
     return { format: "layercanvas-clip", version: 1, nodes: ns, edges: es };
-  }, [data]);
+  }, [data, boxGroup]);
   const copy = useCallback((): Clip | null => {
     const clip = clipOf(selectedIds());
     if (!clip) {
@@ -570,7 +576,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     <div className="lc-canvas" ref={wrapRef} tabIndex={0} onKeyDown={onKeyDown} onPaste={onPaste} onCopy={onCopyEvent}
       onPointerDownCapture={onPointerDownCapture} onDoubleClick={onDoubleClick}
       onMouseMove={(e) => { mouse.current = { x: e.clientX, y: e.clientY }; }}
-      style={data.height ? { height: data.height } : undefined}>
+>
       <Palette items={data.palette} onAdd={addAfterSelected} onDrag={setGhost}
         onDrop={(type, x, y) => { if (!dropAt(type, x, y)) say("Drop the layer on the canvas.", "info"); }} />
       <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize }}>

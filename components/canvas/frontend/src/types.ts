@@ -49,7 +49,6 @@ export type Data = {
   toast: { n: number; kind: "error" | "warning" | "info"; text: string } | null;
   building: boolean;
   big: string | null; // a message instead of drawing a huge graph
-  height: number | null;
 };
 
 export type CanvasEvent =
