@@ -237,3 +237,19 @@ def test_a_huge_graph_sends_a_message_instead_of_every_node():
         grouped = grouped.set_group_collapsed(gid, True)
     data = canvas_data(grouped, None)
     assert data["big"] is None and len(data["groups"]) == 16
+
+
+def test_every_new_streamlit_runtime_gets_the_component_registered():
+    """Each runtime has its own registry (AppTest makes one per run, and a new one may reuse an old one's
+    id): registering must look at the registry, not at a cache, or the bundle's files go missing."""
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    from components.canvas import HERE, NAME, _register
+
+    for _ in range(3):
+        manager = BidiComponentManager()
+        assert manager.get_component_asset_root(NAME) is None
+        _register(manager)
+        assert manager.get_component_asset_root(NAME) == HERE / "dist"
+        _register(manager)  # a second call on the same registry is harmless
+        assert manager.get_component_asset_root(NAME) == HERE / "dist"

@@ -467,21 +467,26 @@ def push_selection(ids: list[str]) -> None:
     m.sel_ids = list(ids)
 
 
-@st.cache_resource
-def _register(runtime_id: int):
-    """Registers the component once per Streamlit runtime, with `dist/` as its asset directory, so the bundle
-    is served as a file (`/_stcore/bidi-components/layercanvas.canvas/canvas-<hash>.js`)."""
+def _register(manager) -> None:
+    """Registers the component with this runtime's registry, with `dist/` as its asset directory, so the
+    bundle is served as a file (`/_stcore/bidi-components/layercanvas.canvas/canvas-<hash>.js`). Checked on
+    the registry itself, not cached by runtime: a new runtime (every AppTest run has one) may reuse an old
+    one's id."""
     from streamlit.components.v2.manifest_scanner import (
         ComponentConfig,
         ComponentManifest,
     )
-    from streamlit.runtime import Runtime
 
-    manager = Runtime.instance().bidi_component_registry
+    if manager.get_component_asset_root(NAME) is not None:
+        return
     manager.register_from_manifest(
         ComponentManifest(name="layercanvas", version="1", components=[ComponentConfig(name="canvas", asset_dir="dist")]),
         HERE,
     )
+
+
+@st.cache_resource
+def _component():
     return st.components.v2.component(NAME, js="canvas-*.js", css="canvas-*.css", isolate_styles=True)
 
 
@@ -492,7 +497,8 @@ def _mount():
 
     if not Runtime.exists() or not isinstance(Runtime.instance().bidi_component_registry, BidiComponentManager):
         return None
-    return _register(id(Runtime.instance()))
+    _register(Runtime.instance().bidi_component_registry)
+    return _component()
 
 
 def render_canvas(graph: Graph, result: BuildResult | None) -> None:
