@@ -74,12 +74,56 @@ MIGRATIONS: list[tuple[str, ...]] = [
     # 2: which process runs each run ("host/pid/start time"), so a server marks only
     # the runs of processes that are gone, not those of another live server on the file.
     ("ALTER TABLE runs ADD COLUMN owner TEXT",),
+    # 3: whose projects and runs (`owner_key`: "user:<login>" or "key:<browser key>"; NULL for those made
+    # before, claimed by the first who opens them), soft deletion (undo), and what the projects list previews.
+    (
+        "ALTER TABLE projects ADD COLUMN owner_key TEXT",
+        "ALTER TABLE projects ADD COLUMN deleted_at REAL",
+        "ALTER TABLE projects ADD COLUMN purge_runs INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE projects ADD COLUMN layers INTEGER",
+        "ALTER TABLE projects ADD COLUMN params INTEGER",
+        "ALTER TABLE projects ADD COLUMN weights_run TEXT",
+        "ALTER TABLE runs ADD COLUMN owner_key TEXT",
+        "CREATE INDEX IF NOT EXISTS projects_owner ON projects (owner_key, updated_at)",
+        "CREATE INDEX IF NOT EXISTS runs_owner_key ON runs (owner_key, created_at)",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
     """A store operation that cannot be done (bad id, bad value, database problem)."""
+
+
+class DamagedStoreError(StoreError):
+    """The database file is damaged (not a database, or it fails SQLite's integrity check)."""
+
+
+def open_or_set_aside(path: str | os.PathLike | None = None) -> tuple[Store, str | None]:
+    """Opens the store at `path`; a damaged file is renamed (kept for rescue, never overwritten) and a new one
+    started.
+
+    Returns:
+        (the store, None) or (a new store, a message saying what was set aside where).
+
+    Raises:
+        StoreError: The file cannot be opened for another reason (a newer schema, no permission).
+    """
+    path = pathlib.Path(path) if path is not None else default_path()
+    try:
+        return Store(path), None
+    except DamagedStoreError as e:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
+        try:
+            path.rename(aside)
+            for extra in ("-wal", "-shm"):
+                side = path.with_name(path.name + extra)
+                if side.exists():
+                    side.rename(aside.with_name(aside.name + extra))
+        except OSError as move:
+            raise StoreError(f"{e}; it could not be set aside either: {_one_line(move)}") from None
+        return Store(path), (f"The project database was damaged ({e}). It was set aside as {aside.name} and a "
+                             "new one started: projects and runs saved before are in that file.")
 
 
 def default_path() -> pathlib.Path:
@@ -168,11 +212,20 @@ class Store:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
             self._conn.execute("PRAGMA foreign_keys = ON")
+            check = self._conn.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise DamagedStoreError(f"{self.path.name} fails the integrity check: {check and check[0]}")
             self._migrate()
         except StoreError:
             self.close()
             raise
-        except (sqlite3.Error, OSError) as e:
+        except sqlite3.DatabaseError as e:
+            self.close()
+            text = _one_line(e)
+            if "not a database" in text or "malformed" in text or "corrupt" in text:
+                raise DamagedStoreError(f"{self.path.name} is not a readable database: {text}") from None
+            raise StoreError(f"cannot open the database {self.path}: {text}") from None
+        except OSError as e:
             self.close()
             raise StoreError(f"cannot open the database {self.path}: {_one_line(e)}") from None
 
@@ -234,47 +287,232 @@ class Store:
             return conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
 
     # -- projects ---------------------------------------------------------
-    def save_project(self, project_id: str, graph: Graph) -> None:
-        """Creates or replaces a project's graph (with its layout)."""
+    def save_project(self, project_id: str, graph: Graph, owner: str | None = None, params: int | None = None) -> None:
+        """Creates or replaces a project's graph (with its layout).
+
+        Args:
+            project_id: The project.
+            graph: Its graph.
+            owner: Whose it is, for a new project (an existing project keeps its owner).
+            params: Its parameter total, for the projects list (None: not known for this graph).
+        """
         check_id(project_id)
         text = _graph_json(graph)
+        owner = _owner(owner)
+        if params is not None and (not isinstance(params, int) or isinstance(params, bool) or params < 0):
+            raise StoreError(f"params must be a whole number >= 0, got {params!r}")
         now = time.time()
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO projects (id, name, graph, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO projects (id, name, graph, created_at, updated_at, owner_key, layers, params) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, graph = excluded.graph, "
-                "updated_at = excluded.updated_at",
-                (project_id, str(graph.name), text, now, now),
+                "updated_at = excluded.updated_at, layers = excluded.layers, params = excluded.params",
+                (project_id, str(graph.name), text, now, now, owner, len(graph.nodes), params),
             )
 
+    def set_project_params(self, project_id: str, params: int) -> None:
+        """Records the parameter total of the project's current graph (the app counts it when it builds)."""
+        check_id(project_id)
+        if not isinstance(params, int) or isinstance(params, bool) or params < 0:
+            raise StoreError(f"params must be a whole number >= 0, got {params!r}")
+        with self._tx() as conn:
+            conn.execute("UPDATE projects SET params = ? WHERE id = ?", (params, project_id))
+
     def load_project(self, project_id: str) -> Graph | None:
-        """A project's graph; None if there is none or it no longer parses."""
+        """A project's graph; None if there is none, it was deleted, or it no longer parses."""
         check_id(project_id)
         with self._tx(write=False) as conn:
-            row = conn.execute("SELECT graph FROM projects WHERE id = ?", (project_id,)).fetchone()
+            row = conn.execute(
+                "SELECT graph FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
+            ).fetchone()
         return None if row is None else _parse_graph(row[0])
 
-    def list_projects(self, limit: int = 50) -> list[dict]:
-        """Projects, most recently saved first: `{"id", "name", "updated_at"}`."""
+    def project_info(self, project_id: str) -> dict | None:
+        """`{"id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run"}`, or None."""
+        check_id(project_id)
         with self._tx(write=False) as conn:
-            rows = conn.execute(
-                "SELECT id, name, updated_at FROM projects ORDER BY updated_at DESC, rowid DESC LIMIT ?",
-                (_limit(limit),),
-            ).fetchall()
-        return [{"id": i, "name": n, "updated_at": u} for i, n, u in rows]
+            row = conn.execute(
+                "SELECT id, name, owner_key, created_at, updated_at, deleted_at, weights_run FROM projects "
+                "WHERE id = ?", (project_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run"), row))
 
-    def delete_project(self, project_id: str) -> bool:
-        """Deletes a project (its runs stay, with their own copy of the graph).
+    def claim_project(self, project_id: str, owner: str) -> bool:
+        """Gives a project without an owner (made before owners existed) to `owner`.
 
         Returns:
-            Whether there was such a project.
+            Whether `owner` owns it now.
+        """
+        check_id(project_id)
+        owner = _owner(owner)
+        with self._tx() as conn:
+            conn.execute("UPDATE projects SET owner_key = ? WHERE id = ? AND owner_key IS NULL", (owner, project_id))
+            row = conn.execute("SELECT owner_key FROM projects WHERE id = ?", (project_id,)).fetchone()
+        return row is not None and row[0] == owner
+
+    def transfer_owner(self, old: str, new: str) -> int:
+        """Moves every project and run of `old` to `new` (a browser that turned out to have a key already)."""
+        old, new = _owner(old), _owner(new)
+        with self._tx() as conn:
+            n = conn.execute("UPDATE projects SET owner_key = ? WHERE owner_key = ?", (new, old)).rowcount
+            conn.execute("UPDATE runs SET owner_key = ? WHERE owner_key = ?", (new, old))
+        return n
+
+    def list_projects(self, limit: int = 50, owner: str | None = None, search: str | None = None) -> list[dict]:
+        """Projects, most recently saved first, deleted ones left out.
+
+        Args:
+            limit: At most this many.
+            owner: Only this owner's (None: everyone's, for the command line and tests).
+            search: Only those whose name holds this text (any case).
+
+        Returns:
+            `[{"id", "name", "updated_at", "layers", "params", "runs", "best"}]`; `best` is the best test
+            accuracy of the project's runs, else their lowest test loss, as `{"accuracy": x}` / `{"loss": x}`,
+            or None.
+        """
+        where, args = ["p.deleted_at IS NULL"], []
+        if owner is not None:
+            where.append("p.owner_key = ?")
+            args.append(_owner(owner))
+        if search:
+            where.append("instr(lower(p.name), lower(?)) > 0")
+            args.append(str(search)[:200])
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                "SELECT p.id, p.name, p.updated_at, p.layers, p.params, "
+                "(SELECT COUNT(*) FROM runs r WHERE r.project_id = p.id), "
+                "(SELECT MAX(json_extract(r.final_metrics, '$.accuracy')) FROM runs r "
+                " WHERE r.project_id = p.id AND json_valid(r.final_metrics)), "
+                "(SELECT MIN(json_extract(r.final_metrics, '$.loss')) FROM runs r "
+                " WHERE r.project_id = p.id AND json_valid(r.final_metrics)) "
+                f"FROM projects p WHERE {' AND '.join(where)} ORDER BY p.updated_at DESC, p.rowid DESC LIMIT ?",
+                (*args, _limit(limit)),
+            ).fetchall()
+        out = []
+        for pid, name, updated, layers, params, runs, acc, loss in rows:
+            best = {"accuracy": acc} if isinstance(acc, (int, float)) else \
+                {"loss": loss} if isinstance(loss, (int, float)) else None
+            out.append({"id": pid, "name": name, "updated_at": updated, "layers": layers, "params": params,
+                        "runs": runs, "best": best})
+        return out
+
+    def rename_project(self, project_id: str, name: str) -> Graph:
+        """Renames a project (its graph's name: also the Keras model name).
+
+        Returns:
+            The renamed graph.
+
+        Raises:
+            StoreError: No such project, or the name is not valid.
         """
         check_id(project_id)
         with self._tx() as conn:
-            return conn.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount > 0
+            row = conn.execute(
+                "SELECT graph FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
+            ).fetchone()
+            graph = None if row is None else _parse_graph(row[0])
+            if graph is None:
+                raise StoreError(f"there is no project {project_id!r}")
+            try:
+                graph = graph.set_name(name)
+            except GraphError as e:
+                raise StoreError(str(e)) from None
+            conn.execute(
+                "UPDATE projects SET name = ?, graph = ?, updated_at = ? WHERE id = ?",
+                (graph.name, _graph_json(graph), time.time(), project_id),
+            )
+        return graph
+
+    def duplicate_project(self, project_id: str, owner: str | None, name: str | None = None) -> str:
+        """A copy of a project (its graph, not its runs) for `owner`, under `name` (default "<name> copy").
+
+        Returns:
+            The new project's id.
+        """
+        check_id(project_id)
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                "SELECT graph, params, weights_run FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
+            ).fetchone()
+        graph = None if row is None else _parse_graph(row[0])
+        if graph is None:
+            raise StoreError(f"there is no project {project_id!r}")
+        try:
+            graph = graph.set_name(name if name is not None else f"{graph.name} copy")
+        except GraphError as e:
+            raise StoreError(str(e)) from None
+        new = new_project_id()
+        self.save_project(new, graph, owner, params=row[1])
+        if row[2]:
+            self.set_weights_run(new, row[2])
+        return new
+
+    def set_weights_run(self, project_id: str, run_id: str | None) -> None:
+        """The run whose trained model gives the project its starting weights (a run opened in the editor)."""
+        check_id(project_id)
+        if run_id is not None:
+            check_id(run_id, "run id")
+        with self._tx() as conn:
+            conn.execute("UPDATE projects SET weights_run = ? WHERE id = ?", (run_id, project_id))
+
+    def delete_project(self, project_id: str, delete_runs: bool = False) -> bool:
+        """Deletes a project, undoably until `purge_deleted` runs: `restore_project` brings it back.
+
+        Args:
+            project_id: The project.
+            delete_runs: Whether its runs (records and trained model files) go with it when it is purged;
+                otherwise they stay, with their own copy of the graph.
+
+        Returns:
+            Whether there was such a project (not deleted already).
+        """
+        check_id(project_id)
+        with self._tx() as conn:
+            return conn.execute(
+                "UPDATE projects SET deleted_at = ?, purge_runs = ? WHERE id = ? AND deleted_at IS NULL",
+                (time.time(), int(bool(delete_runs)), project_id),
+            ).rowcount > 0
+
+    def restore_project(self, project_id: str) -> bool:
+        """Undoes `delete_project` (before the purge). Returns whether there was a deleted project to restore."""
+        check_id(project_id)
+        with self._tx() as conn:
+            return conn.execute(
+                "UPDATE projects SET deleted_at = NULL, purge_runs = 0 WHERE id = ? AND deleted_at IS NOT NULL",
+                (project_id,),
+            ).rowcount > 0
+
+    def purge_deleted(self, older_than_s: float = 0.0) -> int:
+        """Removes projects deleted more than `older_than_s` seconds ago for good, with their runs and the
+        runs' files where the user chose so.
+
+        Returns:
+            How many projects were removed.
+        """
+        cutoff = time.time() - float(older_than_s)
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, purge_runs FROM projects WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
+            ).fetchall()
+            files = []
+            for pid, purge in rows:
+                if purge:
+                    files += [f for (f,) in conn.execute(
+                        "SELECT artifact_path FROM runs WHERE project_id = ? AND artifact_path IS NOT NULL", (pid,))]
+                    conn.execute("DELETE FROM runs WHERE project_id = ?", (pid,))
+                conn.execute("DELETE FROM projects WHERE id = ?", (pid,))
+        for f in files:  # after the commit: a failed transaction keeps its files
+            with contextlib.suppress(OSError):
+                pathlib.Path(f).unlink()
+        return len(rows)
 
     # -- runs -------------------------------------------------------------
-    def create_run(self, project_id: str | None, graph: Graph, settings: dict, dataset: str) -> str:
+    def create_run(self, project_id: str | None, graph: Graph, settings: dict, dataset: str,
+                   owner: str | None = None) -> str:
         """Records a new run, status `queued`.
 
         Args:
@@ -282,6 +520,7 @@ class Store:
             graph: The graph as trained (a copy is kept: the project may change).
             settings: Training settings (epochs, batch size, ...), JSON-able.
             dataset: The dataset name or description.
+            owner: Whose run it is (see `list_projects`); None from the command line.
 
         Returns:
             The new run id.
@@ -292,13 +531,14 @@ class Store:
             raise StoreError(f"run settings must be a dict, got {type(settings).__name__}")
         if not isinstance(dataset, str):
             raise StoreError(f"the dataset must be text, got {type(dataset).__name__}")
+        owner = _owner(owner)
         run_id = secrets.token_urlsafe(12)
         text, settings_text, now = _graph_json(graph), _to_json(settings, "run settings"), time.time()
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO runs (id, project_id, name, graph, settings, dataset, status, created_at, updated_at, "
-                "owner) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (run_id, project_id, str(graph.name), text, settings_text, dataset, now, now, self.owner),
+                "owner, owner_key) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (run_id, project_id, str(graph.name), text, settings_text, dataset, now, now, self.owner, owner),
             )
         return run_id
 
@@ -355,7 +595,7 @@ class Store:
             `{"id", "project_id", "name", "graph" (Graph, or None if it no
             longer parses), "settings", "dataset", "status", "message",
             "epochs" ([{"epoch", "metrics"}] by epoch), "final_metrics",
-            "artifact_path", "created_at", "updated_at"}`.
+            "artifact_path", "created_at", "updated_at", "owner_key"}`.
         """
         check_id(run_id, "run id")
         with self._tx(write=False) as conn:
@@ -370,11 +610,17 @@ class Store:
         run["epochs"] = [{"epoch": e, "metrics": _from_json(m) or {}} for e, m in epochs]
         return run
 
-    def list_runs(self, project_id: str | None = None, limit: int = 100) -> list[dict]:
-        """Runs, newest first, without graphs and epochs (see `get_run`)."""
+    def list_runs(self, project_id: str | None = None, limit: int = 100, owner: str | None = None) -> list[dict]:
+        """Runs, newest first, without graphs and epochs (see `get_run`): of one project and/or one owner
+        (None: any)."""
+        clauses, args = [], []
         if project_id is not None:
-            check_id(project_id)
-        where, args = ("WHERE project_id = ?", (project_id,)) if project_id is not None else ("", ())
+            clauses.append("project_id = ?")
+            args.append(check_id(project_id))
+        if owner is not None:
+            clauses.append("owner_key = ?")
+            args.append(_owner(owner))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._tx(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
@@ -416,8 +662,19 @@ class Store:
 
 
 _RUN_COLUMNS = (
-    "id, project_id, name, settings, dataset, status, message, final_metrics, artifact_path, created_at, updated_at"
+    "id, project_id, name, settings, dataset, status, message, final_metrics, artifact_path, created_at, updated_at, "
+    "owner_key"
 )
+OWNER_RE = re.compile(r"(user|key):[^\x00-\x1f]{1,300}")
+
+
+def _owner(owner: Any) -> str | None:
+    """An owner key ("user:<login>" or "key:<browser key>"), or None; anything else is refused."""
+    if owner is None:
+        return None
+    if not isinstance(owner, str) or not OWNER_RE.fullmatch(owner):
+        raise StoreError(f"invalid owner {str(owner)[:40]!r}: use 'user:<login>' or 'key:<key>'")
+    return owner
 
 
 def _run_row(row: tuple) -> dict:

@@ -1,8 +1,10 @@
 """SQLite store: round trips, transactions, threads, persistence, bad input."""
 
 import math
+import pathlib
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 
@@ -20,6 +22,8 @@ from builder.store import (
     new_project_id,
 )
 from builder.templates import template
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -91,7 +95,7 @@ def test_a_newer_schema_or_a_file_that_is_no_database_is_refused(tmp_path):
         Store(path)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(StoreError, match="cannot open"):
+    with pytest.raises(store_mod.DamagedStoreError, match="not a readable database"):
         Store(junk)
 
 
@@ -121,7 +125,7 @@ def test_project_round_trip_upsert_list_and_delete(db):
     assert db.load_project(a) == g2
     listed = db.list_projects()
     assert [p["id"] for p in listed] == [a, b]
-    assert listed[0]["name"] == "renamed" and set(listed[0]) == {"id", "name", "updated_at"}
+    assert listed[0]["name"] == "renamed" and set(listed[0]) == {"id", "name", "updated_at", "layers", "params", "runs", "best"}
     assert listed[0]["updated_at"] >= listed[1]["updated_at"]
     assert len(db.list_projects(limit=1)) == 1
     assert raw(db, "SELECT COUNT(*) FROM projects") == [(2,)]
@@ -309,7 +313,7 @@ def test_a_version_1_database_gains_owners_and_its_active_runs_are_interrupted(t
         conn.execute("INSERT INTO runs (id, name, graph, settings, dataset, status, created_at, updated_at) "
                      "VALUES ('oldrun_1', 'm', '{}', '{}', 'iris', 'running', 0, 0)")
     with Store(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.schema_version() == SCHEMA_VERSION == 3
         assert s.mark_interrupted() == 1
         assert s.get_run("oldrun_1")["status"] == "interrupted"
         assert s.get_run(s.create_run(None, template("mlp"), {}, "iris"))["status"] == "queued"
@@ -384,3 +388,155 @@ def test_eight_threads_write_at_once_through_one_store_and_through_two(tmp_path)
     assert raw(shared, "SELECT COUNT(*) FROM epochs") == [(8 * per_thread * 3,)]
     shared.close()
     other.close()
+
+
+# -- owners, the projects list, deletion with undo (schema 3) -----------------------
+ME, YOU = "key:" + "m" * 22, "user:you@example.org"
+
+
+def test_a_version_2_database_opens_with_everything_kept_and_old_projects_are_claimable(tmp_path):
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for step in store_mod.MIGRATIONS[:2]:
+            for sql in step:
+                conn.execute(sql)
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute("INSERT INTO schema_version VALUES (2)")
+        graph = template("mlp").dumps(indent=None)
+        conn.execute("INSERT INTO projects VALUES ('oldproject1', 'mlp', ?, 1, 2)", (graph,))
+        conn.execute("INSERT INTO runs (id, project_id, name, graph, settings, dataset, status, final_metrics, "
+                     "created_at, updated_at, owner) VALUES ('oldrun_22', 'oldproject1', 'mlp', ?, '{}', 'iris', "
+                     "'finished', '{\"accuracy\": 0.75}', 3, 4, 'h/1/1')", (graph,))
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        assert s.load_project("oldproject1") == template("mlp")
+        assert s.get_run("oldrun_22")["final_metrics"] == {"accuracy": 0.75}
+        (listed,) = s.list_projects()
+        assert listed["best"] == {"accuracy": 0.75} and listed["runs"] == 1
+        assert s.project_info("oldproject1")["owner"] is None
+        assert s.list_projects(owner=ME) == []  # nobody's until opened
+        assert s.claim_project("oldproject1", ME) is True
+        assert s.claim_project("oldproject1", YOU) is False  # the first opener keeps it
+        assert [p["id"] for p in s.list_projects(owner=ME)] == ["oldproject1"]
+
+
+def test_projects_and_runs_are_listed_by_owner_and_searched(db):
+    mine, yours = new_project_id(), new_project_id()
+    db.save_project(mine, template("mlp").set_name("Digits <b>net<b>"), ME, params=1234)
+    db.save_project(yours, template("mlp").set_name("your digits"), YOU)
+    db.save_project(mine, template("mlp").set_name("Digits <b>net<b>"), YOU)  # a save never changes the owner
+    assert db.project_info(mine)["owner"] == ME
+    assert [p["id"] for p in db.list_projects(owner=ME)] == [mine]
+    assert [p["id"] for p in db.list_projects(owner=YOU)] == [yours]
+    assert {p["id"] for p in db.list_projects(search="DIGITS")} == {mine, yours}
+    assert [p["id"] for p in db.list_projects(owner=YOU, search="<b>")] == []
+    assert [p["id"] for p in db.list_projects(search="'; DROP TABLE projects; --")] == []
+    (p,) = db.list_projects(owner=ME)
+    assert p["layers"] == len(template("mlp").nodes) and p["params"] is None  # a new graph: not counted yet
+    db.set_project_params(mine, 4321)
+    assert db.list_projects(owner=ME)[0]["params"] == 4321
+    r1 = db.create_run(mine, template("mlp"), {}, "iris", owner=ME)
+    r2 = db.create_run(yours, template("mlp"), {}, "iris", owner=YOU)
+    db.finish_run(r1, "finished", {"loss": 0.5, "accuracy": 0.9})
+    db.finish_run(r2, "finished", {"loss": 0.25})
+    assert [r["id"] for r in db.list_runs(owner=ME)] == [r1]
+    assert db.list_runs(mine, owner=YOU) == []
+    assert db.list_projects(owner=ME)[0]["best"] == {"accuracy": 0.9}
+    assert db.list_projects(owner=YOU)[0]["best"] == {"loss": 0.25}
+    assert db.get_run(r1)["owner_key"] == ME
+    for bad in ("me", "key:", "user:a\nb", 5):
+        with pytest.raises(StoreError, match="invalid owner"):
+            db.list_projects(owner=bad)
+    assert db.transfer_owner(ME, YOU) == 1
+    assert {p["id"] for p in db.list_projects(owner=YOU)} == {mine, yours}
+    assert db.get_run(r1)["owner_key"] == YOU
+
+
+def test_rename_duplicate_delete_restore_and_purge(db, tmp_path):
+    a = new_project_id()
+    db.save_project(a, template("mlp"), ME, params=99)
+    assert db.rename_project(a, "renamed").name == "renamed"
+    assert db.load_project(a).name == "renamed" and db.list_projects()[0]["name"] == "renamed"
+    with pytest.raises(StoreError):
+        db.rename_project(a, "")
+    with pytest.raises(StoreError, match="no project"):
+        db.rename_project(new_project_id(), "x")
+    run = db.create_run(a, template("mlp"), {}, "iris", owner=ME)
+    db.set_weights_run(a, run)
+    b = db.duplicate_project(a, YOU)
+    assert b != a and db.load_project(b).name == "renamed copy" and db.load_project(b).nodes == db.load_project(a).nodes
+    info = db.project_info(b)
+    assert info["owner"] == YOU and info["weights_run"] == run
+    assert db.list_runs(b) == []  # runs are not copied
+    files = []
+    for pid in (a, b):
+        r = db.create_run(pid, template("mlp"), {}, "iris", owner=ME)
+        f = tmp_path / f"{r}.keras"
+        f.write_bytes(b"model")
+        db.finish_run(r, "finished", {}, str(f))
+        files.append((r, f))
+    assert db.delete_project(a, delete_runs=True) and db.delete_project(b, delete_runs=False)
+    assert db.load_project(a) is None and db.list_projects() == []
+    assert db.restore_project(a) is True and db.restore_project(a) is False
+    assert db.load_project(a).name == "renamed"
+    assert db.delete_project(a, delete_runs=True)
+    assert db.purge_deleted(older_than_s=3600) == 0  # still undoable
+    assert db.purge_deleted() == 2
+    assert db.project_info(a) is None and db.project_info(b) is None
+    assert db.get_run(files[0][0]) is None and not files[0][1].exists()  # a's runs went, with their files
+    assert raw(db, "SELECT COUNT(*) FROM runs WHERE project_id = ?", a) == [(0,)]
+    assert db.get_run(files[1][0]) is not None and files[1][1].exists()  # b's were kept
+
+
+def test_a_damaged_database_is_set_aside_not_overwritten(tmp_path):
+    path = tmp_path / "lc.db"
+    with Store(path) as s:
+        pid = new_project_id()
+        s.save_project(pid, template("mlp"), ME)
+    data = bytearray(path.read_bytes())
+    data[4096: 4096 + 8] = b"\xff" * 8  # scribble over the header of the second page (a table's)
+    path.write_bytes(bytes(data))
+    store, note = store_mod.open_or_set_aside(path)
+    with store:
+        assert note and "set aside as lc.db.damaged-" in note
+        assert store.list_projects() == [] and store.schema_version() == SCHEMA_VERSION
+    (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith("lc.db.damaged-") and not p.name.endswith(("-wal", "-shm"))]
+    assert aside.read_bytes() == bytes(data)  # kept as it was, for rescue
+    path.write_bytes(b"garbage" * 1000)
+    store, note = store_mod.open_or_set_aside(path)
+    store.close()
+    assert "not a readable database" in note
+    store, note = store_mod.open_or_set_aside(path)  # a healthy file opens without a note
+    store.close()
+    assert note is None
+
+
+WRITER = """
+import sys
+from builder.store import Store, new_project_id
+from builder.templates import template
+s = Store(sys.argv[1])
+tag = sys.argv[2]
+for i in range(40):
+    pid = new_project_id()
+    s.save_project(pid, template("mlp").set_name(f"{tag} {i}"), "key:" + tag * 8)
+    run = s.create_run(pid, template("mlp"), {"i": i}, "iris", owner="key:" + tag * 8)
+    s.add_epoch(run, 1, {"loss": i})
+    s.finish_run(run, "finished", {"accuracy": i / 40})
+s.close()
+"""
+
+
+def test_two_processes_write_one_database_file_at_once(tmp_path):
+    path = tmp_path / "shared.db"
+    Store(path).close()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag], cwd=ROOT) for tag in "ab"]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with Store(path) as s:
+        assert raw(s, "PRAGMA integrity_check") == [("ok",)]
+        assert raw(s, "PRAGMA journal_mode") == [("wal",)]
+        for tag in "ab":
+            assert len(s.list_projects(owner="key:" + tag * 8, limit=1000)) == 40
+            runs = s.list_runs(owner="key:" + tag * 8)
+            assert len(runs) == 40 and all(r["status"] == "finished" for r in runs)
