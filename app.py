@@ -8,6 +8,7 @@ from builder.kerasenv import preload_in_background
 from components import state
 from components.canvas import first_paint
 from components.canvas import painted as canvas_painted
+from components.owner import keep_browser_key
 from components.runtime import keep_keras_session
 from components.sidebar import render_sidebar
 from components.text import md_escape
@@ -30,16 +31,27 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}
 state.init_project()
 state.keep_project_in_url()
 page = st.navigation([
+    st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ])
+if not state.has_project() and page.title != "Projects":
+    st.switch_page("pages/projects.py")  # the URL named a project that is not there: pick one
 if page.title != "Build" or not first_paint():
     render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
 for kind, text in state.take_flashes():
     getattr(st, kind)(md_escape(text))
+if state.read_only() and page.title != "Projects":
+    notice = st.container(horizontal=True, vertical_alignment="center")
+    notice.info(state.READ_ONLY_MESSAGE, icon=":material/visibility:", width="stretch")
+    if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
+        state.save_copy()
+        st.rerun()
+with st.sidebar:
+    keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
 with state.app_run():
     page.run()
 if page.title != "Build" or canvas_painted():

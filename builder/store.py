@@ -400,19 +400,20 @@ class Store:
                         "runs": runs, "best": best})
         return out
 
-    def rename_project(self, project_id: str, name: str) -> Graph:
-        """Renames a project (its graph's name: also the Keras model name).
+    def rename_project(self, project_id: str, name: str, owner: str | None = None) -> Graph:
+        """Renames a project (its graph's name: also the Keras model name); only `owner`'s, when given.
 
         Returns:
             The renamed graph.
 
         Raises:
-            StoreError: No such project, or the name is not valid.
+            StoreError: No such project (of that owner), or the name is not valid.
         """
         check_id(project_id)
+        mine, args = _owned(owner)
         with self._tx() as conn:
             row = conn.execute(
-                "SELECT graph FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
+                f"SELECT graph FROM projects WHERE id = ? AND deleted_at IS NULL{mine}", (project_id, *args)
             ).fetchone()
             graph = None if row is None else _parse_graph(row[0])
             if graph is None:
@@ -459,31 +460,35 @@ class Store:
         with self._tx() as conn:
             conn.execute("UPDATE projects SET weights_run = ? WHERE id = ?", (run_id, project_id))
 
-    def delete_project(self, project_id: str, delete_runs: bool = False) -> bool:
+    def delete_project(self, project_id: str, delete_runs: bool = False, owner: str | None = None) -> bool:
         """Deletes a project, undoably until `purge_deleted` runs: `restore_project` brings it back.
 
         Args:
             project_id: The project.
             delete_runs: Whether its runs (records and trained model files) go with it when it is purged;
                 otherwise they stay, with their own copy of the graph.
+            owner: Only if it is this owner's (None: anyone's, for the command line and tests).
 
         Returns:
             Whether there was such a project (not deleted already).
         """
         check_id(project_id)
+        mine, args = _owned(owner)
         with self._tx() as conn:
             return conn.execute(
-                "UPDATE projects SET deleted_at = ?, purge_runs = ? WHERE id = ? AND deleted_at IS NULL",
-                (time.time(), int(bool(delete_runs)), project_id),
+                f"UPDATE projects SET deleted_at = ?, purge_runs = ? WHERE id = ? AND deleted_at IS NULL{mine}",
+                (time.time(), int(bool(delete_runs)), project_id, *args),
             ).rowcount > 0
 
-    def restore_project(self, project_id: str) -> bool:
-        """Undoes `delete_project` (before the purge). Returns whether there was a deleted project to restore."""
+    def restore_project(self, project_id: str, owner: str | None = None) -> bool:
+        """Undoes `delete_project` (before the purge); only `owner`'s, when given. Returns whether there was a
+        deleted project to restore."""
         check_id(project_id)
+        mine, args = _owned(owner)
         with self._tx() as conn:
             return conn.execute(
-                "UPDATE projects SET deleted_at = NULL, purge_runs = 0 WHERE id = ? AND deleted_at IS NOT NULL",
-                (project_id,),
+                f"UPDATE projects SET deleted_at = NULL, purge_runs = 0 WHERE id = ? AND deleted_at IS NOT NULL{mine}",
+                (project_id, *args),
             ).rowcount > 0
 
     def purge_deleted(self, older_than_s: float = 0.0) -> int:
@@ -666,6 +671,12 @@ _RUN_COLUMNS = (
     "owner_key"
 )
 OWNER_RE = re.compile(r"(user|key):[^\x00-\x1f]{1,300}")
+
+
+def _owned(owner: Any) -> tuple[str, tuple]:
+    """The SQL condition (and its argument) that limits a change to `owner`'s projects; none for None."""
+    owner = _owner(owner)
+    return ("", ()) if owner is None else (" AND owner_key = ?", (owner,))
 
 
 def _owner(owner: Any) -> str | None:

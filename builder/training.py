@@ -278,18 +278,21 @@ class TrainingJob:
         weights: node id -> arrays to start from (imported or earlier
             training); layers whose shapes changed start fresh.
         store: A Store to record the run in (optional), with `project_id`.
+        owner: Whose run it is (recorded in the store; see `Store.list_projects`).
         artifact_dir: Where the trained model is saved as <run id>.keras.
         run_id: The store's run id, when the caller created the run.
     """
 
     def __init__(self, graph: Graph, dataset, settings: TrainSettings, weights: dict | None = None, store=None,
-                 project_id: str | None = None, artifact_dir: str | None = None, run_id: str | None = None):
+                 project_id: str | None = None, artifact_dir: str | None = None, run_id: str | None = None,
+                 owner: str | None = None):
         settings.check()
         self.graph, self.dataset, self.settings = graph, dataset, settings
         self.initial_weights = weights or {}
         self.store, self.project_id, self.artifact_dir = store, project_id, artifact_dir
-        self.id = run_id or (store.create_run(project_id, graph, settings.to_dict(), dataset.name) if store
-                             else secrets.token_urlsafe(12))
+        self.owner = owner
+        self.id = run_id or (store.create_run(project_id, graph, settings.to_dict(), dataset.name, owner=owner)
+                             if store else secrets.token_urlsafe(12))
         self.status = "queued"
         self.message: str | None = None
         self.created = time.time()

@@ -14,7 +14,7 @@ from builder.export import (
 from builder.graph import Graph
 from components import state
 from components.text import md_escape
-from components.training_panel import WEIGHTS, current_run
+from components.training_panel import WEIGHTS, current_run, restore_weights, stored_model
 
 PREPARED = "lc_export_prepared"  # (model key, format) -> bytes or an error message
 MODEL = "lc_export_model"
@@ -24,7 +24,18 @@ SLOW = ("savedmodel", "tflite")  # prepared on request: each takes seconds
 def model_to_export(graph: Graph):
     """(model, graph, description, key): the trained model of this session's run, else the graph built with the
     imported or trained weights, else untrained."""
-    job, _ = current_run()
+    job, stored = current_run()
+    if job is None and stored is not None and stored.get("artifact_path"):
+        model = stored_model(stored)
+        if model is not None:
+            test = stored.get("final_metrics") or {}
+            score = ", ".join(f"test {k} {v:.4f}" for k, v in test.items() if isinstance(v, (int, float)))
+            text = (f"The model trained in run {stored['id'][:6]} ({stored['status']}, saved when it ended"
+                    f"{', ' + score if score else ''}).")
+            run_graph = stored.get("graph") or graph
+            if run_graph != graph:
+                text += " The graph changed since: the code files describe the model as trained."
+            return model, run_graph, text, f"run:{stored['id']}"
     if job is not None and job.model is not None and not job.active:
         test = (job.result or {}).get("metrics", {})
         score = ", ".join(f"test {k} {v:.4f}" for k, v in test.items())
@@ -34,6 +45,7 @@ def model_to_export(graph: Graph):
         return job.model, job.graph, text, f"run:{job.id}"
     if state.build_result().model is None:
         return None, graph, "The model has errors: fix them on the Build page first.", None
+    restore_weights()
     weights = st.session_state.get(WEIGHTS)
     model, loaded = _fresh_model(graph, weights)
     key = f"graph:{id(graph)}:{id(weights)}"

@@ -1,4 +1,4 @@
-"""The sidebar: project name, New from template, Open and Save, and the share link."""
+"""The sidebar: project name, New from template, Open and Save, the share link, and signing in."""
 
 from __future__ import annotations
 
@@ -34,17 +34,16 @@ def _import(upload) -> None:
         return
     from builder.layout import auto_layout
 
-    state.commit(auto_layout(result.graph))
-    state.select(None)
+    state.new_project(auto_layout(result.graph))
     st.session_state[WEIGHTS] = result.weights
-    st.session_state["lc_fit"] = True
     layers = sum(1 for w in result.weights.values() if w)
     notes = " ".join(result.notes)
     state.flash("success", f"Imported {upload.name}: {len(result.graph.nodes)} layers, weights for {layers}. "
                            f"Freeze layers and train on the Train page. {notes}".strip())
 
 
-def _open(upload) -> None:
+def open_upload(upload) -> None:
+    """A graph file or a Keras model, as a new project (the current one stays in the Projects list)."""
     if upload.name.lower().endswith((".keras", ".h5")):
         _import(upload)
         return
@@ -56,21 +55,46 @@ def _open(upload) -> None:
     except GraphFormatError as e:
         state.flash("error", f"{upload.name} cannot be opened: {e}. Your project is unchanged.")
         return
-    state.commit(graph)
-    state.select(None)
-    st.session_state["lc_fit"] = True
-    state.flash("success", f"Opened {upload.name}.")
+    state.new_project(graph)
+    state.flash("success", f"Opened {upload.name} as a new project.")
+
+
+def new_from_template(choice: str) -> None:
+    state.new_project(template(choice))
+    state.flash("success", f"New project: {TEMPLATES[choice][0]}. The previous one is in Projects.")
+
+
+def render_login() -> None:
+    """Sign in / out, when Streamlit's login is configured (see the README: a classroom server)."""
+    from components.owner import login_configured, signed_in_user
+
+    if not login_configured():
+        return
+    user = signed_in_user()
+    if user:
+        st.caption(f"Signed in as {md_escape(user)}")
+        if st.button("Sign out", width="stretch", icon=":material/logout:", key="logout"):
+            st.logout()
+    elif st.button("Sign in", width="stretch", icon=":material/login:", key="login",
+                   help="Your projects and runs then follow you to any browser."):
+        st.login()
 
 
 def render_sidebar() -> None:
+    if not state.has_project():
+        with st.sidebar:
+            render_login()
+        return
     graph = state.get_graph()
+    read_only = state.read_only()
     with st.sidebar:
         st.markdown("**LayerCanvas** designs Keras models visually.")
         st.caption("Start from a template here, or drag layers from the palette onto the canvas; then pick data, "
                    "train and export.")
+        render_login()
         name = st.text_input("Project name", value=graph.name, key=f"project_name:{graph.name}",
-                             help="Also the Keras model name.")
-        if name != graph.name:
+                             help="Also the Keras model name.", disabled=read_only)
+        if name != graph.name and not read_only:
             try:
                 state.commit(graph.set_name(name))
                 st.rerun()
@@ -79,16 +103,14 @@ def render_sidebar() -> None:
         keys = list(TEMPLATES)
         choice = st.selectbox("New project from template", keys, format_func=lambda k: TEMPLATES[k][0], key="template_choice")
         if st.button("New from template", width="stretch", icon=":material/add_circle:"):
-            state.commit(template(choice))
-            state.select(None)
-            st.session_state["lc_fit"] = True
+            new_from_template(choice)
             st.rerun()
         upload = st.file_uploader("Open a graph file or a model", type=["json", "keras", "h5"], key="open_graph",
                                   max_upload_size=200, help="A LayerCanvas graph (.json), or a Keras model "
                                   "(.keras or .h5) to edit, fine-tune and export: its weights come along.")
         if upload is not None and st.session_state.get("lc_opened") != upload.file_id:
             st.session_state["lc_opened"] = upload.file_id
-            _open(upload)
+            open_upload(upload)
             st.rerun()
         st.download_button("Save graph file", graph.dumps(), file_name=safe_filename(graph.name, ".json"),
                            mime="application/json", width="stretch", icon=":material/save:")

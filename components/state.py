@@ -38,12 +38,21 @@ def cli_option(name: str, default: str | None = None) -> str | None:
 
 
 @st.cache_resource
-def get_store():
-    """The process-wide store (SQLite; thread-safe). Runs left running by a dead server are marked interrupted."""
-    from builder.store import Store, default_path
+def _open_store():
+    """The process-wide store (SQLite; thread-safe) and what happened opening it. A damaged database file is set
+    aside and a new one started; runs left running by a dead server are marked interrupted."""
+    from builder.store import default_path, open_or_set_aside
 
-    store = Store(default_path())
+    store, note = open_or_set_aside(default_path())
     store.mark_interrupted()
+    return store, note
+
+
+def get_store():
+    store, note = _open_store()
+    if note and not st.session_state.get("lc_store_note_seen"):
+        st.session_state["lc_store_note_seen"] = True
+        flash("error", note)
     return store
 
 
@@ -99,39 +108,133 @@ def take_flashes() -> list[tuple[str, str]]:
     return [(kind, text) for kind, text, _ in live]
 
 
+READ_ONLY = "lc_read_only"
+NO_PROJECT = "lc_no_project"  # the URL named a project that is not there: the Projects page says so
+
+
+def owner() -> str:
+    """Whose this session's work is (see components.owner)."""
+    from components.owner import current_owner
+
+    return current_owner()
+
+
 def init_project() -> None:
-    """Finds this session's project: a share link, the project in the URL, or a new one."""
+    """Finds this session's project: a share link (a copy of its graph), the project in the URL, this owner's
+    latest project, or a new one. A project id that is not there opens nothing: the Projects page says so."""
     if PROJECT in st.session_state:
         return
     from builder.share import ShareLinkError, decode
-    from builder.store import new_project_id
 
     store = get_store()
+    me = owner()
+    _bring_work_to_the_signed_in_user(store, me)
     params = st.query_params
-    graph = None
     token = params.get("g")
     if token:
+        del params["g"]
         try:
             graph = decode(token)
         except ShareLinkError as e:
-            flash("error", f"This share link cannot be opened: {e}. Your project is unchanged.")
-        del params["g"]
+            flash("error", f"This share link cannot be opened: {e}.")
+        else:
+            new_project(graph)  # a share link carries a copy, never the original
+            return
     pid = params.get("project")
-    if graph is None and pid:
-        try:
-            graph = store.load_project(pid)
-        except Exception:  # noqa: BLE001 - a bad id in the URL just means a new project
-            graph = None
-        if graph is None:
-            flash("warning", "That project was not found: here is a new one.")
-    if graph is None or token:
-        pid = new_project_id()
-        graph = graph or default_graph()
-        store.save_project(pid, graph)
-    st.session_state[PROJECT] = pid
-    st.session_state[GRAPH] = graph
+    if pid:
+        if open_project(pid, quiet=True):
+            return
+        st.session_state[PROJECT] = None
+        st.session_state[NO_PROJECT] = str(pid)[:40]
+        del params["project"]
+        return
+    latest = store.list_projects(limit=1, owner=me)
+    if latest and open_project(latest[0]["id"], quiet=True):
+        return
+    new_project(default_graph())
+
+
+def _bring_work_to_the_signed_in_user(store, me: str) -> None:
+    """Work made in this browser before signing in becomes the signed-in user's."""
+    from components.owner import browser_key, owner_of
+
+    if me.startswith("user:"):
+        store.transfer_owner(owner_of(None, browser_key()), me)
+
+
+def _reset_session(pid: str | None, graph: Graph | None, read_only: bool) -> None:
+    """The session now edits another project: its graph, nothing left of the previous one's session state."""
+    for key in (UNDO, REDO, SELECTED, RESULT, "lc_run", "lc_weights", "lc_weights_from", "lc_dataset",
+                "lc_export_model", "lc_export_prepared", NO_PROJECT):
+        st.session_state.pop(key, None)
     st.session_state[UNDO], st.session_state[REDO] = [], []
-    params["project"] = pid
+    st.session_state[PROJECT] = pid
+    st.session_state[READ_ONLY] = read_only
+    if graph is not None:
+        st.session_state[GRAPH] = graph
+        st.session_state["lc_fit"] = True
+    if pid:
+        st.query_params["project"] = pid
+    st.query_params.pop("run", None)
+
+
+def open_project(pid: str, quiet: bool = False) -> bool:
+    """Makes project `pid` this session's, read-only when it is someone else's.
+
+    Returns:
+        Whether it opened (False: no such project; a message is flashed unless `quiet`).
+    """
+    from builder.store import StoreError
+
+    store = get_store()
+    try:
+        info = store.project_info(pid)
+        graph = store.load_project(pid) if info is not None and info["deleted_at"] is None else None
+    except StoreError:
+        info = graph = None
+    if graph is None:
+        if not quiet:
+            flash("error", "That project is not there any more (deleted, or a wrong link).")
+        return False
+    me = owner()
+    mine = info["owner"] == me or (info["owner"] is None and store.claim_project(pid, me))
+    _reset_session(pid, graph, read_only=not mine)
+    return True
+
+
+def new_project(graph: Graph, weights_run: str | None = None) -> str:
+    """Starts a new project of this owner's with `graph` (the current one stays in the list) and opens it."""
+    from builder.store import new_project_id
+
+    pid = new_project_id()
+    store = get_store()
+    store.save_project(pid, graph, owner())
+    if weights_run:
+        store.set_weights_run(pid, weights_run)
+    _reset_session(pid, graph, read_only=False)
+    return pid
+
+
+def save_copy() -> str:
+    """A project of one's own from the one open read-only (someone else's)."""
+    graph = get_graph()
+    pid = new_project(graph)
+    flash("success", f"Saved a copy of {graph.name}: this one is yours.")
+    return pid
+
+
+def read_only() -> bool:
+    """Whether the open project is someone else's (opened by its link): it can be looked at and copied only."""
+    return bool(st.session_state.get(READ_ONLY))
+
+
+def has_project() -> bool:
+    return bool(st.session_state.get(PROJECT))
+
+
+def missing_project() -> str | None:
+    """The project id the URL named that is not there (shown on the Projects page), if any."""
+    return st.session_state.get(NO_PROJECT)
 
 
 def keep_project_in_url() -> None:
@@ -142,8 +245,8 @@ def keep_project_in_url() -> None:
         st.query_params["project"] = pid
 
 
-def project_id() -> str:
-    return st.session_state[PROJECT]
+def project_id() -> str | None:
+    return st.session_state.get(PROJECT)
 
 
 def get_graph() -> Graph:
@@ -154,14 +257,29 @@ def get_graph() -> Graph:
 
 def _save(graph: Graph) -> None:
     pid = st.session_state.get(PROJECT)
-    if pid:
-        get_store().save_project(pid, graph)
+    if pid and not read_only():
+        get_store().save_project(pid, graph, owner())
+
+
+READ_ONLY_MESSAGE = "This project is someone else's: it opens read-only. Save a copy to change it."
+
+
+def note_params(total: int) -> None:
+    """The parameter total of the current graph, for the projects list (saved when it changed)."""
+    pid = st.session_state.get(PROJECT)
+    seen = st.session_state.get("lc_params_noted")
+    if pid and not read_only() and seen != (pid, total):
+        st.session_state["lc_params_noted"] = (pid, total)
+        get_store().set_project_params(pid, int(total))
 
 
 def commit(graph: Graph) -> None:
-    """Makes `graph` current, as one undoable step, and saves it."""
+    """Makes `graph` current, as one undoable step, and saves it (not in a read-only project: it says so)."""
     current = get_graph()
     if graph is current:
+        return
+    if read_only():
+        flash("warning", READ_ONLY_MESSAGE)
         return
     undo = st.session_state.setdefault(UNDO, [])
     undo.append(current)

@@ -47,23 +47,75 @@ def artifact_dir() -> str:
 
 
 def current_run() -> tuple[TrainingJob | None, dict | None]:
-    """(live job, stored run) of this session's run: the session's, or the one in the URL."""
+    """(live job, stored run) of this session's run: the session's, the one in the URL, else the project's latest.
+    Only the session owner's runs are found."""
+    me = state.owner()
     run_id = st.session_state.get(RUN) or st.query_params.get("run")
+    if not run_id and state.project_id():
+        latest = state.get_store().list_runs(state.project_id(), limit=1, owner=me)
+        run_id = latest[0]["id"] if latest else None
     if not run_id:
         return None, None
     job = registry().get(run_id)
-    if job is not None:
+    if job is not None and job.owner == me:
         st.session_state[RUN] = run_id
         return job, None
     try:
         stored = state.get_store().get_run(run_id)
     except Exception:  # noqa: BLE001 - a malformed id in the URL: no run
         stored = None
-    if stored is None:
+    if stored is None or stored.get("owner_key") != me:
         st.session_state.pop(RUN, None)
         return None, None
     st.session_state[RUN] = run_id
     return None, stored
+
+
+STORED_MODEL = "lc_stored_model"  # (run id, model) of the last stored run loaded
+
+
+def stored_model(run: dict):
+    """The trained model a finished run saved (its `.keras` file), loaded once per session; None if it has none
+    or it cannot be read any more."""
+    cached = st.session_state.get(STORED_MODEL)
+    if cached is not None and cached[0] == run["id"]:
+        return cached[1]
+    import os
+
+    path = run.get("artifact_path")
+    model = None
+    if path and os.path.isfile(path):
+        from builder.kerasenv import load_keras
+
+        try:
+            model = load_keras().saving.load_model(path, safe_mode=True)
+        except Exception:  # noqa: BLE001 - a damaged or foreign file: as if there were none
+            model = None
+    st.session_state[STORED_MODEL] = (run["id"], model)
+    return model
+
+
+def restore_weights() -> None:
+    """After a reload or a project switch, the weights the next run and the export start from: the latest run's,
+    else those of the run the project was opened from."""
+    if st.session_state.get(WEIGHTS) is not None or not state.project_id():
+        return
+    job, stored = current_run()
+    if job is not None:
+        return
+    store = state.get_store()
+    if stored is None or not stored.get("artifact_path"):
+        info = store.project_info(state.project_id())
+        source = info and info.get("weights_run")
+        stored = store.get_run(source) if source else None
+        if stored is None or stored.get("owner_key") != state.owner():
+            return
+    if st.session_state.get("lc_weights_from") == stored["id"]:
+        return  # tried already (the file may be gone)
+    st.session_state["lc_weights_from"] = stored["id"]
+    model = stored_model(stored)
+    if model is not None:
+        st.session_state[WEIGHTS] = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 # -- settings -------------------------------------------------------------------------------------------------------
@@ -153,7 +205,7 @@ def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool)
                      "validation_split": settings.validation_split}))
     weights = st.session_state.get(WEIGHTS) if use_weights else None
     job = TrainingJob(state.get_graph(), ds, settings, weights=weights, store=state.get_store(),
-                      project_id=state.project_id(), artifact_dir=artifact_dir())
+                      project_id=state.project_id(), artifact_dir=artifact_dir(), owner=state.owner())
     registry().submit(job)
     st.session_state[RUN] = job.id
     st.query_params["run"] = job.id

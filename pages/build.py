@@ -53,6 +53,8 @@ selected = state.selected()
 result = state.build_result() if keras_loaded() else state.cached_result()
 current = result if result is not None and result.graph is graph else None
 summary = summarize(current) if current is not None else None  # for the totals and the table
+if summary is not None and current.model is not None:
+    state.note_params(summary.total_params)  # the projects list shows it
 
 # The first paint of a session is the canvas alone (and TensorFlow waits for it): the totals, the inspector and
 # the sidebar's widgets follow in the next run, once the canvas has said it has painted.
@@ -71,7 +73,7 @@ if not first_paint:
 
 main, side = st.columns([3.5, 1.25], gap="small")
 with main:
-    canvas.render_canvas(graph, current)  # first: the canvas paints before the inspector's widgets
+    canvas.render_canvas(graph, current, read_only=state.read_only())  # first: the canvas paints before the inspector's widgets
 with side, st.container(height="stretch"):
     fix = render_issues(current, selected) if current is not None else None
     if fix is not None:
@@ -80,7 +82,9 @@ with side, st.container(height="stretch"):
         except GraphError as e:
             canvas.say(f"That fix no longer applies: {e}")
         st.rerun()
-    if not first_paint:
+    if state.read_only():
+        st.caption("Read-only: select layers to see them; Save a copy to change them.")
+    elif not first_paint:
         edited, new_selection = render_inspector(graph, current, selected)
         if edited is not None or new_selection != selected:
             if edited is not None:

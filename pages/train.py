@@ -17,6 +17,7 @@ from components.training_panel import (
     render_progress,
     render_results,
     render_settings,
+    restore_weights,
     start,
     stored_snapshot,
 )
@@ -29,6 +30,8 @@ job, stored = current_run()
 active = job is not None and job.active
 if job is not None and not active:
     keep_weights(job)  # the next run can start from them
+elif job is None:
+    restore_weights()  # after a reload: the latest run's (saved when it ended)
 
 st.subheader("Train")
 if ds is None:
@@ -60,7 +63,8 @@ if weights:
                                  help="Layers that did not change since the weights were trained or imported keep "
                                       "them; the others start fresh.")
 if buttons.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-                  disabled=active or not ok or settings is None or bool(too_big)):
+                  disabled=active or not ok or settings is None or bool(too_big) or state.read_only(),
+                  help="Save a copy of this project to train it." if state.read_only() else None):
     start(graph, ds, settings, use_weights)
     st.rerun()  # the buttons and the settings are drawn again for a running job
 if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active):
@@ -77,7 +81,7 @@ if job is not None:
         render_results(snap["result"], job.dataset)
 elif stored is not None:
     snap = stored_snapshot(stored)
-    st.caption("A run from before the server restarted: its curves and final metrics.")
+    st.caption(f"The latest run of this project ({md_escape(stored['status'])}): its curves and final metrics.")
     render_progress(snap)
     render_curves(snap["history"], [], key="stored")
     render_results(snap["result"], None)

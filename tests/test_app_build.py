@@ -6,15 +6,19 @@ from streamlit.testing.v1 import AppTest
 from builder.graph import Graph
 from builder.share import encode
 from builder.templates import template
-from components import state
+from components import owner, state
 
 PAGES = ["pages/build.py", "pages/data.py", "pages/train.py", "pages/export.py", "pages/runs.py"]
 
 
-def run_app(query: dict | None = None) -> AppTest:
+def run_app(query: dict | None = None, browser: str | None = None) -> AppTest:
+    """The app as a new session; `browser`: the private key of the browser it comes from (a new one if None)."""
     at = AppTest.from_file("../app.py", default_timeout=120)
     for k, v in (query or {}).items():
         at.query_params[k] = v
+    if browser is not None:
+        at.session_state[owner.KEY] = browser
+        at.session_state[owner.FROM_BROWSER] = True
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -163,11 +167,19 @@ def test_share_link_opens_the_graph_and_a_broken_one_says_so():
     assert bad.session_state[state.GRAPH].name == "iris_mlp"
 
 
+BROWSER = "b" * 22
+
+
 def test_reload_with_the_project_id_restores_the_work():
-    at = run_app()
+    at = run_app(browser=BROWSER)
     canvas_event(at, kind="add", type="Flatten", x=600.0, y=0.0)  # an edit through the page: saved at once
     pid = at.query_params["project"]
-    again = run_app({"project": pid})
+    again = run_app({"project": pid}, browser=BROWSER)
     assert again.session_state[state.GRAPH].ids() == ["input", "dense", "dense_1", "output", "flatten"]
-    lost = run_app({"project": "no-such-project-id"})
-    assert any("not found" in m for m in messages(lost.warning))
+    assert not again.session_state[state.READ_ONLY]
+    latest = run_app(browser=BROWSER)  # no project in the URL: this browser's latest
+    assert latest.session_state[state.PROJECT] == pid
+    lost = run_app({"project": "no-such-project-id"}, browser=BROWSER)
+    assert any("no project no-such-project-id here" in m for m in messages(lost.warning))
+    assert lost.session_state[state.PROJECT] is None  # nothing was made up
+    assert any(b.label == "Open" for b in lost.button)  # the projects list, with this browser's project

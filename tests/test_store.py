@@ -456,7 +456,10 @@ def test_projects_and_runs_are_listed_by_owner_and_searched(db):
 def test_rename_duplicate_delete_restore_and_purge(db, tmp_path):
     a = new_project_id()
     db.save_project(a, template("mlp"), ME, params=99)
-    assert db.rename_project(a, "renamed").name == "renamed"
+    with pytest.raises(StoreError, match="no project"):
+        db.rename_project(a, "taken over", owner=YOU)  # not theirs
+    assert db.delete_project(a, owner=YOU) is False
+    assert db.rename_project(a, "renamed", owner=ME).name == "renamed"
     assert db.load_project(a).name == "renamed" and db.list_projects()[0]["name"] == "renamed"
     with pytest.raises(StoreError):
         db.rename_project(a, "")
@@ -478,7 +481,8 @@ def test_rename_duplicate_delete_restore_and_purge(db, tmp_path):
         files.append((r, f))
     assert db.delete_project(a, delete_runs=True) and db.delete_project(b, delete_runs=False)
     assert db.load_project(a) is None and db.list_projects() == []
-    assert db.restore_project(a) is True and db.restore_project(a) is False
+    assert db.restore_project(a, owner=YOU) is False
+    assert db.restore_project(a, owner=ME) is True and db.restore_project(a) is False
     assert db.load_project(a).name == "renamed"
     assert db.delete_project(a, delete_runs=True)
     assert db.purge_deleted(older_than_s=3600) == 0  # still undoable

@@ -68,7 +68,11 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const dataRef = useRef(data);
   dataRef.current = data;
   const v = data.v;
-  const emit = useCallback((ev: CanvasEvent) => send(ev, dataRef.current.v), [send]);
+  const emit = useCallback((ev: CanvasEvent) => {
+    // A read-only project sends selections only: nothing else would be applied.
+    if (dataRef.current.ro && ev.kind !== "select" && ev.kind !== "ready") return;
+    send(ev, dataRef.current.v);
+  }, [send]);
 
   const say = useCallback((text: string, kind: Toast["kind"] = "error") => {
     setToast({ text, kind, n: Date.now() });
@@ -515,6 +519,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     if (t.closest("input, textarea")) return;
     const mod = e.ctrlKey || e.metaKey;
     const k = e.key.toLowerCase();
+    if (dataRef.current.ro && e.key !== "Escape" && !(mod && (k === "c" || k === "a"))) return;
     if (e.key === "/" && !mod) {
       e.preventDefault();
       openQuick(mouse.current.x, mouse.current.y);
@@ -554,13 +559,14 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
 
   const onDoubleClick = useCallback((e: React.MouseEvent) => {
     const t = e.target as HTMLElement;
+    if (dataRef.current.ro) return;
     if (t.closest(".react-flow__pane") && !t.closest(".react-flow__node")) openQuick(e.clientX, e.clientY);
   }, [openQuick]);
 
   const contextMenu = useCallback((e: React.MouseEvent | MouseEvent, extra: { node?: string; edge?: string }) => {
     e.preventDefault();
     const box = wrapRef.current?.getBoundingClientRect();
-    if (!box) return;
+    if (!box || dataRef.current.ro) return;
     setQuick(null);
     setMenu({ x: e.clientX - box.left, y: e.clientY - box.top, flow: flowAt(e.clientX, e.clientY), ...extra });
   }, [flowAt]);
@@ -577,16 +583,17 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       onPointerDownCapture={onPointerDownCapture} onDoubleClick={onDoubleClick}
       onMouseMove={(e) => { mouse.current = { x: e.clientX, y: e.clientY }; }}
 >
-      <Palette items={data.palette} onAdd={addAfterSelected} onDrag={setGhost}
-        onDrop={(type, x, y) => { if (!dropAt(type, x, y)) say("Drop the layer on the canvas.", "info"); }} />
+      {!data.ro && <Palette items={data.palette} onAdd={addAfterSelected} onDrag={setGhost}
+        onDrop={(type, x, y) => { if (!dropAt(type, x, y)) say("Drop the layer on the canvas.", "info"); }} />}
       <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize }}>
         <div className="lc-toolbar">
-          <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>
+          {!data.ro && <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>}
           <button onClick={fit} title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)">Fit view</button>
-          <button onClick={groupSelection} disabled={nSel === 0} title="Group the selected layers into a block (Ctrl+G)">Group</button>
-          <button onClick={() => deleteSelection()} disabled={nSel === 0} title="Delete the selection (Delete)">Delete selected</button>
+          {!data.ro && <button onClick={groupSelection} disabled={nSel === 0} title="Group the selected layers into a block (Ctrl+G)">Group</button>}
+          {!data.ro && <button onClick={() => deleteSelection()} disabled={nSel === 0} title="Delete the selection (Delete)">Delete selected</button>}
           <span className="lc-hint">
-            {data.building ? "Building… · " : ""}{nSel > 1 ? `${nSel} selected · ` : ""}Double-click or / to add · Shift-drag to select
+            {data.building ? "Building… · " : ""}{nSel > 1 ? `${nSel} selected · ` : ""}
+            {data.ro ? "Read-only: someone else's project" : "Double-click or / to add · Shift-drag to select"}
           </span>
         </div>
         {data.big ? (
@@ -606,7 +613,9 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
             onNodeContextMenu={(e, n) => contextMenu(e, { node: n.id })}
             onEdgeContextMenu={(e, ed) => contextMenu(e, { edge: ed.id })}
             onPaneContextMenu={(e) => contextMenu(e, {})}
-            deleteKeyCode={["Delete", "Backspace"]}
+            deleteKeyCode={data.ro ? null : ["Delete", "Backspace"]}
+            nodesDraggable={!data.ro}
+            nodesConnectable={!data.ro}
             multiSelectionKeyCode={["Shift", "Meta", "Control"]}
             selectionKeyCode="Shift"
             selectionMode={SelectionMode.Partial}

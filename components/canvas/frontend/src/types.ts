@@ -49,6 +49,7 @@ export type Data = {
   toast: { n: number; kind: "error" | "warning" | "info"; text: string } | null;
   building: boolean;
   big: string | null; // a message instead of drawing a huge graph
+  ro?: boolean; // read-only: someone else's project, opened by its link
 };
 
 export type CanvasEvent =

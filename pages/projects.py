@@ -1,0 +1,136 @@
+"""The Projects page: every project of this owner's, newest first, to open, rename, copy, download or delete."""
+
+import datetime
+import time
+
+import streamlit as st
+
+from builder.codegen import safe_filename
+from builder.store import StoreError
+from builder.templates import TEMPLATES
+from components import state
+from components.sidebar import new_from_template, open_upload
+from components.text import md_escape
+
+state.ensure_navigation()
+
+DELETED = "lc_deleted"  # (project id, name) of the last project deleted in this session: Undo brings it back
+UNDO_WINDOW_S = 3600  # a deleted project is removed for good after this (at the next visit of this page)
+
+store = state.get_store()
+me = state.owner()
+store.purge_deleted(older_than_s=UNDO_WINDOW_S)
+st.subheader("Projects")
+missing = state.missing_project()
+if missing:
+    st.warning(md_escape(f"There is no project {missing} here: it was deleted, or the link is wrong. "
+                         "Open one below, or start a new one."), icon=":material/search_off:")
+
+top = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
+search = top[0].text_input("Search", placeholder="Search by name", key="projects_search")
+choice = top[1].selectbox("Template", list(TEMPLATES), format_func=lambda k: TEMPLATES[k][0], key="projects_template")
+if top[2].button("New", icon=":material/add_circle:", key="projects_new", width="stretch",
+                 help="A new project from this template; the current one stays in the list."):
+    new_from_template(choice)
+    st.switch_page("pages/build.py")
+with top[3].popover("Open file", icon=":material/upload_file:", width="stretch"):
+    upload = st.file_uploader("A graph file (.json) or a Keras model (.keras, .h5)", type=["json", "keras", "h5"],
+                              key="projects_upload", max_upload_size=200)
+    if upload is not None and st.session_state.get("lc_opened") != upload.file_id:
+        st.session_state["lc_opened"] = upload.file_id
+        open_upload(upload)
+        st.switch_page("pages/build.py")
+
+deleted = st.session_state.get(DELETED)
+if deleted:
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.info(md_escape(f"Deleted {deleted[1]}."), icon=":material/delete:", width="stretch")
+    if row.button("Undo", key="projects_undo", icon=":material/undo:"):
+        store.restore_project(deleted[0], owner=me)
+        st.session_state.pop(DELETED, None)
+        state.flash("success", f"{deleted[1]} is back.")
+        st.rerun()
+
+projects = store.list_projects(limit=200, owner=me, search=search or None)
+if not projects:
+    st.info("No project matches that search." if search else "No projects yet: start one from a template above.")
+    st.stop()
+
+
+def _ago(t: float) -> str:
+    s = max(time.time() - t, 0)
+    if s < 60:
+        return "just now"
+    if s < 3600:
+        return f"{int(s // 60)} min ago"
+    if s < 86400:
+        return f"{int(s // 3600)} h ago"
+    return datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d")
+
+
+def _preview(p: dict) -> str:
+    parts = [f"changed {_ago(p['updated_at'])}"]
+    if p["layers"] is not None:
+        parts.append(f"{p['layers']} layer{'s' if p['layers'] != 1 else ''}")
+    if p["params"] is not None:
+        parts.append(f"{p['params']:,} params")
+    runs = p["runs"]
+    parts.append(f"{runs} run{'s' if runs != 1 else ''}" if runs else "not trained")
+    best = p["best"] or {}
+    if "accuracy" in best:
+        parts.append(f"best test accuracy {best['accuracy']:.3f}")
+    elif "loss" in best:
+        parts.append(f"best test loss {best['loss']:.4g}")
+    return " · ".join(parts)
+
+
+current = state.project_id()
+for p in projects:
+    pid, name = p["id"], p["name"]
+    with st.container(border=True, key=f"project:{pid}"):
+        head = st.container(horizontal=True, vertical_alignment="center")
+        with head.container():
+            here = " · open now" if pid == current else ""
+            st.markdown(f"**{md_escape(name)}**")
+            st.caption(md_escape(_preview(p) + here))
+        if head.button("Open", key=f"open:{pid}", icon=":material/open_in_new:", disabled=pid == current,
+                       type="primary"):
+            state.open_project(pid)
+            st.switch_page("pages/build.py")
+        with head.popover("Rename", icon=":material/edit:"):
+            new_name = st.text_input("New name", value=name, key=f"rename_text:{pid}")
+            if st.button("Save name", key=f"rename:{pid}"):
+                try:
+                    graph = store.rename_project(pid, new_name, owner=me)
+                except StoreError as e:
+                    st.error(md_escape(str(e)))
+                else:
+                    if pid == current:
+                        state.replace(graph)
+                    st.rerun()
+        if head.button("Duplicate", key=f"copy:{pid}", icon=":material/content_copy:"):
+            try:
+                store.duplicate_project(pid, me)
+            except StoreError as e:
+                state.flash("error", str(e))
+            st.rerun()
+        graph = store.load_project(pid)
+        if graph is not None:
+            head.download_button("Download", graph.dumps(), file_name=safe_filename(name, ".json"),
+                                 mime="application/json", key=f"download:{pid}", icon=":material/download:",
+                                 help="The graph file (JSON), to open again or use with `python -m builder`.")
+        with head.popover("Delete", icon=":material/delete:"):
+            st.markdown(md_escape(f"Delete {name}?"))
+            drop_runs = False
+            if p["runs"]:
+                drop_runs = st.checkbox(f"Also delete its {p['runs']} run{'s' if p['runs'] != 1 else ''} and their "
+                                        "trained models", key=f"drop_runs:{pid}",
+                                        help="Otherwise they stay on the Runs page (All my projects).")
+            if st.button("Delete", key=f"delete:{pid}", type="primary"):
+                store.delete_project(pid, delete_runs=drop_runs, owner=me)
+                st.session_state[DELETED] = (pid, name)
+                if pid == current:
+                    rest = [q for q in projects if q["id"] != pid]
+                    if not (rest and state.open_project(rest[0]["id"], quiet=True)):
+                        new_from_template(state.DEFAULT_TEMPLATE)
+                st.rerun()
