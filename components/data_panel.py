@@ -15,7 +15,7 @@ import streamlit as st
 
 from builder import compat, datasets
 from builder.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
-from builder.graph import Graph
+from builder.graph import Graph, GraphError
 from components import charts, state
 from components.text import md_escape
 
@@ -208,15 +208,32 @@ def render_images(ds: Dataset, indices, x, y, captions: list[str] | None = None,
 
 
 def render_compat(graph: Graph, ds: Dataset) -> bool:
-    """The model-versus-data check; True when nothing blocks training."""
+    """The model-versus-data check, with "Apply to the model" where a message names the change; True when
+    nothing blocks training.
+
+    A click commits the fix as one undoable step (the Build page's Undo reverts it) and reruns.
+    """
     issues = compat.check(graph, ds)
     for issue in issues:
         where = f"{issue.node_id}: " if issue.node_id else ""
+        # Messages and labels quote node ids and types from graph files: shown as text, never as markup.
         text = md_escape(where + issue.message)
+        box = st
+        if issue.fix is not None:
+            box, side = st.columns([5, 1], vertical_alignment="center")
+            if side.button("Apply to the model", key=f"compat_fix:{issue.code}:{issue.node_id}",
+                           icon=":material/build:", help=md_escape(issue.fix.label), width="stretch"):
+                try:
+                    state.commit(compat.apply_fix(graph, issue))
+                except GraphError as e:
+                    st.error(md_escape(f"That change no longer applies: {e}"), icon=":material/error:")
+                else:
+                    state.flash("success", f"Changed {issue.fix.label}. Undo on the Build page reverts it.")
+                    st.rerun()
         if issue.level == "error":
-            st.error(text, icon=":material/error:")
+            box.error(text, icon=":material/error:")
         else:
-            st.warning(text, icon=":material/warning:")
+            box.warning(text, icon=":material/warning:")
     if not issues:
         st.success("The model fits this data: input shape, output units and activation match the labels.",
                    icon=":material/check_circle:")

@@ -774,7 +774,9 @@ def test_runs_page_shows_hostile_model_and_data_names_literally():
     pid = at.session_state[state.PROJECT]
     store = Store(default_path())
     data_name = "upload: <img src=x onerror=window.__pwned=1> **data** [d](javascript:1).csv"
-    run_id = store.create_run(pid, hostile_graph(), {"epochs": 1}, data_name)
+    from components.owner import KEY
+
+    run_id = store.create_run(pid, hostile_graph(), {"epochs": 1}, data_name, owner="key:" + at.session_state[KEY])
     store.add_epoch(run_id, 1, {"epoch": 1, "loss": 0.5, "val_loss": 0.6})
     store.finish_run(run_id, "finished", {"loss": 0.5}, message="done **ok** <b>x</b>")
     at.switch_page("pages/runs.py").run()

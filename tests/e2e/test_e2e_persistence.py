@@ -79,6 +79,7 @@ def test_kill_the_server_while_training_and_restart(browser, tmp_path):
             _wait("two recorded epochs", lambda: len(s.get_run(killed)["epochs"]) >= 2, 120, page)
         proc.kill()  # SIGKILL: no clean-up of any kind runs
         proc.wait(10)
+        browser_state = context.storage_state()  # the same browser comes back: its key is in a cookie
         context.close()
 
         with Store(db) as s:  # the file as the dead server left it
@@ -88,7 +89,7 @@ def test_kill_the_server_while_training_and_restart(browser, tmp_path):
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
         proc, url = start_server(env=env)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, storage_state=browser_state)
         page = context.new_page()
         page.goto(f"{url}/?project={project}")
         metric_value(page, "Total params").wait_for(timeout=120_000)
