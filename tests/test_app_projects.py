@@ -1,0 +1,104 @@
+"""AppTest: whose projects are whose (browser keys, signed-in users), read-only links and copies, share links,
+the Projects page, and a project switch that leaves nothing of the previous one behind."""
+
+from streamlit.testing.v1 import AppTest
+
+from builder.share import encode
+from builder.store import Store, default_path
+from builder.templates import template
+from components import owner, state
+from tests.test_app_build import canvas_event, messages, plain, run_app
+
+ALICE, BOB = "a" * 22, "b" * 22
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s" * 32, "client_id": "x",
+        "client_secret": "y", "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration"}
+
+
+def store() -> Store:
+    return Store(default_path())
+
+
+def test_someone_elses_project_opens_read_only_and_a_copy_is_ones_own():
+    alice = run_app(browser=ALICE)
+    pid = alice.session_state[state.PROJECT]
+    saved = store().load_project(pid)
+    bob = run_app({"project": pid}, browser=BOB)
+    assert bob.session_state[state.PROJECT] == pid and bob.session_state[state.READ_ONLY]
+    assert any("someone else's" in m for m in messages(bob.info))
+    canvas_event(bob, kind="add", type="Dropout", x=600.0, y=0.0)  # refused: not Bob's
+    assert store().load_project(pid) == saved
+    assert not bob.session_state[state.GRAPH].has("dropout")
+    assert store().list_projects(owner=f"key:{BOB}") == []  # opening it gave Bob nothing of his own
+    bob.button(key="save_copy").click().run()
+    copy = bob.session_state[state.PROJECT]
+    assert copy != pid and not bob.session_state[state.READ_ONLY]
+    assert store().project_info(copy)["owner"] == f"key:{BOB}"
+    assert store().project_info(pid)["owner"] == f"key:{ALICE}"
+    canvas_event(bob, kind="add", type="Dropout", x=600.0, y=0.0)
+    assert store().load_project(copy).has("dropout") and not store().load_project(pid).has("dropout")
+
+
+def test_a_share_link_always_makes_a_copy_for_the_visitor():
+    alice = run_app(browser=ALICE)
+    pid = alice.session_state[state.PROJECT]
+    token = encode(template("mnist_cnn"))
+    bob = run_app({"g": token, "project": pid}, browser=BOB)  # both in the URL: the link's graph, as a copy
+    new = bob.session_state[state.PROJECT]
+    assert new != pid and not bob.session_state[state.READ_ONLY]
+    assert store().project_info(new)["owner"] == f"key:{BOB}"
+    assert store().load_project(new).name == "mnist_cnn"
+    assert store().load_project(pid).name == "iris_mlp"
+
+
+def test_a_signed_in_user_finds_their_projects_on_any_browser():
+    def signed_in(email: str, browser: str, query: dict | None = None) -> AppTest:
+        at = AppTest.from_file("../app.py", default_timeout=120)
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": True, "email": email, "sub": email}
+        for k, v in (query or {}).items():
+            at.query_params[k] = v
+        at.session_state[owner.KEY] = browser
+        at.session_state[owner.FROM_BROWSER] = True
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    made_before = run_app(browser="c" * 22)  # work from before signing in, in the same browser...
+    early = made_before.session_state[state.PROJECT]
+    laptop = signed_in("ann@school.org", "c" * 22)
+    pid = laptop.session_state[state.PROJECT]
+    assert store().project_info(pid)["owner"] == "user:ann@school.org"
+    assert store().project_info(early)["owner"] == "user:ann@school.org"  # ...came along
+    laptop.switch_page("pages/projects.py").run()
+    assert any("Signed in as ann@school.org" in plain(c.value) for c in laptop.sidebar.caption), [c.value for c in laptop.sidebar.caption]
+    assert any(b.label == "Sign out" for b in laptop.sidebar.button)
+    tablet = signed_in("ann@school.org", "d" * 22, {"project": pid})
+    assert tablet.session_state[state.PROJECT] == pid and not tablet.session_state[state.READ_ONLY]
+    other = signed_in("ben@school.org", "d" * 22, {"project": pid})
+    assert other.session_state[state.READ_ONLY]
+
+
+def test_without_login_configured_the_owner_is_the_browser_key():
+    at = run_app(browser=ALICE)
+    assert store().project_info(at.session_state[state.PROJECT])["owner"] == f"key:{ALICE}"
+    at.switch_page("pages/projects.py").run()
+    assert any(b.label == "New" for b in at.button)  # the page drew
+    assert not any(b.label in ("Sign in", "Sign out") for b in at.sidebar.button)
+
+
+def test_projects_page_new_keeps_the_current_one_and_opening_switches_everything():
+    at = run_app(browser="e" * 22)
+    first = at.session_state[state.PROJECT]
+    canvas_event(at, kind="add", type="Dropout", x=600.0, y=0.0)
+    at.session_state["lc_run"] = "somerun_123"  # state of the first project's session...
+    at.switch_page("pages/projects.py").run()
+    at.button(key="projects_new").click().run()
+    second = at.session_state[state.PROJECT]
+    assert second != first and second in str(at.query_params["project"])
+    assert "lc_run" not in at.session_state  # ...not carried into the new one
+    assert at.session_state[state.UNDO] == []
+    mine = {p["id"] for p in store().list_projects(owner=f"key:{'e' * 22}")}
+    assert mine == {first, second}
+    at.switch_page("pages/projects.py").run()
+    at.button(key=f"open:{first}").click().run()
+    assert at.session_state[state.PROJECT] == first and at.session_state[state.GRAPH].has("dropout")
