@@ -24,7 +24,7 @@ from components.canvas import key_params_text
 from components.text import clip, md_escape
 
 CELL_LIMIT = 120  # characters of one table cell (a param list from a graph file may be long)
-MARKS = {SAME: "", CHANGED: "✎ changed", ADDED: "＋ added", REMOVED: "− removed"}
+MARKS = {SAME: "", CHANGED: "changed", ADDED: "added", REMOVED: "removed"}  # plain words: the table font lacks ✎ and ＋
 # Translucent, so the rows read in the light and the dark theme alike.
 COLOURS = {SAME: "", CHANGED: "background-color: rgba(255, 164, 33, 0.18)",
            ADDED: "background-color: rgba(33, 195, 84, 0.16)", REMOVED: "background-color: rgba(255, 43, 43, 0.14)"}

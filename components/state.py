@@ -258,18 +258,28 @@ def get_graph() -> Graph:
 def _save(graph: Graph) -> None:
     pid = st.session_state.get(PROJECT)
     if pid and not read_only():
-        get_store().save_project(pid, graph, owner())
+        get_store().save_project(pid, graph, owner(), params=_known_params(pid, graph))
 
 
+def _known_params(pid: str, graph: Graph) -> int | None:
+    """The parameter total counted for this project's layers, if they are the same layers (a change of
+    training settings or positions keeps it)."""
+    noted = st.session_state.get(PARAMS_NOTED)
+    if noted and noted[0] == pid and noted[2] == graph.nodes and noted[3] == graph.edges:
+        return noted[1]
+    return None
+
+
+PARAMS_NOTED = "lc_params_noted"  # (project id, total, the nodes and edges it was counted for)
 READ_ONLY_MESSAGE = "This project is someone else's: it opens read-only. Save a copy to change it."
 
 
 def note_params(total: int) -> None:
     """The parameter total of the current graph, for the projects list (saved when it changed)."""
     pid = st.session_state.get(PROJECT)
-    seen = st.session_state.get("lc_params_noted")
-    if pid and not read_only() and seen != (pid, total):
-        st.session_state["lc_params_noted"] = (pid, total)
+    graph = get_graph()
+    if pid and not read_only() and _known_params(pid, graph) != total:
+        st.session_state[PARAMS_NOTED] = (pid, int(total), graph.nodes, graph.edges)
         get_store().set_project_params(pid, int(total))
 
 

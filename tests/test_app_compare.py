@@ -52,12 +52,12 @@ def test_the_panel_shows_the_changed_and_the_added_layer():
     assert list(layers.columns) == ["layer", "status", "run A", "run B", "what changed"]
     assert list(layers["layer"]) == ["input", "dense", "drop", "dense_1", "output"]
     changed = layers[layers["layer"] == "dense_1"].iloc[0]
-    assert changed["status"] == "✎ changed"
+    assert changed["status"] == "changed"
     assert changed["run A"] == "Dense · units 8 · relu"
     assert changed["run B"] == "Dense · units 12 · relu · 204 params"
     assert changed["what changed"] == "units 8 → 12; inputs dense → drop"
     added = layers[layers["layer"] == "drop"].iloc[0]
-    assert added["status"] == "＋ added" and added["run A"] == "—" and added["run B"] == "Dropout · rate 0.25"
+    assert added["status"] == "added" and added["run A"] == "—" and added["run B"] == "Dropout · rate 0.25"
     assert layers[layers["layer"] == "dense"].iloc[0]["status"] == ""
     assert any("2 connections added, 1 removed" in c.value for c in at.caption)
 

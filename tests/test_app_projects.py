@@ -102,3 +102,21 @@ def test_projects_page_new_keeps_the_current_one_and_opening_switches_everything
     at.switch_page("pages/projects.py").run()
     at.button(key=f"open:{first}").click().run()
     assert at.session_state[state.PROJECT] == first and at.session_state[state.GRAPH].has("dropout")
+
+
+def test_the_projects_list_keeps_the_parameter_total_through_saves_that_keep_the_layers():
+    from builder.kerasenv import load_keras
+
+    load_keras()  # the Build page counts parameters once TensorFlow is in
+    who = "f" * 22
+    at = run_app(browser=who)
+    at.run()
+    (p,) = store().list_projects(owner=f"key:{who}")
+    assert p["params"] == 243 and p["layers"] == 4
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key="data_builtin").select("wine").run()  # saved into the graph: the layers stay the same
+    assert store().load_project(p["id"]).extra["training"]["dataset"] == "wine"
+    assert store().list_projects(owner=f"key:{who}")[0]["params"] == 243
+    at.switch_page("pages/build.py").run()
+    canvas_event(at, kind="add", type="Dense", connect="output")  # new layers: counted again
+    assert store().list_projects(owner=f"key:{who}")[0]["params"] not in (None, 243)
