@@ -349,7 +349,11 @@ class Store:
         check_id(project_id)
         owner = _owner(owner)
         with self._tx() as conn:
-            conn.execute("UPDATE projects SET owner_key = ? WHERE id = ? AND owner_key IS NULL", (owner, project_id))
+            if conn.execute(
+                "UPDATE projects SET owner_key = ? WHERE id = ? AND owner_key IS NULL", (owner, project_id)
+            ).rowcount:
+                conn.execute("UPDATE runs SET owner_key = ? WHERE project_id = ? AND owner_key IS NULL",
+                             (owner, project_id))  # its runs from before owners come along
             row = conn.execute("SELECT owner_key FROM projects WHERE id = ?", (project_id,)).fetchone()
         return row is not None and row[0] == owner
 
@@ -361,13 +365,15 @@ class Store:
             conn.execute("UPDATE runs SET owner_key = ? WHERE owner_key = ?", (new, old))
         return n
 
-    def list_projects(self, limit: int = 50, owner: str | None = None, search: str | None = None) -> list[dict]:
+    def list_projects(self, limit: int = 50, owner: str | None = None, search: str | None = None,
+                      unowned: bool = False) -> list[dict]:
         """Projects, most recently saved first, deleted ones left out.
 
         Args:
             limit: At most this many.
             owner: Only this owner's (None: everyone's, for the command line and tests).
             search: Only those whose name holds this text (any case).
+            unowned: Only those without an owner (made before owners existed; see `claim_project`).
 
         Returns:
             `[{"id", "name", "updated_at", "layers", "params", "runs", "best"}]`; `best` is the best test
@@ -378,6 +384,8 @@ class Store:
         if owner is not None:
             where.append("p.owner_key = ?")
             args.append(_owner(owner))
+        if unowned:
+            where.append("p.owner_key IS NULL")
         if search:
             where.append("instr(lower(p.name), lower(?)) > 0")
             args.append(str(search)[:200])

@@ -31,7 +31,8 @@ export default function (component) {
   const cookie = pair ? pair.slice(name.length + 1) : "";
   const key = [cookie, stored, server].find((k) => k && ok.test(k));
   if (!key) return;
-  if (cookie !== key) document.cookie = name + "=" + key + "; path=/; max-age=315360000; SameSite=Lax";
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  if (cookie !== key) document.cookie = name + "=" + key + "; path=/; max-age=315360000; SameSite=Lax" + secure;
   try { if (stored !== key) window.localStorage.setItem(slot, key); } catch (e) { /* private mode */ }
   if (key !== server) component.setStateValue("key", key);
 }

@@ -199,7 +199,10 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
 
 
 def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool) -> TrainingJob:
-    """Submits a job (it may wait in line), remembers it in the session and the URL."""
+    """Submits a job (it may wait in line), remembers it in the session and the URL. Only the project's owner
+    trains it (the Train page disables Start for anyone else)."""
+    if state.read_only():
+        raise PermissionError(state.READ_ONLY_MESSAGE)
     state.replace(graph.set_extra("compile", settings.compile.to_dict()).set_extra(
         "training", {**_saved(graph, "training"), "epochs": settings.epochs, "batch_size": settings.batch_size,
                      "validation_split": settings.validation_split}))

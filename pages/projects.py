@@ -54,7 +54,6 @@ if deleted:
 projects = store.list_projects(limit=200, owner=me, search=search or None)
 if not projects:
     st.info("No project matches that search." if search else "No projects yet: start one from a template above.")
-    st.stop()
 
 
 def _ago(t: float) -> str:
@@ -134,3 +133,14 @@ for p in projects:
                     if not (rest and state.open_project(rest[0]["id"], quiet=True)):
                         new_from_template(state.DEFAULT_TEMPLATE)
                 st.rerun()
+
+older = store.list_projects(limit=200, unowned=True, search=search or None)
+if older:
+    with st.expander(f"Projects from an earlier LayerCanvas, without an owner ({len(older)})"):
+        st.caption("Made before projects had owners. Open one to make it yours, with its runs.")
+        for p in older:
+            row = st.container(horizontal=True, vertical_alignment="center")
+            row.markdown(f"**{md_escape(p['name'])}** · {md_escape(_preview(p))}")
+            if row.button("Open", key=f"claim:{p['id']}", icon=":material/open_in_new:"):
+                state.open_project(p["id"])  # claims it
+                st.switch_page("pages/build.py")

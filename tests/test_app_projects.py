@@ -120,3 +120,21 @@ def test_the_projects_list_keeps_the_parameter_total_through_saves_that_keep_the
     at.switch_page("pages/build.py").run()
     canvas_event(at, kind="add", type="Dense", connect="output")  # new layers: counted again
     assert store().list_projects(owner=f"key:{who}")[0]["params"] not in (None, 243)
+
+
+def test_projects_from_before_owners_are_listed_apart_and_opening_one_makes_it_yours():
+    old = "oldproject_" + "9" * 12
+    s = store()
+    s.save_project(old, template("mlp").set_name("from_before_owners"))  # no owner, as an old database has
+    run = s.create_run(old, template("mlp"), {}, "iris")
+    who = "g" * 22
+    at = run_app(browser=who)
+    at.switch_page("pages/projects.py").run()
+    assert any("without an owner" in e.label for e in at.expander)
+    assert not any(b.key == f"open:{old}" for b in at.button)  # not in the list of one's own
+    at.button(key=f"claim:{old}").click().run()
+    assert at.session_state[state.PROJECT] == old and not at.session_state[state.READ_ONLY]
+    assert store().project_info(old)["owner"] == f"key:{who}"
+    assert store().get_run(run)["owner_key"] == f"key:{who}"
+    other = run_app({"project": old}, browser="h" * 22)
+    assert other.session_state[state.READ_ONLY]  # claimed: someone else now sees it read-only

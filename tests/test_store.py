@@ -416,7 +416,11 @@ def test_a_version_2_database_opens_with_everything_kept_and_old_projects_are_cl
         assert listed["best"] == {"accuracy": 0.75} and listed["runs"] == 1
         assert s.project_info("oldproject1")["owner"] is None
         assert s.list_projects(owner=ME) == []  # nobody's until opened
+        assert [p["id"] for p in s.list_projects(unowned=True)] == ["oldproject1"]
+        assert s.list_runs(owner=ME) == []
         assert s.claim_project("oldproject1", ME) is True
+        assert s.list_projects(unowned=True) == []
+        assert [r["id"] for r in s.list_runs(owner=ME)] == ["oldrun_22"]  # its runs came along
         assert s.claim_project("oldproject1", YOU) is False  # the first opener keeps it
         assert [p["id"] for p in s.list_projects(owner=ME)] == ["oldproject1"]
 
