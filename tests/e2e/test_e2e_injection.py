@@ -105,7 +105,7 @@ def test_hostile_graph_on_the_canvas_inspector_issues_sidebar_and_network_view(p
     upload_hostile_graph(page)
 
     # The flash message quotes the upload's name as text (no icon, emoji or colour from Streamlit's shortcodes).
-    flash = page.get_by_text(f"Opened {FILE_NAME}.")
+    flash = page.get_by_text(f"Opened {FILE_NAME} as a new project.")
     expect(flash).to_be_visible(timeout=30_000)
     assert flash.locator("span[role=img], span.stMarkdownColoredText").count() == 0
     # Canvas: the type and the activation as text.
