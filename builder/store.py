@@ -83,6 +83,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE projects ADD COLUMN layers INTEGER",
         "ALTER TABLE projects ADD COLUMN params INTEGER",
         "ALTER TABLE projects ADD COLUMN weights_run TEXT",
+        "ALTER TABLE projects ADD COLUMN weights_file TEXT",
         "ALTER TABLE runs ADD COLUMN owner_key TEXT",
         "CREATE INDEX IF NOT EXISTS projects_owner ON projects (owner_key, updated_at)",
         "CREATE INDEX IF NOT EXISTS runs_owner_key ON runs (owner_key, created_at)",
@@ -329,16 +330,16 @@ class Store:
         return None if row is None else _parse_graph(row[0])
 
     def project_info(self, project_id: str) -> dict | None:
-        """`{"id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run"}`, or None."""
+        """`{"id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file"}`, or
+        None."""
         check_id(project_id)
+        keys = ("id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file")
         with self._tx(write=False) as conn:
             row = conn.execute(
-                "SELECT id, name, owner_key, created_at, updated_at, deleted_at, weights_run FROM projects "
-                "WHERE id = ?", (project_id,)
+                "SELECT id, name, owner_key, created_at, updated_at, deleted_at, weights_run, weights_file "
+                "FROM projects WHERE id = ?", (project_id,)
             ).fetchone()
-        if row is None:
-            return None
-        return dict(zip(("id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run"), row))
+        return None if row is None else dict(zip(keys, row))
 
     def claim_project(self, project_id: str, owner: str) -> bool:
         """Gives a project without an owner (made before owners existed) to `owner`.
@@ -445,7 +446,8 @@ class Store:
         check_id(project_id)
         with self._tx(write=False) as conn:
             row = conn.execute(
-                "SELECT graph, params, weights_run FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
+                "SELECT graph, params, weights_run, weights_file FROM projects WHERE id = ? AND deleted_at IS NULL",
+                (project_id,),
             ).fetchone()
         graph = None if row is None else _parse_graph(row[0])
         if graph is None:
@@ -458,7 +460,19 @@ class Store:
         self.save_project(new, graph, owner, params=row[1])
         if row[2]:
             self.set_weights_run(new, row[2])
+        if row[3]:
+            self.set_weights_file(new, row[3])  # shared: removed only with the last project that uses it
         return new
+
+    def set_weights_file(self, project_id: str, path: str | os.PathLike | None) -> None:
+        """The model file (an imported `.keras` / `.h5`, kept by the app) the project takes its starting weights
+        from; it is removed with the project, when no other project uses it."""
+        check_id(project_id)
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise StoreError(f"the weights file must be a path, got {type(path).__name__}")
+        with self._tx() as conn:
+            conn.execute("UPDATE projects SET weights_file = ? WHERE id = ?",
+                         (None if path is None else os.fspath(path), project_id))
 
     def set_weights_run(self, project_id: str, run_id: str | None) -> None:
         """The run whose trained model gives the project its starting weights (a run opened in the editor)."""
@@ -509,10 +523,16 @@ class Store:
         cutoff = time.time() - float(older_than_s)
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT id, purge_runs FROM projects WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
+                "SELECT id, purge_runs, weights_file FROM projects WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+                (cutoff,),
             ).fetchall()
             files = []
-            for pid, purge in rows:
+            for pid, purge, weights_file in rows:
+                if weights_file and not conn.execute(
+                    "SELECT 1 FROM projects WHERE weights_file = ? AND id != ? AND "
+                    "(deleted_at IS NULL OR deleted_at > ?)", (weights_file, pid, cutoff)
+                ).fetchone():
+                    files.append(weights_file)
                 if purge:
                     files += [f for (f,) in conn.execute(
                         "SELECT artifact_path FROM runs WHERE project_id = ? AND artifact_path IS NOT NULL", (pid,))]

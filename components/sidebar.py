@@ -34,12 +34,36 @@ def _import(upload) -> None:
         return
     from builder.layout import auto_layout
 
-    state.new_project(auto_layout(result.graph))
+    pid = state.new_project(auto_layout(result.graph))
     st.session_state[WEIGHTS] = result.weights
+    _keep_model_file(pid, upload)
     layers = sum(1 for w in result.weights.values() if w)
     notes = " ".join(result.notes)
     state.flash("success", f"Imported {upload.name}: {len(result.graph.nodes)} layers, weights for {layers}. "
                            f"Freeze layers and train on the Train page. {notes}".strip())
+
+
+def _keep_model_file(pid: str, upload) -> None:
+    """Keeps the imported file beside the database, so a reload or another day starts from its weights too."""
+    import os
+    import pathlib
+    import tempfile
+
+    from builder.store import default_path
+
+    ext = ".h5" if upload.name.lower().endswith(".h5") else ".keras"
+    folder = default_path().parent / "imports"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
+        with os.fdopen(fd, "wb") as f:
+            f.write(upload.getvalue())
+        target = folder / f"{pid}{ext}"
+        os.replace(tmp, target)  # whole or not at all
+        state.get_store().set_weights_file(pid, pathlib.Path(target))
+    except OSError as e:
+        state.flash("warning", f"The imported weights are kept for this session only: the file could not be saved "
+                               f"({e.strerror or e}).")
 
 
 def open_upload(upload) -> None:

@@ -105,10 +105,11 @@ def restore_weights() -> None:
         return
     store = state.get_store()
     if stored is None or not stored.get("artifact_path"):
-        info = store.project_info(state.project_id())
-        source = info and info.get("weights_run")
+        info = store.project_info(state.project_id()) or {}
+        source = info.get("weights_run")
         stored = store.get_run(source) if source else None
         if stored is None or stored.get("owner_key") != state.owner():
+            _weights_from_file(info.get("weights_file"))
             return
     if st.session_state.get("lc_weights_from") == stored["id"]:
         return  # tried already (the file may be gone)
@@ -116,6 +117,23 @@ def restore_weights() -> None:
     model = stored_model(stored)
     if model is not None:
         st.session_state[WEIGHTS] = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+
+
+def _weights_from_file(path: str | None) -> None:
+    """The weights of the model file the project was imported from (kept beside the database)."""
+    import os
+
+    if not path or st.session_state.get("lc_weights_from") == path:
+        return
+    st.session_state["lc_weights_from"] = path
+    if not os.path.isfile(path):
+        return
+    from builder.importer import import_model
+
+    try:
+        st.session_state[WEIGHTS] = import_model(path).weights
+    except Exception:  # noqa: BLE001 - a file that no longer imports: the layers start untrained
+        return
 
 
 # -- settings -------------------------------------------------------------------------------------------------------

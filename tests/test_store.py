@@ -548,3 +548,20 @@ def test_two_processes_write_one_database_file_at_once(tmp_path):
             assert len(s.list_projects(owner="key:" + tag * 8, limit=1000)) == 40
             runs = s.list_runs(owner="key:" + tag * 8)
             assert len(runs) == 40 and all(r["status"] == "finished" for r in runs)
+
+
+def test_an_imported_model_file_goes_with_the_last_project_that_uses_it(db, tmp_path):
+    a = new_project_id()
+    db.save_project(a, template("mlp"), ME)
+    f = tmp_path / "imported.keras"
+    f.write_bytes(b"model")
+    db.set_weights_file(a, f)
+    assert db.project_info(a)["weights_file"] == str(f)
+    b = db.duplicate_project(a, ME)
+    assert db.project_info(b)["weights_file"] == str(f)
+    db.delete_project(a)
+    assert db.purge_deleted() == 1 and f.exists()  # b still starts from it
+    db.delete_project(b)
+    assert db.purge_deleted() == 1 and not f.exists()
+    with pytest.raises(StoreError, match="must be a path"):
+        db.set_weights_file(a, 5)

@@ -71,3 +71,10 @@ def test_import_a_model_and_refuse_a_lambda(page, server, tmp_path):
     expect(page.get_by_text("Imported imported.keras")).to_be_visible(timeout=60_000)
     expect(metric_value(page, "Total params")).to_have_text(f"{6 * 5 + 5 + 5 * 2 + 2:,}", timeout=60_000)
     go_to(page, "Export", page.get_by_text("weights imported or trained before (2 layers)"))
+    # A reload (or another day) starts from the imported weights too: the file is kept with the project.
+    page.reload()
+    expect(page.get_by_text("weights imported or trained before (2 layers)")).to_be_visible(timeout=60_000)
+    download(page, "keras", tmp_path / "again.keras")
+    x = np.random.default_rng(2).normal(size=(8, 6)).astype("float32")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "again.keras").predict(x, verbose=0),
+                               keras.models.load_model(tmp_path / "imported.keras").predict(x, verbose=0), atol=1e-6)

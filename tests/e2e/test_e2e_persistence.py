@@ -96,7 +96,7 @@ def test_kill_the_server_while_training_and_restart(browser, tmp_path):
         settle(page)
         assert canvas_ids(page) == nodes_before  # the project, with its edit
         go_to(page, "Runs", page.get_by_text("This project", exact=True))
-        table = page.locator('[data-testid="stDataFrame"]')
+        table = page.locator('[data-testid="stDataFrame"]').first  # the runs table (Compare has more)
         expect(table).to_be_visible(timeout=30_000)
         with Store(db) as s:
             runs = {r["id"]: r for r in s.list_runs(project)}

@@ -79,7 +79,7 @@ def test_train_watch_the_curves_grow_stop_and_see_results(page, server):
     # The run is in the project's history.
     go_to(page, "Runs", page.get_by_text("This project", exact=True))
     expect(page.get_by_text("No runs yet")).to_have_count(0)
-    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
 
 
 def test_freeze_view_opens_full_size_and_a_click_freezes_a_layer(page, server):
