@@ -173,9 +173,11 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     saved_batch = saved.get("batch_size")
     default_batch = saved_batch if isinstance(saved_batch, int) and 0 < saved_batch <= 65_536 else 32
     batch = c[1].number_input("Batch size", 1, 65_536, default_batch, key="train_batch", disabled=disabled)
-    split = c[2].number_input("Validation split", 0.0, 0.9, 0.2, step=0.05, key="train_split", disabled=disabled,
+    split = c[2].number_input("Validation split", 0.0, 0.9, _saved_number(saved, "validation_split", 0.2, 0.0, 0.9),
+                              step=0.05, key="train_split", disabled=disabled,
                               help="The share of the training data held out to check for overfitting.")
-    patience = c[3].number_input("Early stopping patience", 0, 1000, 0, key="train_patience", disabled=disabled,
+    patience = c[3].number_input("Early stopping patience", 0, 1000, _saved_number(saved, "patience", 0, 0, 1000),
+                                 key="train_patience", disabled=disabled,
                                  help="Stop when the validation loss has not improved for this many epochs "
                                       "(0: off). The best weights are kept.")
     c = st.columns([3, 1])
@@ -183,7 +185,8 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     default_metrics = [m for m in suggested.metrics if m in metric_choices]
     metrics = c[0].multiselect("Metrics", metric_choices, default=default_metrics, key="train_metrics",
                                disabled=disabled)
-    seed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed", disabled=disabled)
+    seed = c[1].number_input("Seed", 0, 2**31 - 1, _saved_number(saved, "seed", 0, 0, 2**31 - 1), key="train_seed",
+                             disabled=disabled)
     c = st.columns(4)
     from builder.distribute import STRATEGIES
 
@@ -213,7 +216,28 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     except SettingsError as e:
         st.error(md_escape(str(e)), icon=":material/error:")
         return None
+    if not disabled:
+        remember(settings)
     return settings
+
+
+def _saved_number(saved: dict, key: str, default, low, high):
+    """A number from the graph's `training` settings when it is one of the field's type and in its range."""
+    value = saved.get(key)
+    if isinstance(value, type(default)) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return default
+
+
+def remember(settings: TrainSettings) -> None:
+    """Keeps the settings in the project (its graph's `compile` and `training`), so a reload, the training
+    script and the command line find them; saved only when they changed."""
+    graph = state.get_graph()
+    training = {**_saved(graph, "training"), "epochs": settings.epochs, "batch_size": settings.batch_size,
+                "validation_split": settings.validation_split, "patience": settings.patience, "seed": settings.seed}
+    compile_ = settings.compile.to_dict()
+    if graph.extra.get("compile") != compile_ or graph.extra.get("training") != training:
+        state.replace(graph.set_extra("compile", compile_).set_extra("training", training))
 
 
 def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool) -> TrainingJob:
@@ -221,9 +245,7 @@ def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool)
     trains it (the Train page disables Start for anyone else)."""
     if state.read_only():
         raise PermissionError(state.READ_ONLY_MESSAGE)
-    state.replace(graph.set_extra("compile", settings.compile.to_dict()).set_extra(
-        "training", {**_saved(graph, "training"), "epochs": settings.epochs, "batch_size": settings.batch_size,
-                     "validation_split": settings.validation_split}))
+    remember(settings)
     weights = st.session_state.get(WEIGHTS) if use_weights else None
     job = TrainingJob(state.get_graph(), ds, settings, weights=weights, store=state.get_store(),
                       project_id=state.project_id(), artifact_dir=artifact_dir(), owner=state.owner())

@@ -138,3 +138,21 @@ def test_projects_from_before_owners_are_listed_apart_and_opening_one_makes_it_y
     assert store().get_run(run)["owner_key"] == f"key:{who}"
     other = run_app({"project": old}, browser="h" * 22)
     assert other.session_state[state.READ_ONLY]  # claimed: someone else now sees it read-only
+
+
+def test_training_settings_are_kept_with_the_project_as_they_change():
+    who = "k" * 22
+    at = run_app(browser=who)
+    pid = at.session_state[state.PROJECT]
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(7).run()
+    at.number_input(key="train_split").set_value(0.35).run()
+    at.number_input(key="train_seed").set_value(42).run()
+    assert not at.exception, [e.value for e in at.exception]
+    training = store().load_project(pid).extra["training"]
+    assert (training["epochs"], training["validation_split"], training["seed"]) == (7, 0.35, 42)
+    again = run_app({"project": pid}, browser=who)  # a reload
+    again.switch_page("pages/train.py").run()
+    assert again.number_input(key="train_epochs").value == 7
+    assert again.number_input(key="train_split").value == 0.35
+    assert again.number_input(key="train_seed").value == 42
