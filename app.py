@@ -42,6 +42,8 @@ if not state.has_project() and page.title != "Projects":
     st.switch_page("pages/projects.py")  # the URL named a project that is not there: pick one
 if page.title != "Build" or not first_paint():
     render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
+    with st.sidebar:
+        keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
 for kind, text in state.take_flashes():
     getattr(st, kind)(md_escape(text))
 if state.read_only() and page.title != "Projects":
@@ -50,8 +52,6 @@ if state.read_only() and page.title != "Projects":
     if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
         state.save_copy()
         st.rerun()
-with st.sidebar:
-    keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
 with state.app_run():
     page.run()
 if page.title != "Build" or canvas_painted():
