@@ -167,10 +167,15 @@ def test_share_link_opens_the_graph_and_a_broken_one_says_so():
     assert bad.session_state[state.GRAPH].name == "iris_mlp"
 
 
-BROWSER = "b" * 22
+def fresh_browser() -> str:
+    """A new browser's private key: no projects yet (the store is shared by the tests of a session)."""
+    import secrets
+
+    return secrets.token_urlsafe(16)
 
 
 def test_reload_with_the_project_id_restores_the_work():
+    BROWSER = fresh_browser()
     at = run_app(browser=BROWSER)
     canvas_event(at, kind="add", type="Flatten", x=600.0, y=0.0)  # an edit through the page: saved at once
     pid = at.query_params["project"]

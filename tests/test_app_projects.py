@@ -7,9 +7,15 @@ from builder.share import encode
 from builder.store import Store, default_path
 from builder.templates import template
 from components import owner, state
-from tests.test_app_build import canvas_event, messages, plain, run_app
+from tests.test_app_build import canvas_event, fresh_browser, messages, plain, run_app
 
-ALICE, BOB = "a" * 22, "b" * 22
+ALICE, BOB = fresh_browser(), fresh_browser()
+C_KEY = fresh_browser()
+D_KEY = fresh_browser()
+E_KEY = fresh_browser()
+F_KEY = fresh_browser()
+G_KEY = fresh_browser()
+K_KEY = fresh_browser()
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s" * 32, "client_id": "x",
         "client_secret": "y", "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration"}
 
@@ -63,18 +69,18 @@ def test_a_signed_in_user_finds_their_projects_on_any_browser():
         assert not at.exception, [e.value for e in at.exception]
         return at
 
-    made_before = run_app(browser="c" * 22)  # work from before signing in, in the same browser...
+    made_before = run_app(browser=C_KEY)  # work from before signing in, in the same browser...
     early = made_before.session_state[state.PROJECT]
-    laptop = signed_in("ann@school.org", "c" * 22)
+    laptop = signed_in("ann@school.org", C_KEY)
     pid = laptop.session_state[state.PROJECT]
     assert store().project_info(pid)["owner"] == "user:ann@school.org"
     assert store().project_info(early)["owner"] == "user:ann@school.org"  # ...came along
     laptop.switch_page("pages/projects.py").run()
     assert any("Signed in as ann@school.org" in plain(c.value) for c in laptop.sidebar.caption), [c.value for c in laptop.sidebar.caption]
     assert any(b.label == "Sign out" for b in laptop.sidebar.button)
-    tablet = signed_in("ann@school.org", "d" * 22, {"project": pid})
+    tablet = signed_in("ann@school.org", D_KEY, {"project": pid})
     assert tablet.session_state[state.PROJECT] == pid and not tablet.session_state[state.READ_ONLY]
-    other = signed_in("ben@school.org", "d" * 22, {"project": pid})
+    other = signed_in("ben@school.org", D_KEY, {"project": pid})
     assert other.session_state[state.READ_ONLY]
 
 
@@ -87,7 +93,7 @@ def test_without_login_configured_the_owner_is_the_browser_key():
 
 
 def test_projects_page_new_keeps_the_current_one_and_opening_switches_everything():
-    at = run_app(browser="e" * 22)
+    at = run_app(browser=E_KEY)
     first = at.session_state[state.PROJECT]
     canvas_event(at, kind="add", type="Dropout", x=600.0, y=0.0)
     at.session_state["lc_run"] = "somerun_123"  # state of the first project's session...
@@ -97,7 +103,7 @@ def test_projects_page_new_keeps_the_current_one_and_opening_switches_everything
     assert second != first and second in str(at.query_params["project"])
     assert "lc_run" not in at.session_state  # ...not carried into the new one
     assert at.session_state[state.UNDO] == []
-    mine = {p["id"] for p in store().list_projects(owner=f"key:{'e' * 22}")}
+    mine = {p["id"] for p in store().list_projects(owner=f"key:{E_KEY}")}
     assert mine == {first, second}
     at.switch_page("pages/projects.py").run()
     at.button(key=f"open:{first}").click().run()
@@ -108,7 +114,7 @@ def test_the_projects_list_keeps_the_parameter_total_through_saves_that_keep_the
     from builder.kerasenv import load_keras
 
     load_keras()  # the Build page counts parameters once TensorFlow is in
-    who = "f" * 22
+    who = F_KEY
     at = run_app(browser=who)
     at.run()
     (p,) = store().list_projects(owner=f"key:{who}")
@@ -127,7 +133,7 @@ def test_projects_from_before_owners_are_listed_apart_and_opening_one_makes_it_y
     s = store()
     s.save_project(old, template("mlp").set_name("from_before_owners"))  # no owner, as an old database has
     run = s.create_run(old, template("mlp"), {}, "iris")
-    who = "g" * 22
+    who = G_KEY
     at = run_app(browser=who)
     at.switch_page("pages/projects.py").run()
     assert any("without an owner" in e.label for e in at.expander)
@@ -136,12 +142,12 @@ def test_projects_from_before_owners_are_listed_apart_and_opening_one_makes_it_y
     assert at.session_state[state.PROJECT] == old and not at.session_state[state.READ_ONLY]
     assert store().project_info(old)["owner"] == f"key:{who}"
     assert store().get_run(run)["owner_key"] == f"key:{who}"
-    other = run_app({"project": old}, browser="h" * 22)
+    other = run_app({"project": old}, browser=fresh_browser())
     assert other.session_state[state.READ_ONLY]  # claimed: someone else now sees it read-only
 
 
 def test_training_settings_are_kept_with_the_project_as_they_change():
-    who = "k" * 22
+    who = K_KEY
     at = run_app(browser=who)
     pid = at.session_state[state.PROJECT]
     at.switch_page("pages/train.py").run()
