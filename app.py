@@ -35,6 +35,7 @@ page = st.navigation([
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ])

@@ -93,6 +93,22 @@ def mnist_cnn() -> Graph:
     )
 
 
+def digits_cnn() -> Graph:
+    return _chain(
+        "digits_cnn", [8, 8, 1],
+        [
+            ("Conv2D", {"filters": 16, "kernel_size": [3, 3], "padding": "same", "activation": "relu"}),
+            ("MaxPooling2D", {"id": "pool"}),
+            ("Conv2D", {"filters": 32, "kernel_size": [3, 3], "padding": "same", "activation": "relu"}),
+            ("Flatten", {}),
+            ("Dense", {"units": 64, "activation": "relu"}),
+            ("Dense", {"units": 10, "activation": "softmax", "id": "head"}),
+        ],
+        "A small CNN for the built-in 8x8 digits (no download): trains in seconds, then draw a digit on the "
+        "Inspect page.", dataset="digits",
+    )
+
+
 def lenet5() -> Graph:
     return _chain(
         "lenet5", [28, 28, 1],
@@ -233,6 +249,7 @@ TEMPLATES = {
     "iris_mlp": ("Iris classifier (MLP)", iris_mlp),
     "cifar_cnn": ("CIFAR-10 CNN", cifar_cnn),
     "mnist_cnn": ("MNIST CNN (28×28×1)", mnist_cnn),
+    "digits_cnn": ("Digits CNN (8×8×1, built-in data)", digits_cnn),
     "lenet5": ("LeNet-5", lenet5),
     "small_resnet": ("Small ResNet (Add skips)", small_resnet),
     "inception_block": ("Inception block (Concatenate)", inception_block),

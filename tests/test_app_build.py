@@ -8,7 +8,8 @@ from builder.share import encode
 from builder.templates import template
 from components import owner, state
 
-PAGES = ["pages/build.py", "pages/data.py", "pages/train.py", "pages/export.py", "pages/runs.py"]
+PAGES = ["pages/build.py", "pages/data.py", "pages/train.py", "pages/inspect.py", "pages/export.py", "pages/runs.py",
+         "pages/projects.py"]
 
 
 def run_app(query: dict | None = None, browser: str | None = None) -> AppTest:

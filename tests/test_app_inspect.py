@@ -1,0 +1,40 @@
+"""AppTest: the Inspect page tries the model on a test sample, typed values, and says what is wrong with bad input."""
+
+from builder.templates import template
+from components import state
+from components.data_panel import DATASET, load_shared
+from tests.test_app_build import fresh_browser, messages, plain, run_app
+
+
+def inspect_page(graph, dataset: str):
+    at = run_app(browser=fresh_browser())
+    at.session_state[state.GRAPH] = graph
+    at.session_state[DATASET] = load_shared(dataset)
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_test_sample_gets_a_prediction_with_every_class_probability():
+    at = inspect_page(template("digits_cnn"), "digits")
+    at.segmented_control(key="try_source").set_value("A test sample").run()
+    at.number_input(key="try_index").set_value(3).run()
+    from components.data_panel import label_name
+
+    ds = at.session_state[DATASET]
+    said = [plain(m.value).replace("**", "") for m in at.markdown if "Prediction for" in m.value]
+    assert said and said[0].startswith(f"Prediction for test sample 3 (true: {label_name(ds, ds.y_test[3])}): ")
+    (chart,) = at.get("plotly_chart")
+    bars = chart.proto.spec
+    assert '"orientation":"h"' in bars.replace(" ", "") and all(f'"{n}"' in bars for n in ds.class_names)
+
+
+def test_typed_values_for_a_table_model_and_a_wrong_count_says_so():
+    at = inspect_page(template("iris_mlp"), "iris")
+    assert at.segmented_control(key="try_source").value == "Type values"
+    assert any("Prediction for the values typed" in plain(m.value) for m in at.markdown)
+    at.text_area(key="try_text").input("1 2 3").run()
+    assert any("takes 4 values" in m for m in messages(at.warning))
+    at.text_area(key="try_text").input("1 two 3 4").run()
+    assert any("not a number" in m for m in messages(at.warning))
+    assert not at.exception
