@@ -79,6 +79,20 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_profile(args) -> int:
+    from builder.build import build
+    from builder.profile import profile
+
+    result = build(_load(args.graph))
+    _problems([i.line() for i in result.warnings], to_stdout=False)
+    if result.model is None:
+        _problems([i.line() for i in result.errors], to_stdout=False)
+        return 1
+    report = profile(result)
+    print(json.dumps(report.to_json()) if args.json else report.text())
+    return 0
+
+
 def _write(text: str, path: str | None) -> None:
     """Prints, or writes to `path` whole (a temp file renamed, so no half-written file is left)."""
     if not path:
@@ -328,6 +342,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("graph")
     s.add_argument("--json", action="store_true", help="print totals and layers as JSON")
     s.set_defaults(func=cmd_summary)
+    pr = sub.add_parser("profile", help="the cost of each layer for one sample: MACs, weights, output size")
+    pr.add_argument("graph")
+    pr.add_argument("--json", action="store_true", help="print totals and layers as JSON")
+    pr.set_defaults(func=cmd_profile)
     c = sub.add_parser("code", help="write Keras Functional code defining build_model()")
     c.add_argument("graph")
     c.add_argument("-o", "--output", help="write to this file instead of printing")

@@ -160,3 +160,27 @@ def test_the_projection_to_a_width_keeps_the_other_axes(rank, expected):
     spec = LAYERS[type_]
     assert all(spec.param(k) is not None for k in params)  # real params of a real catalog layer
     assert spec.input_rank is None or rank in spec.input_rank
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences end with . ! or ? followed by a space or the end (so 1/255, 0.5 and 3×3 do not split)."""
+    import re
+
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+@pytest.mark.parametrize("type_", sorted(LAYERS))
+def test_every_layer_explains_itself_to_students(type_):
+    text = LAYERS[type_].explain
+    assert isinstance(text, str) and text.strip() == text and text, f"{type_} has no explanation"
+    assert 2 <= len(_sentences(text)) <= 4, (type_, _sentences(text))
+    assert len(text) < 400, (type_, len(text))
+    assert all(s[0].isupper() and s[-1] in ".!?" for s in _sentences(text)), type_
+    assert text != LAYERS[type_].help  # more than the one-line help
+    assert "\n" not in text and "  " not in text
+
+
+def test_no_two_layers_share_an_explanation():
+    texts = [s.explain for s in LAYERS.values()]
+    assert len(set(texts)) == len(texts)
+    assert len({s.explain.split(".")[0] for s in LAYERS.values()}) == len(texts)  # nor a first sentence

@@ -1,4 +1,4 @@
-"""`python -m builder validate|summary`, as CONTRACT.md says: in-process, plus two real runs."""
+"""`python -m builder validate|summary|profile`, as CONTRACT.md says: in-process, plus two real runs."""
 
 import json
 import subprocess
@@ -117,3 +117,50 @@ def test_problems_are_printed_once_when_stdout_and_stderr_are_one_stream(tmp_pat
     bad.write_text("{")
     run = subprocess.run(f"{sys.executable} -m builder validate {bad} 2>&1", shell=True, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and run.stdout.count("not valid JSON") == 1
+
+
+def test_profile_json_matches_contract(graph_file, capsys):
+    assert main(["profile", "--json", graph_file(template("cifar_cnn"))]) == 0
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert set(data) == {"total_params", "total_macs", "layers"}
+    assert all(set(layer) == {"name", "type", "output_shape", "params", "macs", "activation_bytes"} for layer in data["layers"])
+    assert data["layers"][1] == {"name": "conv2d", "type": "Conv2D", "output_shape": [None, 30, 30, 32], "params": 896,
+                                 "macs": 30 * 30 * 3 * 3 * 3 * 32, "activation_bytes": 30 * 30 * 32 * 4}
+    assert data["total_params"] == 122570
+    assert data["total_macs"] == sum(layer["macs"] for layer in data["layers"]) > 0
+    assert "Traceback" not in out.err
+
+
+def test_profile_table(graph_file, capsys):
+    assert main(["profile", graph_file(template("mlp"))]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0].split()[:2] == ["layer", "type"]
+    dense = next(ln.split() for ln in lines if ln.startswith("dense "))
+    assert dense[:2] == ["dense", "Dense"] and "64" in dense  # 4 inputs × 16 units
+    total = next(ln.split() for ln in lines if ln.startswith("total"))
+    assert total[1:3] == ["225", f"{4 * 16 + 16 * 8 + 8 * 1:,}"]
+    assert out.err == ""
+
+
+def test_profile_of_invalid_graph_names_the_node(graph_file, capsys):
+    g, _ = template("mlp").add_node("LSTM", {"units": 3}, node_id="rnn", after="output")
+    assert main(["profile", "--json", graph_file(g)]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and "Traceback" not in out.err
+    lines = out.err.strip().splitlines()
+    assert lines and all(ln.startswith(("error: ", "warning: ")) for ln in lines)
+    assert any(ln.startswith("error: rnn: LSTM 'rnn' got (None, 1)") for ln in lines), lines
+
+
+def test_profile_bad_file_and_usage(graph_file, tmp_path, capsys):
+    assert main(["profile", graph_file("{")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: graph: ") and "not valid JSON" in err[0]
+    assert main(["profile", "--json", str(tmp_path / "none.json")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    for argv in (["profile"], ["profile", "g.json", "--bogus"], ["profile", "a.json", "b.json"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
