@@ -73,9 +73,17 @@ def confusion(matrix: list[list[int]], names: list[str]) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", showscale=False,
                                text=[[str(v) for v in row] for row in matrix], texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    # Heatmap cells take no clicks in Streamlit's selection: an all but invisible square marker over each cell
+    # does (`hoverinfo="none"`, not "skip", which would drop the click too).
+    fig.add_trace(go.Scatter(x=[c for _ in labels for c in labels], y=[r for r in labels for _ in labels],
+                             mode="markers", hoverinfo="none", showlegend=False,
+                             marker={"symbol": "square", "size": max(8, min(36, 300 // max(k, 1))), "opacity": 0.01}))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
-    return layout(fig, "Confusion matrix (test data)", "predicted", "true", height=max(300, 40 * k + 120))
+    fig = layout(fig, "Confusion matrix (test data): click a cell for its examples", "predicted", "true",
+                 height=max(300, 40 * k + 120))
+    fig.update_layout(hovermode="closest")  # a click picks the cell under the pointer, not its whole column
+    return fig
 
 
 def class_balance(counts: dict[str, int]) -> go.Figure:

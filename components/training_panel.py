@@ -7,6 +7,7 @@ The run id is kept in the URL (`?run=...`), so a reload reattaches to it.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from builder.datasets import Dataset
@@ -310,7 +311,9 @@ def render_live(job: TrainingJob) -> None:
 
 # -- results --------------------------------------------------------------------------------------------------------
 
-def render_results(result: dict | None, ds: Dataset | None) -> None:
+def render_results(result: dict | None, ds: Dataset | None, model=None, key: str = "") -> None:
+    """Test metrics, the confusion matrix (a click on a cell shows its test examples, when `model` is given),
+    predictions on a few samples and misclassified images."""
     if not result:
         return
     metrics = result.get("metrics") or {}
@@ -324,9 +327,13 @@ def render_results(result: dict | None, ds: Dataset | None) -> None:
     if result.get("confusion"):
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(charts.confusion(result["confusion"], ds.class_names), key="confusion")
+            event = st.plotly_chart(charts.confusion(result["confusion"], ds.class_names), key=f"confusion:{key}",
+                                    on_select="rerun", selection_mode="points")
         with right:
             render_samples(result, ds)
+        points = event.selection.points if event is not None and event.selection else []
+        if points and model is not None:
+            render_cell(model, ds, str(points[0]["y"]), str(points[0]["x"]), key)
         wrong = result.get("misclassified") or []
         if ds.kind == "image" and wrong:
             st.markdown("**Misclassified test images** (true → predicted)")
@@ -337,6 +344,42 @@ def render_results(result: dict | None, ds: Dataset | None) -> None:
             render_images(ds, wrong, ds.x_test, ds.y_test, captions=captions)
     else:
         render_samples(result, ds)
+
+
+def test_predictions(model, ds: Dataset, key: str) -> np.ndarray:
+    """The predicted class of every test sample, computed once per run and dataset in the session."""
+    cached = st.session_state.get("lc_test_pred")
+    if cached is not None and cached[0] == (key, ds.name, len(ds.x_test)):
+        return cached[1]
+    out = np.asarray(model.predict(ds.x_test, verbose=0, batch_size=256))
+    pred = out.argmax(axis=-1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(len(out), -1)[:, 0] > 0.5)
+    pred = pred.astype("int64")
+    st.session_state["lc_test_pred"] = ((key, ds.name, len(ds.x_test)), pred)
+    return pred
+
+
+def render_cell(model, ds: Dataset, true_name: str, pred_name: str, key: str, most: int = 24) -> None:
+    """The test examples behind one cell of the confusion matrix."""
+    names = [charts.plain(n) for n in ds.class_names]
+    if true_name not in names or pred_name not in names:
+        return
+    t, p = names.index(true_name), names.index(pred_name)
+    pred = test_predictions(model, ds, key)
+    hits = np.flatnonzero((ds.y_test.reshape(-1).astype("int64") == t) & (pred == p))
+    what = "right" if t == p else "wrong"
+    st.markdown(f"**True {md_escape(true_name)}, predicted {md_escape(pred_name)}** ({len(hits)} test samples, "
+                f"{what}{'; the first ' + str(most) if len(hits) > most else ''})")
+    if not len(hits):
+        return
+    shown = [int(i) for i in hits[:most]]
+    if ds.kind == "image":
+        render_images(ds, shown, ds.x_test, ds.y_test, captions=[f"#{i}" for i in shown])
+    else:
+        x = ds.x_test[shown].reshape(len(shown), -1)
+        cols = ds.feature_names if ds.feature_names and len(ds.feature_names) == x.shape[1] else \
+            [f"x{i}" for i in range(x.shape[1])]
+        table = {"sample": shown, **{str(c): x[:, j].round(4).tolist() for j, c in enumerate(cols[:20])}}
+        st.dataframe(table, hide_index=True)
 
 
 def render_samples(result: dict, ds: Dataset) -> None:

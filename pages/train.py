@@ -78,7 +78,7 @@ if job is not None:
         snap = job.snapshot()
         render_progress(snap)
         render_curves(snap["history"], snap["batches"], key="done")
-        render_results(snap["result"], job.dataset)
+        render_results(snap["result"], job.dataset, model=job.model, key=job.id)
 elif stored is not None:
     snap = stored_snapshot(stored)
     st.caption(f"The latest run of this project ({md_escape(stored['status'])}): its curves and final metrics.")

@@ -1,0 +1,43 @@
+"""Looking inside a trained model in a real browser: click a confusion-matrix cell for its examples, draw a digit
+and see the prediction."""
+
+from playwright.sync_api import expect
+
+from tests.e2e.test_e2e_build import metric_value, new_from_template, settle
+from tests.e2e.test_e2e_train import click_until, go_to, start_run
+
+
+def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
+    page.goto(server)
+    metric_value(page, "Total params").wait_for(timeout=120_000)
+    settle(page)
+    new_from_template(page, "Digits CNN")
+    expect(page.get_by_text("New project: Digits CNN")).to_be_visible(timeout=30_000)
+    settle(page)
+    start_run(page, 8)
+    expect(page.get_by_text("click a cell for its examples")).to_be_visible(timeout=180_000)
+    settle(page)
+    # The diagonal cell of class 3: its examples are test images of 3s the model got right.
+    chart = page.locator(".js-plotly-plot").filter(has_text="Confusion matrix")
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    column = chart.locator(".xtick text", has_text="3").bounding_box()  # the cell under "3" and beside "3"
+    row = chart.locator(".ytick text", has_text="3").bounding_box()
+    page.mouse.click(column["x"] + column["width"] / 2, row["y"] + row["height"] / 2)
+    expect(page.get_by_text("True 3, predicted 3")).to_be_visible(timeout=30_000)
+    expect(page.locator('[data-testid="stImage"]').first).to_be_visible()
+    page.screenshot(path="artifacts/confusion-cell.png", full_page=True)
+    # Draw a 1 on the Inspect page.
+    go_to(page, "Inspect", page.get_by_text("Draw with the mouse"))
+    settle(page)
+    box = page.locator("canvas").last.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(25):
+        page.mouse.move(x, y + i * box["height"] * 0.028)
+    page.mouse.up()
+    expect(page.get_by_text("Prediction for your drawing:")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("What the model sees (8 × 8 × 1)")).to_be_visible()
+    settle(page)
+    page.screenshot(path="artifacts/inspect-drawing.png", full_page=True)
