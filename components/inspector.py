@@ -165,7 +165,7 @@ def _inputs_order(graph: Graph, nid: str) -> Graph | None:
     return None
 
 
-def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) -> tuple[Graph | None, str | None]:
+def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None) -> tuple[Graph | None, str | None]:
     """Draws the selected node's inspector.
 
     Returns:
@@ -184,6 +184,9 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) 
         st.error(f"'{md_escape(clip(node.type))}' is not a layer LayerCanvas knows. Delete this node.")
     else:
         st.caption(spec.help)
+        if spec.explain:
+            with st.expander("What it does"):
+                st.markdown(md_escape(spec.explain))
     info = result.infos.get(nid) if result is not None else None
     if info is not None:
         st.text(f"Output {fmt_shape(info.output_shape)}")
@@ -191,6 +194,10 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None) 
             st.text(f"Params {info.formula}")
         else:
             st.text(f"Params {info.params:,}")
+    row = next((r for r in cost.rows if r.name == nid), None) if cost is not None else None
+    if row is not None and row.arithmetic:
+        share = f" ({cost.share(row):.0%} of the model)" if row.macs and cost.total_macs else ""
+        st.text(f"Cost {row.arithmetic}{share}")
     new_id = st.text_input("Name (id)", value=nid, key=f"rename:{nid}", help="Letters, digits and _; the Keras layer name.")
     if new_id != nid:
         try:

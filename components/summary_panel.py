@@ -39,7 +39,17 @@ def render_issues(result: BuildResult, selected: str | None = None):
     return clicked
 
 
-def render_totals(row, result: BuildResult | None, graph, summary: Summary | None = None) -> None:
+def compact(n: int | None) -> str:
+    """1,234,567 as 1.2M: a count that must fit a metric or a node."""
+    if n is None:
+        return "?"
+    for size, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:,}"
+
+
+def render_totals(row, result: BuildResult | None, graph, summary: Summary | None = None, cost=None) -> None:
     """Total / trainable / non-trainable parameters, the model size and the number of errors, in one row
     above the canvas (they stay in view while editing). `summary`: the result's, when already made."""
     if result is None:
@@ -52,6 +62,10 @@ def render_totals(row, result: BuildResult | None, graph, summary: Summary | Non
     row.metric("Trainable", f"{s.trainable_params:,}", width="content")
     row.metric("Non-trainable", f"{s.non_trainable_params:,}", width="content")
     row.metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.", width="content")
+    if cost is not None:
+        row.metric("MACs", compact(cost.total_macs), width="content",
+                   help=f"{cost.total_macs:,} multiply-accumulates to run one sample through the model (its compute "
+                        "cost; the heaviest layers are marked on the canvas).")
     row.metric("Layers", f"{len(graph.nodes):,}", width="content")
     row.metric("Errors", f"{errors:,}", width="content",
                help="Layers with a problem are red (errors) or amber (warnings) on the canvas: select one to see "
@@ -59,17 +73,35 @@ def render_totals(row, result: BuildResult | None, graph, summary: Summary | Non
     row.metric("Warnings", f"{warnings:,}", width="content")
 
 
-def render_summary(result: BuildResult, summary: Summary | None = None) -> Summary:
-    """Draws the training-memory note and the per-layer table; returns the Summary."""
+def render_summary(result: BuildResult, summary: Summary | None = None, cost=None) -> Summary:
+    """Draws the training-memory note and the per-layer table (with each layer's MACs and output size, the
+    heaviest marked, when `cost` is given); returns the Summary."""
     s = summary or summarize(result)
     if result.infos and result.memory is not None:
         st.caption(f"Training with batch {result.memory.batch_size} needs {result.memory.describe()}.",
                    help="float32 weights, their gradients, Adam's two slots per weight, and every layer's output for "
                         "the batch twice (kept for the backward pass, and its gradient). A floor: Keras adds workspace.")
-    st.dataframe(
-        s.table(), hide_index=True, width="stretch",
-        column_config={"params": st.column_config.NumberColumn("params", format="localized")},
-    )
+    rows = s.table()
+    config = {"params": st.column_config.NumberColumn("params", format="localized")}
+    if cost is not None:
+        by_name = {r.name: r for r in cost.rows}
+        heavy = {r.name for r in cost.heaviest(3)}
+        for row in rows:
+            c = by_name.get(row["name"])
+            row["MACs"] = c.macs if c is not None else None
+            row["share"] = round(cost.share(c) * 100, 1) if c is not None and c.macs else None
+            row["output size"] = fmt_bytes(c.activation_bytes) if c is not None and c.activation_bytes else ""
+            row["heaviest"] = "●" if row["name"] in heavy else ""
+        config.update({"MACs": st.column_config.NumberColumn("MACs", format="localized",
+                                                             help="Multiply-accumulates for one sample"),
+                       "share": st.column_config.ProgressColumn("share of MACs", format="%.1f%%", min_value=0,
+                                                                max_value=100),
+                       "heaviest": st.column_config.TextColumn("", width="small",
+                                                               help="One of the three heaviest layers")})
+        st.caption(f"Total: {s.total_params:,} parameters, {cost.total_macs:,} MACs for one sample"
+                   + (f" (not counted: {', '.join(cost.unknown[:5])}, whose sizes are known only at run time)"
+                      if cost.unknown else "") + ".")
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=config)
     return s
 
 

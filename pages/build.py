@@ -7,6 +7,7 @@ import streamlit as st
 from builder.graph import GraphError
 from builder.kerasenv import keras_loaded
 from builder.layout import missing_positions
+from builder.profile import profile
 from builder.summary import summarize
 from builder.validate import apply_fix
 from components import canvas, state
@@ -53,6 +54,7 @@ selected = state.selected()
 result = state.build_result() if keras_loaded() else state.cached_result()
 current = result if result is not None and result.graph is graph else None
 summary = summarize(current) if current is not None else None  # for the totals and the table
+cost = profile(current) if current is not None else None  # MACs per layer: totals, nodes, table, inspector
 if summary is not None and current.model is not None:
     state.note_params(summary.total_params)  # the projects list shows it
 
@@ -61,7 +63,7 @@ if summary is not None and current.model is not None:
 first_paint = canvas.first_paint()
 top = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
 if not first_paint:
-    render_totals(top, current, graph, summary)
+    render_totals(top, current, graph, summary, cost)
     if top.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo",
                   help="Undo the last change (Ctrl+Z)"):
         state.undo()
@@ -73,7 +75,7 @@ if not first_paint:
 
 main, side = st.columns([3.5, 1.25], gap="small")
 with main:
-    canvas.render_canvas(graph, current, read_only=state.read_only())  # first: the canvas paints before the inspector's widgets
+    canvas.render_canvas(graph, current, read_only=state.read_only(), cost=cost)  # first: the canvas paints before the inspector's widgets
 with side, st.container(height="stretch"):
     fix = render_issues(current, selected) if current is not None else None
     if fix is not None:
@@ -85,7 +87,7 @@ with side, st.container(height="stretch"):
     if state.read_only():
         st.caption("Read-only: select layers to see them; Save a copy to change them.")
     elif not first_paint:
-        edited, new_selection = render_inspector(graph, current, selected)
+        edited, new_selection = render_inspector(graph, current, selected, cost)
         if edited is not None or new_selection != selected:
             if edited is not None:
                 state.commit(edited)
@@ -98,7 +100,7 @@ if current is not None:
     view = st.segmented_control("Show", ["Summary", "model.summary()", "Code"], default="Summary", key="bottom_view",
                                 label_visibility="collapsed") or "Summary"
     if view == "Summary":
-        render_summary(current, summary)
+        render_summary(current, summary, cost)
     elif view == "model.summary()":
         render_summary_text(current)
     else:

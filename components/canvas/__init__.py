@@ -84,7 +84,7 @@ _PALETTE = palette()
 
 def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, ack: int = 0,
                 sel: tuple[int, list[str]] = (0, []), fit: int = 0, toast: dict | None = None,
-                read_only: bool = False) -> dict:
+                read_only: bool = False, cost=None) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
     groups with their in/out shapes and totals, the palette. Pure: no Streamlit."""
     graph = missing_positions(graph)
@@ -93,6 +93,8 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
     for issue in result.issues if result is not None else []:
         by_node.setdefault(issue.node_id, []).append(issue)
     member = {nid: g.id for g in graph.groups for nid in g.nodes}
+    macs = {r.name: r.macs for r in cost.rows} if cost is not None else {}
+    heavy = {r.name: round(cost.share(r) * 100) for r in cost.heaviest(3)} if cost is not None else {}
     nodes = []
     for node in graph.nodes:
         spec = LAYERS.get(node.type)
@@ -110,6 +112,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
             "nin": n_in, "maxin": (spec.arity[1] if spec is not None else 1),
             "raw": {"params": node.params, "trainable": node.trainable},
             "x": _finite(x), "y": _finite(y), "group": member.get(node.id),
+            "macs": macs.get(node.id), "heavy": heavy.get(node.id),
         })
     edges = []
     for node in graph.nodes:
@@ -502,7 +505,7 @@ def _mount():
     return _component()
 
 
-def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = False) -> None:
+def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = False, cost=None) -> None:
     """Draws the canvas for `graph` (events were taken by `take_events` earlier in the run); `read_only`: it can
     be looked at, not changed (someone else's project)."""
     m = meta()
@@ -512,7 +515,7 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
             m.external = m.version  # an edit from elsewhere: events made before it are stale
         m.graph = graph
     data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
-                       fit=m.fit_n, toast=m.toast, read_only=read_only)
+                       fit=m.fit_n, toast=m.toast, read_only=read_only, cost=cost)
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")

@@ -10,6 +10,13 @@ export function fmtCount(n: number | null | undefined): string {
   return n === null || n === undefined ? "?" : n.toLocaleString("en-US");
 }
 
+export function compact(n: number): string {
+  for (const [size, unit] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]] as const) {
+    if (Math.abs(n) >= size) return `${Number((n / size).toPrecision(3))}${unit}`;
+  }
+  return n.toLocaleString("en-US");
+}
+
 export type LayerData = { n: NodeIn; building: boolean; key?: string };
 
 function issueText(n: NodeIn): string {
@@ -50,7 +57,15 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
           </span>
         )}
       </div>
-      {n.keyp && <div className="lc-keyp">{n.keyp}</div>}
+      <div className="lc-keyp">
+        <span className="lc-keyp-text">{n.keyp}</span>
+        {n.macs ? (
+          <span className={"lc-macs" + (n.heavy ? " heavy" : "")}
+            title={`${fmtCount(n.macs)} multiply-accumulates for one sample` + (n.heavy ? ` (${n.heavy}% of the model: one of its heaviest layers)` : "")}>
+            {compact(n.macs)} MACs{n.heavy ? ` · ${n.heavy}%` : ""}
+          </span>
+        ) : null}
+      </div>
       <div className="lc-meta" title={`output ${n.shape || "unknown"} · ${fmtCount(n.params)} parameters`}>
         <span className="lc-shape">{n.shape || (building ? "building…" : "no shape")}</span>
         <span className="lc-count">{fmtCount(n.params)} params</span>

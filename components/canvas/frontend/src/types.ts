@@ -9,6 +9,8 @@ export type NodeIn = {
   keyp: string; // key params, e.g. "units 64 · relu"
   shape: string; // output shape, "" while building or on error
   params: number | null; // parameter count (null: unknown)
+  macs?: number | null; // multiply-accumulates for one sample (null: unknown)
+  heavy?: number | null; // one of the heaviest layers: its share of the model's MACs, in percent
   frozen: boolean;
   input: boolean;
   issues: Issue[];
