@@ -38,3 +38,23 @@ def test_typed_values_for_a_table_model_and_a_wrong_count_says_so():
     at.text_area(key="try_text").input("1 two 3 4").run()
     assert any("not a number" in m for m in messages(at.warning))
     assert not at.exception
+
+
+def test_the_build_page_shows_macs_total_per_layer_and_the_selected_layers_arithmetic():
+    from builder.kerasenv import load_keras
+
+    load_keras()
+    at = run_app(browser=fresh_browser())
+    at.session_state[state.GRAPH] = template("digits_cnn")
+    at.run()
+    at.run()  # after the first paint
+    macs = next(m.value for m in at.metric if m.label == "MACs")
+    assert macs == "116k"  # 9,216 + 73,728 + 32,768 + 640 (convs, dense, head)
+    table = at.dataframe[0].value
+    assert list(table["MACs"]) == [0, 9216, 0, 73728, 0, 32768, 640]
+    assert [n for n, h in zip(table["name"], table["heaviest"]) if h] == ["conv2d", "conv2d_1", "dense"]
+    at.session_state[state.SELECTED] = "conv2d_1"
+    at.run()
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("Cost 4×4 positions × 3×3×16 × 32 = 73,728 MACs") for t in texts), texts
+    assert any(e.label == "What it does" for e in at.expander)
