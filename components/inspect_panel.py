@@ -17,6 +17,7 @@ from builder.samples import (
     predict_one,
     value_range,
 )
+from components.charts import plain
 from components.data_panel import label_name
 from components.text import md_escape
 
@@ -122,3 +123,239 @@ def probabilities_chart(names: list[str], probs: list[float]) -> go.Figure:
                       xaxis=dict(range=[0, 1], tickformat=".0%", title="probability"),
                       yaxis=dict(autorange="reversed", type="category"))
     return fig
+
+
+# -- one layer's output ------------------------------------------------------------------------------------------------
+
+MAX_BARS = 256  # values of a vector drawn as bars (the rest are summarized)
+TILE_COLUMNS = 8
+
+
+def feature_grid(array: np.ndarray, lo: float, hi: float, columns: int = TILE_COLUMNS, scale: int = 0) -> np.ndarray:
+    """H×W×C feature maps as one grey picture: a tile per channel, on one colour scale (lo..hi), 2 px apart."""
+    h, w, c = array.shape
+    scale = scale or max(1, min(8, 64 // max(h, w, 1)))
+    cols = min(columns, c)
+    rows = -(-c // cols)
+    pad = 2
+    grid = np.full((rows * (h * scale + pad) - pad, cols * (w * scale + pad) - pad), 255, dtype="uint8")
+    span = hi - lo if hi > lo else 1.0
+    for i in range(c):
+        tile = ((array[..., i] - lo) / span * 255).clip(0, 255).astype("uint8")
+        tile = np.kron(tile, np.ones((scale, scale), dtype="uint8"))
+        r, q = divmod(i, cols)
+        y, x = r * (h * scale + pad), q * (w * scale + pad)
+        grid[y:y + h * scale, x:x + w * scale] = tile
+    return grid
+
+
+def render_layer_output(out, ds: Dataset | None = None, key: str = "", columns: int = TILE_COLUMNS) -> None:
+    """Draws a `builder.inspect.LayerOutput`: feature maps as a grid, a vector as bars, a sequence as a heatmap,
+    the final output as class probabilities."""
+    shape = " × ".join(map(str, out.shape))
+    more = f"; the first {out.array.shape[-1]} of {out.channels} channels" if out.capped and out.kind == "image" else ""
+    st.caption(f"{md_escape(out.name)} ({md_escape(out.layer_type)}): {shape}, values {out.min:.3g} to "
+               f"{out.max:.3g}{more}")
+    if out.kind == "image":
+        st.image(feature_grid(out.array, out.min, out.max, columns), clamp=True, width="stretch")
+    elif out.kind == "probabilities" and ds is not None and ds.task == "classification" and \
+            out.array.size == len(ds.class_names):
+        st.plotly_chart(probabilities_chart(ds.class_names, out.array.tolist()), key=f"out:{key}:{out.name}")
+    elif out.kind in ("vector", "probabilities"):
+        values = out.array.reshape(-1)
+        fig = go.Figure(go.Bar(y=values[:MAX_BARS], marker_color="#2563eb",
+                               hovertemplate="unit %{x}: %{y:.4g}<extra></extra>"))
+        fig.update_layout(height=200, margin=dict(l=10, r=10, t=10, b=30), xaxis_title="unit", bargap=0.1)
+        st.plotly_chart(fig, key=f"out:{key}:{out.name}")
+        if values.size > MAX_BARS:
+            st.caption(f"The first {MAX_BARS} of {values.size} values.")
+    elif out.kind == "sequence":
+        fig = go.Figure(go.Heatmap(z=out.array.T, colorscale="RdBu", zmid=0, showscale=False,
+                                   hovertemplate="step %{x}, feature %{y}: %{z:.4g}<extra></extra>"))
+        fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=30), xaxis_title="step", yaxis_title="feature")
+        st.plotly_chart(fig, key=f"out:{key}:{out.name}")
+    else:
+        st.caption(f"A tensor of shape {shape}: no picture for this one.")
+
+
+LIVE_WEIGHTS = "lc_live_weights"  # (model id, weights id): the Build page's model has the session's weights
+
+
+def render_live_output(result, nid: str, graph) -> None:
+    """The selected layer's output for one sample, with the current weights (untrained, imported or trained), on
+    the Build page's own model: computed only while this section is open."""
+    box = st.expander("Output on a sample", key="live_open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        model = result.model if result is not None else None
+        if model is None:
+            st.caption("The model has errors: fix them to see this layer's output.")
+            return
+        if len(model.inputs) != 1:
+            st.caption("This needs a model with one input.")
+            return
+        from components.data_panel import current_dataset
+
+        ds = current_dataset(graph)
+        _with_session_weights(model)
+        input_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+        sample, described = choose_sample(ds, input_shape, key="live")
+        if sample is None:
+            return
+        from builder.inspect import InspectError, layer_outputs
+
+        try:
+            out = layer_outputs(model, sample, [nid])[nid]
+        except InspectError as e:
+            st.warning(md_escape(str(e)), icon=":material/info:")
+            return
+        st.caption(f"For {md_escape(described)}:")
+        render_layer_output(out, ds, key="live", columns=4)  # a narrow column: bigger tiles
+
+
+def _with_session_weights(model) -> None:
+    """Loads the imported or trained weights into the Build page's model (once per model and weights)."""
+    from components.training_panel import WEIGHTS
+
+    weights = st.session_state.get(WEIGHTS)
+    mark = (id(model), id(weights))
+    if not weights or st.session_state.get(LIVE_WEIGHTS) == mark:
+        return
+    from builder.importer import apply_weights
+
+    apply_weights(model, weights)
+    st.session_state[LIVE_WEIGHTS] = mark
+
+
+# -- the Inspect page's other views ----------------------------------------------------------------------------------
+
+LAYERS_PER_PAGE = 8
+
+
+def render_inside(model, untrained, sample: np.ndarray, ds: Dataset | None, described: str) -> None:
+    """Every layer's output for one sample, the untrained model beside the trained one when it is known."""
+    from builder.inspect import InspectError, layer_outputs
+
+    try:
+        trained = layer_outputs(model, sample)
+        before = layer_outputs(untrained, sample) if untrained is not None else None
+    except InspectError as e:
+        st.warning(md_escape(str(e)), icon=":material/info:")
+        return
+    names = list(trained)
+    pages = max(1, -(-len(names) // LAYERS_PER_PAGE))
+    page = 1
+    if pages > 1:
+        page = st.number_input(f"Layers, page (of {pages}; {LAYERS_PER_PAGE} layers a page)", 1, pages, 1,
+                               key="inside_page")
+    shown = names[(page - 1) * LAYERS_PER_PAGE: page * LAYERS_PER_PAGE]
+    st.caption(f"For {md_escape(described)}." + ("" if before is not None else
+               " The untrained model is shown beside the trained one for runs trained in this session."))
+    for name in shown:
+        if before is not None:
+            left, right = st.columns(2)
+            with left:
+                st.markdown("**Untrained**" if name == shown[0] else "")
+                render_layer_output(before[name], ds, key="untrained")
+            with right:
+                st.markdown("**Trained**" if name == shown[0] else "")
+                render_layer_output(trained[name], ds, key="trained")
+        else:
+            render_layer_output(trained[name], ds, key="trained")
+        st.divider()
+
+
+def _colour(heat: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    """The heatmap (0..1) in red over the grey picture, as 8-bit RGB."""
+    grey = picture.astype("float32")
+    grey = grey.mean(axis=-1) if grey.ndim == 3 else grey
+    lo, hi = float(grey.min()), float(grey.max())
+    grey = (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
+    rgb = np.stack([grey * 0.6] * 3, axis=-1)
+    rgb[..., 0] = np.maximum(rgb[..., 0], heat)
+    rgb[..., 1] *= 1 - heat * 0.7
+    rgb[..., 2] *= 1 - heat * 0.7
+    return (rgb.clip(0, 1) * 255).astype("uint8")
+
+
+def render_explain(model, ds: Dataset | None) -> None:
+    """Grad-CAM (or a saliency map) for a test image: which pixels drove the prediction."""
+    from builder.inspect import InspectError, heatmap
+
+    if ds is None or ds.kind != "image" or ds.task != "classification":
+        st.info("Grad-CAM explains image classifiers: pick image data (digits, an image zip) on the Data page.")
+        return
+    n = len(ds.x_test)
+    c1, c2 = st.columns(2)
+    index = int(c1.number_input(f"Test image (0 to {n - 1})", 0, n - 1, 0, key="explain_index"))
+    names = list(ds.class_names)
+    target = c2.selectbox("Explain the class", ["the predicted one", *names], key="explain_class")
+    image = ds.x_test[index]
+    try:
+        method, heat = heatmap(model, image, None if target == "the predicted one" else names.index(target))
+    except InspectError as e:
+        st.warning(md_escape(str(e)), icon=":material/info:")
+        return
+    answer = predict_one(model, image, names)
+    said = f"true {label_name(ds, ds.y_test[index])}, predicted {answer['names'][answer['top']]}" \
+        if answer["kind"] == "classes" else ""
+    left, right = st.columns(2)
+    left.image(_as_picture(image), caption=md_escape(f"Test image {index}: {said}"), width="stretch")
+    what = "Grad-CAM (last convolution)" if method == "grad_cam" else "Saliency (no convolution to use)"
+    right.image(_colour(heat, np.asarray(image)), caption=f"{what}: red drove the score most", width="stretch")
+
+
+def render_filters(model) -> None:
+    """The first convolution's filters as pictures."""
+    from builder.inspect import first_conv_filters
+
+    filters = first_conv_filters(model)
+    if filters is None:
+        st.info("This model has no 2-D convolution: there are no filters to draw.")
+        return
+    n, kh, kw, c = filters.shape
+    st.caption(f"{n} filters of {kh}×{kw}" + (" (colour: red, green, blue input channels)" if c == 3 else
+               f", input channel 1 of {c}" if c > 1 else "") + "; light is a positive weight, dark a negative one.")
+    if c == 3:
+        cols = st.columns(8)
+        for i in range(n):
+            cols[i % 8].image((filters[i] * 255).astype("uint8"), width="stretch")
+    else:
+        tiles = np.moveaxis(filters[..., 0], 0, -1)  # kh × kw × n
+        st.image(feature_grid(tiles, 0.0, 1.0, columns=8, scale=max(4, 48 // max(kh, kw))), width=520)
+
+
+def render_weights_gradients(rows: list[dict] | None) -> None:
+    """Per layer and epoch: the size (L2 norm) of its weights and gradients, and their histograms."""
+    if not rows:
+        st.info("No weights and gradients recorded: train a model (with 'Weights and gradients' on in the "
+                "settings) to see them here.")
+        return
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    left, right = st.columns(2)
+    for col, key, title in ((left, "weight_norm", "Weight norm"), (right, "grad_norm", "Gradient norm")):
+        fig = go.Figure()
+        for layer in layers:
+            pts = [r for r in rows if r["layer"] == layer and r.get(key) is not None]
+            fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[key] for r in pts],
+                                     mode="lines+markers", name=plain(layer)))
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=30), title=title, xaxis_title="epoch",
+                          yaxis_type="log" if key == "grad_norm" else None, legend=dict(orientation="h", y=-0.3))
+        col.plotly_chart(fig, key=f"wg:{key}")
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", layers, key="wg_layer")
+    mine = [r for r in rows if r["layer"] == layer]
+    epochs = sorted({r["epoch"] for r in mine})
+    epoch = c2.select_slider("Epoch", epochs, value=epochs[-1], key="wg_epoch") if len(epochs) > 1 else epochs[0]
+    row = next(r for r in reversed(mine) if r["epoch"] == epoch)
+    left, right = st.columns(2)
+    for col, key, title in ((left, "weight_hist", "Weights"), (right, "grad_hist", "Gradients")):
+        hist = row.get(key) or {}
+        edges, counts = hist.get("edges") or [], hist.get("counts") or []
+        if len(edges) == len(counts) + 1 and counts:
+            mids = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+            fig = go.Figure(go.Bar(x=mids, y=counts, marker_color="#2563eb"))
+            fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=30), title=f"{title} of {plain(layer)}, epoch {epoch}",
+                              bargap=0.05)
+            col.plotly_chart(fig, key=f"wg:hist:{key}")

@@ -181,13 +181,17 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
                                  key="train_patience", disabled=disabled,
                                  help="Stop when the validation loss has not improved for this many epochs "
                                       "(0: off). The best weights are kept.")
-    c = st.columns([3, 1])
+    c = st.columns([3, 1, 1], vertical_alignment="bottom")
     metric_choices = list(METRICS)
     default_metrics = [m for m in suggested.metrics if m in metric_choices]
     metrics = c[0].multiselect("Metrics", metric_choices, default=default_metrics, key="train_metrics",
                                disabled=disabled)
     seed = c[1].number_input("Seed", 0, 2**31 - 1, _saved_number(saved, "seed", 0, 0, 2**31 - 1), key="train_seed",
                              disabled=disabled)
+    watch = c[2].toggle("Weights and gradients", value=saved.get("inspect", True) is not False, key="train_inspect",
+                        disabled=disabled, help="Record each layer's weight and gradient sizes and histograms every "
+                                                "epoch (Inspect page). Measured on one small batch: training speed "
+                                                "is unchanged.")
     c = st.columns(4)
     from builder.distribute import STRATEGIES
 
@@ -206,7 +210,7 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
         st.warning(md_escape(text), icon=":material/warning:")
     settings = TrainSettings(compile=comp, epochs=int(epochs), batch_size=int(batch), validation_split=float(split),
                              patience=int(patience), seed=int(seed), strategy=strategy, mixed_precision=bool(mixed),
-                             jit_compile=bool(jit), steps_per_execution=int(steps))
+                             jit_compile=bool(jit), steps_per_execution=int(steps), inspect=bool(watch))
     n_train = len(ds.x_train) - int(len(ds.x_train) * settings.validation_split)
     if 0 < n_train < settings.batch_size:
         st.warning(f"Only {n_train} training samples are left after the validation split, fewer than the batch size "
@@ -235,7 +239,8 @@ def remember(settings: TrainSettings) -> None:
     script and the command line find them; saved only when they changed."""
     graph = state.get_graph()
     training = {**_saved(graph, "training"), "epochs": settings.epochs, "batch_size": settings.batch_size,
-                "validation_split": settings.validation_split, "patience": settings.patience, "seed": settings.seed}
+                "validation_split": settings.validation_split, "patience": settings.patience, "seed": settings.seed,
+                "inspect": settings.inspect}
     compile_ = settings.compile.to_dict()
     if graph.extra.get("compile") != compile_ or graph.extra.get("training") != training:
         state.replace(graph.set_extra("compile", compile_).set_extra("training", training))

@@ -88,6 +88,10 @@ with side, st.container(height="stretch"):
         st.caption("Read-only: select layers to see them; Save a copy to change them.")
     elif not first_paint:
         edited, new_selection = render_inspector(graph, current, selected, cost)
+        if selected and edited is None and new_selection == selected and current is not None:
+            from components.inspect_panel import render_live_output
+
+            render_live_output(current, selected, graph)
         if edited is not None or new_selection != selected:
             if edited is not None:
                 state.commit(edited)

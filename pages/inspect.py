@@ -5,8 +5,16 @@ import streamlit as st
 from components import state
 from components.data_panel import current_dataset
 from components.export_panel import model_to_export
-from components.inspect_panel import choose_sample, render_prediction
+from components.inspect_panel import (
+    choose_sample,
+    render_explain,
+    render_filters,
+    render_inside,
+    render_prediction,
+    render_weights_gradients,
+)
 from components.text import md_escape
+from components.training_panel import artifact_dir, current_run
 
 state.ensure_navigation()
 
@@ -20,14 +28,33 @@ with st.spinner("Loading the model..."):
     model, _, about, _ = model_to_export(graph)
 st.caption(md_escape(about))
 if len(model.inputs) != 1:
-    st.info("This model has several inputs: trying it on one input of your own needs a model with one.")
+    st.info("This model has several inputs: the views here need a model with one.")
     st.stop()
 input_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+job, stored = current_run()
 
 # Only the chosen view is computed (each runs the model).
-view = st.segmented_control("View", ["Try it"], default="Try it", key="inspect_view",
-                            label_visibility="collapsed") or "Try it"
-if view == "Try it":
-    sample, described = choose_sample(ds, input_shape)
+VIEWS = ["Try it", "Layer by layer", "Explain (Grad-CAM)", "Filters", "Weights and gradients"]
+view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="inspect_view",
+                            label_visibility="collapsed") or VIEWS[0]
+if view in ("Try it", "Layer by layer"):
+    sample, described = choose_sample(ds, input_shape, key="try")
     if sample is not None:
-        render_prediction(model, sample, ds, described)
+        if view == "Try it":
+            render_prediction(model, sample, ds, described)
+        else:
+            untrained = job.untrained_model() if job is not None and job.model is model else None
+            render_inside(model, untrained, sample, ds, described)
+elif view == "Explain (Grad-CAM)":
+    render_explain(model, ds)
+elif view == "Filters":
+    render_filters(model)
+else:
+    rows = None
+    if job is not None:
+        rows = job.snapshot().get("inspect")
+    elif stored is not None:
+        from builder.inspect import load_rows
+
+        rows = load_rows(artifact_dir(), stored["id"])
+    render_weights_gradients(rows)

@@ -58,3 +58,62 @@ def test_the_build_page_shows_macs_total_per_layer_and_the_selected_layers_arith
     texts = [t.value for t in at.text]
     assert any(t.startswith("Cost 4×4 positions × 3×3×16 × 32 = 73,728 MACs") for t in texts), texts
     assert any(e.label == "What it does" for e in at.expander)
+
+
+def test_the_selected_layers_output_on_a_test_sample_while_building():
+    from builder.kerasenv import load_keras
+
+    load_keras()
+    at = run_app(browser=fresh_browser())
+    at.session_state[state.GRAPH] = template("digits_cnn")
+    at.session_state[DATASET] = load_shared("digits")
+    at.session_state[state.SELECTED] = "conv2d_1"
+    at.run()
+    at.run()
+    assert any(e.label == "Output on a sample" for e in at.expander)
+    assert not any("conv2d_1 (Conv2D)" in plain(c.value) for c in at.caption)  # closed: nothing computed
+    at.session_state["live_open"] = True
+    at.run()
+    at.segmented_control(key="live_source").set_value("A test sample").run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [plain(c.value) for c in at.caption if "conv2d_1 (Conv2D)" in plain(c.value)]
+    assert said and said[0].startswith("conv2d_1 (Conv2D): 4 × 4 × 32, values "), said
+    assert len(at.get("image")) >= 1  # the feature-map grid
+    at.session_state[state.SELECTED] = "head"
+    at.run()
+    assert any("head (Dense): 10" in plain(c.value) for c in at.caption)
+
+
+def test_after_training_every_inspect_view_draws():
+    from components.training_panel import RUN
+    from tests.test_app_train import wait_for_job
+
+    at = inspect_page(template("digits_cnn"), "digits")
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    job = wait_for_job(at)
+    assert job.status == "finished" and job.snapshot()["inspect"]
+    at.switch_page("pages/inspect.py").run()
+    assert any("The model trained in run" in c.value for c in at.caption)
+    # Layer by layer, untrained beside trained.
+    at.segmented_control(key="inspect_view").set_value("Layer by layer").run()
+    at.segmented_control(key="try_source").set_value("A test sample").run()
+    assert not at.exception, [e.value for e in at.exception]
+    heads = [m.value for m in at.markdown]
+    assert "**Untrained**" in heads and "**Trained**" in heads
+    assert len(at.get("image")) >= 4  # feature maps of conv2d and pool, before and after
+    # Grad-CAM.
+    at.segmented_control(key="inspect_view").set_value("Explain (Grad-CAM)").run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [i.proto.imgs[0].caption for i in at.get("image")]
+    assert any(c.startswith("Grad-CAM (last convolution)") for c in captions), captions
+    # Filters of the first convolution.
+    at.segmented_control(key="inspect_view").set_value("Filters").run()
+    assert any(c.value.startswith("16 filters of 3×3") for c in at.caption)
+    # Weights and gradients, one row per trainable layer and epoch.
+    at.segmented_control(key="inspect_view").set_value("Weights and gradients").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="wg_layer").options == ["conv2d", "conv2d_1", "dense", "head"]
+    assert len(at.get("plotly_chart")) == 4  # two norm charts, two histograms
+    assert at.session_state[RUN] == job.id
