@@ -1,11 +1,15 @@
 """Training throughput: our training job (live curves) against plain `model.fit`.
 
-Both train the same model on the same data with the same settings; the time
+All train the same model on the same data with the same settings; the time
 of the `fit` call alone is compared (ours: `TrainingJob.fit_seconds`, which
 includes the sampler thread that feeds the live curves and our epoch
-callback; the reference: `model.fit(verbose=0)` with no callbacks). Pairs run
-back to back in ABBA order; the ratio is the median of the pairs' time ratios.
-Target: ours takes at most 1/0.97 = 1.031x the time (throughput >= 0.97x).
+callback; the reference: `model.fit(verbose=0)` with no callbacks). Ours runs
+twice per round: with `inspect` on (the default: a WeightGradientSampler takes
+the weight and gradient norms and histograms of every layer on one fixed batch
+of 32 at each epoch end) and with it off. The three run back to back, the order
+cycling through all six permutations; each ratio is the median of the rounds'
+time ratios. Target, for both: ours takes at most 1/0.97 = 1.031x the time
+(throughput >= 0.97x).
 
 Usage:
     python bench/train_throughput.py [--reps N] [--json PATH]
@@ -19,7 +23,7 @@ import statistics
 import sys
 import time
 import types
-from itertools import pairwise
+from itertools import pairwise, permutations
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -59,17 +63,23 @@ def workload(kind: str):
     return graph, data, epochs, batch
 
 
-def ours(graph, data, epochs, batch) -> float:
+def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float, float]:
+    """(wall s, CPU s, seconds in the weight/gradient sampler) of our job's `fit`."""
     from builder.training import TrainingJob, TrainSettings, suggest_compile
 
     settings = TrainSettings(compile=suggest_compile(graph, "classification", 10), epochs=epochs,
-                             batch_size=batch, validation_split=0.1)
+                             batch_size=batch, validation_split=0.1, inspect=inspect)
     job = TrainingJob(graph, data, settings)
     job.start()
     job.wait()
     assert job.status == "finished", job.message
     assert job.batches, "the live curve got no points"
-    return job.fit_seconds, job.fit_cpu_seconds
+    if inspect:
+        assert job.inspector.error is None, job.inspector.error
+        assert {r["epoch"] for r in job.inspector.rows} == set(range(1, epochs + 1)), "an epoch was not sampled"
+    else:
+        assert job.inspector is None
+    return job.fit_seconds, job.fit_cpu_seconds, job.inspector.seconds if inspect else 0.0
 
 
 def raw(graph, data, epochs, batch) -> float:
@@ -81,39 +91,55 @@ def raw(graph, data, epochs, batch) -> float:
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     t, cpu = time.perf_counter(), time.process_time()
     model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch, validation_split=0.1, verbose=0)
-    return time.perf_counter() - t, time.process_time() - cpu
+    return time.perf_counter() - t, time.process_time() - cpu, 0.0
+
+
+SIDES = {
+    "raw": raw,
+    "on": lambda *a: ours(*a, inspect=True),
+    "off": lambda *a: ours(*a, inspect=False),
+}
+LABELS = {"on": "ours (inspect on)", "off": "ours (inspect off)"}
 
 
 def measure(kind: str, reps: int) -> list[dict]:
     graph, data, epochs, batch = workload(kind)
-    for _ in range(1):  # warm-up pair
-        raw(graph, data, epochs, batch)
-        ours(graph, data, epochs, batch)
-    ratios, cpu_ratios, mine, ref = [], [], [], []
+    for side in SIDES.values():  # warm-up round
+        side(graph, data, epochs, batch)
+    orders = list(permutations(SIDES))
+    runs: dict[str, list[tuple]] = {side: [] for side in SIDES}
     for i in range(reps):
-        pair = {}
-        for side in (("raw", "ours") if i % 2 == 0 else ("ours", "raw")):
+        round_ = {}
+        for side in orders[i % len(orders)]:
             gc.collect()
-            pair[side] = (ours if side == "ours" else raw)(graph, data, epochs, batch)
-        ratios.append(pair["ours"][0] / pair["raw"][0])
-        cpu_ratios.append(pair["ours"][1] / pair["raw"][1])
-        mine.append(pair["ours"][0])
-        ref.append(pair["raw"][0])
-        print(f"  {kind} pair {i + 1}: ours {pair['ours'][0]:.2f} s ({pair['ours'][1]:.2f} s CPU), "
-              f"raw {pair['raw'][0]:.2f} s ({pair['raw'][1]:.2f} s CPU)", file=sys.stderr)
+            round_[side] = SIDES[side](graph, data, epochs, batch)
+            runs[side].append(round_[side])
+        print(f"  {kind} round {i + 1}: " + ", ".join(
+            f"{side} {round_[side][0]:.2f} s ({round_[side][1]:.2f} s CPU)" for side in SIDES)
+            + f"; sampler {round_['on'][2] * 1000 / epochs:.1f} ms/epoch", file=sys.stderr)
     samples = len(data.x_train) * 0.9 * epochs
-    wall = figure(f"train {kind}: fit wall time, ours / raw", statistics.median(mine) * 1000,
-                  statistics.median(ref) * 1000, TARGET, ratio=statistics.median(ratios))
-    wall["note"] = (f"{samples / statistics.median(mine):,.0f} vs {samples / statistics.median(ref):,.0f} "
-                    "samples/s")
-    cpu = figure(f"train {kind}: fit CPU time, ours / raw", statistics.median(mine) * 1000,
-                 statistics.median(ref) * 1000, TARGET, ratio=statistics.median(cpu_ratios))
-    cpu["note"] = "CPU time of the whole process (every thread): what the live curves add, whatever else runs"
-    return [wall, cpu]
+    ref = statistics.median(r[0] for r in runs["raw"])
+    results = []
+    for side in ("on", "off"):
+        wall_ms = statistics.median(r[0] for r in runs[side])
+        ratios = [m[0] / r[0] for m, r in zip(runs[side], runs["raw"], strict=True)]
+        cpu_ratios = [m[1] / r[1] for m, r in zip(runs[side], runs["raw"], strict=True)]
+        wall = figure(f"train {kind}: fit wall time, {LABELS[side]} / raw", wall_ms * 1000, ref * 1000, TARGET,
+                      ratio=statistics.median(ratios))
+        wall["note"] = f"{samples / wall_ms:,.0f} vs {samples / ref:,.0f} samples/s"
+        if side == "on":
+            per_epoch = statistics.median(r[2] for r in runs["on"]) / epochs
+            wall["note"] += (f"; the sampler took {per_epoch * 1000:.1f} ms per epoch "
+                             f"({per_epoch * epochs / wall_ms:.1%} of fit, first epoch's tracing included)")
+        cpu = figure(f"train {kind}: fit CPU time, {LABELS[side]} / raw", wall_ms * 1000, ref * 1000, TARGET,
+                     ratio=statistics.median(cpu_ratios))
+        cpu["note"] = "CPU time of the whole process (every thread): what the live curves add, whatever else runs"
+        results += [wall, cpu]
+    return results
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description="Training throughput: live curves vs plain fit.")
+    parser = argparse.ArgumentParser(description="Training throughput: live curves (inspect on and off) vs plain fit.")
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)

@@ -163,6 +163,7 @@ class TrainSettings:
     mixed_precision: bool = False  # float16 compute, float32 weights (fast on recent GPUs)
     jit_compile: bool = False  # XLA
     steps_per_execution: int = 1  # batches per call into TensorFlow
+    inspect: bool = True  # per-epoch weight and gradient norms and histograms of each layer (builder.inspect)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -182,7 +183,8 @@ class TrainSettings:
         known = set(CompileSettings.__dataclass_fields__)
         settings = cls(compile=CompileSettings(**{k: v for k, v in comp.items() if k in known}),
                        **{k: data[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed",
-                                                 "strategy", "mixed_precision", "jit_compile", "steps_per_execution")
+                                                 "strategy", "mixed_precision", "jit_compile", "steps_per_execution",
+                                                 "inspect")
                           if k in data})
         settings.check()
         return settings
@@ -204,7 +206,7 @@ class TrainSettings:
 
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
-        for name in ("mixed_precision", "jit_compile"):
+        for name in ("mixed_precision", "jit_compile", "inspect"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.validation_split, (int, float)) or isinstance(self.validation_split, bool) \
@@ -310,6 +312,13 @@ class TrainingJob:
         self.artifact_path: str | None = None
         self.fit_seconds: float | None = None  # the `fit` call alone, for the throughput benchmark
         self.fit_cpu_seconds: float | None = None  # the process's CPU time during it (all threads)
+        # With settings.inspect: the weights before training (`model.get_weights()`, for outputs "untrained vs
+        # trained": builder.inspect.model_with_weights), the sampler of weights and gradients, and where its rows
+        # were saved (<artifact_dir>/<run id>.inspect.json; builder.inspect.load_rows reads them back).
+        self.start_weights: list | None = None
+        self.inspector = None
+        self.inspect_path: str | None = None
+        self._untrained = None
         self.queue_position = 0
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -364,6 +373,8 @@ class TrainingJob:
                 "elapsed_s": now - self.created, "samples_per_s": self.samples / running_s if running_s > 0 else 0.0,
                 "history": list(self.history), "batches": list(self.batches), "result": self.result,
                 "queue_position": self.queue_position, "artifact_path": self.artifact_path, "notes": list(self.notes),
+                # per layer and epoch: weight and gradient norms and histograms; None when inspect is off
+                "inspect": list(self.inspector.rows) if self.inspector is not None else None,
             }
 
     # -- the thread ------------------------------------------------------
@@ -440,6 +451,13 @@ class TrainingJob:
             self._initial_loss = _floats(model.evaluate(x[probe], y[probe], batch_size=s.batch_size, verbose=0,
                                                         return_dict=True)).get("loss")
         callbacks = [_JobCallback(self)]
+        if s.inspect:
+            from builder.inspect import WeightGradientSampler, fixed_batch
+
+            self.start_weights = model.get_weights()
+            bx, by = fixed_batch(x, y, size=32, n=n_train, seed=s.seed)
+            self.inspector = WeightGradientSampler(bx, by)
+            callbacks.append(self.inspector)
         if s.patience:
             monitor = "val_loss" if s.validation_split else "loss"
             callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=s.patience,
@@ -545,6 +563,10 @@ class TrainingJob:
             self.result = result
         if self.artifact_dir:
             self.artifact_path = save_artifact(model, self.artifact_dir, self.id)
+            if self.inspector is not None and self.inspector.rows:
+                from builder.inspect import save_rows
+
+                self.inspect_path = save_rows(list(self.inspector.rows), self.artifact_dir, self.id)
         epochs = self.settings.epochs
         if self._stop.is_set():
             partial = bool(self.history) and self.history[-1].get("partial")
@@ -562,6 +584,17 @@ class TrainingJob:
                 self.store.finish_run(self.id, status, (self.result or {}).get("metrics"), self.artifact_path,
                                       message)
         self._done.set()
+
+    def untrained_model(self):
+        """A copy of the model holding the weights it started from (kept when settings.inspect is on), to show
+        layer outputs "untrained vs trained"; None without them. Made once; the trained model is not touched."""
+        if self.model is None or self.start_weights is None:
+            return None
+        if self._untrained is None:
+            from builder.inspect import model_with_weights
+
+            self._untrained = model_with_weights(self.model, self.start_weights)
+        return self._untrained
 
     def trained_weights(self) -> dict:
         """node id -> arrays, to carry into the next run (unchanged layers keep them)."""
