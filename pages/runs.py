@@ -101,6 +101,13 @@ for run in chosen:
     with st.expander(md_escape(_label(run))):
         st.json({"settings": run["settings"], "final metrics": run["final_metrics"], "status": run["status"],
                  "message": run["message"]}, expanded=False)
+        if st.toggle("Weights and gradients", key=f"wg_open:{run['id']}",
+                     help="Each layer's weight and gradient sizes and histograms per epoch, as recorded in training."):
+            from builder.inspect import load_rows
+            from components.inspect_panel import render_weights_gradients
+            from components.training_panel import artifact_dir
+
+            render_weights_gradients(load_rows(artifact_dir(), run["id"]), key=run["id"])
         buttons = st.container(horizontal=True)
         if buttons.button("Open in editor", key=f"edit:{run['id']}", icon=":material/edit:",
                           disabled=run["graph"] is None or run["status"] in ("queued", "compiling", "running"),

@@ -117,3 +117,8 @@ def test_after_training_every_inspect_view_draws():
     assert at.selectbox(key="wg_layer").options == ["conv2d", "conv2d_1", "dense", "head"]
     assert len(at.get("plotly_chart")) == 4  # two norm charts, two histograms
     assert at.session_state[RUN] == job.id
+    # A past run on the Runs page: its weights and gradients, read back from the file saved beside its model.
+    at.switch_page("pages/runs.py").run()
+    at.toggle(key=f"wg_open:{job.id}").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key=f"wg_layer{job.id}").options == ["conv2d", "conv2d_1", "dense", "head"]
