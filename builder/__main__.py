@@ -63,14 +63,23 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def cmd_summary(args) -> int:
+def _built(path):
+    """The graph at `path` built, its warnings printed; None (its errors printed) when it does not build."""
     from builder.build import build
-    from builder.summary import summarize, summary_text
 
-    result = build(_load(args.graph))
+    result = build(_load(path))
     _problems([i.line() for i in result.warnings], to_stdout=False)
     if result.model is None:
         _problems([i.line() for i in result.errors], to_stdout=False)
+        return None
+    return result
+
+
+def cmd_summary(args) -> int:
+    from builder.summary import summarize, summary_text
+
+    result = _built(args.graph)
+    if result is None:
         return 1
     if args.json:
         print(json.dumps(summarize(result).to_json()))
@@ -80,13 +89,10 @@ def cmd_summary(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from builder.build import build
     from builder.profile import profile
 
-    result = build(_load(args.graph))
-    _problems([i.line() for i in result.warnings], to_stdout=False)
-    if result.model is None:
-        _problems([i.line() for i in result.errors], to_stdout=False)
+    result = _built(args.graph)
+    if result is None:
         return 1
     report = profile(result)
     print(json.dumps(report.to_json()) if args.json else report.text())

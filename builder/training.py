@@ -710,7 +710,8 @@ def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8
     Returns:
         {"metrics": {"loss", ...}, "samples": [{"index", "true", "pred", "confidence"}],
          "confusion": [[...]] (rows = true class) or None, "misclassified": [test indices],
-         "misclassified_pred": [the predicted class of each]}
+         "misclassified_pred": [the predicted class of each], "predicted": [the predicted class of every test
+         sample] (classification only: the examples behind a confusion-matrix cell)}
     """
     import numpy as np
 
@@ -738,6 +739,7 @@ def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8
         matrix = np.zeros((k, k), dtype="int64")
         np.add.at(matrix, (y.astype("int64"), labels), 1)
         out["confusion"] = matrix.tolist()
+        out["predicted"] = labels.astype("int64").tolist()
         out["misclassified"] = [int(i) for i in np.flatnonzero(labels != y)[:misclassified]]
         out["misclassified_pred"] = [int(labels[i]) for i in out["misclassified"]]
         out["samples"] = [{"index": i, "true": int(y[i]), "pred": int(labels[i]), "confidence": float(conf[i])}

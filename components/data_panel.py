@@ -19,7 +19,7 @@ from builder.graph import Graph, GraphError
 from components import charts, state
 from components.text import md_escape
 
-DATASET = "lc_dataset"
+DATASET = state.per_project("lc_dataset")
 PARSED = "lc_parsed_upload"
 DEFAULT_DATASET = "iris"
 
@@ -199,12 +199,17 @@ def render_images(ds: Dataset, indices, x, y, captions: list[str] | None = None,
         cols = st.columns(per_row)
         for col, pos in zip(cols, range(start, min(start + per_row, len(indices))), strict=False):
             i = indices[pos]
-            img = np.asarray(x[i], dtype="float32")
-            img = img[..., 0] if img.shape[-1] == 1 else img[..., :3]
-            lo, hi = float(img.min()), float(img.max())
-            img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
             text = captions[pos] if captions else label_name(ds, y[i])
-            col.image((img * 255).astype("uint8"), caption=md_escape(text), width="stretch")
+            col.image(to_picture(x[i]), caption=md_escape(text), width="stretch")
+
+
+def to_picture(sample) -> np.ndarray:
+    """One image sample (H×W×1 or ×3, any range) as 8-bit grey or RGB, stretched to its own min and max."""
+    img = np.asarray(sample, dtype="float32")
+    img = img[..., 0] if img.shape[-1] == 1 else img[..., :3]
+    lo, hi = float(img.min()), float(img.max())
+    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return (img * 255).astype("uint8")
 
 
 def render_compat(graph: Graph, ds: Dataset) -> bool:

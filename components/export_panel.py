@@ -16,8 +16,8 @@ from components import state
 from components.text import md_escape
 from components.training_panel import WEIGHTS, current_run, restore_weights, stored_model
 
-PREPARED = "lc_export_prepared"  # (model key, format) -> bytes or an error message
-MODEL = "lc_export_model"
+PREPARED = state.per_project("lc_export_prepared")  # (model key, format) -> bytes or an error message
+MODEL = state.per_project("lc_export_model")
 SLOW = ("savedmodel", "tflite")  # prepared on request: each takes seconds
 
 
@@ -45,7 +45,7 @@ def model_to_export(graph: Graph):
         return job.model, job.graph, text, f"run:{job.id}"
     if state.build_result().model is None:
         return None, graph, "The model has errors: fix them on the Build page first.", None
-    restore_weights()
+    restore_weights(job, stored)
     weights = st.session_state.get(WEIGHTS)
     model, loaded = _fresh_model(graph, weights)
     key = f"graph:{id(graph)}:{id(weights)}"

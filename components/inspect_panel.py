@@ -17,8 +17,9 @@ from builder.samples import (
     predict_one,
     value_range,
 )
+from components import state
 from components.charts import plain
-from components.data_panel import label_name
+from components.data_panel import label_name, to_picture
 from components.text import md_escape
 
 DRAW_PX = 280  # the drawing square, in screen pixels
@@ -69,7 +70,7 @@ def _drawn(ds: Dataset | None, input_shape: tuple, key: str) -> tuple[np.ndarray
     sample = from_drawing(image, input_shape, lo_hi)
     with right:
         st.caption(f"What the model sees ({' × '.join(map(str, input_shape))})")
-        st.image(_as_picture(sample), width=140)
+        st.image(to_picture(sample), width=140)
     return sample, "your drawing"
 
 
@@ -83,14 +84,6 @@ def _typed(ds: Dataset | None, input_shape: tuple, tokens: bool, key: str) -> tu
     text = st.text_area(f"{int(np.prod(input_shape))} {'token ids' if tokens else 'values'}, separated by spaces",
                         value=start, key=f"{key}_text", help=help_text, height=90)
     return from_text(text, input_shape, integers=tokens), "the values typed"
-
-
-def _as_picture(sample: np.ndarray) -> np.ndarray:
-    img = np.asarray(sample, dtype="float32")
-    img = img[..., 0] if img.shape[-1] == 1 else img[..., :3]
-    lo, hi = float(img.min()), float(img.max())
-    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-    return (img * 255).astype("uint8")
 
 
 def render_prediction(model, sample: np.ndarray, ds: Dataset | None, described: str) -> dict | None:
@@ -178,7 +171,7 @@ def render_layer_output(out, ds: Dataset | None = None, key: str = "", columns: 
         st.caption(f"A tensor of shape {shape}: no picture for this one.")
 
 
-LIVE_WEIGHTS = "lc_live_weights"  # (model id, weights id): the Build page's model has the session's weights
+LIVE_WEIGHTS = state.per_project("lc_live_weights")  # (model id, weights id): the Build page's model has the session's weights
 
 
 def render_live_output(result, nid: str, graph) -> None:
@@ -301,7 +294,7 @@ def render_explain(model, ds: Dataset | None) -> None:
     said = f"true {label_name(ds, ds.y_test[index])}, predicted {answer['names'][answer['top']]}" \
         if answer["kind"] == "classes" else ""
     left, right = st.columns(2)
-    left.image(_as_picture(image), caption=md_escape(f"Test image {index}: {said}"), width="stretch")
+    left.image(to_picture(image), caption=md_escape(f"Test image {index}: {said}"), width="stretch")
     what = "Grad-CAM (last convolution)" if method == "grad_cam" else "Saliency (no convolution to use)"
     right.image(_colour(heat, np.asarray(image)), caption=f"{what}: red drove the score most", width="stretch")
 

@@ -162,17 +162,28 @@ def _bring_work_to_the_signed_in_user(store, me: str) -> None:
         store.transfer_owner(owner_of(None, browser_key()), me)
 
 
+FIT = "lc_fit"  # the Build page fits the canvas's view to the graph once
+# Session keys that belong to the open project (more are declared with per_project by the panels).
+_PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, RESULT, NO_PROJECT}
+
+
+def per_project(key: str) -> str:
+    """Declares `key` a session key of the open project's (its run, weights, data, exports...): it is cleared when
+    another project opens. Returns the key."""
+    _PER_PROJECT.add(key)
+    return key
+
+
 def _reset_session(pid: str | None, graph: Graph | None, read_only: bool) -> None:
     """The session now edits another project: its graph, nothing left of the previous one's session state."""
-    for key in (UNDO, REDO, SELECTED, RESULT, "lc_run", "lc_weights", "lc_weights_from", "lc_dataset",
-                "lc_export_model", "lc_export_prepared", NO_PROJECT):
+    for key in _PER_PROJECT:
         st.session_state.pop(key, None)
     st.session_state[UNDO], st.session_state[REDO] = [], []
     st.session_state[PROJECT] = pid
     st.session_state[READ_ONLY] = read_only
     if graph is not None:
         st.session_state[GRAPH] = graph
-        st.session_state["lc_fit"] = True
+        st.session_state[FIT] = True
     if pid:
         st.query_params["project"] = pid
     st.query_params.pop("run", None)
@@ -355,6 +366,24 @@ def build_result():
     result = builder.build(graph)
     st.session_state[RESULT] = (graph, result)
     return result
+
+
+DERIVED = "lc_derived"  # (BuildResult, Summary, Profile) of the last result drawn
+per_project(DERIVED)
+
+
+def summary_and_cost(result):
+    """The Summary and the cost per layer (Profile) of a BuildResult, made once per result: a rerun that only
+    selects or moves costs nothing here."""
+    cached = st.session_state.get(DERIVED)
+    if cached is not None and cached[0] is result:
+        return cached[1], cached[2]
+    from builder.profile import profile
+    from builder.summary import summarize
+
+    summary, cost = summarize(result), profile(result)
+    st.session_state[DERIVED] = (result, summary, cost)
+    return summary, cost
 
 
 def cached_result():

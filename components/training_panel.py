@@ -28,8 +28,9 @@ from components import charts, state
 from components.data_panel import label_name, render_images
 from components.text import md_escape
 
-RUN = "lc_run"
-WEIGHTS = "lc_weights"  # node id -> arrays: imported or trained weights to start the next run from
+RUN = state.per_project("lc_run")
+WEIGHTS = state.per_project("lc_weights")  # node id -> arrays: imported or trained weights to start the next run from
+WEIGHTS_FROM = state.per_project("lc_weights_from")  # the run (or model file) WEIGHTS came from
 STATUS_ICONS = {"queued": ":material/hourglass_top:", "compiling": ":material/build:", "running": ":material/play_arrow:",
                 "stopped": ":material/stop_circle:", "finished": ":material/check_circle:", "failed": ":material/error:",
                 "interrupted": ":material/cancel:"}
@@ -72,7 +73,7 @@ def current_run() -> tuple[TrainingJob | None, dict | None]:
     return None, stored
 
 
-STORED_MODEL = "lc_stored_model"  # (run id, model) of the last stored run loaded
+STORED_MODEL = state.per_project("lc_stored_model")  # (run id, model) of the last stored run loaded
 
 
 def stored_model(run: dict):
@@ -96,12 +97,11 @@ def stored_model(run: dict):
     return model
 
 
-def restore_weights() -> None:
-    """After a reload or a project switch, the weights the next run and the export start from: the latest run's,
-    else those of the run the project was opened from."""
+def restore_weights(job: TrainingJob | None, stored: dict | None) -> None:
+    """After a reload or a project switch, the weights the next run and the export start from: the latest run's
+    (`current_run()`'s), else those of the run or model file the project was opened from."""
     if st.session_state.get(WEIGHTS) is not None or not state.project_id():
         return
-    job, stored = current_run()
     if job is not None:
         return
     store = state.get_store()
@@ -112,9 +112,9 @@ def restore_weights() -> None:
         if stored is None or stored.get("owner_key") != state.owner():
             _weights_from_file(info.get("weights_file"))
             return
-    if st.session_state.get("lc_weights_from") == stored["id"]:
+    if st.session_state.get(WEIGHTS_FROM) == stored["id"]:
         return  # tried already (the file may be gone)
-    st.session_state["lc_weights_from"] = stored["id"]
+    st.session_state[WEIGHTS_FROM] = stored["id"]
     model = stored_model(stored)
     if model is not None:
         st.session_state[WEIGHTS] = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
@@ -124,9 +124,9 @@ def _weights_from_file(path: str | None) -> None:
     """The weights of the model file the project was imported from (kept beside the database)."""
     import os
 
-    if not path or st.session_state.get("lc_weights_from") == path:
+    if not path or st.session_state.get(WEIGHTS_FROM) == path:
         return
-    st.session_state["lc_weights_from"] = path
+    st.session_state[WEIGHTS_FROM] = path
     if not os.path.isfile(path):
         return
     from builder.importer import import_model
@@ -316,9 +316,9 @@ def render_live(job: TrainingJob) -> None:
 
 # -- results --------------------------------------------------------------------------------------------------------
 
-def render_results(result: dict | None, ds: Dataset | None, model=None, key: str = "") -> None:
-    """Test metrics, the confusion matrix (a click on a cell shows its test examples, when `model` is given),
-    predictions on a few samples and misclassified images."""
+def render_results(result: dict | None, ds: Dataset | None, key: str = "") -> None:
+    """Test metrics, the confusion matrix (a click on a cell shows its test examples), predictions on a few
+    samples and misclassified images."""
     if not result:
         return
     metrics = result.get("metrics") or {}
@@ -337,8 +337,8 @@ def render_results(result: dict | None, ds: Dataset | None, model=None, key: str
         with right:
             render_samples(result, ds)
         points = event.selection.points if event is not None and event.selection else []
-        if points and model is not None:
-            render_cell(model, ds, str(points[0]["y"]), str(points[0]["x"]), key)
+        if points:
+            render_cell(result, ds, str(points[0]["y"]), str(points[0]["x"]))
         wrong = result.get("misclassified") or []
         if ds.kind == "image" and wrong:
             st.markdown("**Misclassified test images** (true → predicted)")
@@ -351,25 +351,15 @@ def render_results(result: dict | None, ds: Dataset | None, model=None, key: str
         render_samples(result, ds)
 
 
-def test_predictions(model, ds: Dataset, key: str) -> np.ndarray:
-    """The predicted class of every test sample, computed once per run and dataset in the session."""
-    cached = st.session_state.get("lc_test_pred")
-    if cached is not None and cached[0] == (key, ds.name, len(ds.x_test)):
-        return cached[1]
-    out = np.asarray(model.predict(ds.x_test, verbose=0, batch_size=256))
-    pred = out.argmax(axis=-1) if out.ndim == 2 and out.shape[1] > 1 else (out.reshape(len(out), -1)[:, 0] > 0.5)
-    pred = pred.astype("int64")
-    st.session_state["lc_test_pred"] = ((key, ds.name, len(ds.x_test)), pred)
-    return pred
-
-
-def render_cell(model, ds: Dataset, true_name: str, pred_name: str, key: str, most: int = 24) -> None:
-    """The test examples behind one cell of the confusion matrix."""
+def render_cell(result: dict, ds: Dataset, true_name: str, pred_name: str, most: int = 24) -> None:
+    """The test examples behind one cell of the confusion matrix (from the evaluation's predictions)."""
     names = [charts.plain(n) for n in ds.class_names]
     if true_name not in names or pred_name not in names:
         return
     t, p = names.index(true_name), names.index(pred_name)
-    pred = test_predictions(model, ds, key)
+    pred = np.asarray(result.get("predicted") or [], dtype="int64")
+    if len(pred) != len(ds.x_test):
+        return
     hits = np.flatnonzero((ds.y_test.reshape(-1).astype("int64") == t) & (pred == p))
     what = "right" if t == p else "wrong"
     st.markdown(f"**True {md_escape(true_name)}, predicted {md_escape(pred_name)}** ({len(hits)} test samples, "
@@ -417,9 +407,9 @@ def stored_snapshot(run: dict) -> dict:
 
 def keep_weights(job: TrainingJob) -> None:
     """After a run, its weights become the starting point for the next (unchanged layers keep them)."""
-    if job.model is not None and st.session_state.get("lc_weights_from") != job.id:
+    if job.model is not None and st.session_state.get(WEIGHTS_FROM) != job.id:
         st.session_state[WEIGHTS] = job.trained_weights()
-        st.session_state["lc_weights_from"] = job.id
+        st.session_state[WEIGHTS_FROM] = job.id
 
 
 def counts(result) -> tuple[int, int]:

@@ -7,8 +7,6 @@ import streamlit as st
 from builder.graph import GraphError
 from builder.kerasenv import keras_loaded
 from builder.layout import missing_positions
-from builder.profile import profile
-from builder.summary import summarize
 from builder.validate import apply_fix
 from components import canvas, state
 from components.code_panel import render_code
@@ -23,7 +21,7 @@ from components.summary_panel import (
 
 state.ensure_navigation()
 
-FIT = "lc_fit"
+FIT = state.FIT
 PAINT_WAIT = 2.0  # seconds the first build waits for the canvas to say it has painted
 
 
@@ -53,8 +51,8 @@ selected = state.selected()
 
 result = state.build_result() if keras_loaded() else state.cached_result()
 current = result if result is not None and result.graph is graph else None
-summary = summarize(current) if current is not None else None  # for the totals and the table
-cost = profile(current) if current is not None else None  # MACs per layer: totals, nodes, table, inspector
+# For the totals and the table; the cost (MACs per layer) also for the nodes and the inspector.
+summary, cost = state.summary_and_cost(current) if current is not None else (None, None)
 if summary is not None and current.model is not None:
     state.note_params(summary.total_params)  # the projects list shows it
 

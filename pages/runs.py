@@ -78,7 +78,7 @@ with compare:
 
 def _open_in_editor(run: dict) -> None:
     """The run's graph, with its trained weights, as a new project."""
-    from components.training_panel import WEIGHTS, stored_model
+    from components.training_panel import WEIGHTS, WEIGHTS_FROM, stored_model
 
     graph = run["graph"]
     model = stored_model(run)
@@ -89,7 +89,7 @@ def _open_in_editor(run: dict) -> None:
     state.new_project(graph, weights_run=run["id"] if model is not None else None)
     if model is not None:
         st.session_state[WEIGHTS] = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
-        st.session_state["lc_weights_from"] = run["id"]
+        st.session_state[WEIGHTS_FROM] = run["id"]
         state.flash("success", f"Opened run {run['id'][:6]} in the editor as a new project, with its trained "
                                "weights: training, freezing and export start from them.")
     else:
@@ -116,6 +116,8 @@ for run in chosen:
                 _open_in_editor(run)
             st.switch_page("pages/build.py")
         if buttons.button("Open on the Train page", key=f"open:{run['id']}", icon=":material/open_in_new:"):
-            st.session_state["lc_run"] = run["id"]
+            from components.training_panel import RUN
+
+            st.session_state[RUN] = run["id"]
             st.query_params["run"] = run["id"]
             st.switch_page("pages/train.py")

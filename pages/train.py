@@ -31,7 +31,7 @@ active = job is not None and job.active
 if job is not None and not active:
     keep_weights(job)  # the next run can start from them
 elif job is None:
-    restore_weights()  # after a reload: the latest run's (saved when it ended)
+    restore_weights(job, stored)  # after a reload: the latest run's (saved when it ended)
 
 st.subheader("Train")
 if ds is None:
@@ -78,7 +78,7 @@ if job is not None:
         snap = job.snapshot()
         render_progress(snap)
         render_curves(snap["history"], snap["batches"], key="done")
-        render_results(snap["result"], job.dataset, model=job.model, key=job.id)
+        render_results(snap["result"], job.dataset, key=job.id)
 elif stored is not None:
     snap = stored_snapshot(stored)
     st.caption(f"The latest run of this project ({md_escape(stored['status'])}): its curves and final metrics.")

@@ -80,6 +80,10 @@ def test_iris_mlp_reaches_90_percent():
     assert len(job.result["misclassified_pred"]) == len(wrong)  # the panel shows "true -> predicted" for each
     assert all(p != ds.y_test[i] for i, p in zip(wrong, job.result["misclassified_pred"], strict=True))
     assert job.result["samples"] and all(0 <= s["pred"] < 3 for s in job.result["samples"])
+    predicted = np.array(job.result["predicted"])  # every test sample's class: a confusion cell lists its examples
+    rebuilt = np.zeros((3, 3), dtype="int64")
+    np.add.at(rebuilt, (ds.y_test.astype("int64"), predicted), 1)
+    assert len(predicted) == len(ds.y_test) and (rebuilt == conf).all()
 
 
 def test_digits_cnn_reaches_90_percent_and_samples_batches():
