@@ -546,7 +546,10 @@ def _sampler_class():
         moving statistics), so sampling changes nothing in the model; with `training=True` the layers' state
         (moving statistics, random seeds) is put back afterwards.
 
-        Rows (append-only, safe to read while training runs): {"epoch" (1-based), "batch" (1-based within the
+        Call `sample_start(model)` before `fit` for rows of epoch 0 (the starting point); the one-time tracing then
+        happens there, not during training.
+
+        Rows (append-only, safe to read while training runs): {"epoch" (1-based; 0 for `sample_start`), "batch" (1-based within the
         epoch, None at the epoch's end), "step" (optimizer steps so far), "layer", "params", "weight_norm",
         "grad_norm", "loss", "weight_hist": {"edges", "counts"}, "grad_hist": {...}}.
 
@@ -575,12 +578,21 @@ def _sampler_class():
             self.bins, self.training, self.max_rows = bins, training, max_rows
             self.rows: list[dict] = []
             self.seconds = 0.0  # time spent sampling
+            self.start_seconds = 0.0  # of which before `fit` (sample_start: epoch 0 and the tracing)
             self.calls = 0
             self.error: str | None = None  # the first failure; sampling then stops (training goes on)
             self._epoch = 0
             self._compute = None  # (eager, traced) functions, made at the first sample
             self._data = None
             self._traced = True
+
+        def sample_start(self, model) -> None:
+            """Records the model as it starts (rows of epoch 0: the initial weights and their gradients), before
+            `fit` is called. This also traces the sampled step once, so that tracing is not part of training."""
+            self.set_model(model)
+            before = self.seconds
+            self.sample(0, None)
+            self.start_seconds = self.seconds - before
 
         # -- hooks
         def on_epoch_begin(self, epoch, logs=None):

@@ -457,6 +457,7 @@ class TrainingJob:
             self.start_weights = model.get_weights()
             bx, by = fixed_batch(x, y, size=32, n=n_train, seed=s.seed)
             self.inspector = WeightGradientSampler(bx, by)
+            self.inspector.sample_start(model)  # epoch 0: where training starts from (and the one-time tracing)
             callbacks.append(self.inspector)
         if s.patience:
             monitor = "val_loss" if s.validation_split else "loss"

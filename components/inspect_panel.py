@@ -319,6 +319,10 @@ def render_filters(model) -> None:
         st.image(feature_grid(tiles, 0.0, 1.0, columns=8, scale=max(4, 48 // max(kh, kw))), width=520)
 
 
+def _epoch_name(epoch: int) -> str:
+    return "before training" if epoch == 0 else f"epoch {epoch}"
+
+
 def render_weights_gradients(rows: list[dict] | None, key: str = "") -> None:
     """Per layer and epoch: the size (L2 norm) of its weights and gradients, and their histograms."""
     if not rows:
@@ -333,14 +337,16 @@ def render_weights_gradients(rows: list[dict] | None, key: str = "") -> None:
             pts = [r for r in rows if r["layer"] == layer and r.get(what) is not None]
             fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[what] for r in pts],
                                      mode="lines+markers", name=plain(layer)))
-        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=30), title=title, xaxis_title="epoch",
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=30), title=title,
+                          xaxis_title="epoch (0: before training)",
                           yaxis_type="log" if what == "grad_norm" else None, legend=dict(orientation="h", y=-0.3))
         col.plotly_chart(fig, key=f"wg:{key}:{what}")
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", layers, key=f"wg_layer{key}")
     mine = [r for r in rows if r["layer"] == layer]
     epochs = sorted({r["epoch"] for r in mine})
-    epoch = c2.select_slider("Epoch", epochs, value=epochs[-1], key=f"wg_epoch{key}") if len(epochs) > 1 else epochs[0]
+    epoch = (c2.select_slider("Epoch", epochs, value=epochs[-1], key=f"wg_epoch{key}", format_func=_epoch_name)
+             if len(epochs) > 1 else epochs[0])
     row = next(r for r in reversed(mine) if r["epoch"] == epoch)
     left, right = st.columns(2)
     for col, what, title in ((left, "weight_hist", "Weights"), (right, "grad_hist", "Gradients")):
@@ -349,6 +355,6 @@ def render_weights_gradients(rows: list[dict] | None, key: str = "") -> None:
         if len(edges) == len(counts) + 1 and counts:
             mids = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
             fig = go.Figure(go.Bar(x=mids, y=counts, marker_color="#2563eb"))
-            fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=30), title=f"{title} of {plain(layer)}, epoch {epoch}",
+            fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=30), title=f"{title} of {plain(layer)}, {_epoch_name(epoch)}",
                               bargap=0.05)
             col.plotly_chart(fig, key=f"wg:hist:{key}:{what}")

@@ -331,8 +331,13 @@ def iris_job(tmp_path=None, **kw):
 def test_the_job_exposes_rows_when_inspect_is_on(tmp_path):
     job = iris_job(tmp_path)
     rows = job.snapshot()["inspect"]
-    assert [r["epoch"] for r in rows] == [1, 1, 1, 2, 2, 2, 3, 3, 3] and job.inspector.error is None
+    # Epoch 0 is the starting point, recorded before `fit` (where the sampled step is traced).
+    assert [r["epoch"] for r in rows] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3] and job.inspector.error is None
     assert {r["layer"] for r in rows} == {"dense", "dense_1", "output"}
+    start = next(r for r in rows if r["epoch"] == 0 and r["layer"] == "dense")
+    kernel, bias = job.start_weights[:2]
+    assert start["weight_norm"] == pytest.approx(float(np.sqrt((kernel ** 2).sum() + (bias ** 2).sum())), rel=1e-5)
+    assert start["step"] == 0 and all(r["step"] > 0 for r in rows if r["epoch"] > 0)
     # Saved beside the model for past runs.
     assert job.inspect_path == str(tmp_path / f"{job.id}.inspect.json")
     assert insp.load_rows(str(tmp_path), job.id) == rows
@@ -374,4 +379,4 @@ def test_a_dataset_given_as_a_namespace_works_too():
     job = TrainingJob(graph, ds, TrainSettings(compile=suggest_compile(graph, "classification", 3), epochs=2))
     job.start()
     assert job.wait(120) and job.status == "finished", job.message
-    assert len(job.snapshot()["inspect"]) == 6
+    assert len(job.snapshot()["inspect"]) == 9  # 3 layers, epochs 0 to 2
