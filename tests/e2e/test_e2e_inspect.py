@@ -51,3 +51,10 @@ def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
     widest = max(g.bounding_box()["width"] for g in grids.all())
     assert widest > 300  # a grid of 16 maps side by side, not a single thumbnail
     page.screenshot(path="artifacts/inspect-layers.png", full_page=True)
+    # Weights and gradients per layer and epoch, from before training (epoch 0) to the last epoch.
+    page.get_by_text("Weights and gradients", exact=True).click()
+    expect(page.get_by_text("Gradient norm", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("epoch (0: before training)").first).to_be_visible()
+    expect(page.get_by_text("Weights of", exact=False).first).to_be_visible()
+    settle(page)
+    page.screenshot(path="artifacts/inspect-weights.png", full_page=True)
