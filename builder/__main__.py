@@ -388,6 +388,9 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, help="the file to write (savedmodel: a folder, or a .zip)")
     e.add_argument("--dataset", help="for --format script: the built-in dataset it loads")
     e.set_defaults(func=cmd_export)
+    from builder.cli_tune import add_parser as add_tune
+
+    add_tune(sub)
     d = sub.add_parser("datasets", help="list the built-in datasets")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_datasets)

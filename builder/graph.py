@@ -433,8 +433,11 @@ class Graph:
                 edges.append(e)
         outputs = None if self.outputs is None else tuple(o for o in self.outputs if o != node_id)
         layout = {k: v for k, v in self.layout.items() if k != node_id}
+        from builder.search import drop_node
+
         return replace(
-            self, nodes=tuple(n for n in self.nodes if n.id != node_id), edges=tuple(edges),
+            self, extra=self._with_search(drop_node(self.extra.get("search"), node_id)),
+            nodes=tuple(n for n in self.nodes if n.id != node_id), edges=tuple(edges),
             outputs=outputs, layout=layout, groups=_without_nodes(self.groups, {node_id}),
         )
 
@@ -554,7 +557,7 @@ class Graph:
         return self._replace_node(replace(self.node(node_id), trainable=bool(trainable)))
 
     def rename(self, old: str, new: str) -> Graph:
-        """Changes a node's id everywhere (edges, outputs, layout, groups)."""
+        """Changes a node's id everywhere (edges, outputs, layout, groups, search keys)."""
         self.node(old)
         if new == old:
             return self
@@ -563,8 +566,11 @@ class Graph:
         def r(x: str) -> str:
             return new if x == old else x
 
+        from builder.search import rename_node
+
         return replace(
             self,
+            extra=self._with_search(rename_node(self.extra.get("search"), old, new)),
             nodes=tuple(replace(n, id=new) if n.id == old else n for n in self.nodes),
             edges=tuple(Edge(r(e.source), r(e.target), e.port) for e in self.edges),
             outputs=None if self.outputs is None else tuple(r(o) for o in self.outputs),
@@ -638,6 +644,12 @@ class Graph:
         if problem:
             raise GraphEditError(problem)
         return replace(self, name=name)
+
+    def _with_search(self, search: Any) -> dict:
+        """`extra` with its `search` field replaced (kept absent when it was)."""
+        if "search" not in self.extra:
+            return self.extra
+        return {**self.extra, "search": search}
 
     def set_extra(self, key: str, value: Any) -> Graph:
         """Sets an optional top-level field (`compile`, `training`, ...); None removes it."""

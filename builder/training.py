@@ -225,6 +225,30 @@ class TrainSettings:
             raise SettingsError(f"metrics must be a list of {', '.join(METRICS)}, got {c.metrics!r}")
 
 
+def settings_from_graph(graph: Graph, dataset, **overrides) -> TrainSettings:
+    """Settings for training `graph` on `dataset`: the compile settings suggested for the model and the data, with
+    the graph file's `compile` (optimizer, learning_rate) and `training` fields (epochs, batch_size,
+    validation_split, patience, seed) on top, and `overrides` (None: not given) over everything.
+
+    Raises:
+        SettingsError: a value of the wrong type or out of range.
+    """
+    comp = suggest_compile(graph, dataset.task, dataset.classes)
+    saved_compile = graph.extra.get("compile") if isinstance(graph.extra.get("compile"), dict) else {}
+    for key in ("optimizer", "learning_rate"):
+        value = overrides.pop(key, None)
+        value = saved_compile.get(key) if value is None else value
+        if value is not None:
+            setattr(comp, key, value)
+    saved = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
+    defaults = {"epochs": 10, "batch_size": 32, "validation_split": 0.2, "patience": 0, "seed": 0}
+    values = {k: saved.get(k, v) if saved.get(k) is not None else v for k, v in defaults.items()}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = TrainSettings(compile=comp, **values)
+    settings.check()
+    return settings
+
+
 def suggest_epochs(n_train: int, batch_size: int, steps: int = 300) -> int:
     """Enough epochs for about `steps` batches in all (small datasets need many), from 10 to 100."""
     per_epoch = max(1, math.ceil(n_train * 0.8 / max(batch_size, 1)))
@@ -281,13 +305,15 @@ class TrainingJob:
             training); layers whose shapes changed start fresh.
         store: A Store to record the run in (optional), with `project_id`.
         owner: Whose run it is (recorded in the store; see `Store.list_projects`).
-        artifact_dir: Where the trained model is saved as <run id>.keras.
+        artifact_dir: Where the trained model is saved as <run id>.keras (and the TensorBoard logs go to
+            <run id>.tb/, see builder.runlogs).
         run_id: The store's run id, when the caller created the run.
+        log_dir: Where the TensorBoard logs go instead (default: beside the model; none without either).
     """
 
     def __init__(self, graph: Graph, dataset, settings: TrainSettings, weights: dict | None = None, store=None,
                  project_id: str | None = None, artifact_dir: str | None = None, run_id: str | None = None,
-                 owner: str | None = None):
+                 owner: str | None = None, log_dir: str | None = None):
         settings.check()
         self.graph, self.dataset, self.settings = graph, dataset, settings
         self.initial_weights = weights or {}
@@ -312,6 +338,12 @@ class TrainingJob:
         self.artifact_path: str | None = None
         self.fit_seconds: float | None = None  # the `fit` call alone, for the throughput benchmark
         self.fit_cpu_seconds: float | None = None  # the process's CPU time during it (all threads)
+        if log_dir is None and artifact_dir:
+            from builder.runlogs import log_dir as run_log_dir
+
+            log_dir = run_log_dir(artifact_dir, self.id)
+        self.log_dir = log_dir  # TensorBoard logs: epoch scalars and the graph (builder.runlogs.RunLog)
+        self.tensorboard = None
         # With settings.inspect: the weights before training (`model.get_weights()`, for outputs "untrained vs
         # trained": builder.inspect.model_with_weights), the sampler of weights and gradients, and where its rows
         # were saved (<artifact_dir>/<run id>.inspect.json; builder.inspect.load_rows reads them back).
@@ -406,6 +438,8 @@ class TrainingJob:
             self._end("failed", _failure_message(e))
         finally:
             self._sampling_done = True
+            if self.tensorboard is not None:
+                self.tensorboard.close()
             if sampler is not None:
                 sampler.join(1)
 
@@ -451,6 +485,11 @@ class TrainingJob:
             self._initial_loss = _floats(model.evaluate(x[probe], y[probe], batch_size=s.batch_size, verbose=0,
                                                         return_dict=True)).get("loss")
         callbacks = [_JobCallback(self)]
+        if self.log_dir:  # written from our epoch callback: keras.callbacks.TensorBoard would sync every batch
+            from builder.runlogs import RunLog
+
+            self.tensorboard = RunLog(self.log_dir)
+            self.tensorboard.model(model)
         if s.inspect:
             from builder.inspect import WeightGradientSampler, fixed_batch
 
@@ -541,6 +580,8 @@ class TrainingJob:
         self._check_loss(logs.get("loss"))
         done = int(self.model.optimizer.iterations.numpy()) - self._epoch_start_iter
         row = {"epoch": epoch + 1, **logs, **({"partial": True} if done < self.steps else {})}
+        if self.tensorboard is not None:
+            self.tensorboard.epoch(epoch + 1, logs)
         with self._lock:
             self.history.append(row)
             self.epoch = epoch + 1
@@ -568,6 +609,10 @@ class TrainingJob:
                 from builder.inspect import save_rows
 
                 self.inspect_path = save_rows(list(self.inspector.rows), self.artifact_dir, self.id)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            if self.tensorboard.error:
+                self.notes.append(f"The TensorBoard logs are incomplete: {self.tensorboard.error}")
         epochs = self.settings.epochs
         if self._stop.is_set():
             partial = bool(self.history) and self.history[-1].get("partial")

@@ -154,6 +154,10 @@ def check_structure(graph: Graph) -> list[Issue]:
     if not outputs and graph.nodes:
         issues.append(Issue(None, "bad_output", "the model has no output: list at least one node in the outputs"))
     issues.extend(_connectivity(graph, [o for o in outputs if o in ids]))
+    if "search" in graph.extra:  # the design space for `tune`: its problems are pinned to the searched nodes,
+        from builder.search import issues as search_issues  # as warnings (the model itself is fine; tune refuses)
+
+        issues.extend(Issue(i.node_id, i.code, i.message, i.fix, WARNING) for i in search_issues(graph))
     return issues
 
 
