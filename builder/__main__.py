@@ -236,7 +236,7 @@ def cmd_train(args) -> int:
                                  validation_split=pick("validation_split", 0.2), patience=pick("patience", 0),
                                  seed=pick("seed", 0), strategy=args.strategy, mixed_precision=args.mixed_precision,
                                  jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution)
-        job = TrainingJob(graph, data, settings)
+        job = TrainingJob(graph, data, settings, log_dir=args.logdir if chief else None)
     except SettingsError as e:
         _problems([f"error: settings: {e}"], to_stdout=False)
         return 1
@@ -302,7 +302,7 @@ def _save_model(model, path: str) -> None:
 
 
 def cmd_export(args) -> int:
-    from builder.export import ExportError, export
+    from builder.export import FORMATS, ExportError, export
 
     from_graph = args.source.lower().endswith(".json")
     weights = {}
@@ -318,7 +318,7 @@ def cmd_export(args) -> int:
             return 1
         graph, weights = imported.graph, imported.weights
     model = None
-    if args.format not in ("python", "script", "graph"):
+    if FORMATS[args.format].needs_model:
         from builder.build import BuildError, build_model
         from builder.importer import apply_weights
 
@@ -380,13 +380,15 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
     t.add_argument("--steps-per-execution", type=int, default=1, help="batches per call into TensorFlow")
     t.add_argument("--json", action="store_true", help="print one JSON line at the end: history and test metrics")
+    t.add_argument("--logdir", help="write TensorBoard logs here (train/ and validation/: epoch scalars, the graph)")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("export", help="write a model (a .keras/.h5 file, or a graph file untrained) in a format")
     e.add_argument("source", metavar="MODEL_OR_GRAPH")
-    e.add_argument("--format", required=True,
-                   choices=["keras", "h5", "savedmodel", "weights", "tflite", "python", "script", "graph"])
+    from builder.export import FORMATS
+
+    e.add_argument("--format", required=True, choices=list(FORMATS))
     e.add_argument("-o", "--output", required=True, help="the file to write (savedmodel: a folder, or a .zip)")
-    e.add_argument("--dataset", help="for --format script: the built-in dataset it loads")
+    e.add_argument("--dataset", help="for --format script or notebook: the built-in dataset it loads")
     e.set_defaults(func=cmd_export)
     from builder.cli_tune import add_parser as add_tune
 

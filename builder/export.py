@@ -1,9 +1,11 @@
-"""Writing a model in every format users take home: .keras, .h5, SavedModel, weights, TFLite, code, graph.
+"""Writing a model in every format users take home: .keras, .h5, SavedModel, weights, TFLite (float32, int8,
+float16), ONNX, code, notebook, graph.
 
 Every writer goes through a temporary file (or folder) beside the target and
 renames it at the end, so a failed export leaves nothing behind. Models are
 compiled with Keras objects, never strings, so `.h5` files reload (keras
-issue 19330: a model compiled with the string "mse" does not).
+issue 19330: a model compiled with the string "mse" does not). An ONNX file is
+only handed out after ONNX Runtime predicted the same as Keras on a random batch.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 
@@ -34,6 +38,13 @@ class Format:
     load: str  # how to load it, as a Python snippet; {file} is the file name
 
 
+_TFLITE_LOAD = (
+    'import numpy as np\nimport tensorflow as tf\n\ninterpreter = tf.lite.Interpreter(model_path="{file}")\n'
+    'interpreter.allocate_tensors()\ninp = interpreter.get_input_details()[0]\n'
+    'out = interpreter.get_output_details()[0]\ninterpreter.set_tensor(inp["index"], '
+    'np.zeros(inp["shape"], dtype=inp["dtype"]))\ninterpreter.invoke()\nprint(interpreter.get_tensor(out["index"]))')
+TFLITE = {"tflite": None, "tflite-int8": "int8", "tflite-f16": "float16"}  # format -> quantization
+
 FORMATS: dict[str, Format] = {f.key: f for f in [
     Format("keras", ".keras (recommended)", ".keras", "application/octet-stream", True,
            "The whole model (architecture, weights, compile settings) in Keras 3's own format.",
@@ -52,17 +63,30 @@ FORMATS: dict[str, Format] = {f.key: f for f in [
            'from model import build_model  # the generated code\n\nmodel = build_model()\n'
            'model.load_weights("{file}")'),
     Format("tflite", "TFLite (.tflite)", ".tflite", "application/octet-stream", True,
-           "For phones and small devices (TensorFlow Lite).",
-           'import numpy as np\nimport tensorflow as tf\n\ninterpreter = tf.lite.Interpreter(model_path="{file}")\n'
-           'interpreter.allocate_tensors()\ninp = interpreter.get_input_details()[0]\n'
-           'out = interpreter.get_output_details()[0]\ninterpreter.set_tensor(inp["index"], '
-           'np.zeros(inp["shape"], dtype=inp["dtype"]))\ninterpreter.invoke()\nprint(interpreter.get_tensor(out["index"]))'),
+           "For phones and small devices (TensorFlow Lite), float32 like the model.", _TFLITE_LOAD),
+    Format("tflite-int8", "TFLite int8 (.tflite)", "_int8.tflite", "application/octet-stream", True,
+           "TFLite with the weights stored as 8-bit integers (dynamic-range quantization): about 4 times smaller, "
+           "usually a little less accurate.", _TFLITE_LOAD),
+    Format("tflite-f16", "TFLite float16 (.tflite)", "_f16.tflite", "application/octet-stream", True,
+           "TFLite with float16 weights: about half the size, nearly the same predictions.", _TFLITE_LOAD),
+    Format("onnx", "ONNX (.onnx)", ".onnx", "application/octet-stream", True,
+           "For ONNX Runtime and other ONNX tools (C++, C#, Java, JavaScript). Checked against Keras before you "
+           "download it.",
+           'import numpy as np\nimport onnxruntime as ort\n\nsession = ort.InferenceSession("{file}")\n'
+           'feed = {{}}\nfor i in session.get_inputs():  # one sample of zeros per input, by name\n'
+           '    shape = [d if isinstance(d, int) else 1 for d in i.shape]  # the batch axis has no fixed size\n'
+           '    feed[i.name] = np.zeros(shape, "int32" if "int" in i.type else "float32")\n'
+           'outputs = session.run(None, feed)  # one array per model output, in order\nprint(outputs)'),
     Format("python", "Model code (.py)", ".py", "text/x-python", False,
            "Keras Functional code that builds this model: build_model().",
            'from model import build_model\n\nmodel = build_model()\nmodel.summary()'),
     Format("script", "Training script (.py)", "_train.py", "text/x-python", False,
            "A runnable script: data, build_model(), compile, fit, evaluate, save.",
            "# python {file} --epochs 10 --output model.keras"),
+    Format("notebook", "Jupyter notebook (.ipynb)", ".ipynb", "application/x-ipynb+json", False,
+           "The training script as a notebook that runs top to bottom: data, model, training, evaluation.",
+           'import nbformat\n\nnotebook = nbformat.read("{file}", as_version=4)\nprint(len(notebook.cells), "cells")\n'
+           "# run it: jupyter nbconvert --to notebook --execute {file}"),
     Format("graph", "Graph file (.json)", ".json", "application/json", False,
            "The LayerCanvas graph: open it in the app, or use it with python -m builder.",
            "# python -m builder summary {file}"),
@@ -150,9 +174,11 @@ def _write(fmt: str, path: str, model, graph: Graph | None, dataset: str | None)
             _zip_folder(folder, path)
         else:
             _export_savedmodel(model, path)
-    elif fmt == "tflite":
+    elif fmt in TFLITE:
         with open(path, "wb") as f:
-            f.write(_tflite(model))
+            f.write(_tflite(model, TFLITE[fmt]))
+    elif fmt == "onnx":
+        _export_onnx(model, path)
     elif fmt == "python":
         from builder.codegen import generate_code
 
@@ -161,6 +187,10 @@ def _write(fmt: str, path: str, model, graph: Graph | None, dataset: str | None)
         from builder.codegen import generate_script
 
         _text(path, generate_script(graph, dataset))
+    elif fmt == "notebook":
+        from builder.notebook import generate_notebook
+
+        _text(path, generate_notebook(graph, dataset))
     elif fmt == "graph":
         _text(path, graph.dumps() + "\n")
 
@@ -195,15 +225,254 @@ def _zip_folder(folder: str, path: str) -> None:
                 zf.write(full, os.path.join("saved_model", os.path.relpath(full, folder)))
 
 
-def _tflite(model) -> bytes:
+def _tflite(model, quantize: str | None = None, savedmodel: str | None = None) -> bytes:
+    """The model as TFLite bytes.
+
+    Args:
+        quantize: None (float32), "int8" (dynamic-range quantization: int8 weights, float activations) or
+            "float16" (float16 weights).
+        savedmodel: The model already exported as a SavedModel folder (several conversions share one export).
+    """
     import tensorflow as tf
 
-    with tempfile.TemporaryDirectory(prefix="layercanvas-tflite-") as tmp:
-        _export_savedmodel(model, tmp)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-        with _quiet():
-            return converter.convert()
+    if savedmodel is None:
+        with tempfile.TemporaryDirectory(prefix="layercanvas-tflite-") as tmp:
+            _export_savedmodel(model, tmp)
+            return _tflite(model, quantize, tmp)
+    converter = tf.lite.TFLiteConverter.from_saved_model(savedmodel)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    with _quiet():
+        return converter.convert()
+
+
+COMPARE_LIMIT = 2_000  # test samples the TFLite comparison runs (the interpreter is slower than Keras)
+TFLITE_BATCH = 256
+
+
+def tflite_comparison(model, x_test, y_test, task: str, from_logits: bool = False,
+                      limit: int = COMPARE_LIMIT) -> dict:
+    """The TFLite variants side by side: file size, and the score on the test data with the TFLite interpreter,
+    next to Keras's own on the same samples.
+
+    Args:
+        model: A keras.Model with one output.
+        x_test: The test inputs (an array, or a list of arrays for several inputs).
+        y_test: The labels: class numbers (classification) or values (regression).
+        task: "classification" or "regression".
+        from_logits: The model outputs logits (decides the 0/1 threshold of a single-unit output).
+        limit: At most this many test samples (the first ones).
+
+    Returns:
+        {"metrics": ["accuracy"] or ["mae", "mse"], "samples": samples scored, "total": test samples given,
+         "rows": [{"format", "label", "bytes", METRIC: value, ...}] for keras (the .keras file), tflite,
+         tflite-int8 and tflite-f16, "files": {format: the TFLite file's bytes}}
+
+    Raises:
+        ExportError: a model with several outputs, test data that does not fit the model, or a failed conversion.
+    """
+    import numpy as np
+
+    if task not in ("classification", "regression"):
+        raise ExportError(f"task must be classification or regression, got {task!r}")
+    if len(model.outputs) != 1:
+        raise ExportError(f"the comparison needs a model with one output; this one has {len(model.outputs)}: "
+                          "download the files and test them on your own data")
+    xs = [np.asarray(x) for x in (x_test if isinstance(x_test, (list, tuple)) else [x_test])]
+    total = len(y_test)
+    n = min(total, limit)
+    if n == 0:
+        raise ExportError("there is no test data to compare on")
+    if len(xs) != len(model.inputs) or not all(map(_fits, xs, model.inputs)):
+        shapes = ", ".join(str(tuple(x.shape[1:])) for x in xs)
+        wanted = ", ".join(str(tuple(t.shape[1:])) for t in model.inputs)
+        raise ExportError(f"the test data has samples of shape {shapes} but the model takes {wanted}: pick the "
+                          "dataset it was trained on")
+    xs, y = [x[:n] for x in xs], np.asarray(y_test)[:n]
+    metrics = ["accuracy"] if task == "classification" else ["mae", "mse"]
+    keras_pred = np.asarray(model.predict(_one_or_list(xs), batch_size=TFLITE_BATCH, verbose=0))
+    with tempfile.TemporaryDirectory(prefix="layercanvas-compare-") as tmp:
+        keras_file = os.path.join(tmp, "model.keras")
+        model.save(keras_file)
+        rows = [{"format": "keras", "label": "Keras (float32)", "bytes": os.path.getsize(keras_file),
+                 **_scores(keras_pred, y, task, from_logits)}]
+        files = {}
+        try:
+            _export_savedmodel(model, os.path.join(tmp, "saved"))
+            for fmt, quantize in TFLITE.items():  # one SavedModel, three conversions
+                files[fmt] = _tflite(model, quantize, os.path.join(tmp, "saved"))
+                pred = tflite_predict(files[fmt], xs, [t.name for t in model.inputs])[0]
+                rows.append({"format": fmt, "label": FORMATS[fmt].label.removesuffix(" (.tflite)"),
+                             "bytes": len(files[fmt]), **_scores(pred, y, task, from_logits)})
+        except Exception as e:  # noqa: BLE001 - a message, never a traceback
+            raise ExportError(f"could not compare the TFLite files: {_reason(e)}") from e
+    return {"metrics": metrics, "samples": n, "total": total, "rows": rows, "files": files}
+
+
+def _fits(x, tensor) -> bool:
+    """The array holds samples of the input's shape (unknown sizes match any)."""
+    return x.ndim == len(tensor.shape) and all(d is None or d == k for d, k in zip(tensor.shape[1:], x.shape[1:]))
+
+
+def tflite_predict(content: bytes, xs: list, names: list[str]) -> list:
+    """Predictions of a TFLite file (its serving signature) on whole arrays, a batch at a time; one array per
+    output, in the model's order. `names` are the model's input names, in the order of `xs`."""
+    import numpy as np
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's note that LiteRT replaces it
+        runner = tf.lite.Interpreter(model_content=content).get_signature_runner("serving_default")
+    details = runner.get_input_details()
+    outs: list[list] = []
+    for start in range(0, len(xs[0]), TFLITE_BATCH):
+        feed = {name: np.asarray(x[start:start + TFLITE_BATCH], dtype=details[name]["dtype"])
+                for name, x in zip(names, xs, strict=True)}
+        result = runner(**feed)
+        outs.append([result[f"output_{i}"] for i in range(len(result))])
+    return [np.concatenate(parts) for parts in zip(*outs, strict=True)]
+
+
+def _scores(pred, y, task: str, from_logits: bool) -> dict:
+    import numpy as np
+
+    pred = np.asarray(pred, dtype="float64")
+    if task == "regression":
+        err = pred.reshape(len(pred), -1) - np.asarray(y, dtype="float64").reshape(len(y), -1)
+        return {"mae": float(np.mean(np.abs(err))), "mse": float(np.mean(err ** 2))}
+    flat = pred.reshape(len(pred), -1)
+    labels = flat.argmax(axis=1) if flat.shape[1] > 1 else (flat[:, 0] > (0.0 if from_logits else 0.5))
+    y = np.asarray(y)
+    truth = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y))
+    return {"accuracy": float(np.mean(labels.astype("int64") == truth.astype("int64")))}
+
+
+ONNX_TOLERANCE = 1e-4  # the largest difference from Keras's predictions allowed (relative, for values above 1)
+ONNX_PROBES = 64  # layers tried one by one to find the one that does not convert
+
+
+def _sample_inputs(model, n: int, seed: int | None = 0) -> list:
+    """`n` samples for each model input: zeros when `seed` is None, else random (0 or 1 for integer inputs, which
+    are token ids); unknown sizes besides the batch are 3."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for tensor in model.inputs:
+        shape, dtype = (n, *[d or 3 for d in tensor.shape[1:]]), str(tensor.dtype)
+        if seed is None:
+            out.append(np.zeros(shape, dtype))
+        elif "int" in dtype or dtype == "bool":
+            out.append(rng.integers(0, 2, shape).astype(dtype))
+        else:
+            out.append(rng.normal(size=shape).astype(dtype))
+    return out
+
+
+def _one_or_list(xs: list):
+    return xs[0] if len(xs) == 1 else xs
+
+
+def _onnx_convert(model, path: str):
+    """Writes the model as ONNX and opens it with ONNX Runtime; returns the session (raises what they raise)."""
+    import warnings
+
+    model(_one_or_list(_sample_inputs(model, 1, seed=None)))  # Keras exports only a model that was called once
+    with _quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf2onnx's notes on NumPy 2
+        model.export(path, format="onnx", verbose=False)
+    return _onnx_session(path)
+
+
+def _onnx_session(path: str):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: they reach us as exceptions
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_feed(session, model, xs: list) -> dict:
+    """ONNX Runtime's inputs by name: the model's Input names when the file kept them, else in the model's order."""
+    names = [i.name for i in session.get_inputs()]
+    keras_names = [t.name for t in model.inputs]
+    if sorted(names) == sorted(keras_names):
+        return {name: xs[keras_names.index(name)] for name in names}
+    return dict(zip(names, xs, strict=True))
+
+
+def _export_onnx(model, path: str) -> None:
+    try:
+        session = _onnx_convert(model, path)
+    except Exception as e:  # noqa: BLE001 - any converter or runtime failure becomes a message naming the layer
+        raise ExportError(_onnx_failure(model, e)) from e
+    _check_onnx(model, session)
+
+
+def _check_onnx(model, session, n: int = 8) -> None:
+    """Refuses a file whose predictions on a random batch differ from Keras's by more than ONNX_TOLERANCE."""
+    import numpy as np
+
+    xs = _sample_inputs(model, n)
+    pred = model.predict(_one_or_list(xs), verbose=0)
+    expected = [np.asarray(p) for p in (pred if isinstance(pred, (list, tuple)) else [pred])]
+    got = session.run(None, onnx_feed(session, model, xs))
+    if len(got) != len(expected) or any(a.shape != b.shape for a, b in zip(got, expected)):
+        raise ExportError(f"the ONNX file gives outputs of shapes {[list(a.shape) for a in got]}, the model "
+                          f"{[list(b.shape) for b in expected]}: export as .keras, SavedModel or TFLite instead")
+    worst = max((float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)), initial=0.0))
+                 for a, b in zip(got, expected)), default=0.0)
+    if not worst <= ONNX_TOLERANCE:  # also NaN
+        raise ExportError(f"ONNX Runtime's predictions differ from Keras's by up to {worst:.2g} (more than "
+                          f"{ONNX_TOLERANCE:g}), so the file is not offered: export as .keras, SavedModel or TFLite "
+                          "instead")
+
+
+_FAILED_OP = [re.compile(p) for p in (r"No Op registered for (\w+)", r"Unsupported ops: Counter\(\{'(\w+)'",
+                                       r"In Node, \(\"[^\"]*\", (\w+),")]
+
+
+def _onnx_failure(model, e: BaseException) -> str:
+    """The message for a model that does not convert: the layer (found in the converter's text, else by trying
+    the layers one by one) and what to do."""
+    text = str(e)
+    op = next((m.group(1) for m in (p.search(text) for p in _FAILED_OP) if m), None)
+    why = f"its TensorFlow operation {op} has no ONNX equivalent" if op else _reason(e)[:200]
+    layer = _onnx_culprit(model, text)
+    if layer is not None:
+        return (f"ONNX cannot hold layer '{layer.name}' ({type(layer).__name__}): {why}. Change or remove that "
+                "layer, or export as .keras, SavedModel or TFLite instead")
+    return f"could not convert the model to ONNX ({why}): export as .keras, SavedModel or TFLite instead"
+
+
+def _onnx_culprit(model, text: str):
+    """The layer that stops the conversion, or None. TensorFlow names the failing op by its layer's scope
+    ("model/conv_1/..." for layer "conv", numbered when traced again): a single layer named there is the
+    one; several (say "dense" and "dense_1") or none are told apart by converting each layer alone."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    named = [layer for layer in layers if re.search(rf"(?:^|/){re.escape(layer.name)}(?:_\d+)?/", text)]
+    if len(named) == 1:
+        return named[0]
+    return next((layer for layer in (named or layers)[:ONNX_PROBES] if _onnx_layer_fails(layer)), None)
+
+
+def _onnx_layer_fails(layer) -> bool:
+    """Whether this layer alone (a model from its inputs to its output) does not convert or does not load."""
+    from builder.kerasenv import load_keras
+
+    try:
+        alone = load_keras().Model(layer.input, layer.output)
+    except Exception:  # noqa: BLE001 - a layer that cannot stand alone: not the one to blame
+        return False
+    with tempfile.TemporaryDirectory(prefix="layercanvas-onnx-") as tmp:
+        try:
+            _onnx_convert(alone, os.path.join(tmp, "layer.onnx"))
+        except Exception:  # noqa: BLE001
+            return True
+    return False
 
 
 @contextlib.contextmanager

@@ -164,3 +164,86 @@ def test_profile_bad_file_and_usage(graph_file, tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2
+
+
+# -- export: ONNX, quantized TFLite, notebook; train --logdir --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained_iris(tmp_path_factory):
+    """The iris MLP trained by `train --out --logdir`: (model file, log folder, the JSON line)."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("cli-export")
+    graph = folder / "iris.json"
+    graph.write_text(template("iris_mlp").dumps())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["train", str(graph), "--dataset", "iris", "--epochs", "3", "--out", str(folder / "iris.keras"),
+                     "--logdir", str(folder / "logs"), "--json"])
+    assert code == 0
+    return folder / "iris.keras", folder / "logs", json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_train_logdir_writes_tensorboard_logs(trained_iris):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    _, logs, report = trained_iris
+    assert sorted(p.name for p in logs.iterdir()) == ["train", "validation"]
+    acc = EventAccumulator(str(logs / "train"))
+    acc.Reload()
+    losses = [float(tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors("epoch_loss")]
+    assert losses == pytest.approx([row["loss"] for row in report["history"]], rel=1e-6) and len(losses) == 3
+
+
+@pytest.mark.parametrize("fmt,name", [("onnx", "m.onnx"), ("tflite-int8", "m_int8.tflite"),
+                                      ("tflite-f16", "m_f16.tflite"), ("notebook", "m.ipynb")])
+def test_export_new_formats_from_a_trained_model(trained_iris, tmp_path, capsys, fmt, name):
+    import numpy as np
+
+    from builder.kerasenv import load_keras
+
+    model_path, _, _ = trained_iris
+    if fmt == "notebook":
+        pytest.importorskip("builder.notebook")
+    capsys.readouterr()
+    assert main(["export", str(model_path), "--format", fmt, "-o", str(tmp_path / name), "--dataset", "iris"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == str(tmp_path / name) and out.err == ""
+    model = load_keras().models.load_model(model_path)
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        got = ort.InferenceSession(str(tmp_path / name)).run(None, {"input": x})[0]
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    elif fmt.startswith("tflite"):
+        from builder.export import tflite_predict
+
+        got = tflite_predict((tmp_path / name).read_bytes(), [x], ["input"])[0]
+        np.testing.assert_allclose(got, expected, atol=0.05)  # quantized weights: close, not equal
+        assert (got.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 5 / 6
+    else:
+        import nbformat
+
+        nb = nbformat.read(str(tmp_path / name), as_version=4)
+        assert any("iris" in "".join(cell.source) for cell in nb.cells)
+
+
+def test_export_onnx_of_a_layer_onnx_lacks_exits_1_with_one_line(graph_file, tmp_path, capsys):
+    g = {"format": "layercanvas-graph", "version": 1, "name": "flips",
+         "nodes": [{"id": "image", "type": "Input", "params": {"shape": [8, 8, 1]}},
+                   {"id": "flip", "type": "RandomFlip", "params": {"seed": 1}},
+                   {"id": "flat", "type": "Flatten", "params": {}},
+                   {"id": "head", "type": "Dense", "params": {"units": 10, "activation": "softmax"}}],
+         "edges": [{"source": "image", "target": "flip"}, {"source": "flip", "target": "flat"},
+                   {"source": "flat", "target": "head"}]}
+    assert main(["export", graph_file(json.dumps(g)), "--format", "onnx", "-o", str(tmp_path / "m.onnx")]) == 1
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert out.out == "" and "Traceback" not in out.err
+    assert lines[-1].startswith("error: export: ONNX cannot hold layer 'flip' (RandomFlip): ") and len(lines) == 2
+    assert lines[0].startswith("note: exported from a graph file")
+    assert not (tmp_path / "m.onnx").exists()

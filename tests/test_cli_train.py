@@ -122,5 +122,5 @@ def test_export_refusals(graph_file, tmp_path, capsys):
     assert err.startswith("error: model: ") and "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
     with pytest.raises(SystemExit) as exit_info:
-        main(["export", graph_file(template("mlp")), "--format", "onnx", "-o", "x"])
+        main(["export", graph_file(template("mlp")), "--format", "pdf", "-o", "x"])
     assert exit_info.value.code == 2

@@ -166,7 +166,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, trained, monkeypatch):
 
 def test_bad_requests_are_refused():
     with pytest.raises(ExportError, match="unknown format"):
-        export("onnx", "x.onnx", model=object())
+        export("pdf", "x.pdf", model=object())
     with pytest.raises(ExportError, match="needs a model"):
         export("keras", "x.keras", graph=template("mlp"))
     with pytest.raises(ExportError, match="needs the graph"):
@@ -198,26 +198,80 @@ def test_every_layer_survives_h5_or_is_refused_with_a_message(tmp_path, case_id,
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("fmt", [k for k, f in FORMATS.items() if f.needs_model] + ["python"])
-def test_every_load_snippet_runs_against_the_file_it_describes(tmp_path, monkeypatch, trained, fmt):
-    """Each "How to load it" snippet on the Export page, run as written in the folder of the downloaded file
-    (with the generated code beside it as model.py, for the snippets that import it)."""
+def run_command_snippet(snippet: str, capsys) -> str:
+    """A snippet that is a command line shown as a comment ("# python FILE ARGS", "# python -m builder ..."),
+    run in this process as the shell would run it; returns what it printed."""
+    import runpy
+    import shlex
     import sys
 
+    from builder.__main__ import main
+
+    words = shlex.split(snippet.removeprefix("# "))
+    assert words[0] == "python", snippet
+    capsys.readouterr()
+    if words[1:3] == ["-m", "builder"]:
+        assert main(words[3:]) == 0
+    else:
+        saved = sys.argv
+        sys.argv = words[1:]
+        try:
+            runpy.run_path(words[1], run_name="__main__")
+        finally:
+            sys.argv = saved
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_load_snippet_runs_against_the_file_it_describes(tmp_path, monkeypatch, capsys, trained, fmt):
+    """Each "How to load it" snippet on the Export page, run as written in the folder of the downloaded file
+    (with the generated code beside it as model.py, for the snippets that import it); a snippet that is a
+    command line is run as that command."""
+    import sys
+
+    if fmt == "notebook":
+        pytest.importorskip("builder.notebook")
     graph, model = trained
     name = file_name(graph, fmt)
-    export(fmt, str(tmp_path / name), model=model, graph=graph)
+    export(fmt, str(tmp_path / name), model=model, graph=graph, dataset="iris")
     (tmp_path / "model.py").write_text(generate_code(graph))
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    snippet = FORMATS[fmt].load.format(file=name)
+    if snippet.startswith("# python "):
+        out = run_command_snippet(snippet, capsys)
+        if fmt == "script":  # trains and saves the model it names
+            again = keras.models.load_model(tmp_path / "model.keras")
+            assert again.count_params() == model.count_params() and "test" in out.lower()
+        else:
+            assert 'Model: "iris_mlp"' in out
+        return
     sys.modules.pop("model", None)
     namespace: dict = {}
-    exec(compile(FORMATS[fmt].load.format(file=name), f"<{fmt} snippet>", "exec"), namespace)  # noqa: S102
+    exec(compile(snippet, f"<{fmt} snippet>", "exec"), namespace)  # noqa: S102
     sys.modules.pop("model", None)
-    loaded = namespace.get("model") or namespace.get("loaded") or namespace.get("interpreter")
-    assert loaded is not None
+    x = sample(model, n=4)
     if fmt == "savedmodel":
-        assert "serving_default" in loaded.signatures and callable(namespace["predict"])
-    if fmt in ("keras", "h5", "weights"):
-        x = sample(model, n=4)
+        assert "serving_default" in namespace["loaded"].signatures and callable(namespace["predict"])
+        out = namespace["predict"](input=x)["output_0"].numpy()  # signatures take inputs by name
+        np.testing.assert_allclose(out, model.predict(x, verbose=0), atol=1e-5)
+    elif fmt in ("keras", "h5", "weights", "python"):
+        loaded = namespace["model"]
+        if fmt == "python":
+            loaded.set_weights(model.get_weights())  # the code builds the architecture; weights come apart
         np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    elif fmt.startswith("tflite"):  # the snippet's prediction on zeros, against Keras's
+        got = namespace["interpreter"].get_tensor(namespace["out"]["index"])
+        np.testing.assert_allclose(got, model.predict(np.zeros((1, 4), "float32"), verbose=0),
+                                   atol=1e-4 if fmt == "tflite" else 0.05)
+    elif fmt == "onnx":
+        assert [i.name for i in namespace["session"].get_inputs()] == ["input"]
+        np.testing.assert_allclose(namespace["outputs"][0], model.predict(np.zeros((1, 4), "float32"), verbose=0),
+                                   atol=1e-4)
+    elif fmt == "notebook":
+        import nbformat
+
+        nbformat.validate(namespace["notebook"])
+        assert len(namespace["notebook"].cells) >= 1
+    else:
+        pytest.fail(f"no check for the {fmt} snippet: add one")
