@@ -3,6 +3,7 @@
 import ast
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -237,3 +238,109 @@ def test_training_script_runs_one_epoch(tmp_path, key, dataset):
     assert "test: {" in run.stdout and "accuracy" in run.stdout
     assert (tmp_path / "out.keras").exists() and (tmp_path / "out.h5").exists()
     assert (tmp_path / "out_savedmodel" / "saved_model.pb").exists()
+
+
+def test_training_script_on_jax_without_tensorflow(tmp_path):
+    """The script on Keras's JAX backend, where importing TensorFlow fails (a machine without it): the iris MLP and
+    the digits CNN train and save, the tf.distribute strategies stop with a one-line message. The saved .keras
+    files, loaded here (TensorFlow backend), evaluate to the test loss and accuracy the script printed."""
+    import os
+
+    from builder.datasets import BUILTIN
+    from builder.kerasenv import load_keras
+
+    cases = [("iris_mlp", "iris"), ("digits_cnn", "digits")]
+    for key, dataset in cases:
+        (tmp_path / f"{key}_train.py").write_text(generate_script(template(key), dataset))
+    runner = (
+        "import runpy, sys\n"
+        "sys.modules['tensorflow'] = None  # import tensorflow raises ImportError\n"
+        f"for key in {[key for key, _ in cases]!r}:\n"
+        "    sys.argv = [key + '_train.py', '--epochs', '2', '--output', key + '.keras']\n"
+        "    runpy.run_path(key + '_train.py', run_name='__main__')\n"
+        "for strategy in ['one', 'mirrored', 'multi-worker']:\n"
+        "    sys.argv = ['iris_mlp_train.py', '--strategy', strategy]\n"
+        "    try:\n"
+        "        runpy.run_path('iris_mlp_train.py', run_name='__main__')\n"
+        "    except SystemExit as e:\n"
+        "        print('exit:', e)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, "-c", runner], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for key, _ in cases:
+        assert f"saved {key}.keras {key}.h5\n" in run.stdout  # no SavedModel without TensorFlow
+    assert not list(tmp_path.glob("*_savedmodel"))
+    exits = re.findall(r"^exit: (.*)$", run.stdout, re.MULTILINE)
+    assert exits == [f"strategy {s} needs the TensorFlow backend (KERAS_BACKEND=tensorflow), and Keras runs on jax "
+                     "here: use auto" for s in ["one", "mirrored", "multi-worker"]]
+    printed = [ast.literal_eval(m) for m in re.findall(r"test: (\{[^}]*\})", run.stdout)]
+    assert len(printed) == len(cases)
+    keras = load_keras()
+    assert keras.backend.backend() == "tensorflow"
+    for (key, dataset), metrics in zip(cases, printed, strict=True):
+        model = keras.models.load_model(tmp_path / f"{key}.keras")
+        _, _, x_test, y_test = BUILTIN[dataset].load()
+        again = model.evaluate(x_test, y_test, return_dict=True, verbose=0)
+        assert again["loss"] == pytest.approx(metrics["loss"], rel=1e-4), key
+        assert abs(again["accuracy"] - metrics["accuracy"]) <= 1 / len(y_test), key
+
+
+class FakeKeras:
+    """Just what the script's make_strategy asks of Keras, on another backend with these devices."""
+
+    def __init__(self, backend: str, devices: list[str]):
+        import types
+
+        self.calls: list = []
+        self.backend = types.SimpleNamespace(backend=lambda: backend)
+        self.distribution = types.SimpleNamespace(
+            list_devices=lambda: devices,
+            DataParallel=lambda devices: ("DataParallel", tuple(devices)),
+            set_distribution=self.calls.append,
+        )
+
+
+@pytest.mark.parametrize("backend,devices,distribution", [
+    ("jax", ["gpu:0", "gpu:1"], ("DataParallel", ("gpu:0", "gpu:1"))),
+    ("jax", ["tpu:0", "tpu:1", "tpu:2", "tpu:3"], ("DataParallel", ("tpu:0", "tpu:1", "tpu:2", "tpu:3"))),
+    ("jax", ["gpu:0"], None),
+    ("jax", ["cpu:0"], None),
+    ("torch", ["cuda:0", "cuda:1"], None),  # keras.distribution is JAX's: PyTorch places the model itself
+])
+def test_script_strategy_on_other_backends(backend, devices, distribution):
+    """auto: DataParallel over several JAX accelerators, else nothing (no scope); the others need TensorFlow."""
+    scope: dict = {"__name__": "generated"}
+    exec(compile(generate_script(template("iris_mlp"), "iris"), "<script>", "exec"), scope)  # noqa: S102
+    fake = FakeKeras(backend, devices)
+    scope["keras"] = fake
+    assert scope["make_strategy"]("auto") is None
+    assert fake.calls == ([distribution] if distribution else [])
+    for name in ["one", "mirrored", "multi-worker"]:
+        with pytest.raises(SystemExit, match=f"strategy {name} needs the TensorFlow backend .* runs on {backend} here"):
+            scope["make_strategy"](name)
+
+
+def test_tensorflow_only_in_the_tf_distribute_code():
+    """The script imports TensorFlow in make_strategy (after the backend check) and in the multi-worker fix only;
+    the model code never names it."""
+    script = generate_script(template("small_resnet"), "digits")
+    tree = ast.parse(script)
+    where = []
+    for fn in tree.body:
+        for node in ast.walk(fn):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [getattr(node, "module", None) or ""] + [a.name for a in node.names]
+                if any(n.split(".")[0] == "tensorflow" or "backend.tensorflow" in n for n in names):
+                    where.append(getattr(fn, "name", "<module>"))
+    assert where == ["make_strategy", "fix_keras_multi_worker", "fix_keras_multi_worker"]
+    make = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "make_strategy")
+    first_tf = next(i for i, s in enumerate(make.body) if isinstance(s, ast.Import))
+    assert "keras.backend.backend()" in ast.unparse(make.body[:first_tf])
+    main = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "main")
+    assert "fix_keras_multi_worker(model, strategy)" in ast.unparse(main)  # only under --strategy multi-worker
+    for key in TEMPLATES:
+        assert not re.search(r"\btf\.|tensorflow", generate_code(template(key))), key
+    for _, type_, inputs, params in CASES:
+        assert not re.search(r"\btf\.|tensorflow", generate_code(case_graph(type_, inputs, params))), type_
