@@ -564,12 +564,14 @@ class Trial:
     seconds: float = 0.0
     test: dict = field(default_factory=dict)  # test metrics of the trial's model
     continues: int | None = None  # Hyperband: the trial number whose weights it continued from
+    val_loss: float | None = None  # at the best epoch: breaks ties between equal scores
 
     def to_dict(self) -> dict:
         return {"number": self.number, "values": {k: _plain(v) for k, v in self.values.items()},
                 "status": self.status, "score": self.score, "reason": self.reason, "run_id": self.run_id,
                 "total_params": self.total_params, "macs": self.macs, "epochs": self.epochs,
-                "seconds": round(self.seconds, 3), "test": dict(self.test), "continues": self.continues}
+                "seconds": round(self.seconds, 3), "test": dict(self.test), "continues": self.continues,
+                "val_loss": self.val_loss}
 
 
 class SearchJob:
@@ -664,9 +666,11 @@ class SearchJob:
         done = [t for t in self.trials if t.status == "ok" and t.score is not None]
         if not done:
             return None
-        # Ties go to the smaller model, then to the earlier trial.
+        # Ties (a small validation set gives few distinct accuracies) go to the lower validation loss, then to the
+        # smaller model, then to the earlier trial.
         sign = 1 if self.maximize else -1
-        return max(done, key=lambda t: (sign * t.score, -(t.total_params or 0), -t.number))
+        return max(done, key=lambda t: (sign * t.score, -(t.val_loss if t.val_loss is not None else math.inf),
+                                        -(t.total_params or 0), -t.number))
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -842,6 +846,8 @@ class SearchJob:
                                                 f"{', '.join(k for k in job.history[-1] if k != 'epoch')})")
             return self._fail(trial, start, job.message or "no epoch finished", status="stopped")
         trial.score = float((max if self.maximize else min)(scores))
+        best_row = next(row for row in job.history if row.get(self.objective) == trial.score)
+        trial.val_loss = best_row.get("val_loss") if isinstance(best_row.get("val_loss"), (int, float)) else None
         trial.test = dict((job.result or {}).get("metrics") or {})
         self._weights[kt_trial.trial_id] = job.trained_weights()
         stopped = job.status == "stopped" or self._stop.is_set()

@@ -2,7 +2,7 @@
 
 A token is a version letter followed by the graph as compact JSON,
 zlib-compressed and base64url-encoded without padding. It carries the
-nodes, edges, name, outputs, groups and the `compile` and `training` settings; not
+nodes, edges, name, outputs, groups, the `compile` and `training` settings and the `search` space; not
 the canvas layout or other optional fields. Tokens come from strangers, so
 `decode` bounds every step (token length, decompressed size, JSON depth)
 and refuses anything else with one clear line.
@@ -23,7 +23,7 @@ TOKEN_VERSION = "1"  # the token layout; its payload is a version-1 graph file
 QUERY_KEY = "g"
 MAX_TOKEN = 100_000  # characters
 MAX_JSON = 2_000_000  # bytes after decompression: refuses zlib bombs
-SHARED_FIELDS = ("name", "nodes", "edges", "outputs", "groups", "compile", "training")
+SHARED_FIELDS = ("name", "nodes", "edges", "outputs", "groups", "compile", "training", "search")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 
 

@@ -26,8 +26,8 @@ def token_of(payload) -> str:
 
 
 def shared_part(g):
-    """What a link carries: everything but the layout and extras other than compile/training."""
-    return replace(g, layout={}, extra={k: v for k, v in g.extra.items() if k in ("compile", "training")})
+    """What a link carries: everything but the layout and extras other than compile/training/search."""
+    return replace(g, layout={}, extra={k: v for k, v in g.extra.items() if k in ("compile", "training", "search")})
 
 
 @pytest.mark.parametrize("key", sorted(TEMPLATES))
@@ -41,9 +41,12 @@ def test_every_template_round_trips(key):
 
 def test_compile_and_training_settings_travel_and_other_extras_do_not():
     g = template("cifar_cnn")
-    g = replace(g, extra={**g.extra, "compile": {"optimizer": "adam", "learning_rate": 0.001}, "x_private": [1, 2]})
+    space = {"space": {"conv1.filters": {"values": [16, 32]}}, "tuner": "bayesian"}
+    g = replace(g, extra={**g.extra, "compile": {"optimizer": "adam", "learning_rate": 0.001}, "x_private": [1, 2],
+                          "search": space})
     again = decode(encode(g))
-    assert again.extra == {"compile": {"optimizer": "adam", "learning_rate": 0.001}, "training": {"dataset": "cifar10"}}
+    assert again.extra == {"compile": {"optimizer": "adam", "learning_rate": 0.001}, "training": {"dataset": "cifar10"},
+                           "search": space}
     assert again.layout == {}
 
 
