@@ -62,8 +62,8 @@ FORMATS: dict[str, Format] = {f.key: f for f in [
            "Only the weights: load them into the same architecture (the generated code builds it).",
            'from model import build_model  # the generated code\n\nmodel = build_model()\n'
            'model.load_weights("{file}")'),
-    Format("tflite", "TFLite (.tflite)", ".tflite", "application/octet-stream", True,
-           "For phones and small devices (TensorFlow Lite), float32 like the model.", _TFLITE_LOAD),
+    Format("tflite", "TFLite float32 (.tflite)", ".tflite", "application/octet-stream", True,
+           "For phones and small devices (TensorFlow Lite), with float32 weights like the model.", _TFLITE_LOAD),
     Format("tflite-int8", "TFLite int8 (.tflite)", "_int8.tflite", "application/octet-stream", True,
            "TFLite with the weights stored as 8-bit integers (dynamic-range quantization): about 4 times smaller, "
            "usually a little less accurate.", _TFLITE_LOAD),
@@ -297,7 +297,7 @@ def tflite_comparison(model, x_test, y_test, task: str, from_logits: bool = Fals
     with tempfile.TemporaryDirectory(prefix="layercanvas-compare-") as tmp:
         keras_file = os.path.join(tmp, "model.keras")
         model.save(keras_file)
-        rows = [{"format": "keras", "label": "Keras (float32)", "bytes": os.path.getsize(keras_file),
+        rows = [{"format": "keras", "label": "Keras (.keras)", "bytes": os.path.getsize(keras_file),
                  **_scores(keras_pred, y, task, from_logits)}]
         files = {}
         try:
@@ -305,7 +305,7 @@ def tflite_comparison(model, x_test, y_test, task: str, from_logits: bool = Fals
             for fmt, quantize in TFLITE.items():  # one SavedModel, three conversions
                 files[fmt] = _tflite(model, quantize, os.path.join(tmp, "saved"))
                 pred = tflite_predict(files[fmt], xs, [t.name for t in model.inputs])[0]
-                rows.append({"format": fmt, "label": FORMATS[fmt].label.removesuffix(" (.tflite)"),
+                rows.append({"format": fmt, "label": f"TFLite {quantize or 'float32'}",
                              "bytes": len(files[fmt]), **_scores(pred, y, task, from_logits)})
         except Exception as e:  # noqa: BLE001 - a message, never a traceback
             raise ExportError(f"could not compare the TFLite files: {_reason(e)}") from e

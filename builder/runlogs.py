@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import zipfile
 
 TB_SUFFIX = ".tb"
@@ -62,6 +63,8 @@ class RunLog:
     def __init__(self, folder: str):
         self.folder = folder
         self.error: str | None = None
+        self.seconds = 0.0  # spent writing epoch figures (inside fit; bench/train_throughput.py reports it)
+        self.graph_seconds = 0.0  # spent tracing and writing the graph (before fit)
         self._writers: dict = {}
 
     def _writer(self, name: str):
@@ -82,7 +85,9 @@ class RunLog:
     def model(self, model) -> None:
         """The model's graph: Keras's conceptual graph (layers and their configs, what
         keras.callbacks.TensorBoard writes) and the graph of TensorFlow ops of its forward pass."""
+        start = time.perf_counter()
         self._guard(self._model, model)
+        self.graph_seconds += time.perf_counter() - start
 
     def _model(self, model) -> None:
         import tensorflow as tf
@@ -106,7 +111,9 @@ class RunLog:
 
     def epoch(self, epoch: int, logs: dict) -> None:
         """One epoch's figures (Keras logs: loss, metrics, val_*), at step `epoch` (counted from 1)."""
+        start = time.perf_counter()
         self._guard(self._epoch, epoch, logs)
+        self.seconds += time.perf_counter() - start
 
     def _epoch(self, epoch: int, logs: dict) -> None:
         import tensorflow as tf

@@ -121,3 +121,6 @@ for run in chosen:
             st.session_state[RUN] = run["id"]
             st.query_params["run"] = run["id"]
             st.switch_page("pages/train.py")
+        from components.export_panel import render_logs
+
+        render_logs(run["id"], run["id"])  # its TensorBoard logs, when it wrote any

@@ -147,8 +147,8 @@ def test_export_page_offers_every_format_untrained_then_trained():
     def keys():
         return {b.key for b in at.get("download_button") if b.key and b.key.startswith("download:")}
 
-    # Every format but SavedModel and TFLite right away; those two are prepared on request.
-    assert keys() == {f"download:{f}" for f in ("keras", "h5", "weights", "python", "script", "graph")}
+    # Every format but SavedModel, TFLite and ONNX right away; those are prepared on request.
+    assert keys() == {f"download:{f}" for f in ("keras", "h5", "weights", "python", "script", "notebook", "graph")}
     at.button(key="prepare:savedmodel").click().run()
     assert not at.exception and "download:savedmodel" in keys()
     assert any("serving_default" in c.value for c in at.code)

@@ -292,3 +292,69 @@ def test_no_artifact_dir_no_logs_and_a_bad_run_id_is_refused(tmp_path):
     assert job.log_dir is None
     with pytest.raises(ValueError, match="run id"):
         log_dir(str(tmp_path), "../../etc")
+
+
+# -- the Export and Runs pages --------------------------------------------------------------------------------------
+
+def test_export_page_offers_onnx_quantized_tflite_the_notebook_and_the_logs():
+    import onnxruntime as ort
+
+    from components import state
+    from components.export_panel import COMPARED, PREPARED
+    from components.training_panel import RUN, registry
+    from tests.test_app_build import fresh_browser, messages, run_app
+
+    at = run_app(browser=fresh_browser())
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(20).run()
+    at.button(key="train_start").click().run()
+    job = registry().get(at.session_state[RUN])
+    assert job.wait(120) and job.status == "finished", job.message
+    at.switch_page("pages/export.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def downloads():
+        return {b.key for b in at.get("download_button") if b.key}
+
+    assert {"prepare:onnx", "prepare:tflite-int8", "prepare:tflite-f16"} <= {b.key for b in at.button}
+    assert {"download:notebook", "logs:export"} <= downloads()
+    code = "\n".join(c.value for c in at.code)
+    assert 'ort.InferenceSession("iris_mlp.onnx")' in code and 'model_path="iris_mlp_int8.tflite"' in code
+    assert any("tensorboard --logdir" in m and f"{job.id}.tb" in m for m in messages(at.caption))
+
+    # ONNX on request; the file is the trained model.
+    at.button(key="prepare:onnx").click().run()
+    assert not at.exception and "download:onnx" in downloads()
+    session = ort.InferenceSession(at.session_state[PREPARED]["onnx"])
+    x = job.dataset.x_test[:8]
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], job.model.predict(x, verbose=0), atol=1e-4)
+
+    # The TFLite files compared on the test data, on request; the three files are then ready to download.
+    assert not at.dataframe or all("Size" not in d.value for d in at.dataframe)
+    at.button(key="compare_tflite").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "Size" in d.value)
+    assert list(table["File"]) == ["Keras (.keras)", "TFLite float32", "TFLite int8", "TFLite float16"]
+    report = at.session_state[COMPARED][1]
+    keras_acc = report["rows"][0]["accuracy"]
+    assert keras_acc == pytest.approx(job.result["metrics"]["accuracy"], abs=1e-6)  # all 30 iris test samples
+    assert list(table["Accuracy"]) == [f"{r['accuracy']:.1%}" for r in report["rows"]]
+    assert all(abs(r["accuracy"] - keras_acc) <= 0.02 for r in report["rows"])
+    assert any("all 30 test samples of iris" in m for m in messages(at.caption))
+    assert {"download:tflite", "download:tflite-int8", "download:tflite-f16"} <= downloads()
+
+    # The Runs page: the run's logs.
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception and f"logs:{job.id}" in downloads()
+
+    # A model ONNX cannot hold (in a new browser: no run, the graph is exported untrained): a plain message.
+    other = run_app(browser=fresh_browser())
+    other.session_state[state.GRAPH] = chain("flips", [8, 8, 1], [
+        ("flip", "RandomFlip", {"seed": 1}), ("flat", "Flatten", {}),
+        ("head", "Dense", {"units": 3, "activation": "softmax"})])
+    other.switch_page("pages/export.py").run()
+    other.button(key="prepare:onnx").click().run()
+    assert not other.exception, [e.value for e in other.exception]
+    errors = messages(other.error)
+    assert any("ONNX cannot hold layer 'flip' (RandomFlip)" in e for e in errors), errors
+    assert "download:onnx" not in {b.key for b in other.get("download_button")}

@@ -1,11 +1,13 @@
-"""Export in a real browser: train briefly, download the .h5 and the SavedModel zip, load both, same predictions;
-import a model through the sidebar, and a Lambda model is refused with a message."""
+"""Export in a real browser: train briefly, download the .h5, the SavedModel zip and the ONNX file, load them, same
+predictions; compare the TFLite files and download the run's TensorBoard logs; import a model through the sidebar,
+and a Lambda model is refused with a message."""
 
 import zipfile
 
 import numpy as np
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import metric_value, settle
 from tests.e2e.test_e2e_train import go_to, start_training
 
@@ -22,7 +24,7 @@ def download(page, fmt: str, path) -> str:
     return info.value.suggested_filename
 
 
-def test_train_download_h5_and_savedmodel_then_compare(page, server, tmp_path):
+def test_train_download_h5_savedmodel_and_onnx_then_compare(page, server, tmp_path):
     from builder.kerasenv import load_keras
 
     keras = load_keras()
@@ -45,6 +47,38 @@ def test_train_download_h5_and_savedmodel_then_compare(page, server, tmp_path):
     b = list(served(tf.constant(x)).values())[0].numpy()
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert not np.allclose(a, a[0])  # a real model, not a constant
+
+    # ONNX: prepared on request (checked against Keras on the server), then opened with ONNX Runtime here.
+    import onnxruntime as ort
+
+    assert download(page, "onnx", tmp_path / "model.onnx") == "iris_mlp.onnx"
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], a, atol=1e-4)
+
+    # The TFLite files compared on the test data; the table has the three variants beside Keras.
+    page.locator(".st-key-compare_tflite button").click()
+    table = page.locator('[data-testid="stDataFrame"]').filter(has_text="TFLite int8")
+    expect(table).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("test samples of iris")).to_be_visible()
+    settle(page)
+
+    # The run's TensorBoard logs: a zip of its folder, with event files for training and validation.
+    with page.expect_download(timeout=60_000) as info:
+        page.locator(".st-key-logs-export").get_by_role("button", name="Download logs").click()
+    info.value.save_as(tmp_path / "logs.zip")
+    assert info.value.suggested_filename.endswith(".tb.zip")
+    names = zipfile.ZipFile(tmp_path / "logs.zip").namelist()
+    assert any("/train/events.out.tfevents." in n for n in names)
+    assert any("/validation/events.out.tfevents." in n for n in names)
+    expect(page.get_by_text("tensorboard --logdir")).to_be_visible()
+
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.screenshot(path=str(ARTIFACTS / "export-formats.png"), full_page=True)
+    # Streamlit scrolls its main block, not the page: the runtimes section and the comparison, scrolled to.
+    for text, name in [("Phones and other runtimes", "runtimes"), ("TFLite files compared", "compared")]:
+        page.get_by_text(text).evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(ARTIFACTS / f"export-formats-{name}.png"))
 
 
 def test_import_a_model_and_refuse_a_lambda(page, server, tmp_path):
