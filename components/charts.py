@@ -104,3 +104,51 @@ def overlay(runs: list[dict], metric: str) -> go.Figure:
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[key] for r in pts], mode="lines+markers",
                                          name=f"{plain(run['label'])} ({what})", line={"color": color, "dash": dash}))
     return layout(fig, metric, "epoch", metric, height=340)
+
+
+def search_scatter(trials: list[dict], x: str, objective: str, higher_is_better: bool) -> go.Figure:
+    """The finished trials of a search: `objective` against `x` ("macs", "total_params" or a searched key), the
+    best trial ringed; against a cost (MACs, params) the Pareto front is drawn: no other trial is as cheap and
+    better."""
+    from builder.search import pareto
+
+    done = [t for t in trials if t.get("status") == "ok" and t.get("score") is not None]
+    cost_axis = x in ("macs", "total_params")
+
+    def x_of(t):
+        v = t.get(x) if cost_axis else t["values"].get(x)
+        return json_text(v) if isinstance(v, (list, tuple)) else v
+
+    pts = [(x_of(t), t["score"], t) for t in done if x_of(t) is not None]
+    fig = go.Figure()
+    hover = [plain(", ".join(f"{k}={json_text(v)}" for k, v in t["values"].items())) for _, _, t in pts]
+    fig.add_trace(go.Scatter(
+        x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers+text", name="trials",
+        text=[str(t["number"]) for _, _, t in pts], textposition="top center",
+        hovertext=[f"trial {t['number']}: {h}" for (_, _, t), h in zip(pts, hover, strict=True)], hoverinfo="text+y",
+        marker={"size": 10, "color": PALETTE[0], "opacity": 0.8}))
+    if pts:
+        best = (max if higher_is_better else min)(pts, key=lambda p: p[1])
+        fig.add_trace(go.Scatter(x=[best[0]], y=[best[1]], mode="markers", name="best",
+                                 marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "#d62728"}},
+                                 hoverinfo="skip"))
+    if cost_axis and pts:
+        front_flags = pareto([(p[0], p[1]) for p in pts], higher_is_better)
+        front = sorted((p for p, on in zip(pts, front_flags, strict=True) if on), key=lambda p: p[0])
+        fig.add_trace(go.Scatter(x=[p[0] for p in front], y=[p[1] for p in front], mode="lines+markers",
+                                 name="Pareto front", line={"shape": "hv", "color": "#2ca02c", "dash": "dot"},
+                                 marker={"size": 12, "symbol": "diamond-open", "color": "#2ca02c"}, hoverinfo="skip"))
+    label = {"macs": "MACs per sample", "total_params": "parameters"}.get(x, x)
+    fig.update_layout(_layout(f"{objective} by {label}", label, objective, height=360))
+    fig.update_layout(hovermode="closest")
+    if cost_axis:
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def json_text(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "×".join(str(x) for x in v)
+    return str(v)

@@ -108,6 +108,9 @@ def _apply(nid: str, path: str, ps: ParamSpec, key: str) -> None:
 
 def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "") -> Graph | None:
     """Widgets for every param of `spec`; the edited graph when one changed."""
+    from components.search_panel import param_marks
+
+    marks = param_marks(graph, nid)
     plain = [p for p in spec.params if not p.advanced]
     advanced = [p for p in spec.params if p.advanced]
     changed = None
@@ -124,6 +127,8 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                 path = prefix + ps.name
                 key = f"p:{nid}:{path}:{json.dumps(current, default=str)}"
                 _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key))
+                if path in marks:
+                    st.caption(f":material/manage_search: Searched: {md_escape(marks[path])}")
                 error = st.session_state.get(ERROR)
                 if error is not None and error[:2] == (nid, path):
                     st.error(md_escape(error[2]))
@@ -217,4 +222,9 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
         return reordered, nid
     if spec is None:
         return None, nid
-    return _param_widgets(graph, nid, spec, node.params), nid
+    edited = _param_widgets(graph, nid, spec, node.params)
+    if edited is not None:
+        return edited, nid
+    from components.search_panel import render_node_search
+
+    return render_node_search(graph, nid), nid

@@ -6,6 +6,7 @@ from builder.training import memory_problem
 from components import state
 from components.data_panel import current_dataset, render_compat
 from components.network_view import render_network_view
+from components.search_panel import current_search, render_search
 from components.text import md_escape
 from components.training_panel import (
     WEIGHTS,
@@ -49,12 +50,21 @@ if not fits:
     st.error(md_escape(f"The model has errors{why}: fix them on the Build page first."), icon=":material/error:")
 ok = render_compat(graph, ds) if fits else False
 
-with st.expander("Settings", expanded=not active and job is None):
-    settings = render_settings(graph, ds, disabled=active)
+mode = st.segmented_control("Mode", ["train", "search"], default="train", key="train_mode",
+                            format_func={"train": "Train", "search": "Search"}.get, label_visibility="collapsed",
+                            help="Search: train several versions of the model and keep the best (KerasTuner).")
+searching = mode == "search"
+search_job = current_search()
+busy = active or (search_job is not None and search_job.active)
+with st.expander("Settings for every trial" if searching else "Settings", expanded=not busy and job is None):
+    settings = render_settings(graph, ds, disabled=busy)
 
 too_big = memory_problem(result, settings) if fits and settings is not None else None
 if too_big:
     st.error(md_escape(too_big), icon=":material/memory:")
+if searching:
+    render_search(graph, ds, settings, ready=bool(ok) and not too_big)
+    st.stop()
 weights = st.session_state.get(WEIGHTS)
 buttons = st.container(horizontal=True)
 use_weights = False

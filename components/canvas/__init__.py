@@ -25,6 +25,7 @@ from builder.build import BuildResult, fmt_shape
 from builder.catalog import LAYERS, by_category
 from builder.graph import Graph, GraphError, printable, valid_id
 from builder.layout import NODE_H, V_GAP, auto_layout, missing_positions, place_free
+from builder.search import searched as search_marks
 
 HERE = pathlib.Path(__file__).resolve().parent
 DIST = HERE / "dist"
@@ -95,6 +96,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
     member = {nid: g.id for g in graph.groups for nid in g.nodes}
     macs = {r.name: r.macs for r in cost.rows} if cost is not None else {}
     heavy = {r.name: round(cost.share(r) * 100) for r in cost.heaviest(3)} if cost is not None else {}
+    searched = search_marks(graph) if "search" in graph.extra else {}
     nodes = []
     for node in graph.nodes:
         spec = LAYERS.get(node.type)
@@ -112,7 +114,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
             "nin": n_in, "maxin": (spec.arity[1] if spec is not None else 1),
             "raw": {"params": node.params, "trainable": node.trainable},
             "x": _finite(x), "y": _finite(y), "group": member.get(node.id),
-            "macs": macs.get(node.id), "heavy": heavy.get(node.id),
+            "macs": macs.get(node.id), "heavy": heavy.get(node.id), "searched": searched.get(node.id),
         })
     edges = []
     for node in graph.nodes:

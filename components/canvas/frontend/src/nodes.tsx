@@ -73,7 +73,12 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
       {(n.frozen || n.searched) && (
         <div className="lc-tags">
           {n.frozen && <span className="lc-tag">frozen</span>}
-          {n.searched && <span className="lc-tag">searched</span>}
+          {n.searched && (
+            <span className="lc-tag search"
+              title={"Searched (Train page, Search): " + Object.entries(n.searched).map(([k, v]) => `${k}: ${v}`).join("; ")}>
+              search: {Object.keys(n.searched).join(", ")}
+            </span>
+          )}
         </div>
       )}
       {worst && <div className={`lc-msg ${worst.sev}`} title={issueText(n)}>{worst.msg}</div>}

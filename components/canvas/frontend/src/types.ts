@@ -21,7 +21,7 @@ export type NodeIn = {
   x: number;
   y: number;
   group: string | null;
-  searched?: boolean;
+  searched?: Record<string, string> | null; // param -> the values a search tries ("8, 16 or 32")
 };
 
 export type EdgeIn = { id: string; source: string; target: string; port: number | null; label: string };
