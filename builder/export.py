@@ -294,13 +294,13 @@ def tflite_comparison(model, x_test, y_test, task: str, from_logits: bool = Fals
     xs, y = [x[:n] for x in xs], np.asarray(y_test)[:n]
     metrics = ["accuracy"] if task == "classification" else ["mae", "mse"]
     keras_pred = np.asarray(model.predict(_one_or_list(xs), batch_size=TFLITE_BATCH, verbose=0))
+    rows, files = [], {}
     with tempfile.TemporaryDirectory(prefix="layercanvas-compare-") as tmp:
-        keras_file = os.path.join(tmp, "model.keras")
-        model.save(keras_file)
-        rows = [{"format": "keras", "label": "Keras (.keras)", "bytes": os.path.getsize(keras_file),
-                 **_scores(keras_pred, y, task, from_logits)}]
-        files = {}
         try:
+            model.save(os.path.join(tmp, "model.keras"))
+            rows.append({"format": "keras", "label": "Keras (.keras)",
+                         "bytes": os.path.getsize(os.path.join(tmp, "model.keras")),
+                         **_scores(keras_pred, y, task, from_logits)})
             _export_savedmodel(model, os.path.join(tmp, "saved"))
             for fmt, quantize in TFLITE.items():  # one SavedModel, three conversions
                 files[fmt] = _tflite(model, quantize, os.path.join(tmp, "saved"))

@@ -155,8 +155,9 @@ def test_tflite_variants_reload_and_score_like_keras(tmp_path, request, case):
         with open(path, "rb") as f:
             preds[fmt] = tflite_predict(f.read(), [x], [t.name for t in model.inputs])[0]
     np.testing.assert_allclose(preds["tflite"], expected, atol=1e-4)
-    # float16 weights: each weight rounded to 11 significant bits; the softmax outputs move by far less than 1e-2.
-    np.testing.assert_allclose(preds["tflite-f16"], expected, atol=1e-2)
+    # float16 weights: each weight rounded to 11 significant bits; the softmax outputs moved by up to 5.4e-4 (digits)
+    # when this was written.
+    np.testing.assert_allclose(preds["tflite-f16"], expected, atol=2e-3)
     for fmt in ("tflite-int8", "tflite-f16"):
         acc = float((preds[fmt].argmax(axis=1) == data.y_test).mean())
         assert abs(acc - keras_acc) <= 0.02, (fmt, acc, keras_acc)
