@@ -56,7 +56,8 @@ mode = st.segmented_control("Mode", ["train", "search"], default="train", key="t
 searching = mode == "search"
 search_job = current_search()
 busy = active or (search_job is not None and search_job.active)
-with st.expander("Settings for every trial" if searching else "Settings", expanded=not busy and job is None):
+with st.expander("Settings for every trial" if searching else "Settings",
+                 expanded=not busy and job is None and not searching):
     settings = render_settings(graph, ds, disabled=busy)
 
 too_big = memory_problem(result, settings) if fits and settings is not None else None
