@@ -28,6 +28,15 @@ def _when(t: float) -> str:
     return datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
 
 
+def _search_of(run: dict) -> str:
+    """"trial 3: dense.units=32" for a search's trial (its settings carry the search), else empty."""
+    tag = (run.get("settings") or {}).get("search")
+    if not isinstance(tag, dict):
+        return ""
+    values = tag.get("values") if isinstance(tag.get("values"), dict) else {}
+    return f"trial {tag.get('trial')}: " + ", ".join(f"{k}={charts.json_text(v)}" for k, v in values.items())
+
+
 def _label(run: dict) -> str:
     return f"{run['name']} on {run['dataset']}, {_when(run['created_at'])} ({run['id'][:6]})"
 
@@ -44,6 +53,8 @@ table = {
     "test accuracy": [(r.get("final_metrics") or {}).get("accuracy") for r in runs],
     "note": [r.get("message") or "" for r in runs],
 }
+if any(_search_of(r) for r in runs):
+    table["search"] = [_search_of(r) for r in runs]
 event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key=f"runs_table:{scope}",
                      column_config={"test loss": st.column_config.NumberColumn(format="%.4f"),
                                     "test accuracy": st.column_config.NumberColumn(format="%.4f")})
