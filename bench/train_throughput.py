@@ -3,7 +3,9 @@
 All train the same model on the same data with the same settings; the time
 of the `fit` call alone is compared (ours: `TrainingJob.fit_seconds`, which
 includes the sampler thread that feeds the live curves and our epoch
-callback; the reference: `model.fit(verbose=0)` with no callbacks). Ours runs
+callback, which also writes the run's TensorBoard logs: each job gets a
+temporary artifact dir, so its epoch scalars go to <dir>/<run id>.tb/ as in
+the app; the reference: `model.fit(verbose=0)` with no callbacks). Ours runs
 twice per round: with `inspect` on (the default: a WeightGradientSampler takes
 the weight and gradient norms and histograms of every layer on one fixed batch
 of 32 at each epoch end, and once before `fit` for epoch 0, where its step is
@@ -22,6 +24,7 @@ import argparse
 import gc
 import statistics
 import sys
+import tempfile
 import time
 import types
 from itertools import pairwise, permutations
@@ -34,6 +37,7 @@ from bench.report import emit, figure, machine
 from builder.graph import Graph
 
 TARGET = round(1 / 0.97, 3)
+TENSORBOARD: list[tuple[float, float, float]] = []  # per job: (s writing epoch figures, s writing the graph, fit s)
 
 
 def workload(kind: str):
@@ -64,16 +68,19 @@ def workload(kind: str):
     return graph, data, epochs, batch
 
 
-def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float, float]:
-    """(wall s, CPU s, seconds in the weight/gradient sampler) of our job's `fit`."""
+def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float, float, float]:
+    """(wall s, CPU s, seconds in the weight/gradient sampler during fit, and before it) of our job's `fit`."""
+    from builder.runlogs import has_logs
     from builder.training import TrainingJob, TrainSettings, suggest_compile
 
     settings = TrainSettings(compile=suggest_compile(graph, "classification", 10), epochs=epochs,
                              batch_size=batch, validation_split=0.1, inspect=inspect)
-    job = TrainingJob(graph, data, settings)
-    job.start()
-    job.wait()
-    assert job.status == "finished", job.message
+    with tempfile.TemporaryDirectory(prefix="bench-tb-") as artifacts:  # TensorBoard logs on, as in the app
+        job = TrainingJob(graph, data, settings, artifact_dir=artifacts)
+        job.start()
+        job.wait()
+        assert job.status == "finished", job.message
+        assert has_logs(job.log_dir) and job.tensorboard.error is None, "no TensorBoard logs"
     assert job.batches, "the live curve got no points"
     if inspect:
         assert job.inspector.error is None, job.inspector.error
@@ -81,6 +88,7 @@ def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float
     else:
         assert job.inspector is None
     during = job.inspector.seconds - job.inspector.start_seconds if inspect else 0.0
+    TENSORBOARD.append((job.tensorboard.seconds, job.tensorboard.graph_seconds, job.fit_seconds))
     return job.fit_seconds, job.fit_cpu_seconds, during, job.inspector.start_seconds if inspect else 0.0
 
 
@@ -121,6 +129,10 @@ def measure(kind: str, reps: int) -> list[dict]:
             + f"; sampler {round_['on'][2] * 1000 / epochs:.1f} ms/epoch, {round_['on'][3] * 1000:.0f} ms before fit",
             file=sys.stderr)
     samples = len(data.x_train) * 0.9 * epochs
+    timed = TENSORBOARD[-2 * reps:]  # this case's jobs, inspect on and off
+    tb_note = (f"; TensorBoard logs took {statistics.median(t[0] for t in timed) * 1000 / epochs:.2f} ms per epoch "
+               f"({statistics.median(t[0] / t[2] for t in timed):.2%} of fit) and "
+               f"{statistics.median(t[1] for t in timed) * 1000:.0f} ms for the graph before fit")
     ref = statistics.median(r[0] for r in runs["raw"])
     results = []
     for side in ("on", "off"):
@@ -129,7 +141,7 @@ def measure(kind: str, reps: int) -> list[dict]:
         cpu_ratios = [m[1] / r[1] for m, r in zip(runs[side], runs["raw"], strict=True)]
         wall = figure(f"train {kind}: fit wall time, {LABELS[side]} / raw", wall_ms * 1000, ref * 1000, TARGET,
                       ratio=statistics.median(ratios))
-        wall["note"] = f"{samples / wall_ms:,.0f} vs {samples / ref:,.0f} samples/s"
+        wall["note"] = f"{samples / wall_ms:,.0f} vs {samples / ref:,.0f} samples/s" + (tb_note if side == "off" else "")
         if side == "on":
             per_epoch = statistics.median(r[2] for r in runs["on"]) / epochs
             before = statistics.median(r[3] for r in runs["on"])
