@@ -189,11 +189,26 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def checked_dataset(value: str, graph: Graph):
+    """The dataset (`open_dataset`) when the model fits it; else None, its problems printed (one line each)."""
+    from builder import compat
+    from builder.datasets import DatasetError
+
+    try:
+        data = open_dataset(value, graph)
+    except DatasetError as e:
+        _problems([f"error: dataset: {e}"], to_stdout=False)
+        return None
+    problems = [i for i in compat.check(graph, data) if i.level == "error"]
+    if problems:
+        _problems([f"error: {i.node_id or 'graph'}: {i.message}" for i in problems], to_stdout=False)
+        return None
+    return data
+
+
 def cmd_train(args) -> int:
     import time
 
-    from builder import compat
-    from builder.datasets import DatasetError
     from builder.training import (
         SettingsError,
         TrainingJob,
@@ -211,14 +226,8 @@ def cmd_train(args) -> int:
         except StrategyError as e:
             _problems([f"error: strategy: {e}"], to_stdout=False)
             return 1
-    try:
-        data = open_dataset(args.dataset, graph)
-    except DatasetError as e:
-        _problems([f"error: dataset: {e}"], to_stdout=False)
-        return 1
-    problems = [i for i in compat.check(graph, data) if i.level == "error"]
-    if problems:
-        _problems([f"error: {i.node_id or 'graph'}: {i.message}" for i in problems], to_stdout=False)
+    data = checked_dataset(args.dataset, graph)
+    if data is None:
         return 1
     comp = suggest_compile(graph, data.task, data.classes)
     for key in ("optimizer", "learning_rate"):

@@ -44,8 +44,7 @@ def trial_line(trial: dict, objective: str, max_trials: int) -> str:
 
 
 def cmd_tune(args) -> int:
-    from builder.__main__ import _load, _problems, open_dataset
-    from builder.datasets import DatasetError
+    from builder.__main__ import _load, _problems, checked_dataset
     from builder.training import SettingsError, settings_from_graph
 
     graph = _load(args.graph)
@@ -54,8 +53,8 @@ def cmd_tune(args) -> int:
         _problems([i.line() for i in problems], to_stdout=False)
         return 1
     if spec is None or not spec.dims:
-        _problems(["error: graph: the graph has no search space: add a \"search\" field (CONTRACT.md) or mark "
-                   "parameters for search in the app"], to_stdout=False)
+        _problems([("error: graph: the graph has no search space: add a \"search\" field (CONTRACT.md) or mark "
+                    "parameters for search in the app")], to_stdout=False)
         return 1
     for name in ("max_trials", "epochs"):
         value = getattr(args, name)
@@ -65,16 +64,8 @@ def cmd_tune(args) -> int:
     if args.max_minutes is not None and not args.max_minutes > 0:
         _problems([f"error: settings: --max-minutes must be above 0, got {args.max_minutes}"], to_stdout=False)
         return 1
-    try:
-        data = open_dataset(args.dataset, graph)
-    except DatasetError as e:
-        _problems([f"error: dataset: {e}"], to_stdout=False)
-        return 1
-    from builder import compat
-
-    wrong = [i for i in compat.check(graph, data) if i.level == "error"]
-    if wrong:
-        _problems([f"error: {i.node_id or 'graph'}: {i.message}" for i in wrong], to_stdout=False)
+    data = checked_dataset(args.dataset, graph)
+    if data is None:
         return 1
     try:
         settings = settings_from_graph(graph, data, epochs=args.epochs)

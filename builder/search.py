@@ -31,7 +31,8 @@ from typing import Any
 
 from builder.catalog import LAYERS
 from builder.graph import Graph, describe, printable
-from builder.validate import ERROR, Issue
+from builder.training import BackgroundJob
+from builder.validate import Issue
 
 TUNERS = {"random": "Random search", "bayesian": "Bayesian optimization", "hyperband": "Hyperband"}
 SAMPLINGS = ("linear", "log")
@@ -574,7 +575,7 @@ class Trial:
                 "val_loss": self.val_loss}
 
 
-class SearchJob:
+class SearchJob(BackgroundJob):
     """A KerasTuner search over the graph's `search` space, in a background thread. Never calls streamlit.
 
     It goes in the same `JobRegistry` as training runs (it takes one slot, and its trials run inside it). Each trial
@@ -592,6 +593,7 @@ class SearchJob:
     """
 
     kind = "search"
+    thread_name = "search"
 
     def __init__(self, graph: Graph, dataset, settings, store=None, project_id: str | None = None,
                  artifact_dir: str | None = None, owner: str | None = None, max_trials: int | None = None,
@@ -633,34 +635,14 @@ class SearchJob:
         self._numbers: dict[str, int] = {}  # KerasTuner trial id -> our trial number
         self._tuner = None
 
-    # -- control (as TrainingJob) ------------------------------------------------
-    def start(self) -> None:
-        if self._done.is_set():
-            return
-        self._thread = threading.Thread(target=self._run, name=f"search-{self.id}", daemon=True)
-        self._thread.start()
-
+    # -- control (start, wait, active: BackgroundJob) --------------------------
     def stop(self) -> None:
         """Ends the search: the running trial stops at its next batch (its epochs so far count); no new trial."""
         self._stop.set()
         current = self.current
         if current is not None:
             current.stop()
-        with self._lock:
-            waiting = self._thread is None and self.status == "queued"
-        if waiting:
-            self._end("stopped", "Stopped while waiting in line.")
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
-    @property
-    def active(self) -> bool:
-        return self.status in ("queued", "compiling", "running")
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        self._end_if_waiting()
 
     def best(self) -> Trial | None:
         done = [t for t in self.trials if t.status == "ok" and t.score is not None]
@@ -756,7 +738,9 @@ class SearchJob:
         import keras_tuner as kt
 
         with contextlib.suppress(ImportError, AttributeError):  # KerasTuner prints every failed trial's traceback
-            from keras_tuner.src import config as kt_config  # when DEBUG is on (its default): ours are messages
+            from keras_tuner.src import (
+                config as kt_config,  # when DEBUG is on (its default): ours are messages
+            )
 
             kt_config.DEBUG = False
 

@@ -289,7 +289,44 @@ SAMPLE_EVERY_S = 0.2  # batch metrics are sampled at most 5 times a second (each
 MAX_BATCH_POINTS = 5_000  # sampled points kept per run; older ones are thinned
 
 
-class TrainingJob:
+class BackgroundJob:
+    """What the JobRegistry runs: a job with a thread started when a slot is free, that can be stopped while it
+    waits in line, and waited for. Subclasses set `id`, `status`, `_run` and `_end`, and the events below."""
+
+    thread_name = "job"
+    _stop: threading.Event
+    _done: threading.Event
+    _lock: threading.Lock
+    _thread: threading.Thread | None
+
+    def start(self) -> None:
+        """Starts the thread (the registry calls this when a slot is free)."""
+        if self._done.is_set():  # stopped while it waited in line
+            return
+        self._thread = threading.Thread(target=self._run, name=f"{self.thread_name}-{self.id}", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the job ends; True if it did."""
+        return self._done.wait(timeout)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "compiling", "running")
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _end_if_waiting(self) -> None:
+        """After a stop: a job still waiting in line ends now (it never starts)."""
+        with self._lock:
+            waiting = self._thread is None and self.status == "queued"
+        if waiting:
+            self._end("stopped", "Stopped while waiting in line.")
+
+
+class TrainingJob(BackgroundJob):
     """One training run in a background thread. Never calls streamlit.
 
     Readers (the page's fragment, the CLI) call `snapshot()`; the thread is the
@@ -310,6 +347,8 @@ class TrainingJob:
         run_id: The store's run id, when the caller created the run.
         log_dir: Where the TensorBoard logs go instead (default: beside the model; none without either).
     """
+
+    thread_name = "train"
 
     def __init__(self, graph: Graph, dataset, settings: TrainSettings, weights: dict | None = None, store=None,
                  project_id: str | None = None, artifact_dir: str | None = None, run_id: str | None = None,
@@ -365,34 +404,12 @@ class TrainingJob:
         self.distributed = False  # metrics are then read at epoch ends only (a read would be a collective)
 
     # -- control ---------------------------------------------------------
-    def start(self) -> None:
-        """Starts the thread (the registry calls this when a slot is free)."""
-        if self._done.is_set():  # stopped while it waited in line
-            return
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
-        self._thread.start()
-
     def stop(self) -> None:
         """Ends training at the next batch; the model keeps what it learned so far."""
         self._stop.set()
         if self.model is not None:
             self.model.stop_training = True
-        with self._lock:
-            waiting = self._thread is None and self.status == "queued"
-        if waiting:
-            self._end("stopped", "Stopped while waiting in line.")
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Blocks until the job ends; True if it did."""
-        return self._done.wait(timeout)
-
-    @property
-    def active(self) -> bool:
-        return self.status in ("queued", "compiling", "running")
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        self._end_if_waiting()
 
     def snapshot(self) -> dict:
         """A consistent copy of the progress, for drawing."""

@@ -3,6 +3,7 @@ apply one (builder/search.py does the work)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
@@ -28,11 +29,8 @@ def parse_values(text: str) -> list:
     text = text.strip()
     if not text:
         return []
-    try:
-        value = json.loads(f"[{text}]")
-        return value
-    except json.JSONDecodeError:
-        pass
+    with contextlib.suppress(json.JSONDecodeError):
+        return json.loads(f"[{text}]")
     out = []
     for part in text.split(","):
         part = part.strip()
@@ -326,7 +324,7 @@ def render_apply(job: SearchJob) -> None:
     best = snap["best"]
     numbers = [t["number"] for t in usable]
     c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
-    pick = c1.selectbox("Trial", numbers, index=numbers.index(best["number"]) if best else 0, key="search_apply_pick",
+    c1.selectbox("Trial", numbers, index=numbers.index(best["number"]) if best else 0, key="search_apply_pick",
                         format_func=lambda n: f"#{n}" + (" (best)" if best and n == best["number"] else ""))
     c2.button("Apply to the model", type="primary", icon=":material/done_all:", key="search_apply",
               disabled=state.read_only() or job.active, on_click=_apply_clicked, args=(job.id,),
@@ -362,11 +360,9 @@ def apply_trial(job: SearchJob, trial) -> None:
         st.query_params["run"] = trial.run_id
         st.session_state.pop(WEIGHTS, None)
         st.session_state.pop(WEIGHTS_FROM, None)
-        with_store = state.get_store()
-        try:
-            with_store.set_weights_run(state.project_id(), trial.run_id)
-        except Exception:  # noqa: BLE001 - the weights are a convenience; the values are applied all the same
-            pass
+        # The weights are a convenience: the values are applied all the same if the store is busy.
+        with contextlib.suppress(Exception):
+            state.get_store().set_weights_run(state.project_id(), trial.run_id)
     state.flash("success", f"Applied trial {trial.number}: " + ", ".join(
         f"{k} = {charts.json_text(v)}" for k, v in trial.values.items()) + ". Undo takes it back.")
 

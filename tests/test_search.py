@@ -14,7 +14,6 @@ from builder import datasets, search, share
 from builder.__main__ import main
 from builder.graph import Graph
 from builder.search import SearchError, SearchJob
-from builder.templates import template
 from builder.training import TrainSettings, settings_from_graph, suggest_compile
 from builder.validate import WARNING, check_structure
 
@@ -42,7 +41,7 @@ def test_the_contracts_example_space_is_read_whole():
     spec, problems = search.read(iris_graph(tuner="random", max_trials=8, objective="val_accuracy"))
     assert problems == []
     assert [d.key for d in spec.dims] == list(SPACE)
-    units, rate, lr, batch = spec.dims
+    units, rate, lr, _batch = spec.dims
     assert units.values == (8, 16, 32, 64) and units.whole
     assert (rate.min, rate.max, rate.step, rate.sampling) == (0.0, 0.5, 0.1, "linear") and not rate.whole
     assert lr.sampling == "log" and lr.step is None and lr.grid() is None
