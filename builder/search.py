@@ -803,8 +803,10 @@ class SearchJob(BackgroundJob):
                     self.project_id, graph, {**settings.to_dict(), "search": {"id": self.id, "trial": trial.number,
                                                                               "values": trial.to_dict()["values"]}},
                     self.dataset.name, owner=self.owner)
+        # The TensorBoard graph (about 50 ms) only for the first trial: the others differ in sizes, not in shape.
         job = TrainingJob(graph, self.dataset, settings, weights=weights, store=self.store if run_id else None,
-                          project_id=self.project_id, artifact_dir=self.artifact_dir, run_id=run_id, owner=self.owner)
+                          project_id=self.project_id, artifact_dir=self.artifact_dir, run_id=run_id, owner=self.owner,
+                          log_graph=trial.number == 1)
         trial.run_id = job.id if run_id else None
         with self._lock:
             self.current = job

@@ -346,13 +346,14 @@ class TrainingJob(BackgroundJob):
             <run id>.tb/, see builder.runlogs).
         run_id: The store's run id, when the caller created the run.
         log_dir: Where the TensorBoard logs go instead (default: beside the model; none without either).
+        log_graph: Also write the model's graph into the logs (about 50 ms).
     """
 
     thread_name = "train"
 
     def __init__(self, graph: Graph, dataset, settings: TrainSettings, weights: dict | None = None, store=None,
                  project_id: str | None = None, artifact_dir: str | None = None, run_id: str | None = None,
-                 owner: str | None = None, log_dir: str | None = None):
+                 owner: str | None = None, log_dir: str | None = None, log_graph: bool = True):
         settings.check()
         self.graph, self.dataset, self.settings = graph, dataset, settings
         self.initial_weights = weights or {}
@@ -382,6 +383,7 @@ class TrainingJob(BackgroundJob):
 
             log_dir = run_log_dir(artifact_dir, self.id)
         self.log_dir = log_dir  # TensorBoard logs: epoch scalars and the graph (builder.runlogs.RunLog)
+        self.log_graph = log_graph  # False: the scalars only (a search's later trials: the graph is the first's)
         self.tensorboard = None
         # With settings.inspect: the weights before training (`model.get_weights()`, for outputs "untrained vs
         # trained": builder.inspect.model_with_weights), the sampler of weights and gradients, and where its rows
@@ -499,14 +501,14 @@ class TrainingJob(BackgroundJob):
         self.steps = math.ceil(n_train / s.batch_size)
         if not self.distributed:  # the untrained loss, to tell when training explodes (a cluster: epoch ends only)
             probe = slice(0, min(n_train, 512))
-            self._initial_loss = _floats(model.evaluate(x[probe], y[probe], batch_size=s.batch_size, verbose=0,
-                                                        return_dict=True)).get("loss")
+            self._initial_loss = _untrained_loss(model, x[probe], y[probe], s.batch_size)
         callbacks = [_JobCallback(self)]
         if self.log_dir:  # written from our epoch callback: keras.callbacks.TensorBoard would sync every batch
             from builder.runlogs import RunLog
 
             self.tensorboard = RunLog(self.log_dir)
-            self.tensorboard.model(model)
+            if self.log_graph:
+                self.tensorboard.model(model)
         if s.inspect:
             from builder.inspect import WeightGradientSampler, fixed_batch
 
@@ -788,7 +790,7 @@ def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8
         y_fit = y.astype("float32").reshape(-1, 1)
     metrics = model.evaluate(x, y_fit, verbose=0, return_dict=True)
     metrics = {k: float(v) for k, v in metrics.items()}
-    pred = np.asarray(model.predict(x, verbose=0))
+    pred = _predict(model, x)
     out = {"metrics": metrics, "samples": [], "confusion": None, "misclassified": []}
     if dataset.task == "classification":
         if pred.ndim == 2 and pred.shape[1] > 1:
@@ -812,6 +814,40 @@ def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8
         out["samples"] = [{"index": i, "true": float(np.ravel(y[i])[0]), "pred": float(flat[i])}
                           for i in range(min(samples, len(x)))]
     return out
+
+
+def _untrained_loss(model, x, y, batch_size: int) -> float | None:
+    """The loss of the model as it starts, on a few samples (the baseline that tells when training explodes).
+
+    One direct call of the model and its compiled loss: `evaluate` would trace a test function first, which takes
+    0.1 to 0.2 s per run (a search pays it on every trial). `evaluate` stays the fallback for models whose loss
+    cannot be computed that way."""
+    try:
+        y_pred = model(x, training=False)
+        try:
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+        except TypeError:  # a compute_loss override without `training`
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred)
+        return float(loss)
+    except Exception:  # noqa: BLE001 - the slower way always works
+        return _floats(model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)).get("loss")
+
+
+DIRECT_PREDICT = 1024  # test sets this small are predicted in one direct call (no predict function to trace)
+
+
+def _predict(model, x):
+    """The model's outputs on `x`: one direct call for small sets (`predict` traces a function first, about 0.1 s),
+    `predict` in batches otherwise."""
+    import numpy as np
+
+    if len(x) <= DIRECT_PREDICT:
+        from builder.kerasenv import load_keras
+
+        out = model(x, training=False)
+        convert = load_keras().ops.convert_to_numpy
+        return np.asarray([convert(o) for o in out] if isinstance(out, (list, tuple)) else convert(out))
+    return np.asarray(model.predict(x, verbose=0))
 
 
 def _softmax(z):
