@@ -132,7 +132,7 @@ def cmd_import(args) -> int:
     from builder.importer import ModelImportError, import_model
 
     try:
-        result = import_model(args.model)
+        result = import_model(args.model, max_bytes=None)  # a local file: any size that fits in memory
     except ModelImportError as e:
         _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
         return 1
@@ -162,7 +162,8 @@ def open_dataset(value: str, graph: Graph):
     size = os.path.getsize(value)
     if size > datasets.MAX_UPLOAD_BYTES:
         raise datasets.DatasetError(f"{name} is {size / datasets.MB:.0f} MB; the limit is "
-                                    f"{datasets.MAX_UPLOAD_BYTES // datasets.MB} MB")
+                                    f"{datasets.MAX_UPLOAD_BYTES // datasets.MB} MB: "
+                                    f"{datasets.allow_more(datasets.UPLOAD_SETTING)}")
     with open(value, "rb") as f:
         data = f.read()
     if ext == ".zip":
@@ -321,7 +322,7 @@ def cmd_export(args) -> int:
         from builder.importer import ModelImportError, import_model
 
         try:
-            imported = import_model(args.source)
+            imported = import_model(args.source, max_bytes=None)
         except ModelImportError as e:
             _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
             return 1

@@ -37,7 +37,8 @@ from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
 
 # Weights beyond these counts are refused / warned about before anything is
 # allocated (4 bytes each; training needs about 4x that with Adam).
-MAX_PARAMS = env_int("LAYERCANVAS_MAX_PARAMS", 250_000_000)
+PARAMS_SETTING = "LAYERCANVAS_MAX_PARAMS"
+MAX_PARAMS = env_int(PARAMS_SETTING, 250_000_000)
 WARN_PARAMS = env_int("LAYERCANVAS_WARN_PARAMS", 50_000_000)
 # A layer object is called again at most this many times, then replaced by a
 # fresh copy (weights carried over): each call leaves a node in Keras's history.
@@ -232,7 +233,7 @@ class ModelBuilder:
                 layer = make_layer(node)
             out = call_layer(spec, layer, ins)
             if reused is not None:
-                layer.set_weights(reused.get_weights())
+                set_layer_weights(layer, reused.get_weights())
         except Exception as e:  # noqa: BLE001 - every Keras refusal becomes an issue
             issues.append(self._call_issue(graph, node, spec, shapes, e))
             return None
@@ -324,14 +325,16 @@ class ModelBuilder:
         if n > self.max_params:
             issues.append(Issue(node.id, "too_large",
                                 f"{describe(node)} would have {size}; the limit is {self.max_params:,}: "
-                                f"use fewer units or filters, or pool/shrink its input first"))
+                                f"use fewer units or filters, or pool/shrink its input first (or set "
+                                f"{PARAMS_SETTING} to allow more)"))
             return True
         total = self._built_params + n
         if total > self.max_params:
             issues.append(Issue(node.id, "too_large",
                                 f"{describe(node)} would bring the model to {total:,} parameters (about "
                                 f"{fmt_bytes(4 * total)} of weights); the limit for a whole model is "
-                                f"{self.max_params:,}: use fewer units or filters here or before it"))
+                                f"{self.max_params:,}: use fewer units or filters here or before it (or set "
+                                f"{PARAMS_SETTING} to allow more)"))
             return True
         if n > self.warn_params:
             issues.append(Issue(node.id, "large", f"{describe(node)} will have {size}: building and training it needs that much memory", None, WARNING))
@@ -512,12 +515,28 @@ def layer_kwargs(node: Node) -> dict:
 
 def make_layer(node: Node):
     """A new Keras layer for a (non-Input) node, named after it."""
-    from keras import layers
-
     kwargs = layer_kwargs(node)
     if not node.trainable:
         kwargs["trainable"] = False
-    return getattr(layers, node.type)(name=node.id, **kwargs)
+    return LAYERS[node.type].keras_class()(name=node.id, **kwargs)
+
+
+def set_layer_weights(layer, arrays: list) -> bool:
+    """`layer.set_weights(arrays)`, and whatever the layer computes from its weights made again.
+
+    Normalization turns its mean and variance weights into constants when it is built (`finalize_state`), so
+    `set_weights` alone would leave it computing with the old values.
+
+    Returns:
+        Whether the layer remade such constants: a model that has already predicted then needs its predict
+        function traced again (see `builder.importer.apply_weights`).
+    """
+    layer.set_weights(arrays)
+    finalize = getattr(layer, "finalize_state", None)
+    if callable(finalize) and getattr(layer, "built", False):
+        finalize()
+        return True
+    return False
 
 
 def call_layer(spec: LayerSpec, layer, ins: list):

@@ -17,12 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 REQUIRED = object()  # sentinel: the Keras constructor has no default
+DEFAULT_MODULE = "keras.layers"
 INT_MAX = 2**31 - 1
 
+# Every activation Keras 3 names (keras.activations), but two that a name alone cannot use: `threshold` needs
+# two more arguments, and `glu` halves its axis while Keras declares the input's shape (Dense(8, activation="glu")
+# says (None, 8) and outputs (None, 4)). tests/test_catalog.py checks the list against Keras.
 ACTIVATIONS = (
     None, "linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "gelu",
     "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6",
     "hard_sigmoid", "exponential", "mish", "log_softmax",
+    "hard_silu", "hard_swish", "hard_tanh", "celu", "squareplus", "sparse_plus", "sparse_sigmoid", "sparsemax",
+    "log_sigmoid", "tanh_shrink", "soft_shrink", "hard_shrink",
 )
 INITIALIZERS = (
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
@@ -70,8 +76,9 @@ class ParamSpec:
         name: The Keras kwarg name.
         kind: One of `int`, `float`, `bool`, `choice`, `ints` (an int or a
             tuple of `length` ints), `shape`, `axes`, `range` (a float or a
-            pair), `pad2d`, `regularizer`, `initializer`, `layer` (a wrapped
-            layer: `{"type", "params"}`).
+            pair), `numbers` (a number or a list, possibly nested, of
+            numbers: per-channel statistics), `pad2d`, `regularizer`,
+            `initializer`, `layer` (a wrapped layer: `{"type", "params"}`).
         default: The Keras default, or `REQUIRED`.
         help: One line for the inspector.
         min, max: Inclusive bounds for numbers (and each element of tuples).
@@ -130,6 +137,24 @@ class ParamSpec:
             return f"expected {word} {self._bounds_text()}, got {_show(v)}"
         return None
 
+    def _numbers_problem(self, v: Any) -> str | None:
+        """A number, or a non-empty list of them (nested lists of equal lengths: one per kept axis)."""
+        expected = "expected a number or a list of numbers, e.g. [123.7, 116.3, 103.5]"
+        if _is_num(v):
+            return None if self._in_bounds(v) else f"expected numbers {self._bounds_text()}, got {_show(v)}"
+        level = [v]
+        while level and all(isinstance(i, (list, tuple)) for i in level):
+            if not all(level):
+                return f"{expected}, got {_show(v)}"
+            if len({len(i) for i in level}) != 1:
+                return f"{expected} (lists of equal lengths), got {_show(v)}"
+            level = [j for i in level for j in i]
+        if not level or not all(_is_num(i) for i in level):
+            return f"{expected}, got {_show(v)}"
+        if not all(self._in_bounds(i) for i in level):
+            return f"expected numbers {self._bounds_text()}, got {_show(v)}"
+        return None
+
     def problem(self, v: Any) -> str | None:
         """Returns what is wrong with value `v`, or None when it is valid."""
         if v is None:
@@ -183,6 +208,8 @@ class ParamSpec:
             if len(items) == 2 and items[0] > items[1]:
                 return f"expected [low, high] with low <= high, got {_show(v)}"
             return None
+        if k == "numbers":
+            return self._numbers_problem(v)
         if k == "pad2d":
             return _pad2d_problem(v)
         if k == "regularizer":
@@ -384,6 +411,21 @@ def _f_mha(shapes, p):
 def _f_attention(shapes, p):
     n = int(p["use_scale"]) + int(p["score_mode"] == "concat")
     return (f"{n} learned scale(s)", n, 0) if n else ("no weights", 0, 0)
+
+
+def _f_normalization(shapes, p):
+    """Given mean and variance are constants; else a mean and a variance per kept position, and Keras's `count`
+    (one number, kept for older saved models), all non-trainable."""
+    if p["mean"] is not None:
+        return "no weights: mean and variance are given", 0, 0
+    axes = p["axis"]
+    kept = [] if axes is None else (list(axes) if isinstance(axes, (list, tuple)) else [axes])
+    c = math.prod(shapes[0][a] for a in kept)
+    return f"2×{c} + 1", 2 * c + 1, 2 * c + 1
+
+
+def _f_layer_scale(shapes, p):
+    return str(p["projection_dim"]), p["projection_dim"], 0
 
 
 def _f_none(shapes, p):
@@ -732,6 +774,12 @@ class LayerSpec:
             before it does (loss suggestions look through it).
         ports: Names of the input ports, in port order, for layers whose
             inputs mean different things (attention: query, value, key).
+        module: Where Keras defines the class: `keras.layers`, or, for the
+            layers that a keras.applications network defines for itself
+            (ConvNeXt's LayerScale, InceptionResNetV2's CustomScaleLayer),
+            that network's module. These are Keras's own classes, so a model
+            made with them saves and reloads in plain Keras (safe mode) as
+            the application does; generated code imports them from there.
     """
 
     type: str
@@ -756,6 +804,7 @@ class LayerSpec:
     ports: tuple[str, ...] = ()
     cost: CostFormula | None = None
     explain: str = ""
+    module: str = DEFAULT_MODULE
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -765,6 +814,21 @@ class LayerSpec:
 
     def param(self, name: str) -> ParamSpec | None:
         return self.param_index.get(name)
+
+    def keras_class(self) -> type:
+        """The Keras class of this layer (imports Keras).
+
+        A class outside `keras.layers` is also added to Keras's custom objects, because a legacy `.h5` file
+        names it by its class name alone.
+        """
+        import importlib
+
+        cls = getattr(importlib.import_module(self.module), self.type)
+        if self.module != DEFAULT_MODULE:
+            import keras
+
+            keras.saving.get_custom_objects().setdefault(self.type, cls)
+        return cls
 
     def port_labels(self, n_inputs: int) -> list[str]:
         """The input handles the canvas draws for a node with `n_inputs` inputs connected.
@@ -994,7 +1058,10 @@ _SPECS: list[LayerSpec] = [
             "apply an activation themselves, so use this one when you want it as a separate step."
         ),
     ),
-    LayerSpec("Dropout", "core", "Randomly zeroes a fraction of inputs while training.", (_rate(), SEED), any_shape=True,
+    LayerSpec("Dropout", "core", "Randomly zeroes a fraction of inputs while training.",
+              (_rate(), P("noise_shape", "shape", None, "Shape of the dropout mask, batch axis first, e.g. [null, 1, 1, "
+                                                          "64] to drop whole channels; none: each value.",
+                          nullable=True, any_size=True, advanced=True), SEED), any_shape=True,
               passthrough=True, key_params=("rate",),
               cost=_c_training_only,
               explain=(
@@ -1074,6 +1141,42 @@ _SPECS: list[LayerSpec] = [
             "Rescales the features of each example on its own so they have a mean of 0 and a spread of 1, then "
             "applies a learned scale and offset. Unlike batch normalization, it does not depend on the other "
             "examples in the batch. It is the usual choice in transformers and recurrent networks."
+        ),
+    ),
+    LayerSpec(
+        "Normalization", "normalization", "Subtracts a mean and divides by the standard deviation (given, or adapted).",
+        (
+            P("axis", "axes", -1, "Axis or axes with their own mean and variance; none: one for all values.",
+              nullable=True),
+            P("mean", "numbers", None, "Mean per channel, e.g. 123.7, 116.3, 103.5; none: adapted from data.",
+              nullable=True),
+            P("variance", "numbers", None, "Variance per channel, the same shape as mean; none: adapted.",
+              nullable=True, min=0.0),
+            P("invert", "bool", False, "Undo a normalization instead: x × √variance + mean."),
+        ),
+        formula=_f_normalization, key_params=("axis",),
+        cost=_c_elementwise(2),
+        explain=(
+            "Standardizes its input with fixed statistics: it subtracts a mean and divides by the standard "
+            "deviation, so features of very different sizes become comparable. The mean and variance are given, "
+            "or computed once from the training data (adapt) and kept as non-trainable weights. EfficientNet and "
+            "ConvNeXt start with it to scale the pixels."
+        ),
+    ),
+    LayerSpec(
+        "LayerScale", "normalization", "Multiplies each channel by a learned scale (ConvNeXt).",
+        (
+            P("init_values", "float", REQUIRED, "Starting value of every scale, e.g. 1e-6."),
+            P("projection_dim", "int", REQUIRED, "Number of scales: the channels of the input (last axis).",
+              min=1, max=INT_MAX),
+        ),
+        formula=_f_layer_scale, key_params=("projection_dim",),
+        cost=_c_elementwise(1),
+        module="keras.src.applications.convnext",
+        explain=(
+            "Multiplies each channel by its own learned number, which starts very small (1e-6 in ConvNeXt). A "
+            "block whose output is added back to its input then starts as almost nothing, which keeps very deep "
+            "networks stable early in training. Its projection_dim must equal the number of channels."
         ),
     ),
     # -- convolution -----------------------------------------------------------
@@ -1479,6 +1582,18 @@ _SPECS: list[LayerSpec] = [
             "vectors are, as used in Siamese networks and recommenders."
         ),
     ),
+    LayerSpec(
+        "CustomScaleLayer", "merge", "Adds a scaled residual to a shortcut: shortcut + scale × residual.",
+        (P("scale", "float", REQUIRED, "Factor on the residual, e.g. 0.17 (InceptionResNetV2)."),),
+        arity=(2, 2), call_style="list", merge="same", key_params=("scale",), ports=("shortcut", "residual"),
+        cost=_c_elementwise(2),
+        module="keras.src.applications.inception_resnet_v2",
+        explain=(
+            "Adds its second input, multiplied by a fixed factor, to its first: shortcut + scale × residual. "
+            "InceptionResNetV2 uses small factors such as 0.17 so that its many residual blocks start gently and "
+            "training stays stable. Both inputs must have the same shape."
+        ),
+    ),
     # -- augmentation ------------------------------------------------------------
     LayerSpec(
         "RandomFlip", "augmentation", "Flips images at random while training.",
@@ -1545,6 +1660,17 @@ LAYERS: dict[str, LayerSpec] = {s.type: s for s in _SPECS}
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(s.category for s in _SPECS))
 
 
+def register_keras_classes() -> None:
+    """Adds the catalog's layers that Keras defines outside keras.layers to Keras's custom objects (imports Keras).
+
+    A legacy `.h5` file names a layer by its class name alone, so Keras can load ConvNeXt's LayerScale from one
+    only when it knows that name (see `LayerSpec.keras_class`).
+    """
+    for spec in _SPECS:
+        if spec.module != DEFAULT_MODULE:
+            spec.keras_class()
+
+
 def by_category() -> dict[str, list[LayerSpec]]:
     """Palette groups in catalog order."""
     out: dict[str, list[LayerSpec]] = {c: [] for c in CATEGORIES}
@@ -1604,6 +1730,8 @@ STARTERS: dict[str, dict] = {
     "Embedding": {"input_dim": 1000, "output_dim": 32},
     "MultiHeadAttention": {"num_heads": 2, "key_dim": 16},
     "Dot": {"axes": 1},
+    "LayerScale": {"init_values": 1e-6, "projection_dim": 32},
+    "CustomScaleLayer": {"scale": 0.17},
     "RandomRotation": {"factor": 0.1},
     "RandomZoom": {"height_factor": 0.1},
     "RandomTranslation": {"height_factor": 0.1, "width_factor": 0.1},

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from builder.catalog import LAYERS, LayerSpec, _tuples, inner_layer_name
+from builder.catalog import DEFAULT_MODULE, LAYERS, LayerSpec, _tuples, inner_layer_name
 from builder.graph import Graph, GraphError, Node, keras_name
 from builder.validate import check_structure, errors
 
@@ -43,6 +43,8 @@ RESERVED = frozenset({
     "OUTPUT", "STRATEGY", "SEED",
     "exit", "quit", "help", "copyright", "credits", "license",
     *dir(builtins),
+    # the classes build_model() imports from outside keras.layers (LayerScale, CustomScaleLayer)
+    *(t for t, s in LAYERS.items() if s.module != DEFAULT_MODULE),
 })
 LINE_LENGTH = 100
 
@@ -121,7 +123,7 @@ def layer_expr(node: Node, name: str | None = None) -> str:
     if not node.trainable and not spec.is_input:
         args.append("trainable=False")
     args.append(f"name={name!r}")
-    head = "keras.Input" if spec.is_input else f"layers.{node.type}"
+    head = "keras.Input" if spec.is_input else (f"layers.{node.type}" if spec.module == DEFAULT_MODULE else node.type)
     return f"{head}({', '.join(args)})"
 
 
@@ -197,7 +199,21 @@ def build_model_source(graph: Graph, style: str = "functional") -> str:
     else:
         raise ValueError(f"unknown code style {style!r}")
     doc = '"""Returns the Keras model drawn in LayerCanvas."""'
-    return "\n".join(["def build_model():", "    " + doc, *("    " + ln for ln in body)]) + "\n"
+    return "\n".join(["def build_model():", "    " + doc, *("    " + ln for ln in _own_imports(graph) + body)]) + "\n"
+
+
+def _own_imports(graph: Graph) -> list[str]:
+    """Imports of the layers Keras defines outside keras.layers (ConvNeXt's LayerScale...), inside build_model()
+    so that the training script and the notebook, which copy the function, carry them too."""
+    wanted: dict[str, set[str]] = {}
+    for nid in model_nodes(graph):
+        spec = LAYERS[graph.node(nid).type]
+        if spec.module != DEFAULT_MODULE:
+            wanted.setdefault(spec.module, set()).add(spec.type)
+    if not wanted:
+        return []
+    return ["# Keras's own layers of keras.applications networks, not in keras.layers",
+            *(f"from {module} import {', '.join(sorted(types))}" for module, types in sorted(wanted.items()))]
 
 
 def fmt(source: str) -> str:

@@ -200,14 +200,23 @@ _standardize = standardize  # parse_csv's argument of that name hides it
 
 
 MB = 2**20
-MAX_UPLOAD_BYTES = env_int("LAYERCANVAS_MAX_UPLOAD_MB", 200, low=1) * MB
-MAX_SAMPLES = env_int("LAYERCANVAS_MAX_SAMPLES", 200_000, low=1)
-MAX_ARRAY_BYTES = 2 * 2**30  # the loaded arrays, as float32
-MAX_ZIP_ENTRIES = 20_000
-MAX_ZIP_BYTES = 500 * MB  # uncompressed, as declared by the zip's directory
-MAX_IMAGE_PIXELS = 40_000_000  # one decoded image (a 1 kB PNG can declare 100,000 x 100,000)
-MAX_CATEGORIES = 50  # distinct values of a one-hot encoded CSV column
-MAX_CLASSES = 1000
+# The limits of a shared server, each with the setting that raises it (README: "Limits on a shared server"); every
+# refusal names its setting.
+UPLOAD_SETTING = "LAYERCANVAS_MAX_UPLOAD_MB"
+SAMPLES_SETTING = "LAYERCANVAS_MAX_SAMPLES"
+ARRAY_SETTING = "LAYERCANVAS_MAX_ARRAY_MB"
+ZIP_ENTRIES_SETTING = "LAYERCANVAS_MAX_ZIP_ENTRIES"
+ZIP_SETTING = "LAYERCANVAS_MAX_ZIP_MB"
+PIXELS_SETTING = "LAYERCANVAS_MAX_IMAGE_PIXELS"
+CLASSES_SETTING = "LAYERCANVAS_MAX_CLASSES"
+MAX_UPLOAD_BYTES = env_int(UPLOAD_SETTING, 200, low=1) * MB
+MAX_SAMPLES = env_int(SAMPLES_SETTING, 200_000, low=1)
+MAX_ARRAY_BYTES = env_int(ARRAY_SETTING, 2048, low=1) * MB  # the loaded arrays, as float32
+MAX_ZIP_ENTRIES = env_int(ZIP_ENTRIES_SETTING, 20_000, low=1)
+MAX_ZIP_BYTES = env_int(ZIP_SETTING, 500, low=1) * MB  # uncompressed, as declared by the zip's directory
+MAX_IMAGE_PIXELS = env_int(PIXELS_SETTING, 40_000_000, low=1)  # one decoded image (a 1 kB PNG can declare 100,000²)
+MAX_CATEGORIES = 50  # distinct values of a one-hot encoded CSV column: a rule about what a category is, not a size
+MAX_CLASSES = env_int(CLASSES_SETTING, 1000, low=2)
 MIN_SAMPLES = 10
 DEFAULT_IMAGE_SIDE = 64
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -230,6 +239,11 @@ TASKS = ("classification", "regression")
 def max_upload_bytes() -> int:
     """The largest upload accepted (`LAYERCANVAS_MAX_UPLOAD_MB`, default 200 MB)."""
     return MAX_UPLOAD_BYTES
+
+
+def allow_more(setting: str) -> str:
+    """The end of a limit's message: how the person who runs the server raises it."""
+    return f"set {setting} to allow more"
 
 
 class DatasetError(Exception):
@@ -312,7 +326,8 @@ def _check_upload(data: bytes, shown: str) -> None:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"expected the file's bytes, got {type(data).__name__}")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DatasetError(f"{shown} is {fmt_bytes(len(data))}; the limit is {fmt_bytes(MAX_UPLOAD_BYTES)}.")
+        raise DatasetError(f"{shown} is {fmt_bytes(len(data))}; the limit is {fmt_bytes(MAX_UPLOAD_BYTES)}: "
+                           f"{allow_more(UPLOAD_SETTING)}.")
     if len(data) == 0:
         raise DatasetError(f"{shown} is empty: upload the file again.")
 
@@ -327,7 +342,8 @@ def _check_count(n: int, shown: str, what: str = "rows", most: bool = True) -> N
         raise DatasetError(f"{shown} has {n} {what[:-1] if n == 1 else what}; training needs at least {MIN_SAMPLES} "
                            f"{what}.")
     if most and n > MAX_SAMPLES:
-        raise DatasetError(f"{shown} has {n:,} {what}; the limit is {MAX_SAMPLES:,}: upload a sample of it.")
+        raise DatasetError(f"{shown} has {n:,} {what}; the limit is {MAX_SAMPLES:,}: upload a sample of it, or "
+                           f"{allow_more(SAMPLES_SETTING)}.")
 
 
 def _check_task(task: str | None) -> None:
@@ -516,7 +532,8 @@ def _parse_csv(data: bytes, filename: str, target: str | None, standardize: bool
     if not features:
         raise DatasetError(f"{shown} has only the target column {_value(target)}: add columns to learn from.")
     if len(df) > MAX_SAMPLES:  # only MAX_SAMPLES + 1 rows were read
-        raise DatasetError(f"{shown} has more than {MAX_SAMPLES:,} rows; the limit is {MAX_SAMPLES:,}: upload a sample of it.")
+        raise DatasetError(f"{shown} has more than {MAX_SAMPLES:,} rows; the limit is {MAX_SAMPLES:,}: upload a sample "
+                           f"of it, or {allow_more(SAMPLES_SETTING)}.")
     _check_count(len(df), shown)
     if len(df) * len(features) * 4 > MAX_ARRAY_BYTES:
         raise DatasetError(f"{shown} has too many values ({len(df):,} rows x {len(features)} columns): upload a sample.")
@@ -541,8 +558,8 @@ def _parse_csv(data: bytes, filename: str, target: str | None, standardize: bool
     if task == "classification":
         y, distinct = _class_labels(values)
         if len(distinct) > MAX_CLASSES:
-            raise DatasetError(f"Target {_value(target)} has {len(distinct):,} different values; at most {MAX_CLASSES} "
-                               f"classes are supported: pick another target.")
+            raise DatasetError(f"Target {_value(target)} has {len(distinct):,} different values; the limit is "
+                               f"{MAX_CLASSES:,} classes: pick another target, or {allow_more(CLASSES_SETTING)}.")
         if len(distinct) < 2:
             raise DatasetError(f"Target {_value(target)} has only one value ({_value(_class_name(distinct[0]))}): "
                                f"a classifier needs at least two classes.")
@@ -698,7 +715,7 @@ def _labels(y_train: np.ndarray, y_test: np.ndarray, shown: str, task: str | Non
         return task, y_train.astype("float32"), y_test.astype("float32"), 0, notes
     if not whole or both.min() < 0 or both.max() >= MAX_CLASSES:
         raise DatasetError(f"The labels in {shown} must be class indices 0 to {MAX_CLASSES - 1} for classification: "
-                           f"save whole numbers.")
+                           f"save whole numbers (the limit is {MAX_CLASSES:,} classes: {allow_more(CLASSES_SETTING)}).")
     return task, y_train.astype("int64"), y_test.astype("int64"), int(both.max()) + 1, notes
 
 
@@ -769,7 +786,7 @@ def parse_npz(data: bytes, filename: str, test_fraction: float = 0.2, seed: int 
         nbytes = sum(math.prod(shape[k]) * max(headers[k].dtype.itemsize, 4) for k in keys)
         if nbytes > MAX_ARRAY_BYTES:
             raise DatasetError(f"The arrays in {shown} need {fmt_bytes(nbytes)} in memory; the limit is "
-                               f"{fmt_bytes(MAX_ARRAY_BYTES)}: upload a sample of them.")
+                               f"{fmt_bytes(MAX_ARRAY_BYTES)}: upload a sample of them, or {allow_more(ARRAY_SETTING)}.")
         arrays = {k: _npz_array(zf, k, headers[k], shown) for k in keys}
     with np.errstate(all="ignore"):  # overflows are caught as non-finite values
         return _npz_dataset(arrays, filename, shown, test_fraction, seed, task)
@@ -844,11 +861,12 @@ def parse_image_zip(data: bytes, filename: str, image_shape: tuple | None = None
         raise DatasetError(f"{shown} is not a zip file (or it is damaged): zip one folder per class.") from None
     with zf:
         if len(infos) > MAX_ZIP_ENTRIES:
-            raise DatasetError(f"{shown} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}: upload fewer images.")
+            raise DatasetError(f"{shown} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}: upload fewer "
+                               f"images, or {allow_more(ZIP_ENTRIES_SETTING)}.")
         total = sum(i.file_size for i in infos)
         if total > MAX_ZIP_BYTES:
             raise DatasetError(f"{shown} unpacks to {fmt_bytes(total)}; the limit is {fmt_bytes(MAX_ZIP_BYTES)}: upload fewer "
-                               f"or smaller images.")
+                               f"or smaller images, or {allow_more(ZIP_SETTING)}.")
         for info in infos:
             if _unsafe(info.filename):
                 raise DatasetError(f"Unsafe path in zip: {_value(info.filename)}; {shown} was not read.")
@@ -883,7 +901,8 @@ def parse_image_zip(data: bytes, filename: str, image_shape: tuple | None = None
             raise DatasetError(f"{shown} has one class folder ({_value(class_names[0])}): a classifier needs at least "
                                f"two, one folder per class.")
         if len(class_names) > MAX_CLASSES:
-            raise DatasetError(f"{shown} has {len(class_names):,} class folders; the limit is {MAX_CLASSES}.")
+            raise DatasetError(f"{shown} has {len(class_names):,} class folders; the limit is {MAX_CLASSES:,}: "
+                               f"{allow_more(CLASSES_SETTING)}.")
         _check_count(len(samples), shown, "images")
         samples.sort(key=lambda s: s[0].filename)
         pixels = []
@@ -897,7 +916,8 @@ def parse_image_zip(data: bytes, filename: str, image_shape: tuple | None = None
                 need = len(samples) * math.prod(shape) * 4
                 if need > MAX_ARRAY_BYTES:
                     raise DatasetError(f"{len(samples):,} images of {shape} need {fmt_bytes(need)} in memory; the limit is "
-                                       f"{fmt_bytes(MAX_ARRAY_BYTES)}: choose a smaller image size.")
+                                       f"{fmt_bytes(MAX_ARRAY_BYTES)}: choose a smaller image size, or "
+                                       f"{allow_more(ARRAY_SETTING)}.")
             pixels.append(_pixels(im, info, shape, mode, shown))
     index = {c: i for i, c in enumerate(class_names)}
     x = np.stack(pixels).astype("float32") / 255.0
@@ -926,7 +946,7 @@ def _open_image(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, Image):
                            f"remove or replace it.") from None
     if w * h > MAX_IMAGE_PIXELS:
         raise DatasetError(f"{_value(info.filename)} in {shown} is {w}x{h} pixels; the limit is "
-                           f"{MAX_IMAGE_PIXELS:,} pixels: shrink it.")
+                           f"{MAX_IMAGE_PIXELS:,} pixels: shrink it, or {allow_more(PIXELS_SETTING)}.")
     return im
 
 

@@ -34,12 +34,22 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from builder.catalog import LAYERS, REQUIRED, as_tuple, pad2d_pairs
+from builder.catalog import (
+    LAYERS,
+    REQUIRED,
+    as_tuple,
+    pad2d_pairs,
+    register_keras_classes,
+)
 from builder.config import fmt_bytes
+from builder.datasets import MAX_UPLOAD_BYTES, UPLOAD_SETTING
 from builder.graph import Edge, Graph, GraphError, Group, Node, valid_id
 from builder.kerasenv import load_keras
 
-MAX_BYTES = 200 * 1024 * 1024
+# Uploads to the server are capped (LAYERCANVAS_MAX_UPLOAD_MB); the command line reads local files of any size that
+# fits in memory (import_model(..., max_bytes=None)).
+MAX_BYTES = MAX_UPLOAD_BYTES
+UPLOAD = "upload"  # import_model's default max_bytes: MAX_BYTES, read when it is called
 SUFFIXES = (".keras", ".h5", ".hdf5")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -190,6 +200,39 @@ def unique_ids(names: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------
 # The file: checks before Keras sees it
 # ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _SizeLimit:
+    """How large a model file may be, and how a refusal says so (after "'m.keras' is 300 MB: ")."""
+
+    file_bytes: int
+    unpacked_bytes: int
+    refusal: str
+    unpacked_refusal: str
+
+
+def _size_limit(max_bytes: int | None) -> _SizeLimit:
+    """The upload limit (`max_bytes`, set by LAYERCANVAS_MAX_UPLOAD_MB), or with None this machine's memory."""
+    if max_bytes is not None:
+        setting = f"set {UPLOAD_SETTING} to allow more"
+        return _SizeLimit(
+            max_bytes, UNPACK_FACTOR * max_bytes,
+            f"the limit for uploaded models is {fmt_bytes(max_bytes)}: {setting}, or import the file with "
+            f"'python -m builder import', which reads local files of any size",
+            f"far more than its size, so LayerCanvas refuses it (an uploaded model may unpack to at most "
+            f"{fmt_bytes(UNPACK_FACTOR * max_bytes)}: {setting})")
+    memory = _memory_bytes()
+    whole = f"more than this machine's memory ({fmt_bytes(memory)}), and LayerCanvas reads a model whole"
+    return _SizeLimit(memory, memory, whole, whole)
+
+
+def _memory_bytes() -> int:
+    """This machine's physical memory; where the system cannot say, no limit of ours."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return 2**62
+
+
 @dataclass
 class _Source:
     label: str  # how messages name the file
@@ -212,18 +255,18 @@ class _Source:
         return target
 
 
-def _open_source(src: Any, filename: str | None, max_bytes: int) -> _Source:
+def _open_source(src: Any, filename: str | None, limit: _SizeLimit) -> _Source:
     path = data = None
-    partial = False  # only the first max_bytes + 1 bytes were read
+    partial = False  # only the first limit.file_bytes + 1 bytes were read
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif hasattr(src, "read"):  # an open binary file or a Streamlit UploadedFile
         filename = filename or getattr(src, "name", None)
-        data = src.read(max_bytes + 1)
+        data = src.read(limit.file_bytes + 1)
         if isinstance(data, str):
             raise ModelImportError("the model file was opened as text: open it in binary mode ('rb')")
         data = bytes(data or b"")
-        partial = len(data) > max_bytes
+        partial = len(data) > limit.file_bytes
     else:
         try:
             path = os.fspath(src)
@@ -248,9 +291,9 @@ def _open_source(src: Any, filename: str | None, max_bytes: int) -> _Source:
         size = os.path.getsize(path)
     else:
         size = len(data)  # type: ignore[arg-type]
-    if size > max_bytes:
+    if size > limit.file_bytes:
         more = "more than " if partial else ""
-        raise ModelImportError(f"{label} is {more}{fmt_bytes(size)}: LayerCanvas imports models up to {fmt_bytes(max_bytes)}")
+        raise ModelImportError(f"{label} is {more}{fmt_bytes(size)}: {limit.refusal}")
     if size == 0:
         raise ModelImportError(f"{label} is empty (0 bytes): it is not a saved Keras model")
     if path is not None:
@@ -271,7 +314,7 @@ def _open_source(src: Any, filename: str | None, max_bytes: int) -> _Source:
     return _Source(label, kind, size, path, data)
 
 
-def _read_config(path: str, src: _Source, max_bytes: int) -> dict:
+def _read_config(path: str, src: _Source, limit: _SizeLimit) -> dict:
     """The model config stored in the file, read without Keras."""
     if src.kind == "zip":
         damaged = (f"{src.label} is truncated or damaged: it starts like a .keras archive (zip) but cannot "
@@ -285,10 +328,8 @@ def _read_config(path: str, src: _Source, max_bytes: int) -> dict:
                         f"{src.label} is a zip archive but not a Keras model: it has no config.json "
                         f"(a .keras file holds config.json and model.weights.h5)")
                 unpacked = sum(i.file_size for i in infos)
-                if unpacked > UNPACK_FACTOR * max_bytes:
-                    raise ModelImportError(
-                        f"{src.label} unpacks to {fmt_bytes(unpacked)}, far more than its size: LayerCanvas "
-                        f"refuses it (imports unpack to at most {fmt_bytes(UNPACK_FACTOR * max_bytes)})")
+                if unpacked > limit.unpacked_bytes:
+                    raise ModelImportError(f"{src.label} unpacks to {fmt_bytes(unpacked)}: {limit.unpacked_refusal}")
                 if zf.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
                     raise ModelImportError(f"{src.label}: its config.json is larger than {fmt_bytes(MAX_CONFIG_BYTES)}")
                 raw = zf.read("config.json")
@@ -455,12 +496,15 @@ _PYTHON_ERRORS = (TypeError, AttributeError, LookupError, AssertionError, Recurs
 
 
 def _load(path: str, label: str, max_params: int):
+    from builder.build import PARAMS_SETTING
+
     keras = load_keras()
+    register_keras_classes()  # a legacy .h5 names ConvNeXt's LayerScale by its class name alone
     n = _count_weights(keras, path, label)
     if n > max_params:
         raise ModelImportError(
-            f"{label} describes a model with {n:,} parameters (about {fmt_bytes(4 * n)} of weights); LayerCanvas "
-            f"imports models up to {max_params:,}: import a smaller model")
+            f"{label} describes a model with {n:,} parameters (about {fmt_bytes(4 * n)} of weights); the limit is "
+            f"{max_params:,} parameters: set {PARAMS_SETTING} to allow more, or import a smaller model")
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # noqa: BLE001 - every Keras/h5py failure becomes one line
@@ -510,6 +554,13 @@ class _Raw:
     inputs: list  # source keys, in port order
     weights: list
     nest: int | None = None  # index of the outermost expanded nested model it comes from
+
+
+# keras.ops arithmetic imported as layers: the op's class -> the merge layer for two tensors of one shape (a tensor
+# and a number become Rescaling; see _Walker._op). MobileNetV3 writes hard sigmoid as ReLU(6)(x + 3) * (1 / 6),
+# ConvNeXt its residual connections as inputs + x.
+_OPS_MODULE = "keras.src.ops.numpy"
+_OP_LAYERS = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply"}
 
 
 @dataclass(frozen=True)
@@ -622,6 +673,7 @@ class _Walker:
         # identical BatchNormalization configs): settling builds Keras layers.
         self._settled: dict[str, dict | str] = {}
         self.nests: list[str] = []  # names of the outermost expanded nested models
+        self.op_layers: dict[tuple[str, str], int] = {}  # (keras.ops class, catalog type) -> steps made so
         self._nest: int | None = None
 
     # -- models -----------------------------------------------------------
@@ -719,7 +771,7 @@ class _Walker:
                 raise ModelImportError(f"the model config is damaged: input {_q(name)} is not among the model's inputs")
             return
         if not isinstance(obj, self.keras.layers.Layer):
-            produced[name] = _Op(name, type(obj).__name__)
+            produced[name] = self._op(obj, name, calls, produced, prefix)
             return
         if len(calls) != 1:
             raise ModelImportError(
@@ -734,6 +786,32 @@ class _Walker:
         spec = LAYERS.get(type(obj).__name__)
         sources = self._call_inputs(obj, spec, call, produced) if spec is not None else []
         produced[name] = [self._layer(obj, sources, prefix, trainable)]
+
+    def _op(self, obj, name: str, calls: list, produced: dict, prefix: str):
+        """A keras.ops step: arithmetic that a catalog layer computes the same way becomes that layer (see
+        `_OP_LAYERS`: `a + b` of two tensors of one shape is Add; `x + 3.0`, `x * (1 / 6)`, `x - c` and `c - x`
+        on float32 are Rescaling, whose `x * scale + offset` gives the same numbers); any other step stays an
+        `_Op`, refused if a layer reads it."""
+        cls = type(obj).__name__
+        merge = _OP_LAYERS.get(cls) if type(obj).__module__ == _OPS_MODULE else None
+        args = calls[0].get("args") if len(calls) == 1 and not calls[0].get("kwargs") else None
+        if merge is None or not isinstance(args, (list, tuple)) or len(args) != 2:
+            return _Op(name, cls)
+        tensors = [a for a in args if _is_tensor(a)]
+        numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)]
+        where = f"operation {_q(name)}"
+        if len(tensors) == 2 and _json(tensors[0]["config"].get("shape")) == _json(tensors[1]["config"].get("shape")):
+            type_, params = merge, {}
+        elif len(tensors) == 1 and len(numbers) == 1 and tensors[0]["config"].get("dtype") == "float32":
+            c, tensor_first = float(numbers[0]), _is_tensor(args[0])
+            scale, offset = {"Add": (1.0, c), "Multiply": (c, 0.0),
+                             "Subtract": (1.0, -c) if tensor_first else (-1.0, c)}[cls]
+            type_, params = "Rescaling", {"scale": scale, **({"offset": offset} if offset else {})}
+        else:
+            return _Op(name, cls)
+        sources = [self._resolve(produced, _history(t), where) for t in tensors]
+        self.op_layers[(cls, type_)] = self.op_layers.get((cls, type_), 0) + 1
+        return [self._add(name, prefix, type_, params, True, sources, [])]
 
     # -- calls ------------------------------------------------------------
     def _resolve(self, produced: dict, ref: tuple, where: str) -> int:
@@ -835,11 +913,10 @@ class _Walker:
         return key
 
     def _layer(self, obj, sources: list, prefix: str, trainable: bool) -> int:
-        keras = self.keras
         cls = type(obj).__name__
         label = _q(obj.name)
         spec = LAYERS.get(cls)
-        if spec is None or spec.is_input or getattr(keras.layers, cls, None) is not type(obj):
+        if spec is None or spec.is_input or spec.keras_class() is not type(obj):
             if spec is not None and not spec.is_input:
                 raise ModelImportError(
                     f"layer {label} is a custom layer class ({_q(cls)}), which LayerCanvas cannot import: "
@@ -910,6 +987,8 @@ class _Walker:
                 f"layer {label} ({type_}) uses a custom {ps.name} ({_q(what)}), which LayerCanvas cannot import")
         if ps.kind == "ints" and ps.length == 1 and isinstance(v, list) and len(v) == 1:
             v = v[0]
+        if ps.kind == "axes" and v == [] and ps.nullable:
+            v = None  # Normalization keeps axis=None as (): no axis of its own
         if ps.kind == "pad2d":
             v = _simplest_pad(v)
         return v
@@ -1135,6 +1214,8 @@ def _groups(raws: list[_Raw], order: list[int], ids: dict[int, str], nests: list
 def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
     raws = walker.raws
     order = _order(raws, walker.input_keys, outputs)
+    for (cls, type_), n in walker.op_layers.items():
+        walker.notes.append(f"{n} keras.ops {cls} step(s) became {type_} layers, which compute the same")
     left_out = len(raws) - len(order)
     if left_out:
         walker.notes.append(f"{left_out} layer(s) of nested models do not lead to the model's outputs and were left out")
@@ -1173,7 +1254,7 @@ def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
-def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int = MAX_BYTES,
+def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int | str | None = UPLOAD,
                  max_params: int | None = None) -> ImportResult:
     """Reads a saved Keras model into a graph, its weights and notes.
 
@@ -1186,7 +1267,9 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
         filename: The file's name, for its extension and messages (default:
             the path's or file object's name). Bytes without a name are
             recognized by their content.
-        max_bytes: Larger files are refused before anything is read.
+        max_bytes: Larger files are refused before anything is read (default:
+            the upload limit, LAYERCANVAS_MAX_UPLOAD_MB). None: any file that
+            fits in this machine's memory (the command line's local files).
         max_params: A model with more weights is refused before they are
             allocated (default: the build limit, `builder.build.MAX_PARAMS`).
 
@@ -1201,13 +1284,14 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
     """
     if max_params is None:
         from builder.build import MAX_PARAMS as max_params
-    src = _open_source(path_or_bytes, filename, max_bytes)
+    limit = _size_limit(MAX_BYTES if max_bytes == UPLOAD else max_bytes)
+    src = _open_source(path_or_bytes, filename, limit)
     with tempfile.TemporaryDirectory(prefix="layercanvas-import-") as tmp:
         try:
             path = src.local_path(tmp)
         except OSError as e:
             raise ModelImportError(f"cannot read {src.label}: {e.strerror}") from None
-        _prescan(_read_config(path, src, max_bytes))
+        _prescan(_read_config(path, src, limit))
         model = _load(path, src.label, max_params)
         keras = load_keras()
         walker = _Walker(keras)
@@ -1233,7 +1317,9 @@ def apply_weights(model, weights: dict) -> list[str]:
         The node ids whose weights were loaded. A missing layer, or one whose
         weight shapes differ (the node was edited), is skipped.
     """
-    loaded = []
+    from builder.build import set_layer_weights
+
+    loaded, remade = [], False
     for nid, arrays in weights.items():
         try:
             layer = model.get_layer(nid)
@@ -1242,6 +1328,10 @@ def apply_weights(model, weights: dict) -> list[str]:
         current = layer.weights
         if len(current) != len(arrays) or any(tuple(w.shape) != tuple(getattr(a, "shape", ())) for w, a in zip(current, arrays)):
             continue
-        layer.set_weights(arrays)
+        remade = set_layer_weights(layer, arrays) or remade
         loaded.append(nid)
+    if remade:  # a predict function traced before holds the old constants: trace it again
+        for attr in ("predict_function", "test_function", "train_function"):
+            if getattr(model, attr, None) is not None:
+                setattr(model, attr, None)
     return loaded

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from builder.config import env_int, fmt_bytes
 
 MB = 2**20
-BUDGET_BYTES = env_int("LAYERCANVAS_MEMORY_BUDGET_MB", 4096, low=1) * MB
+BUDGET_SETTING = "LAYERCANVAS_MEMORY_BUDGET_MB"
+BUDGET_BYTES = env_int(BUDGET_SETTING, 4096, low=1) * MB
 DEFAULT_BATCH = 32
 FLOAT_BYTES = 4
 # Extra float32 values kept per trainable weight by each optimizer (its "slots").
@@ -115,4 +116,5 @@ def over_budget(est: MemoryEstimate, budget: int = BUDGET_BYTES) -> str | None:
     return (f"Training this model with batch {est.batch_size} needs about {fmt_bytes(est.total)}, more than the "
             f"{fmt_bytes(budget)} this server allows per run (weights, gradients and optimizer "
             f"{fmt_bytes(est.fixed)}, layer outputs {fmt_bytes(est.activations)}): "
-            + "; or ".join(advice or ["make the model smaller"]))
+            + "; or ".join(advice or ["make the model smaller"])
+            + f" (or set {BUDGET_SETTING} to allow more)")

@@ -3,10 +3,19 @@
 import inspect
 import math
 
+import numpy as np
 import pytest
 
 from builder.build import build
-from builder.catalog import CATEGORIES, LAYERS, REQUIRED, STARTERS, by_category, search
+from builder.catalog import (
+    ACTIVATIONS,
+    CATEGORIES,
+    LAYERS,
+    REQUIRED,
+    STARTERS,
+    by_category,
+    search,
+)
 from builder.kerasenv import load_keras
 from builder.summary import summarize
 from tests.layer_cases import CASES, all_cases, case_graph
@@ -46,7 +55,7 @@ def test_layer_builds_and_counts_like_keras(case_id, type_, inputs, params):
 
 
 def _keras_callable(type_):
-    return keras.Input if type_ == "Input" else getattr(keras.layers, type_).__init__
+    return keras.Input if type_ == "Input" else LAYERS[type_].keras_class().__init__
 
 
 @pytest.mark.parametrize("type_", sorted(LAYERS))
@@ -184,3 +193,61 @@ def test_no_two_layers_share_an_explanation():
     texts = [s.explain for s in LAYERS.values()]
     assert len(set(texts)) == len(texts)
     assert len({s.explain.split(".")[0] for s in LAYERS.values()}) == len(texts)  # nor a first sentence
+
+
+def test_every_keras_activation_is_offered_but_two_a_name_cannot_use():
+    from keras.src.activations import ALL_OBJECTS_DICT
+
+    offered = set(ACTIVATIONS) - {None}
+    assert offered <= set(ALL_OBJECTS_DICT)
+    assert set(ALL_OBJECTS_DICT) - offered == {"threshold", "glu"}
+    assert {"hard_silu", "hard_swish"} <= offered
+    x = keras.Input((8,))
+    for name in offered:
+        model = keras.Model(x, keras.layers.Activation(name)(x))
+        assert model.predict(np.ones((1, 8)), verbose=0).shape == (1, 8), name
+    # The two left out: threshold needs two more arguments; glu halves its axis while Keras declares (None, 8).
+    with pytest.raises(Exception, match="threshold"):
+        keras.Model(x, keras.layers.Activation("threshold")(x)).predict(np.ones((1, 8)), verbose=0)
+    glu = keras.layers.Activation("glu")(x)
+    assert tuple(glu.shape) == (None, 8) and keras.Model(x, glu).predict(np.ones((1, 8)), verbose=0).shape == (1, 4)
+
+
+def test_layers_keras_defines_outside_keras_layers_are_its_own_classes():
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    assert LAYERS["LayerScale"].keras_class() is LayerScale
+    assert LAYERS["CustomScaleLayer"].keras_class() is CustomScaleLayer
+    assert LAYERS["Dense"].keras_class() is keras.layers.Dense
+    # a legacy .h5 names them by class name alone: Keras finds them among its custom objects
+    assert keras.saving.get_custom_objects()["LayerScale"] is LayerScale
+    assert not hasattr(keras.layers, "LayerScale")  # else the catalog should take it from there
+
+
+@pytest.mark.parametrize("params,count,frozen", [
+    ({}, 2 * 16 + 1, 2 * 16 + 1),  # mean and variance per channel, and Keras's count
+    ({"axis": None}, 3, 3),
+    ({"axis": [1, 2]}, 2 * 8 * 8 + 1, 2 * 8 * 8 + 1),
+    ({"mean": 0.5, "variance": 2.0}, 0, 0),  # given statistics are constants, not weights
+])
+def test_normalization_counts_its_statistics_as_keras_does(params, count, frozen):
+    spec = LAYERS["Normalization"]
+    text, n, nt = spec.count([(None, 8, 8, 16)], params)
+    layer = keras.layers.Normalization(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    layer.build((None, 8, 8, 16))
+    keras_frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
+    assert (n, nt) == (count, frozen) == (layer.count_params(), keras_frozen)
+    if count:
+        assert text.startswith("2×") and "non-trainable" in text
+
+
+@pytest.mark.parametrize("value,fragment", [
+    ([1.0, "2"], "list of numbers"), ([], "list of numbers"), ([[1.0, 2.0], [3.0]], "equal lengths"),
+    ([1.0, -2.0], ">= 0"), (-1.0, ">= 0"), (float("inf"), "a number"), ("1,2", "list of numbers"), ([[1.0], 2.0], "list of numbers"),
+])
+def test_normalization_statistics_are_numbers(value, fragment):
+    problem = LAYERS["Normalization"].param("variance").problem(value)
+    assert problem is not None and fragment in problem, problem
+    for ok in (2.0, [1.0, 2, 3], [[1.0, 2.0], [3.0, 4.0]], None):
+        assert LAYERS["Normalization"].param("variance").problem(ok) is None

@@ -233,11 +233,12 @@ def test_csv_target_must_exist_and_limits_hold(monkeypatch):
     msg = _err(parse_csv, PETS, "pets.csv", target="price")
     assert "pets.csv has no column 'price'" in msg and "weight, colour, legs, animal" in msg
     monkeypatch.setattr(D, "MAX_UPLOAD_BYTES", 100)
-    assert _err(parse_csv, PETS, "pets.csv") == f"pets.csv is {len(PETS)} bytes; the limit is 100 bytes."
-    assert _err(csv_columns, PETS, "pets.csv") == f"pets.csv is {len(PETS)} bytes; the limit is 100 bytes."
+    assert _err(parse_csv, PETS, "pets.csv") == f"pets.csv is {len(PETS)} bytes; the limit is 100 bytes: set LAYERCANVAS_MAX_UPLOAD_MB to allow more."
+    assert _err(csv_columns, PETS, "pets.csv") == f"pets.csv is {len(PETS)} bytes; the limit is 100 bytes: set LAYERCANVAS_MAX_UPLOAD_MB to allow more."
     monkeypatch.setattr(D, "MAX_UPLOAD_BYTES", 250 * 2**20)
     monkeypatch.setattr(D, "MAX_SAMPLES", 20)
-    assert "pets.csv has more than 20 rows; the limit is 20" in _err(parse_csv, PETS, "pets.csv")
+    assert _err(parse_csv, PETS, "pets.csv") == ("pets.csv has more than 20 rows; the limit is 20: upload a sample of "
+                                                 "it, or set LAYERCANVAS_MAX_SAMPLES to allow more.")
     with pytest.raises(ValueError):
         parse_csv(PETS, "pets.csv", test_fraction=1.5)
 
@@ -245,7 +246,7 @@ def test_csv_target_must_exist_and_limits_hold(monkeypatch):
 def test_the_size_message_reads_in_megabytes(monkeypatch):
     monkeypatch.setattr(D, "MAX_UPLOAD_BYTES", 20 * 2**20)
     big = b"a,b\n" + b"1,2\n" * (25 * 2**20 // 4)
-    assert _err(parse_csv, big, "data.csv") == "data.csv is 25 MB; the limit is 20 MB."
+    assert _err(parse_csv, big, "data.csv") == "data.csv is 25 MB; the limit is 20 MB: set LAYERCANVAS_MAX_UPLOAD_MB to allow more."
 
 
 def test_csv_regression_refuses_a_text_target():
@@ -296,9 +297,11 @@ def test_npz_arrays_are_checked_from_their_headers_before_loading(monkeypatch):
         z.writestr("y_train.npy", member((150_000,), "<i8"))
     monkeypatch.setattr(D, "_npz_array", lambda *a: pytest.fail("an array was loaded"))
     msg = _err(parse_npz, buf.getvalue(), "bomb.npz")
-    assert "The arrays in bomb.npz need 56 GB in memory; the limit is 2 GB" in msg
+    assert msg == ("The arrays in bomb.npz need 56 GB in memory; the limit is 2 GB: upload a sample of them, or set "
+                   "LAYERCANVAS_MAX_ARRAY_MB to allow more.")
     monkeypatch.setattr(D, "MAX_SAMPLES", 1000)
-    assert "bomb.npz has 150,000 samples; the limit is 1,000" in _err(parse_npz, buf.getvalue(), "bomb.npz")
+    assert _err(parse_npz, buf.getvalue(), "bomb.npz") == ("bomb.npz has 150,000 samples; the limit is 1,000: upload a "
+                                                           "sample of it, or set LAYERCANVAS_MAX_SAMPLES to allow more.")
 
 
 def _objects() -> bytes:
@@ -343,7 +346,7 @@ def test_npz_arrays_we_do_not_use_are_not_read():
 
 def test_npz_upload_size_is_checked_first(monkeypatch):
     monkeypatch.setattr(D, "MAX_UPLOAD_BYTES", 10)
-    assert _err(parse_npz, b"x" * 11, "d.npz") == "d.npz is 11 bytes; the limit is 10 bytes."
+    assert _err(parse_npz, b"x" * 11, "d.npz") == "d.npz is 11 bytes; the limit is 10 bytes: set LAYERCANVAS_MAX_UPLOAD_MB to allow more."
 
 
 # -- image folders in a zip ------------------------------------------------------
@@ -415,16 +418,25 @@ def test_image_zip_limits_are_checked_from_the_directory_before_reading(monkeypa
     assert "pets.zip is not a zip file" in _err(parse_image_zip, b"PK\x03\x04 nope", "pets.zip")
     monkeypatch.setattr(D, "_open_image", lambda *a: pytest.fail("an image was read"))
     monkeypatch.setattr(D, "MAX_ZIP_ENTRIES", 5)
-    assert "pets.zip has 12 entries; the limit is 5" in _err(parse_image_zip, data, "pets.zip")
+    assert _err(parse_image_zip, data, "pets.zip") == ("pets.zip has 12 entries; the limit is 5: upload fewer images, or "
+                                                       "set LAYERCANVAS_MAX_ZIP_ENTRIES to allow more.")
     monkeypatch.setattr(D, "MAX_ZIP_ENTRIES", 20_000)
     monkeypatch.setattr(D, "MAX_ZIP_BYTES", 500)
-    assert "pets.zip unpacks to" in _err(parse_image_zip, data, "pets.zip")
+    msg = _err(parse_image_zip, data, "pets.zip")
+    assert "pets.zip unpacks to" in msg and msg.endswith("; the limit is 500 bytes: upload fewer or smaller images, or "
+                                                         "set LAYERCANVAS_MAX_ZIP_MB to allow more.")
     monkeypatch.undo()  # reading allowed again
     monkeypatch.setattr(D, "MAX_ARRAY_BYTES", 1000)
-    assert "12 images of (64, 64, 3) need" in _err(parse_image_zip, data, "pets.zip", image_shape=(64, 64, 3))
+    msg = _err(parse_image_zip, data, "pets.zip", image_shape=(64, 64, 3))
+    assert "12 images of (64, 64, 3) need" in msg and msg.endswith("set LAYERCANVAS_MAX_ARRAY_MB to allow more.")
     monkeypatch.setattr(D, "MAX_ARRAY_BYTES", 2 * 2**30)
     monkeypatch.setattr(D, "MAX_IMAGE_PIXELS", 100)
-    assert "is 20x10 pixels; the limit is 100 pixels" in _err(parse_image_zip, data, "pets.zip")
+    msg = _err(parse_image_zip, data, "pets.zip")
+    assert "is 20x10 pixels; the limit is 100 pixels: shrink it, or set LAYERCANVAS_MAX_IMAGE_PIXELS to allow more." in msg
+    monkeypatch.setattr(D, "MAX_IMAGE_PIXELS", 40_000_000)
+    monkeypatch.setattr(D, "MAX_CLASSES", 1)
+    assert _err(parse_image_zip, data, "pets.zip") == ("pets.zip has 2 class folders; the limit is 1: set "
+                                                       "LAYERCANVAS_MAX_CLASSES to allow more.")
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (8, 8, 2), (0, 8, 3), ("8", 8, 3), (8.0, 8, 3)])

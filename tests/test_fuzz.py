@@ -303,7 +303,8 @@ def test_a_small_file_declaring_huge_layers_is_refused_without_allocating_them(f
 
 def test_models_with_more_weights_than_the_limit_are_refused_before_loading():
     data = model_file("template:mlp", "keras")  # 225 weights
-    with pytest.raises(ModelImportError, match=r"describes a model with 225 parameters .*imports models up to 100"):
+    with pytest.raises(ModelImportError, match=r"describes a model with 225 parameters .*the limit is 100 parameters: "
+                                               r"set LAYERCANVAS_MAX_PARAMS to allow more"):
         import_model(data, filename="m.keras", max_params=100)
     assert import_model(data, filename="m.keras", max_params=225).graph.nodes == template("mlp").nodes
 

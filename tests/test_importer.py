@@ -526,8 +526,9 @@ def test_damaged_and_foreign_files(tmp_path):
     refused(str(tmp_path / "empty.keras"), r"^'empty\.keras' is empty \(0 bytes\)")
     refused(good, r"^'model\.txt' is not a Keras model file: expected a name ending in \.keras or \.h5", filename="model.txt")
     refused(str(tmp_path / "missing.keras"), "there is no such file")
-    refused(good, r"^'good\.keras' is .* LayerCanvas imports models up to 1 kB", filename="good.keras", max_bytes=1024)
-    refused(io.BytesIO(good), r"is more than 1 kB", filename="good.keras", max_bytes=1024)
+    refused(good, r"^'good\.keras' is .*: the limit for uploaded models is 1 kB: set LAYERCANVAS_MAX_UPLOAD_MB to "
+                  r"allow more, or import the file with 'python -m builder import'", filename="good.keras", max_bytes=1024)
+    refused(io.BytesIO(good), r"is more than 1 kB: the limit for uploaded models", filename="good.keras", max_bytes=1024)
     (tmp_path / "half.h5").write_bytes(Path(save(build_model(template("mlp")), tmp_path, "good.h5")).read_bytes()[:3000])
     refused(str(tmp_path / "half.h5"), r"^'half\.h5' is truncated or damaged: it starts like an HDF5")
 
@@ -547,8 +548,8 @@ def test_unsupported_layers_are_named(fmt, tmp_path):
     x = keras.Input((8, 8, 3), name="x")
     y = layers.Resizing(4, 4, name="shrink")(x)
     refused(save(keras.Model(x, y), tmp_path, f"r.{fmt}"), r"^layer 'shrink' is a Resizing, which LayerCanvas does not support yet$")
-    norm = layers.Normalization(mean=0.0, variance=1.0, name="norm")
-    refused(save(keras.Model(x, norm(x)), tmp_path, f"n.{fmt}"), r"^layer 'norm' is a Normalization, which LayerCanvas does not support yet$")
+    crop = layers.CenterCrop(4, 4, name="crop")
+    refused(save(keras.Model(x, crop(x)), tmp_path, f"n.{fmt}"), r"^layer 'crop' is a CenterCrop, which LayerCanvas does not support yet$")
 
 
 def test_custom_layers_and_objects(tmp_path):
@@ -587,9 +588,9 @@ def test_settings_the_graph_cannot_express_are_refused(tmp_path):
 
 def test_keras_ops_in_the_data_path_are_refused(tmp_path):
     x = keras.Input((4,), name="x")
-    doubled = x * 2.0  # a keras.ops operation, not a layer
-    model = keras.Model(x, layers.Dense(2, name="after")(doubled))
-    refused(save(model, tmp_path, "ops.keras"), r"^layer 'after' reads '.+', a keras.ops Multiply operation \(not a layer\)")
+    squared = keras.ops.square(x)  # a keras.ops operation that no layer computes (x * 2.0 becomes Rescaling)
+    model = keras.Model(x, layers.Dense(2, name="after")(squared))
+    refused(save(model, tmp_path, "ops.keras"), r"^layer 'after' reads '.+', a keras.ops Square operation \(not a layer\)")
 
 
 def test_config_is_checked_before_keras_loads(tmp_path, monkeypatch):
@@ -667,3 +668,133 @@ def test_cli_import(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: model: ") and "Traceback" not in err[0]
     assert not (tmp_path / "bad.json").exists()
+
+
+# ---------------------------------------------------------------------------
+# Limits: uploads are capped by a setting; the command line reads any local file that fits in memory
+# ---------------------------------------------------------------------------
+def test_the_command_line_reads_model_files_above_the_upload_limit(tmp_path, monkeypatch, capsys):
+    from builder import importer
+    from builder.__main__ import main
+
+    path = save(build_model(template("small_resnet")), tmp_path, "resnet.keras")
+    monkeypatch.setattr(importer, "MAX_BYTES", 1024)  # the server's upload limit, here 1 kB
+    message = refused(path, r"^'resnet\.keras' is \d+ kB: the limit for uploaded models is 1 kB: set "
+                            r"LAYERCANVAS_MAX_UPLOAD_MB to allow more")
+    assert "python -m builder import" in message
+    assert main(["import", path, "-o", str(tmp_path / "g.json")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "g.json")
+    assert main(["export", path, "--format", "keras", "-o", str(tmp_path / "again.keras")]) == 0
+    # what does not fit in this machine's memory is refused, by its size, before anything is read
+    monkeypatch.setattr(importer, "_memory_bytes", lambda: 2048)
+    refused(path, r"^'resnet\.keras' is \d+ kB: more than this machine's memory \(2 kB\)", max_bytes=None)
+    assert main(["import", path]) == 1
+    assert "more than this machine's memory" in capsys.readouterr().err
+
+
+def test_an_archive_that_unpacks_far_beyond_the_upload_limit_names_the_setting():
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("config.json", "{}")
+        zf.writestr("model.weights.h5", b"\0" * (8 * 2**20))
+    refused(data.getvalue(), r"unpacks to 8 MB: far more than its size, so LayerCanvas refuses it \(an uploaded model "
+                             r"may unpack to at most 4 MB: set LAYERCANVAS_MAX_UPLOAD_MB to allow more\)",
+            filename="bomb.keras", max_bytes=2**20)
+
+
+def test_models_above_the_parameter_limit_name_the_setting(tmp_path):
+    path = save(build_model(template("mlp")), tmp_path, "mlp.keras")
+    refused(path, r"describes a model with 225 parameters .*; the limit is 100 parameters: set LAYERCANVAS_MAX_PARAMS "
+                  r"to allow more, or import a smaller model", max_params=100)
+
+
+# ---------------------------------------------------------------------------
+# keras.ops arithmetic, Normalization's adapted statistics, Keras's own application layers
+# ---------------------------------------------------------------------------
+def test_keras_ops_arithmetic_becomes_the_layers_that_compute_the_same(tmp_path):
+    x = keras.Input((4, 4, 3), name="x")
+    a = layers.Conv2D(3, 1, name="a")(x)
+    hard = layers.ReLU(6.0, name="relu6")(a + 3.0) * (1.0 / 6.0)  # MobileNetV3's hard sigmoid
+    y = (2.0 - hard) - 1.5
+    z = layers.Conv2D(3, 1, name="b")(x) + y  # ConvNeXt's residual
+    out = (z * x) - a
+    model = keras.Model(x, out)
+    result = roundtrip(model, tmp_path)  # .keras: Keras cannot reload `x + 3.0` from a legacy .h5 itself
+    types = [n.type for n in result.graph.nodes]
+    assert types.count("Rescaling") == 4 and {"Add", "Multiply", "Subtract"} <= set(types)
+    rescalings = sorted((n.params.get("scale"), n.params.get("offset", 0.0))
+                        for n in result.graph.nodes if n.type == "Rescaling")
+    assert rescalings == [(-1.0, 2.0), (1 / 6, 0.0), (1.0, -1.5), (1.0, 3.0)]
+    assert any("keras.ops Add step(s) became Rescaling layers" in n for n in result.notes)
+    rebuilt = assert_same_predictions(model, result, atol=0)
+    assert len(rebuilt.layers) == len(model.operations)
+
+
+@pytest.mark.parametrize("step", ["divide", "exp", "broadcast"])
+def test_other_keras_ops_steps_are_still_refused(step, tmp_path):
+    x, one = keras.Input((4,), name="x"), keras.Input((1,), name="one")
+    make = {"divide": lambda: x / 3.0, "exp": lambda: keras.ops.exp(x), "broadcast": lambda: x + one}[step]
+    model = keras.Model([x, one] if step == "broadcast" else x, layers.Dense(2, name="head")(make()))
+    refused(save(model, tmp_path, "m.keras"), r"layer 'head' reads '\w+', a keras\.ops \w+ operation \(not a layer\)")
+
+
+def test_adapted_normalization_predicts_with_its_imported_statistics(tmp_path):
+    rng = np.random.default_rng(0)
+    data = rng.normal(5.0, 3.0, (64, 3)).astype("float32")
+    norm = layers.Normalization(name="norm")
+    norm.adapt(data)
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, layers.Dense(2, name="head")(norm(x)))
+    result = roundtrip(model, tmp_path)
+    assert result.graph.node("norm").type == "Normalization" and result.graph.node("norm").params == {}
+    assert [w.shape for w in result.weights["norm"]] == [(3,), (3,), ()]
+    rebuilt = build_model(result.graph)
+    rebuilt.predict(data[:2], verbose=0)  # traced with the starting statistics (0 and 1)
+    apply_weights(rebuilt, result.weights)
+    np.testing.assert_allclose(rebuilt.predict(data[:8], verbose=0), model.predict(data[:8], verbose=0), atol=1e-6)
+
+
+def test_given_normalization_statistics_are_params(tmp_path):
+    x = keras.Input((4, 4, 3), name="x")
+    model = keras.Model(x, layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 5.0, 6.0], name="n")(x))
+    result = roundtrip(model, tmp_path)
+    assert result.graph.node("n").params == {"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]}
+    assert result.weights == {}
+    assert_same_predictions(model, result)
+    whole = keras.Model(x, layers.Normalization(axis=None, name="n")(x))
+    assert roundtrip(whole, tmp_path, name="whole").graph.node("n").params == {"axis": None}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_application_layers_round_trip_in_both_formats(fmt, tmp_path):
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = keras.Input((4, 4, 3), name="x")
+    r = layers.Conv2D(3, 1, name="conv")(x)
+    scaled = LayerScale(0.5, 3, name="scale")(r)
+    model = keras.Model(x, CustomScaleLayer(0.17, name="join")([x, scaled]))
+    model.get_layer("scale").set_weights([np.array([0.5, -1.0, 2.0], "float32")])
+    result = roundtrip(model, tmp_path, fmt)
+    assert result.graph.node("scale").params == {"init_values": 0.5, "projection_dim": 3}
+    assert result.graph.node("join").params == {"scale": 0.17}
+    assert [e.source for e in result.graph.edges if e.target == "join"] == ["x", "scale"]
+    assert_same_predictions(model, result)
+
+
+def test_a_custom_class_that_shares_an_application_layers_name_is_refused(tmp_path):
+    @keras.saving.register_keras_serializable(package="mine")
+    class LayerScale(layers.Layer):
+        def __init__(self, init_values=1.0, projection_dim=1, **kwargs):
+            super().__init__(**kwargs)
+            self.init_values, self.projection_dim = init_values, projection_dim
+
+        def call(self, x):
+            return x * 2.0
+
+        def get_config(self):
+            return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
+
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, LayerScale(name="mine")(x))
+    refused(save(model, tmp_path, "m.keras"), r"layer 'mine' is a custom layer class \('LayerScale'\)")

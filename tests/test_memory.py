@@ -56,6 +56,7 @@ def test_huge_activations_are_warned_about_on_the_node_that_makes_them():
     [warn] = [i for i in result.issues if i.code == "memory"]
     assert warn.node_id == "conv" and warn.severity == "warning"
     assert "with batch 32 needs about" in warn.message and "more than the 4 GB this server allows per run" in warn.message
+    assert warn.message.endswith(" (or set LAYERCANVAS_MEMORY_BUDGET_MB to allow more)")
     fits = estimate(result.infos, result.order).largest_batch(4096 * MB)
     assert 1 <= fits < 32 and f"lower the batch size to {fits} or less" in warn.message
     assert "shrink the largest layer output ('conv', (None, 1024, 1024, 64))" in warn.message
@@ -105,6 +106,7 @@ def test_a_million_units_after_a_large_flatten_is_refused_before_anything_is_all
     [err] = [i for i in result.issues if i.code == "too_large"]
     assert err.node_id == "dense" and result.model is None
     assert "150,529,000,000 parameters" in err.message and "the limit is 250,000,000" in err.message
+    assert err.message.endswith("(or set LAYERCANVAS_MAX_PARAMS to allow more)")
     assert grew_mb < 200  # 560 GB of weights were never asked for
 
 
@@ -115,6 +117,7 @@ def test_the_parameter_limit_is_on_the_whole_model():
     [err] = [i for i in result.issues if i.code == "too_large"]
     assert err.node_id == "d2" and "would bring the model to 2,790 parameters" in err.message
     assert "the limit for a whole model is 2,000" in err.message
+    assert err.message.endswith("(or set LAYERCANVAS_MAX_PARAMS to allow more)")
     assert ModelBuilder(max_params=4_000).build(graph).model is not None
 
 

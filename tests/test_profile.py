@@ -37,12 +37,15 @@ HAND = {
     "Dense-1": (4 * 5, 5),  # no bias; relu on 5 outputs
     "Dense-2": (10 * 3 * 2, 10 * 2),  # 10 positions × 3 × 2 units; bias on 10×2 outputs
     "Activation-0": (0, 4),
-    "Dropout-0": (0, 0), "Flatten-0": (0, 0), "Reshape-0": (0, 0), "Reshape-1": (0, 0), "Permute-0": (0, 0),
+    "Dropout-0": (0, 0), "Dropout-1": (0, 0), "Flatten-0": (0, 0), "Reshape-0": (0, 0), "Reshape-1": (0, 0), "Permute-0": (0, 0),
     "RepeatVector-0": (0, 0),
     "Rescaling-0": (0, 2 * 4),  # multiply and add per value
     "BatchNormalization-0": (0, 2 * 6), "BatchNormalization-1": (0, 2 * 8 * 8 * 3),
     "BatchNormalization-2": (0, 2 * 8 * 8 * 3),
     "LayerNormalization-0": (0, 5 * 6 * (5 + 2)), "LayerNormalization-1": (0, 5 * 6 * (5 + 1)),
+    # Normalization: subtract the mean, divide by the deviation (invert: multiply and add); LayerScale: one product
+    "Normalization-0": (0, 2 * 8 * 8 * 3), "Normalization-1": (0, 2 * 4), "Normalization-2": (0, 2 * 8 * 8 * 3),
+    "Normalization-3": (0, 2 * 5 * 6 * 3), "LayerScale-0": (0, 8 * 8 * 3),
     "Conv1D-0": (8 * 3 * 3 * 4, 8 * 4),  # out 10-3+1 = 8 positions × kernel 3 × 3 channels × 4 filters
     "Conv1D-1": (10 * 2 * (4 // 2) * 6, 10 * 6),  # same padding; 2 groups: each filter sees 2 of the 4 channels
     "Conv2D-0": (6 * 6 * 3 * 3 * 3 * 4, 6 * 6 * 4),
@@ -84,6 +87,7 @@ HAND = {
     "Attention-1": (5 * 6 * 8, 5 * 6 * 8 * 4 + 2 * 5 * 6),  # concat scores are element-wise: tanh(scale·(q+k)) summed
     "Add-0": (0, 4 * 2), "Subtract-0": (0, 4), "Multiply-0": (0, 4), "Average-0": (0, 4 * 2), "Maximum-0": (0, 4),
     "Minimum-0": (0, 4), "Concatenate-0": (0, 0), "Concatenate-1": (0, 0),
+    "CustomScaleLayer-0": (0, 2 * 8 * 8 * 3),  # shortcut + scale × residual: a product and a sum per value
     "Dot-0": (4, 0), "Dot-1": (3 * 5 * 4, 3 * (3 * 4 + 5 * 4)),  # normalize: square, add, scale per input value
     "RandomFlip-0": (0, 0), "RandomRotation-0": (0, 0), "RandomZoom-0": (0, 0), "RandomTranslation-0": (0, 0),
     "RandomContrast-0": (0, 0),
