@@ -1,5 +1,7 @@
 """Normalization adapted to data: the statistics become the node's params and match Keras's own adapt."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ keras = load_keras()
 
 def chain(shape, *nodes):
     ns = [Node("x", "Input", {"shape": list(shape)}), *nodes]
-    return Graph(tuple(ns), tuple(Edge(a.id, b.id) for a, b in zip(ns, ns[1:])), name="adapt")
+    return Graph(tuple(ns), tuple(Edge(a.id, b.id) for a, b in pairwise(ns)), name="adapt")
 
 
 @pytest.mark.parametrize("params,stat_shape", [({}, (3,)), ({"axis": None}, ()), ({"axis": [1, 2]}, (4, 5))])
