@@ -1,11 +1,14 @@
 """Saved Keras model (`.keras` or legacy `.h5`) -> LayerCanvas graph.
 
-The file is checked before Keras sees it: size, kind (zip or HDF5), archive
-contents, and every layer class named in its config, so a Lambda layer or an
-unknown class is refused without running anything. It is then loaded with
-`keras.models.load_model(..., safe_mode=True, compile=False)` and each Keras
-layer becomes one node named after it. Nested models are expanded into their
-layers. Whatever the graph cannot express exactly is refused with one line
+The file is checked before Keras sees it: size (an upload: the upload limit,
+LAYERCANVAS_MAX_UPLOAD_MB; a local file on the command line: this machine's
+memory), kind (zip or HDF5), archive contents, and every layer class named in
+its config, so a Lambda layer or an unknown class is refused without running
+anything. It is then loaded with `keras.models.load_model(..., safe_mode=True,
+compile=False)` and each Keras layer becomes one node named after it. Nested
+models are expanded into their layers, and `keras.ops` arithmetic that a layer
+computes the same way becomes that layer (`a + b` -> Add, `x * c` ->
+Rescaling). Whatever the graph cannot express exactly is refused with one line
 naming the layer; only initializer and regularizer settings the catalog does
 not offer are approximated (they set starting values and training penalties,
 not what the trained model computes), and each is reported in `notes`.
