@@ -170,6 +170,24 @@ def _inputs_order(graph: Graph, nid: str) -> Graph | None:
     return None
 
 
+def _adapt(graph: Graph, nid: str) -> Graph | None:
+    """Normalization: its mean and variance computed from the chosen dataset (Keras's `adapt`)."""
+    from builder.adapt import adapt_normalization
+    from components.data_panel import current_dataset
+
+    ds = current_dataset(graph)
+    if ds is None:
+        return None
+    if st.button(f"Adapt to {clip(ds.name)}", key=f"adapt:{nid}", icon=":material/functions:",
+                 help="Sets mean and variance from the training data, as Keras's adapt() does: the data goes through "
+                      "the layers before this one, and the statistics are taken along this layer's axis."):
+        try:
+            return adapt_normalization(graph, nid, ds.x_train)
+        except GraphError as e:
+            st.error(md_escape(str(e)))
+    return None
+
+
 def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None) -> tuple[Graph | None, str | None]:
     """Draws the selected node's inspector.
 
@@ -225,6 +243,10 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
     edited = _param_widgets(graph, nid, spec, node.params)
     if edited is not None:
         return edited, nid
+    if node.type == "Normalization":
+        adapted = _adapt(graph, nid)
+        if adapted is not None:
+            return adapted, nid
     from components.search_panel import render_node_search
 
     return render_node_search(graph, nid), nid

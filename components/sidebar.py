@@ -130,8 +130,10 @@ def render_sidebar() -> None:
             new_from_template(choice)
             st.rerun()
         upload = st.file_uploader("Open a graph file or a model", type=["json", "keras", "h5"], key="open_graph",
-                                  max_upload_size=200, help="A LayerCanvas graph (.json), or a Keras model "
-                                  "(.keras or .h5) to edit, fine-tune and export: its weights come along.")
+                                  max_upload_size=upload_limit_mb(), help="A LayerCanvas graph (.json), or a Keras "
+                                  "model (.keras or .h5) to edit, fine-tune and export: its weights come along. "
+                                  f"At most {upload_limit_mb()} MB here (LAYERCANVAS_MAX_UPLOAD_MB on the server); "
+                                  "`python -m builder import` reads larger files.")
         if upload is not None and st.session_state.get("lc_opened") != upload.file_id:
             st.session_state["lc_opened"] = upload.file_id
             open_upload(upload)
@@ -143,3 +145,10 @@ def render_sidebar() -> None:
         url = link(base, graph)
         st.text_input("Share link", value=url, key=f"share:{hash(url)}",
                       help="The whole graph is in this link: copy it to share the model.")
+
+
+def upload_limit_mb() -> int:
+    """The upload limit in MB (LAYERCANVAS_MAX_UPLOAD_MB), for the file uploaders."""
+    from builder.datasets import MB, max_upload_bytes
+
+    return max(1, max_upload_bytes() // MB)

@@ -9,7 +9,7 @@ from builder.codegen import safe_filename
 from builder.store import StoreError
 from builder.templates import TEMPLATES
 from components import state
-from components.sidebar import new_from_template, open_upload
+from components.sidebar import new_from_template, open_upload, upload_limit_mb
 from components.text import md_escape
 
 state.ensure_navigation()
@@ -35,7 +35,7 @@ if top[2].button("New", icon=":material/add_circle:", key="projects_new", width=
     st.switch_page("pages/build.py")
 with top[3].popover("Open file", icon=":material/upload_file:", width="stretch"):
     upload = st.file_uploader("A graph file (.json) or a Keras model (.keras, .h5)", type=["json", "keras", "h5"],
-                              key="projects_upload", max_upload_size=200)
+                              key="projects_upload", max_upload_size=upload_limit_mb())
     if upload is not None and st.session_state.get("lc_opened") != upload.file_id:
         st.session_state["lc_opened"] = upload.file_id
         open_upload(upload)
