@@ -167,6 +167,11 @@ FIT = "lc_fit"  # the Build page fits the canvas's view to the graph once
 _PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, RESULT, NO_PROJECT}
 
 
+# The modules that declare per-project keys (a page may open another project before any of them was imported).
+PER_PROJECT_MODULES = ("components.data_panel", "components.training_panel", "components.inspect_panel",
+                       "components.export_panel", "components.search_panel")
+
+
 def per_project(key: str) -> str:
     """Declares `key` a session key of the open project's (its run, weights, data, exports...): it is cleared when
     another project opens. Returns the key."""
@@ -176,6 +181,10 @@ def per_project(key: str) -> str:
 
 def _reset_session(pid: str | None, graph: Graph | None, read_only: bool) -> None:
     """The session now edits another project: its graph, nothing left of the previous one's session state."""
+    import importlib
+
+    for module in PER_PROJECT_MODULES:  # their keys are declared when they are imported: declared before clearing
+        importlib.import_module(module)
     for key in _PER_PROJECT:
         st.session_state.pop(key, None)
     st.session_state[UNDO], st.session_state[REDO] = [], []
@@ -187,6 +196,7 @@ def _reset_session(pid: str | None, graph: Graph | None, read_only: bool) -> Non
     if pid:
         st.query_params["project"] = pid
     st.query_params.pop("run", None)
+    st.query_params.pop("search", None)
 
 
 def open_project(pid: str, quiet: bool = False) -> bool:

@@ -162,3 +162,14 @@ def test_training_settings_are_kept_with_the_project_as_they_change():
     assert again.number_input(key="train_epochs").value == 7
     assert again.number_input(key="train_split").value == 0.35
     assert again.number_input(key="train_seed").value == 42
+
+
+def test_every_module_declaring_project_keys_is_listed():
+    """Opening another project clears the keys of every module that declares some, imported or not yet."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    declaring = {f"components.{p.stem}" for p in (root / "components").glob("*.py")
+                 if p.stem != "state" and re.search(r"state\.per_project\(", p.read_text())}
+    assert declaring == set(state.PER_PROJECT_MODULES)
