@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import nbformat
 import numpy as np
@@ -173,8 +174,10 @@ def kernel(tmp_path_factory):
     assert json.loads((kernels / "python3" / "kernel.json").read_text())["argv"][0] == sys.executable
     km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     yield km
-    if km.has_kernel:
-        asyncio.run(km.shutdown_kernel(now=True))
+    if km.has_kernel:  # in a thread of its own: an earlier test (the browser's) may have left a loop running here
+        done = threading.Thread(target=lambda: asyncio.run(km.shutdown_kernel(now=True)), daemon=True)
+        done.start()
+        done.join(60)
 
 
 def outputs_text(cell) -> str:
