@@ -374,7 +374,7 @@ def render_search(graph: Graph, ds, settings, ready: bool) -> None:
     st.caption("A search trains several versions of the model, one per trial, and keeps the best. Each trial is a "
                "run on the Runs page.")
     metrics = list(settings.compile.metrics) if settings is not None else []
-    spec = render_space(graph, metrics, disabled=active)
+    spec = render_space(graph, metrics, disabled=active or state.read_only())
     buttons = st.container(horizontal=True)
     can_start = ready and settings is not None and spec is not None and bool(spec.dims) and not active \
         and not state.read_only() and not search.read(state.get_graph())[1]
