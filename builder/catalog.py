@@ -780,6 +780,8 @@ class LayerSpec:
             that network's module. These are Keras's own classes, so a model
             made with them saves and reloads in plain Keras (safe mode) as
             the application does; generated code imports them from there.
+        adapts: The layer's statistics can be computed from data (Keras's
+            `adapt`; builder.adapt): the inspector offers it.
     """
 
     type: str
@@ -805,6 +807,7 @@ class LayerSpec:
     cost: CostFormula | None = None
     explain: str = ""
     module: str = DEFAULT_MODULE
+    adapts: bool = False
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -1155,7 +1158,7 @@ _SPECS: list[LayerSpec] = [
             P("invert", "bool", False, "Undo a normalization instead: x × √variance + mean."),
         ),
         formula=_f_normalization, key_params=("axis",),
-        cost=_c_elementwise(2),
+        cost=_c_elementwise(2), adapts=True,
         explain=(
             "Standardizes its input with fixed statistics: it subtracts a mean and divides by the standard "
             "deviation, so features of very different sizes become comparable. The mean and variance are given, "

@@ -171,7 +171,7 @@ def _inputs_order(graph: Graph, nid: str) -> Graph | None:
 
 
 def _adapt(graph: Graph, nid: str) -> Graph | None:
-    """Normalization: its mean and variance computed from the chosen dataset (Keras's `adapt`)."""
+    """A layer that adapts (Normalization): its statistics computed from the chosen dataset (Keras's `adapt`)."""
     from builder.adapt import adapt_normalization
     from components.data_panel import current_dataset
 
@@ -243,7 +243,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
     edited = _param_widgets(graph, nid, spec, node.params)
     if edited is not None:
         return edited, nid
-    if node.type == "Normalization":
+    if spec.adapts:
         adapted = _adapt(graph, nid)
         if adapted is not None:
             return adapted, nid
