@@ -782,6 +782,10 @@ class LayerSpec:
             the application does; generated code imports them from there.
         adapts: The layer's statistics can be computed from data (Keras's
             `adapt`; builder.adapt): the inspector offers it.
+        inference_when_frozen: Frozen (trainable=False), Keras runs the layer
+            in inference mode: it uses its moving statistics and stops
+            updating them (BatchNormalization). Fine-tuning keeps such layers
+            frozen when it unfreezes the base (builder.finetune).
     """
 
     type: str
@@ -808,6 +812,7 @@ class LayerSpec:
     explain: str = ""
     module: str = DEFAULT_MODULE
     adapts: bool = False
+    inference_when_frozen: bool = False
     param_index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -1127,7 +1132,7 @@ _SPECS: list[LayerSpec] = [
         _norm_params("Channel axis.", P("momentum", "float", 0.99, "Momentum of the moving averages.", min=0.0, max=1.0),
                      single_axis=True),
         formula=_f_batchnorm,
-        cost=_c_elementwise(2),
+        cost=_c_elementwise(2), inference_when_frozen=True,
         explain=(
             "Rescales each channel so its values have a mean near 0 and a spread near 1, using the statistics of "
             "the batch while training and running averages when predicting. This keeps the numbers in a healthy "
