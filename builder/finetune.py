@@ -109,6 +109,7 @@ class Plan:
         kept_frozen: The BatchNormalization-style layers in the top `n`, which stay frozen.
         with_weights: Of `unfrozen`, those that have weights to train (known with a model, else None).
         weights: How many weights `unfrozen` train (with a model, else None).
+        trainable_after: The model's trainable weights afterwards (with a model, else None).
     """
 
     n: int
@@ -117,6 +118,7 @@ class Plan:
     kept_frozen: tuple[str, ...]
     with_weights: tuple[str, ...] | None = None
     weights: int | None = None
+    trainable_after: int | None = None
 
 
 def learnable_weights(layer) -> int:
@@ -150,7 +152,11 @@ def plan(graph: Graph, n: int, model=None) -> Plan:
         return Plan(n, len(base), unfrozen, kept)
     names = {layer.name: layer for layer in model.layers}
     counts = {nid: learnable_weights(names[nid]) if nid in names else 0 for nid in unfrozen}
-    return Plan(n, len(base), unfrozen, kept, tuple(nid for nid in unfrozen if counts[nid]), sum(counts.values()))
+    in_base = set(base)
+    others = sum(math.prod(w.shape) for layer in model.layers if layer.name not in in_base
+                 for w in layer.trainable_weights)
+    return Plan(n, len(base), unfrozen, kept, tuple(nid for nid in unfrozen if counts[nid]), sum(counts.values()),
+                others + sum(counts.values()))
 
 
 def finetune_learning_rate(lr: float) -> float:

@@ -43,8 +43,38 @@ def metric_names(history: list[dict], batches: list[dict]) -> list[str]:
     return sorted(names, key=lambda n: (n != "loss", n))
 
 
-def curve(metric: str, history: list[dict], batches: list[dict]) -> go.Figure:
-    """One metric over epochs: training per batch (thin, sampled), per epoch, and validation per epoch.
+def join_phases(earlier: list[dict], history: list[dict], batches: list[dict], label: str | None
+                ) -> tuple[list[dict], list[dict], list[tuple[float, str]]]:
+    """The epochs of the runs a run continues (fine-tuning), then its own, numbered on.
+
+    Args:
+        earlier: The earlier runs, oldest first: `{"history": [per-epoch rows], "label": text marking where that
+            run started (None for the first)}`.
+        history, batches: The run's own rows (epochs from 1) and sampled batches (fractional epochs from 0).
+        label: Marks where the run starts.
+
+    Returns:
+        (history, batches, marks): the rows with epochs shifted past the earlier runs', and `marks`, the
+        (epoch, label) of each boundary.
+    """
+    rows, marks, offset = [], [], 0
+
+    def add(rows_in: list[dict], mark: str | None) -> int:
+        if offset and mark:
+            marks.append((offset, mark))
+        rows.extend({**r, "epoch": r["epoch"] + offset} for r in rows_in if "epoch" in r)
+        return max((r["epoch"] for r in rows_in if "epoch" in r), default=0)
+
+    for phase in earlier:
+        offset += add(phase["history"], phase.get("label"))
+    add(history, label)
+    shifted = [{**b, "epoch": b["epoch"] + offset} for b in batches] if offset else batches
+    return rows, shifted, marks
+
+
+def curve(metric: str, history: list[dict], batches: list[dict], marks: list[tuple[float, str]] = ()) -> go.Figure:
+    """One metric over epochs: training per batch (thin, sampled), per epoch, and validation per epoch; `marks`
+    draws a dashed line with a label at each (epoch, label), where a fine-tuning phase starts.
 
     Built from plain dicts without plotly's validation (about 30 times faster): the live page redraws it
     every second in every session that watches a run. tests/test_charts.py checks that it validates.
@@ -63,7 +93,14 @@ def curve(metric: str, history: list[dict], batches: list[dict]) -> go.Figure:
     if val:
         data.append({"type": "scatter", "x": [r["epoch"] for r in val], "y": [r[f"val_{metric}"] for r in val],
                      "mode": "lines+markers", "name": f"validation {metric}", "line": {"color": VAL, "width": 2}})
-    return go.Figure({"data": data, "layout": _layout(metric, "epoch", metric)}, _validate=False)
+    lay = _layout(metric, "epoch", metric)
+    if marks:
+        lay["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+                          "line": {"color": "#7f7f7f", "width": 1.5, "dash": "dash"}} for x, _ in marks]
+        lay["annotations"] = [{"x": x, "xref": "x", "y": 1, "yref": "paper", "text": plain(text), "showarrow": False,
+                               "xanchor": "left", "yanchor": "top", "xshift": 4, "font": {"size": 11},
+                               "bgcolor": "rgba(255,255,255,0.7)"} for x, text in marks]
+    return go.Figure({"data": data, "layout": lay}, _validate=False)
 
 
 def confusion(matrix: list[list[int]], names: list[str]) -> go.Figure:

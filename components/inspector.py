@@ -188,6 +188,21 @@ def _adapt(graph: Graph, nid: str) -> Graph | None:
     return None
 
 
+def _inference_note(graph: Graph, node) -> None:
+    """Why a BatchNormalization-style layer stays frozen when a pretrained base is fine-tuned (builder.finetune)."""
+    from builder.finetune import base_layers, keeps_inference
+
+    if not keeps_inference(node) or (node.trainable and node.id not in base_layers(graph)):
+        return
+    why = ("a frozen BatchNormalization runs in inference mode, on the mean and variance learned in pretraining "
+           "(ImageNet, for a pretrained base). Trained on your small batches, they would shift and undo what the "
+           "base learned.")
+    if node.trainable:
+        st.warning(f"Better frozen in a pretrained base: {why}", icon=":material/info:")
+    else:
+        st.caption(f":material/lock: Stays frozen when fine-tuning: {why}")
+
+
 def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None) -> tuple[Graph | None, str | None]:
     """Draws the selected node's inspector.
 
@@ -233,6 +248,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
                               help="Off: the layer is frozen (its weights are not trained).")
         if trainable != node.trainable:
             return graph.set_trainable(nid, trainable), nid
+        _inference_note(graph, node)
     if c2.button("Delete", key=f"delete:{nid}", icon=":material/delete:", help="Delete this layer (Undo brings it back)."):
         return graph.remove_node(nid, bridge=True), None
     reordered = _inputs_order(graph, nid)

@@ -246,14 +246,22 @@ def remember(settings: TrainSettings) -> None:
         state.replace(graph.set_extra("compile", compile_).set_extra("training", training))
 
 
-def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool) -> TrainingJob:
+def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool, record: dict | None = None
+          ) -> TrainingJob:
     """Submits a job (it may wait in line), remembers it in the session and the URL. Only the project's owner
-    trains it (the Train page disables Start for anyone else)."""
+    trains it (the Train page disables Start for anyone else).
+
+    Args:
+        record: More to keep in the run's stored settings (a fine-tuning run: the run it continues).
+    """
     if state.read_only():
         raise PermissionError(state.READ_ONLY_MESSAGE)
     remember(settings)
     weights = st.session_state.get(WEIGHTS) if use_weights else None
-    job = TrainingJob(state.get_graph(), ds, settings, weights=weights, store=state.get_store(),
+    store, graph = state.get_store(), state.get_graph()
+    run_id = store.create_run(state.project_id(), graph, {**settings.to_dict(), **record}, ds.name,
+                              owner=state.owner()) if record else None
+    job = TrainingJob(graph, ds, settings, weights=weights, store=store, run_id=run_id,
                       project_id=state.project_id(), artifact_dir=artifact_dir(), owner=state.owner())
     registry().submit(job)
     st.session_state[RUN] = job.id
@@ -289,7 +297,13 @@ def render_progress(snap: dict) -> None:
         (st.error if status == "failed" else st.info)(md_escape(snap["message"]))
 
 
-def render_curves(history: list[dict], batches: list[dict], key: str) -> None:
+def render_curves(history: list[dict], batches: list[dict], key: str, run_id: str | None = None) -> None:
+    """The curves of a run; those of a fine-tuning run continue the curves of the runs before it."""
+    marks = []
+    if run_id:
+        earlier, label = phases(run_id)
+        if earlier:
+            history, batches, marks = charts.join_phases(earlier, history, batches, label)
     names = charts.metric_names(history, batches)
     if not names:
         st.caption("The curves appear after the first batches.")
@@ -297,7 +311,7 @@ def render_curves(history: list[dict], batches: list[dict], key: str) -> None:
     cols = st.columns(min(len(names), 2))
     for i, name in enumerate(names[:4]):
         with cols[i % len(cols)]:
-            st.plotly_chart(charts.curve(name, history, batches), key=f"{key}:{name}")
+            st.plotly_chart(charts.curve(name, history, batches, marks), key=f"{key}:{name}")
 
 
 def render_live(job: TrainingJob) -> None:
@@ -307,7 +321,7 @@ def render_live(job: TrainingJob) -> None:
     def live():
         snap = job.snapshot()
         render_progress(snap)
-        render_curves(snap["history"], snap["batches"], key="live")
+        render_curves(snap["history"], snap["batches"], key="live", run_id=job.id)
         if snap["status"] not in ("queued", "compiling", "running"):
             st.rerun(scope="app")  # once: the page shows the results and stops this timer
 
@@ -418,3 +432,102 @@ def counts(result) -> tuple[int, int]:
 
     s = summarize(result)
     return s.trainable_params, s.non_trainable_params
+
+
+# -- fine-tuning (Keras's two phases: the head with the base frozen, then the top of the base, 10 times slower) --
+
+PHASES = state.per_project("lc_phases")  # run id -> (earlier runs, label): the runs it continues do not change
+MAX_PHASES = 20
+FINETUNE_N = "train_finetune_n"
+FINETUNE_GO = "train_finetune"
+DEFAULT_TOP = 20  # the guide unfreezes EfficientNetB0's top 20 layers
+
+
+def phase_label(settings: dict | None) -> str | None:
+    """'fine-tuning: top N unfrozen' for a run that fine-tunes (its stored settings), else None."""
+    record = (settings or {}).get("finetune")
+    n = record.get("unfrozen") if isinstance(record, dict) else None
+    return f"fine-tuning: top {n} unfrozen" if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def phases(run_id: str) -> tuple[list[dict], str | None]:
+    """The runs a run continues, oldest first (`{"id", "history", "label"}`), and the run's own label: read from
+    the store once per session. Only the session owner's runs are followed."""
+    cache = st.session_state.setdefault(PHASES, {})
+    if run_id in cache:
+        return cache[run_id]
+    store, me = state.get_store(), state.owner()
+
+    def get(rid):
+        try:
+            run = store.get_run(rid)
+        except Exception:  # noqa: BLE001 - a malformed id: no run
+            return None
+        return run if run is not None and run.get("owner_key") == me else None
+
+    run = get(run_id)
+    settings = (run or {}).get("settings") or {}
+    earlier, seen, prev = [], {run_id}, settings.get("continues")
+    while isinstance(prev, str) and prev not in seen and len(earlier) < MAX_PHASES:
+        seen.add(prev)
+        before = get(prev)
+        if before is None:
+            break
+        earlier.insert(0, {"id": prev, "history": [{**e["metrics"], "epoch": e["epoch"]} for e in before["epochs"]],
+                           "label": phase_label(before.get("settings"))})
+        prev = (before.get("settings") or {}).get("continues")
+    cache[run_id] = (earlier, phase_label(settings))
+    return cache[run_id]
+
+
+def render_finetune(graph: Graph, ds: Dataset, settings: TrainSettings | None, result, run_id: str,
+                    ready: bool) -> None:
+    """After a run on a graph with a frozen base: unfreeze the top N layers of the base and train on from the
+    run's weights with the learning rate divided by 10, in one click (one undoable edit)."""
+    from builder.finetune import base_layers, finetune_learning_rate, plan
+
+    base = base_layers(graph)
+    if not base or settings is None or st.session_state.get(WEIGHTS_FROM) != run_id \
+            or not st.session_state.get(WEIGHTS):
+        return
+    with st.container(border=True, key="train_finetune_box"):
+        st.markdown("**Fine-tune the base** (phase 2 of Keras's transfer-learning recipe)")
+        if len(base) > 1:
+            if not 1 <= st.session_state.get(FINETUNE_N, 1) <= len(base):
+                st.session_state.pop(FINETUNE_N)  # the base changed size: the default again
+            n = st.slider("Unfreeze the top N layers of the base", 1, len(base), min(DEFAULT_TOP, len(base)),
+                          key=FINETUNE_N,
+                          help=f"The base has {len(base)} layers. N counts every layer from the top, as Keras's "
+                               "`base_model.layers[-N:]` does, BatchNormalization and layers without weights "
+                               "included; BatchNormalization layers stay frozen.")
+        else:
+            n = 1
+        p = plan(graph, n, result.model if result is not None else None)
+        lr = settings.compile.learning_rate
+        parts = [f"{len(p.unfrozen)} layer{'s' * (len(p.unfrozen) != 1)} become trainable"]
+        if p.with_weights is not None:
+            parts[0] += f" ({len(p.with_weights)} with weights: {p.weights:,} weights)"
+        if p.kept_frozen:
+            parts.append(f"{len(p.kept_frozen)} BatchNormalization stay{'s' * (len(p.kept_frozen) == 1)} frozen "
+                         "(inference mode: see why in its inspector)")
+        lines = ["; ".join(parts) + "."]
+        if p.trainable_after is not None:
+            lines.append(f"Trainable weights: {counts(result)[0]:,} → {p.trainable_after:,}.")
+        lines.append(f"Learning rate {lr:g} → {finetune_learning_rate(lr):g} (÷ 10), {settings.epochs} epochs, "
+                     "continuing from this run's weights.")
+        st.caption(" ".join(lines))
+        st.button("Unfreeze and train", key=FINETUNE_GO, type="primary", icon=":material/lock_open:",
+                  disabled=not ready or state.read_only(), on_click=_finetune, args=(ds, settings, n, run_id),
+                  help="One step: sets the layers' Trainable flags and the learning rate (Undo brings both back), "
+                       "then starts a run that continues this one on the same chart.")
+
+
+def _finetune(ds: Dataset, settings: TrainSettings, n: int, run_id: str) -> None:
+    """The button's callback (before the page is drawn again, so the learning-rate field can take the new rate)."""
+    from builder.finetune import finetune_record, finetune_settings, unfreeze_top
+
+    tuned = finetune_settings(settings)
+    graph = unfreeze_top(state.get_graph(), n).set_extra("compile", tuned.compile.to_dict())
+    state.commit(graph)  # flags and learning rate: one undo step
+    st.session_state["train_lr"] = tuned.compile.learning_rate
+    start(graph, ds, tuned, use_weights=True, record=finetune_record(run_id, n))

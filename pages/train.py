@@ -15,6 +15,7 @@ from components.training_panel import (
     keep_weights,
     render_curves,
     render_live,
+    render_finetune,
     render_progress,
     render_results,
     render_settings,
@@ -88,13 +89,17 @@ if job is not None:
     else:
         snap = job.snapshot()
         render_progress(snap)
-        render_curves(snap["history"], snap["batches"], key="done")
+        render_curves(snap["history"], snap["batches"], key="done", run_id=job.id)
+        if job.status in ("finished", "stopped"):
+            render_finetune(graph, ds, settings, result, job.id, ready=bool(ok) and not too_big)
         render_results(snap["result"], job.dataset, key=job.id)
 elif stored is not None:
     snap = stored_snapshot(stored)
     st.caption(f"The latest run of this project ({md_escape(stored['status'])}): its curves and final metrics.")
     render_progress(snap)
-    render_curves(snap["history"], [], key="stored")
+    render_curves(snap["history"], [], key="stored", run_id=stored["id"])
+    if stored["status"] in ("finished", "stopped"):
+        render_finetune(graph, ds, settings, result, stored["id"], ready=bool(ok) and not too_big)
     render_results(snap["result"], None)
 
 # The network view is drawn only while the expander is open: drawn folded, it measures itself 0 px tall and stays so.

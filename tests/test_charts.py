@@ -30,3 +30,24 @@ def test_other_charts_validate_and_escape_user_text():
         checked = go.Figure(fig.to_dict())
         assert checked.layout.height >= 260
         assert "<b>" not in str(checked.to_dict()["data"])
+
+
+def test_a_fine_tuning_run_continues_the_epochs_of_the_run_before_with_a_marked_boundary():
+    phase1 = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.1 / e} for e in (1, 2, 3)]
+    phase2 = [{"epoch": e, "loss": 0.2 / e} for e in (1, 2)]
+    batches = [{"epoch": 0.5, "loss": 0.3}, {"epoch": 1.5, "loss": 0.15}]
+    history, points, marks = charts.join_phases([{"history": phase1, "label": None}], phase2, batches,
+                                                "fine-tuning: top 2 unfrozen")
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5] and history[3]["loss"] == 0.2
+    assert [p["epoch"] for p in points] == [3.5, 4.5] and batches[0]["epoch"] == 0.5  # the input is not changed
+    assert marks == [(3, "fine-tuning: top 2 unfrozen")]
+    fig = go.Figure(charts.curve("loss", history, points, marks).to_dict())
+    assert list(fig.data[1].x) == [1, 2, 3, 4, 5] and list(fig.data[2].x) == [1, 2, 3]
+    assert [(s.x0, s.x1, s.line.dash) for s in fig.layout.shapes] == [(3, 3, "dash")]
+    assert [a.text for a in fig.layout.annotations] == ["fine-tuning: top 2 unfrozen"]
+    # a third phase: two boundaries; a run that continues nothing is drawn as it is
+    h3, _, m3 = charts.join_phases([{"history": phase1, "label": None}, {"history": phase2, "label": "top 2"}],
+                                   phase2, [], "top 4")
+    assert [r["epoch"] for r in h3] == [1, 2, 3, 4, 5, 6, 7] and m3 == [(3, "top 2"), (5, "top 4")]
+    assert charts.join_phases([], phase2, batches, None) == (phase2, batches, [])
+    assert not go.Figure(charts.curve("loss", phase2, []).to_dict()).layout.shapes

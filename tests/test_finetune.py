@@ -168,6 +168,9 @@ def test_keras_trains_exactly_the_weights_the_plan_counts(types, n):
     p = plan(g, n, before)
     after = build(unfreeze_top(g, n)).model
     assert sum(math.prod(w.shape) for w in after.trainable_weights) == frozen_trainable + p.weights
+    assert p.trainable_after == frozen_trainable + p.weights
+    again = plan(unfreeze_top(g, n), n, after)  # counted on a model whose top is trainable already: the same
+    assert (again.weights, again.trainable_after) == (p.weights, p.trainable_after)
     for nid in p.kept_frozen:  # BatchNormalization: no trainable weights, so it runs in inference mode
         assert after.get_layer(nid).trainable is False and after.get_layer(nid).trainable_weights == []
     assert set(p.with_weights) == {nid for nid in p.unfrozen if after.get_layer(nid).trainable_weights}
