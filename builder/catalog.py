@@ -1330,6 +1330,23 @@ _SPECS: list[LayerSpec] = [
             "by a Conv2D that learns to fill in detail."
         ),
     ),
+    LayerSpec(
+        "Resizing", "reshaping", "Resizes images to a fixed height and width.",
+        (
+            P("height", "int", REQUIRED, "Output height in pixels.", min=1, max=INT_MAX),
+            P("width", "int", REQUIRED, "Output width in pixels.", min=1, max=INT_MAX),
+            P("interpolation", "choice", "bilinear", "Resampling method.",
+              choices=("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5", "area")),
+            P("crop_to_aspect_ratio", "bool", False, "Crop to the target's aspect ratio first, so nothing is stretched."),
+        ),
+        key_params=("height", "width"), input_rank=(4,), rank_hint=IMG,
+        cost=_c_upsampling,
+        explain=(
+            "Resizes every image to the same height and width by interpolating between pixels. Put it first to feed "
+            "small images (8x8 digits) to a network that needs larger ones, such as a pretrained MobileNetV2 "
+            "(at least 32x32). Nothing is learned."
+        ),
+    ),
     LayerSpec("ZeroPadding2D", "reshaping", "Adds rows and columns of zeros around an image.",
               (P("padding", "pad2d", (1, 1), "n, [rows, cols] or [[top, bottom], [left, right]]."),),
               key_params=("padding",), input_rank=(4,), rank_hint=IMG,

@@ -41,6 +41,7 @@ CASES: dict[str, list[tuple[list, dict]]] = {
     "GlobalAveragePooling1D": [([SEQ], {})],
     "GlobalAveragePooling2D": [([IMG], {})],
     "UpSampling2D": [([[4, 4, 2]], {"size": [2, 3]})],
+    "Resizing": [([[4, 4, 2]], {"height": 7, "width": 5, "interpolation": "nearest"}), ([[9, 6, 3]], {"height": 3, "width": 3, "interpolation": "nearest", "crop_to_aspect_ratio": True})],
     "ZeroPadding2D": [([IMG], {}), ([IMG], {"padding": [[1, 2], [0, 3]]})],
     "Cropping2D": [([IMG], {"cropping": [[1, 1], [2, 0]]}), ([IMG], {"cropping": 1})],
     "SpatialDropout1D": [([SEQ], {"rate": 0.2})],

@@ -546,8 +546,8 @@ def test_weights_only_files(tmp_path):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_unsupported_layers_are_named(fmt, tmp_path):
     x = keras.Input((8, 8, 3), name="x")
-    y = layers.Resizing(4, 4, name="shrink")(x)
-    refused(save(keras.Model(x, y), tmp_path, f"r.{fmt}"), r"^layer 'shrink' is a Resizing, which LayerCanvas does not support yet$")
+    y = layers.RandomCrop(4, 4, name="shrink")(x)
+    refused(save(keras.Model(x, y), tmp_path, f"r.{fmt}"), r"^layer 'shrink' is a RandomCrop, which LayerCanvas does not support yet$")
     crop = layers.CenterCrop(4, 4, name="crop")
     refused(save(keras.Model(x, crop(x)), tmp_path, f"n.{fmt}"), r"^layer 'crop' is a CenterCrop, which LayerCanvas does not support yet$")
 

@@ -62,6 +62,7 @@ HAND = {
     "GlobalMaxPooling1D-0": (0, 10 * 3), "GlobalMaxPooling2D-0": (0, 8 * 8 * 3),
     "GlobalAveragePooling1D-0": (0, 10 * 3), "GlobalAveragePooling2D-0": (0, 8 * 8 * 3),
     "UpSampling2D-0": (0, 0),  # nearest: copies
+    "Resizing-0": (0, 0), "Resizing-1": (0, 0),  # nearest: copies
     "ZeroPadding2D-0": (0, 0), "ZeroPadding2D-1": (0, 0), "Cropping2D-0": (0, 0), "Cropping2D-1": (0, 0),
     "SpatialDropout1D-0": (0, 0), "SpatialDropout2D-0": (0, 0), "GaussianNoise-0": (0, 0),
     "ReLU-0": (0, 4), "ReLU-1": (0, 4), "LeakyReLU-0": (0, 4), "PReLU-0": (0, 8 * 8 * 3), "PReLU-1": (0, 8 * 8 * 3),
@@ -233,6 +234,10 @@ def test_resizing_interpolation_counts_its_taps(interpolation, taps):
     row = _row(profile(g), "layer")
     assert row.output_shape == (None, 8, 12, 2)
     assert (row.macs, row.other_ops) == (8 * 12 * 2 * taps, 0)
+    g = case_graph("Resizing", [[4, 4, 2]], {"height": 7, "width": 5, "interpolation": interpolation})
+    row = _row(profile(g), "layer")
+    assert row.output_shape == (None, 7, 5, 2)
+    assert (row.macs, row.other_ops) == (7 * 5 * 2 * taps, 0)
 
 
 def test_transposed_convolution_with_valid_padding():
