@@ -97,9 +97,11 @@ def curve(metric: str, history: list[dict], batches: list[dict], marks: list[tup
     if marks:
         lay["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
                           "line": {"color": "#7f7f7f", "width": 1.5, "dash": "dash"}} for x, _ in marks]
+        # Above the plot, where no curve runs; toward the middle, so the text stays inside the figure.
+        right = max((x for trace in data for x in trace["x"]), default=0)
         lay["annotations"] = [{"x": x, "xref": "x", "y": 1, "yref": "paper", "text": plain(text), "showarrow": False,
-                               "xanchor": "left", "yanchor": "top", "xshift": 4, "font": {"size": 11},
-                               "bgcolor": "rgba(255,255,255,0.7)"} for x, text in marks]
+                               "xanchor": "left" if x <= right * 0.6 else "right", "yanchor": "bottom",
+                               "font": {"size": 11, "color": "#7f7f7f"}} for x, text in marks]
     return go.Figure({"data": data, "layout": lay}, _validate=False)
 
 

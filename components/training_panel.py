@@ -304,6 +304,10 @@ def render_curves(history: list[dict], batches: list[dict], key: str, run_id: st
         earlier, label = phases(run_id)
         if earlier:
             history, batches, marks = charts.join_phases(earlier, history, batches, label)
+            if marks:
+                st.caption(f"One chart for {len(earlier) + 1} phases: this run continues the earlier "
+                           f"{'runs' if len(earlier) > 1 else 'run'} from epoch {marks[-1][0] + 1} "
+                           f"({label or 'fine-tuning'}).")
     names = charts.metric_names(history, batches)
     if not names:
         st.caption("The curves appear after the first batches.")
@@ -437,6 +441,7 @@ def counts(result) -> tuple[int, int]:
 # -- fine-tuning (Keras's two phases: the head with the base frozen, then the top of the base, 10 times slower) --
 
 PHASES = state.per_project("lc_phases")  # run id -> (earlier runs, label): the runs it continues do not change
+RUN_SETTINGS = state.per_project("lc_run_settings")  # run id -> its stored settings (read with the phases)
 MAX_PHASES = 20
 FINETUNE_N = "train_finetune_n"
 FINETUNE_GO = "train_finetune"
@@ -477,7 +482,14 @@ def phases(run_id: str) -> tuple[list[dict], str | None]:
                            "label": phase_label(before.get("settings"))})
         prev = (before.get("settings") or {}).get("continues")
     cache[run_id] = (earlier, phase_label(settings))
+    st.session_state.setdefault(RUN_SETTINGS, {})[run_id] = settings
     return cache[run_id]
+
+
+def store_settings(run_id: str) -> dict | None:
+    """A run's stored settings, as `phases` read them."""
+    phases(run_id)
+    return st.session_state.get(RUN_SETTINGS, {}).get(run_id)
 
 
 def render_finetune(graph: Graph, ds: Dataset, settings: TrainSettings | None, result, run_id: str,
@@ -490,12 +502,19 @@ def render_finetune(graph: Graph, ds: Dataset, settings: TrainSettings | None, r
     if not base or settings is None or st.session_state.get(WEIGHTS_FROM) != run_id \
             or not st.session_state.get(WEIGHTS):
         return
+    earlier, label = phases(run_id)
+    last = ((store_settings(run_id) or {}).get("finetune") or {}).get("unfrozen") if label else None
     with st.container(border=True, key="train_finetune_box"):
-        st.markdown("**Fine-tune the base** (phase 2 of Keras's transfer-learning recipe)")
+        if label:
+            st.markdown(f"**Fine-tune the base further** (phase {len(earlier) + 2}: continues this run)")
+        else:
+            st.markdown("**Fine-tune the base** (phase 2 of Keras's transfer-learning recipe: the head has trained "
+                        "with the base frozen)")
         if len(base) > 1:
             if not 1 <= st.session_state.get(FINETUNE_N, 1) <= len(base):
                 st.session_state.pop(FINETUNE_N)  # the base changed size: the default again
-            n = st.slider("Unfreeze the top N layers of the base", 1, len(base), min(DEFAULT_TOP, len(base)),
+            default = last if isinstance(last, int) and 1 <= last <= len(base) else min(DEFAULT_TOP, len(base))
+            n = st.slider("Unfreeze the top N layers of the base", 1, len(base), default,
                           key=FINETUNE_N,
                           help=f"The base has {len(base)} layers. N counts every layer from the top, as Keras's "
                                "`base_model.layers[-N:]` does, BatchNormalization and layers without weights "
@@ -504,15 +523,21 @@ def render_finetune(graph: Graph, ds: Dataset, settings: TrainSettings | None, r
             n = 1
         p = plan(graph, n, result.model if result is not None else None)
         lr = settings.compile.learning_rate
-        parts = [f"{len(p.unfrozen)} layer{'s' * (len(p.unfrozen) != 1)} become trainable"]
+        shown = ", ".join(p.unfrozen[-3:]) + (", ..." if len(p.unfrozen) > 3 else "")
+        verb = "becomes" if len(p.unfrozen) == 1 else "become"
+        parts = [f"{len(p.unfrozen)} layer{'s' * (len(p.unfrozen) != 1)} {verb} trainable"]
         if p.with_weights is not None:
             parts[0] += f" ({len(p.with_weights)} with weights: {p.weights:,} weights)"
+        if p.unfrozen:
+            parts[0] = f"{parts[0]}: {md_escape(shown)}"
         if p.kept_frozen:
             parts.append(f"{len(p.kept_frozen)} BatchNormalization stay{'s' * (len(p.kept_frozen) == 1)} frozen "
                          "(inference mode: see why in its inspector)")
         lines = ["; ".join(parts) + "."]
         if p.trainable_after is not None:
-            lines.append(f"Trainable weights: {counts(result)[0]:,} → {p.trainable_after:,}.")
+            now = counts(result)[0]
+            lines.append(f"Trainable weights: {now:,} → {p.trainable_after:,}"
+                         f"{' (as now: raise N to unfreeze more)' if now == p.trainable_after else ''}.")
         lines.append(f"Learning rate {lr:g} → {finetune_learning_rate(lr):g} (÷ 10), {settings.epochs} epochs, "
                      "continuing from this run's weights.")
         st.caption(" ".join(lines))
