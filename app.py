@@ -32,6 +32,7 @@ state.init_project()
 state.keep_project_in_url()
 page = st.navigation([
     st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
+    st.Page("pages/pretrained.py", title="Pretrained", icon=":material/model_training:"),
     st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),

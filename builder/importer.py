@@ -1308,6 +1308,26 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
                 f"LayerCanvas could not read the model in {src.label}: {type(e).__name__}: {_one_line(e, 160)}") from None
 
 
+def import_keras_model(model, label: str = "the model") -> ImportResult:
+    """A `keras.Model` already in memory (one LayerCanvas made, e.g. a keras.applications base) as a graph.
+
+    No file checks: the model is trusted. The layers are still read one by one, so a layer the graph cannot
+    express is refused as in `import_model`.
+
+    Raises:
+        ModelImportError: one line naming the layer that cannot be expressed.
+    """
+    register_keras_classes()
+    walker = _Walker(load_keras())
+    try:
+        outputs = walker.model(model, None, "", True)
+        return _to_graph(walker, model, outputs)
+    except ModelImportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - never a traceback: one line that says where
+        raise ModelImportError(f"LayerCanvas could not read {label}: {type(e).__name__}: {_one_line(e, 160)}") from None
+
+
 def apply_weights(model, weights: dict) -> list[str]:
     """Loads imported weights into a built model, layer by layer, where the shapes match.
 

@@ -40,6 +40,8 @@ with top[3].popover("Open file", icon=":material/upload_file:", width="stretch")
         st.session_state["lc_opened"] = upload.file_id
         open_upload(upload)
         st.switch_page("pages/build.py")
+st.page_link("pages/pretrained.py", label="Or start from a pretrained network (MobileNet, ResNet, EfficientNet…)",
+             icon=":material/model_training:")
 
 deleted = st.session_state.get(DELETED)
 if deleted:
