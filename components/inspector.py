@@ -194,9 +194,8 @@ def _inference_note(graph: Graph, node) -> None:
 
     if not keeps_inference(node) or (node.trainable and node.id not in base_layers(graph)):
         return
-    why = ("a frozen BatchNormalization runs in inference mode, on the mean and variance learned in pretraining "
-           "(ImageNet, for a pretrained base). Trained on your small batches, they would shift and undo what the "
-           "base learned.")
+    why = ("frozen, it runs in inference mode on the mean and variance from pretraining (ImageNet). Training it on "
+           "small batches would shift them and undo what the base learned.")
     if node.trainable:
         st.warning(f"Better frozen in a pretrained base: {why}", icon=":material/info:")
     else:
