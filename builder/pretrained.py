@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 
 from builder.graph import Edge, Graph, GraphError, Group, Node
@@ -193,6 +195,7 @@ def check_size(app: Application, size: int) -> None:
 # The base network
 # ---------------------------------------------------------------------------
 _URL = re.compile(r"https?://\S+?\.h5")
+_DOWNLOAD_LOCK = threading.Lock()
 
 
 def _max_params() -> int:
@@ -231,7 +234,11 @@ def base_model(name: str, size: int, weights: str | None = None):
         load_weights_file(model, weights, name)
         return model
     try:
-        return make(include_top=False, weights=weights, input_shape=shape)
+        if weights != "imagenet":
+            return make(include_top=False, weights=None, input_shape=shape)
+        with _DOWNLOAD_LOCK:  # one download at a time in this process; no half file is looked at while written
+            drop_broken_downloads()
+            return make(include_top=False, weights=weights, input_shape=shape)
     except ValueError as e:
         raise PretrainedError(f"{name} at {size}×{size}: {_one_line(e)}") from None
     except Exception as e:  # noqa: BLE001 - Keras raises a bare Exception when a download fails
@@ -305,7 +312,10 @@ def load_weights_file(model, path: str, name: str) -> None:
         except Exception as e:  # noqa: BLE001 - Keras's message, on one line
             raise PretrainedError(f"the weights file does not fit {name}: {_one_line(e)}") from None
         return
-    mine = [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in model.layers if layer.weights]
+    from keras.src.legacy.saving import legacy_h5_format
+
+    order = legacy_h5_format._legacy_weights  # the order Keras's loader reads a layer's weights in
+    mine = [(layer.name, [tuple(w.shape) for w in order(layer)]) for layer in model.layers if order(layer)]
     for (mn, ms), (fn, fs) in zip(mine, legacy):
         if ms != fs:
             raise PretrainedError(
@@ -319,8 +329,6 @@ def load_weights_file(model, path: str, name: str) -> None:
         else:
             why = f"it stops before {name}'s layer '{mine[len(legacy)][0]}'"
         raise PretrainedError(f"the weights file does not fit {name}: {why}")
-    from keras.src.legacy.saving import legacy_h5_format
-
     with h5py.File(path, "r") as f:
         legacy_h5_format.load_weights_from_hdf5_group(f["model_weights"] if "model_weights" in f else f, model)
 
@@ -483,9 +491,45 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
 
 
 def weights_cache_dir() -> str:
-    """Where Keras keeps downloaded weights (KERAS_HOME, else ~/.keras), its `models` folder."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    """Where Keras keeps downloaded weights: the `models` folder of its home (KERAS_HOME, else ~/.keras)."""
+    from keras.src.backend import config
+
+    home = os.path.expanduser(config.keras_home())
+    if not os.access(home, os.W_OK):  # as keras.utils.get_file falls back
+        home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
     return os.path.join(home, "models")
+
+
+def drop_broken_downloads() -> list[str]:
+    """Removes weight files in Keras's cache that are not whole HDF5 files.
+
+    Keras writes a download straight to its final name and removes it when the download fails, but a process
+    killed meanwhile leaves a half file, which Keras would then load (and fail on) every time, as most
+    applications give no hash to check it by. Called under `_DOWNLOAD_LOCK`, before Keras looks.
+
+    Returns:
+        The paths removed.
+    """
+    import h5py
+
+    folder = weights_cache_dir()
+    removed = []
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".h5")]
+    except OSError:
+        return removed
+    for n in names:
+        path = os.path.join(folder, n)
+        try:
+            with h5py.File(path, "r"):
+                pass
+        except OSError:
+            try:
+                os.remove(path)
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
 
 
 def parameter_text(n: float) -> str:
