@@ -201,6 +201,13 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
         st.error(md_escape(f"{name} could not be made ({type(e).__name__}). Nothing was changed."), icon=":material/error:")
         return
     st.session_state.pop(OFFLINE, None)
+    if arg is None:
+        from builder.pretrained import calibrate_batch_norm
+
+        with st.spinner("Measuring BatchNormalization statistics on your images..."):
+            made.weights = calibrate_batch_norm(made.graph, made.weights, ds.x_train)
+        made.notes.append(f"With random weights, BatchNormalization statistics were measured on "
+                          f"{min(256, len(ds.x_train))} training images, so the random features do not fade away")
     from builder.layout import auto_layout
 
     graph = auto_layout(made.graph)

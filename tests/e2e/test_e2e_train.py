@@ -35,7 +35,7 @@ def click_until(page, target, ready, timeout: int = 20_000) -> None:
 
 def go_to(page, link: str, ready) -> None:
     """Follows a sidebar link until `ready` shows."""
-    click_until(page, page.get_by_role("link", name=link), ready)
+    click_until(page, page.get_by_role("link", name=link, exact=True), ready)
 
 
 def start_training(page, server, epochs: int) -> None:
