@@ -86,6 +86,9 @@ GROUP_ABOVE = 40
 # keras.applications block names: `conv2_block1_1_conv` (ResNet, DenseNet) -> conv2;
 # `block_1_expand` (MobileNetV2) -> block_1; `block1a_expand_conv` (EfficientNet, also VGG's block1_conv1) -> block1a.
 _BLOCK_NAMES = (re.compile(r"^([A-Za-z][A-Za-z0-9]*?)_block\d"), re.compile(r"^(block_?\d+[a-z]?)_"))
+# NASNet names its layers after the cell they are in: `normal_conv_1_5`, `adjust_bn_stem_2`,
+# `reduction_concat_reduce_4`, `separable_conv_1_bn_normal_left1_5` -> cell 5, stem_2, reduce_4.
+_NASNET_CELL = re.compile(r"^(?:normal|reduction|adjust|separable_conv)_\w*?_((?:stem|reduce)_\d+|\d+)$")
 
 
 class ModelImportError(GraphError):
@@ -1171,12 +1174,14 @@ def _graph_name(name: Any) -> str:
 
 
 def _block_prefix(node_id: str) -> str | None:
-    """The block a keras.applications-style layer name belongs to (`conv2_block1_1_conv` -> `conv2`), or None."""
+    """The block a keras.applications-style layer name belongs to (`conv2_block1_1_conv` -> `conv2`; NASNet's
+    `separable_conv_1_normal_left1_5` -> `cell_5`), or None."""
     for pattern in _BLOCK_NAMES:
         m = pattern.match(node_id)
         if m:
             return m.group(1)
-    return None
+    m = _NASNET_CELL.match(node_id)
+    return f"cell_{m.group(1)}" if m else None
 
 
 def _groups(raws: list[_Raw], order: list[int], ids: dict[int, str], nests: list[str]) -> tuple[Group, ...]:

@@ -165,6 +165,21 @@ def test_application_blocks_open_grouped(app_files):
     assert g.group_of("block_1_expand").id == "block_1" and g.group_of("expanded_conv_project") is None
 
 
+def test_nasnet_opens_as_its_cells():
+    """NASNetMobile's 771 layers open as 16 cells (53 boxes on the canvas), named after the cells."""
+    from builder.importer import import_keras_model
+
+    g = import_keras_model(keras.applications.NASNetMobile(weights=None)).graph
+    assert len(g.nodes) == 771
+    ids = [x.id for x in g.groups]
+    assert ids == ["cell_stem_1", "cell_stem_2", "cell_0", "cell_1", "cell_2", "cell_3", "cell_reduce_4", "cell_5",
+                   "cell_6", "cell_7", "cell_8", "cell_reduce_8", "cell_9", "cell_10", "cell_11", "cell_12"]
+    assert g.group_of("separable_conv_1_bn_normal_left1_5").id == "cell_5"
+    assert g.group_of("reduction_concat_reduce_4").id == "cell_reduce_4"
+    assert all(x.collapsed for x in g.groups)
+    assert len(g.nodes) - sum(len(x.nodes) for x in g.groups) + len(g.groups) <= 60
+
+
 # ---------------------------------------------------------------------------
 # Blocks and nested models open as collapsed groups
 # ---------------------------------------------------------------------------
