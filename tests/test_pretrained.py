@@ -244,3 +244,25 @@ def test_random_weights_get_measured_statistics():
     assert float(np.std(result.model.predict(x, verbose=0))) > 1e-3
     changed = [n for n in calibrated if not all(np.array_equal(a, b) for a, b in zip(calibrated[n], made.weights[n]))]
     assert changed and all(result.model.get_layer(n).__class__.__name__ == "BatchNormalization" for n in changed)
+
+
+def test_the_generated_code_and_the_saved_model_predict_the_same(tmp_path):
+    """The exported code's model and the exported .keras file, given the same weights, predict what the app's
+    model does (grey digits through Resizing, Concatenate and the caffe-style ResNet50 input)."""
+    from builder.codegen import generate_code
+    from tests.test_codegen import run_code
+
+    made = start_graph("ResNet50", (8, 8, 1), 10, size=32)
+    app_model = build(made.graph).model
+    apply_weights(app_model, made.weights)
+    everything = {layer.name: layer.get_weights() for layer in app_model.layers if layer.weights}  # the head too
+    code_model = run_code(generate_code(made.graph))
+    assert sorted(apply_weights(code_model, everything)) == sorted(everything)
+    app_model.save(tmp_path / "m.keras")
+    saved = keras.models.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(4).random((3, 8, 8, 1)).astype("float32")
+    expected = app_model.predict(x, verbose=0)
+    assert float(np.std(expected)) > 0
+    np.testing.assert_allclose(code_model.predict(x, verbose=0), expected, atol=1e-6)
+    np.testing.assert_allclose(saved.predict(x, verbose=0), expected, atol=1e-6)
+    assert [layer.trainable for layer in saved.layers] == [layer.trainable for layer in app_model.layers]
