@@ -170,6 +170,10 @@ def render() -> None:
             _offline_message(offline[1], offline[2])
         path = _weights_file() if weights == "file" else None
         ready = resize and (weights != "file" or path is not None)
+        if not resize:
+            st.caption("Tick “Resize” above to go on.")
+        elif weights == "file" and path is None:
+            st.caption("Upload the weights file to go on.")
         if st.button("Create the project", type="primary", icon=":material/add_circle:", key="pt_create",
                      disabled=not ready, width="stretch"):
             _create(name, ds, size, weights, path, choice)
