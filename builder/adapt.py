@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from builder.catalog import LAYERS
 from builder.graph import Graph, GraphError, describe
 
-ADAPT_TYPE = "Normalization"
 MAX_ADAPT_SAMPLES = 10_000  # enough for a mean and a variance; a larger dataset is sampled evenly
 
 
@@ -43,7 +43,8 @@ def adapt_normalization(graph: Graph, node_id: str, x: Any, batch_size: int = 25
     from builder.kerasenv import load_keras
 
     node = graph.node(node_id)
-    if node.type != ADAPT_TYPE:
+    spec = LAYERS.get(node.type)
+    if spec is None or not spec.adapts:  # the catalog says which layers adapt (house rule 2)
         raise GraphError(f"{describe(node)} is not a Normalization layer: only Normalization adapts to data", node_id)
     result = build(graph)
     if result.model is None:
