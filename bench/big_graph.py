@@ -42,6 +42,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.edit_latency import compare as _compare
 from bench.report import emit, figure, machine
 from builder.build import BuildResult, ModelBuilder
 from builder.graph import Graph
@@ -66,42 +67,9 @@ def summary_text(model) -> str:
     return "\n".join(lines)
 
 
-def weights(built) -> int:
-    """The weight count of a `keras.Model`, or of a `BuildResult` that has no error."""
-    if isinstance(built, BuildResult):
-        assert built.errors == [], built.errors[:1]
-        built = built.model
-    return built.count_params()
-
-
-def timed(case: Callable, i: int) -> tuple[float, object]:
-    """(ms, output) of the thunk that `case(i)` sets up; the set-up is not timed."""
-    run = case(i)
-    gc.collect()
-    start = time.perf_counter()
-    out = run()
-    return (time.perf_counter() - start) * 1000, out
-
-
 def compare(ref: Callable, ours: Callable, reps: int) -> tuple[float, float, float]:
-    """Median ms of `ours` and `ref` and the median of their paired ratios (ABBA order, `WARMUP` untimed pairs).
-
-    Each side returns what it built; both must have the same weight count.
-    """
-    ref_ms, ours_ms = [], []
-    for i in range(WARMUP + reps):
-        if i % 2 == 0:
-            r, ref_out = timed(ref, i)
-            o, ours_out = timed(ours, i)
-        else:
-            o, ours_out = timed(ours, i)
-            r, ref_out = timed(ref, i)
-        assert weights(ours_out) == weights(ref_out), (weights(ours_out), weights(ref_out))
-        if i >= WARMUP:
-            ref_ms.append(r)
-            ours_ms.append(o)
-    ratio = statistics.median(o / r for o, r in zip(ours_ms, ref_ms))
-    return statistics.median(ours_ms), statistics.median(ref_ms), ratio
+    """`edit_latency.compare` with one warm-up pair and exactly `reps` timed pairs (each takes seconds here)."""
+    return _compare(ref, ours, reps, warmup=WARMUP, min_timed_ms=0)
 
 
 def median_ms(run: Callable, reps: int) -> float:

@@ -142,7 +142,8 @@ def timed(case: Callable, i: int) -> tuple[float, object]:
     return (time.perf_counter() - start) * 1000, out
 
 
-def compare(ref: Callable, ours: Callable, reps: int) -> tuple[float, float, float]:
+def compare(ref: Callable, ours: Callable, reps: int, warmup: int = WARMUP,
+            min_timed_ms: float = MIN_TIMED_MS) -> tuple[float, float, float]:
     """Median ms of `ours` and `ref`, and the median of their pairwise ratios.
 
     The two sides of each pair run back to back, in ABBA order (reference
@@ -153,12 +154,12 @@ def compare(ref: Callable, ours: Callable, reps: int) -> tuple[float, float, flo
     Args:
         ref, ours: Take the repetition number and return the thunk to time.
             Both thunks of a repetition must build models of equal weight count.
-        reps: Timed repetitions at least, after `WARMUP` untimed ones; more
-            until the timed runs add up to `MIN_TIMED_MS`.
+        reps: Timed repetitions at least, after `warmup` untimed ones; more
+            until the timed runs add up to `min_timed_ms`.
     """
     ref_ms, ours_ms = [], []
     i = 0
-    while len(ref_ms) < reps or sum(ref_ms) + sum(ours_ms) < MIN_TIMED_MS:
+    while len(ref_ms) < reps or sum(ref_ms) + sum(ours_ms) < min_timed_ms:
         if i % 2 == 0:
             r, ref_out = timed(ref, i)
             o, ours_out = timed(ours, i)
@@ -166,7 +167,7 @@ def compare(ref: Callable, ours: Callable, reps: int) -> tuple[float, float, flo
             o, ours_out = timed(ours, i)
             r, ref_out = timed(ref, i)
         assert weights(ours_out) == weights(ref_out), (weights(ours_out), weights(ref_out))
-        if i >= WARMUP:
+        if i >= warmup:
             ref_ms.append(r)
             ours_ms.append(o)
         i += 1

@@ -1301,16 +1301,7 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
             raise ModelImportError(f"cannot read {src.label}: {e.strerror}") from None
         _prescan(_read_config(path, src, limit))
         model = _load(path, src.label, max_params)
-        keras = load_keras()
-        walker = _Walker(keras)
-        try:
-            outputs = walker.model(model, None, "", True)
-            return _to_graph(walker, model, outputs)
-        except ModelImportError:
-            raise
-        except Exception as e:  # noqa: BLE001 - never a traceback: one line that says where
-            raise ModelImportError(
-                f"LayerCanvas could not read the model in {src.label}: {type(e).__name__}: {_one_line(e, 160)}") from None
+        return _read_model(model, f"the model in {src.label}")
 
 
 def import_keras_model(model, label: str = "the model") -> ImportResult:
@@ -1323,6 +1314,11 @@ def import_keras_model(model, label: str = "the model") -> ImportResult:
         ModelImportError: one line naming the layer that cannot be expressed.
     """
     register_keras_classes()
+    return _read_model(model, label)
+
+
+def _read_model(model, label: str) -> ImportResult:
+    """The loaded model's layers as a graph; any failure one line that says where."""
     walker = _Walker(load_keras())
     try:
         outputs = walker.model(model, None, "", True)

@@ -34,6 +34,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from builder.graph import Edge, Graph, GraphError, Group, Node
 
@@ -294,7 +295,7 @@ def load_weights_file(model, path: str, name: str) -> None:
         raise PretrainedError("the weights file is not an HDF5 file (.h5): upload the .h5 weights Keras publishes "
                               "for this network") from None
     with f:
-        group = f["model_weights"] if "model_weights" in f else f
+        group = f.get("model_weights", f)
         names = group.attrs.get("layer_names")
         if names is None:
             legacy = None
@@ -330,7 +331,7 @@ def load_weights_file(model, path: str, name: str) -> None:
             why = f"it stops before {name}'s layer '{mine[len(legacy)][0]}'"
         raise PretrainedError(f"the weights file does not fit {name}: {why}")
     with h5py.File(path, "r") as f:
-        legacy_h5_format.load_weights_from_hdf5_group(f["model_weights"] if "model_weights" in f else f, model)
+        legacy_h5_format.load_weights_from_hdf5_group(f.get("model_weights", f), model)
 
 
 # ---------------------------------------------------------------------------
@@ -450,7 +451,7 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
         front.append(Node(_fresh(taken, "resize"), "Resizing", {"height": size, "width": size}))
         notes.append(f"Resizing enlarges the {h}×{w} images to {size}×{size}" if size > min(h, w)
                      else f"Resizing scales the {h}×{w} images to {size}×{size}")
-    edges: list[Edge] = [Edge(a.id, b.id) for a, b in zip(front, front[1:])]
+    edges: list[Edge] = [Edge(a.id, b.id) for a, b in pairwise(front)]
     if channels == 1:
         gray = Node(_fresh(taken, "to_rgb"), "Concatenate", {"axis": -1})
         edges += [Edge(front[-1].id, gray.id, port) for port in range(3)]
@@ -458,7 +459,7 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
         notes.append("Concatenate repeats the grey channel three times: the network takes RGB")
     pre = preprocessing_nodes(app, taken)
     edges.append(Edge(front[-1].id, pre[0].id))
-    edges += [Edge(a.id, b.id) for a, b in zip(pre, pre[1:])]
+    edges += [Edge(a.id, b.id) for a, b in pairwise(pre)]
     notes.append(f"{' and '.join(n.type for n in pre)} turn{'s' if len(pre) == 1 else ''} pixels in [0, 1] into what "
                  f"{name} was trained on: "
                  f"{PREPROCESSING[app.preprocessing]}")
@@ -471,7 +472,7 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
     head = head_nodes(task, classes, taken)
     (base_out,) = bg.output_ids()
     edges.append(Edge(base_out, head[0].id))
-    edges += [Edge(a.id, b.id) for a, b in zip(head, head[1:])]
+    edges += [Edge(a.id, b.id) for a, b in pairwise(head)]
     nodes += head
 
     weights_out = {nid: list(arrays) for nid, arrays in imported.weights.items()}

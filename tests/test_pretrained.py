@@ -18,8 +18,8 @@ from builder.pretrained import (
     BASE_GROUP,
     PretrainedError,
     WeightsUnavailable,
-    default_size,
     calibrate_batch_norm,
+    default_size,
     drop_broken_downloads,
     size_problem,
     start_graph,
@@ -28,10 +28,10 @@ from builder.pretrained import (
 
 keras = load_keras()
 
-from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
-from keras.src.utils import file_utils  # noqa: E402
+from keras.src.legacy.saving import legacy_h5_format
+from keras.src.utils import file_utils
 
-from builder.importer import apply_weights  # noqa: E402
+from builder.importer import apply_weights
 
 
 def _legacy_file(model, path) -> str:
