@@ -250,20 +250,8 @@ def cmd_train(args) -> int:
     except SettingsError as e:
         _problems([f"error: settings: {e}"], to_stdout=False)
         return 1
-    job.start()
-    shown = 0
-    try:
-        while True:
-            ended = job.wait(0.2)
-            for row in job.snapshot()["history"][shown:]:
-                if not args.json:
-                    print(_epoch_line(row, settings.epochs), flush=True)
-                shown += 1
-            if ended:
-                break
-    except KeyboardInterrupt:
-        job.stop()
-        job.wait()
+    follow(job, lambda snap: snap["history"],
+           None if args.json else lambda row: print(_epoch_line(row, settings.epochs), flush=True))
     if job.status == "failed":
         _problems([f"error: graph: {job.message}"], to_stdout=False)
         if args.strategy == "multi-worker":
@@ -407,6 +395,34 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_datasets)
     return p
+
+
+def follow(job, rows, show, done=lambda row: True) -> None:
+    """Starts a background job and shows each new row of its snapshot as it comes, until it ends; Ctrl+C stops it
+    (what it finished is kept).
+
+    Args:
+        job: A `BackgroundJob` (training or search).
+        rows: snapshot -> the list of rows so far (epochs, trials).
+        show: Called with each new row in turn; None shows nothing (`--json`).
+        done: Whether a row is final; the rows from the first one that is not wait for the next look.
+    """
+    job.start()
+    shown = 0
+    try:
+        while True:
+            ended = job.wait(0.2)
+            for row in rows(job.snapshot())[shown:]:
+                if not done(row):
+                    break
+                if show is not None:
+                    show(row)
+                shown += 1
+            if ended:
+                break
+    except KeyboardInterrupt:
+        job.stop()
+        job.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

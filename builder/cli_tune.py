@@ -44,7 +44,7 @@ def trial_line(trial: dict, objective: str, max_trials: int) -> str:
 
 
 def cmd_tune(args) -> int:
-    from builder.__main__ import _load, _problems, checked_dataset
+    from builder.__main__ import _load, _problems, checked_dataset, follow
     from builder.training import SettingsError, settings_from_graph
 
     graph = _load(args.graph)
@@ -74,23 +74,9 @@ def cmd_tune(args) -> int:
     except (SettingsError, SearchError) as e:
         _problems([f"error: search: {e}"], to_stdout=False)
         return 1
-    job.start()
-    shown = 0
-    try:
-        while True:
-            ended = job.wait(0.2)
-            snap = job.snapshot()
-            for trial in snap["trials"][shown:]:
-                if trial["status"] == "running":
-                    break
-                if not args.json:
-                    print(trial_line(trial, job.objective, job.spec.max_trials), flush=True)
-                shown += 1
-            if ended:
-                break
-    except KeyboardInterrupt:
-        job.stop()
-        job.wait()
+    follow(job, lambda snap: snap["trials"],
+           None if args.json else lambda t: print(trial_line(t, job.objective, job.spec.max_trials), flush=True),
+           done=lambda t: t["status"] != "running")
     result = job.result()
     if job.status == "failed" and result["best"] is None:
         _problems([f"error: search: {job.message}"], to_stdout=False)
