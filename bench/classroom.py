@@ -160,7 +160,7 @@ def interaction_round(pages, units: dict, rnd: int, latencies: dict) -> None:
         page = pages[i]
         target, marker = ("Runs", "This project") if rnd % 2 == 0 else ("Train", "Start training")
         latencies["page switch"].append(timed(
-            page, lambda page=page, target=target: page.get_by_role("link", name=target).click(),
+            page, lambda page=page, target=target: page.get_by_role("link", name=target, exact=True).click(),
             f"() => document.body.innerText.includes({marker!r}) && {IDLE_JS}"))
 
 
