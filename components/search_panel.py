@@ -136,13 +136,19 @@ def current_search() -> SearchJob | None:
     return job
 
 
-def start_search(graph: Graph, ds, settings) -> SearchJob:
+def start_search(graph: Graph, ds, settings, objective: str | None = None) -> SearchJob:
+    """Starts the graph's search; `objective`: the one the page shows, written into the graph when it differs."""
     from components.training_panel import artifact_dir, registry, remember
 
     if state.read_only():
         raise PermissionError(state.READ_ONLY_MESSAGE)
     remember(settings)
-    job = SearchJob(state.get_graph(), ds, settings, store=state.get_store(), project_id=state.project_id(),
+    current = state.get_graph()
+    spec = search.read(current)[0]
+    if objective and spec is not None and spec.objective != objective:
+        current = search.set_options(current, objective=objective)
+        state.replace(current)
+    job = SearchJob(current, ds, settings, store=state.get_store(), project_id=state.project_id(),
                     artifact_dir=artifact_dir(), owner=state.owner())
     registry().submit(job)
     st.session_state[SEARCH] = job.id
@@ -174,30 +180,39 @@ def render_space(graph: Graph, metrics: list[str], disabled: bool) -> search.Sea
         return None
     c = st.columns([2, 1, 1, 2])
     tuners = list(search.TUNERS)
-    tuner = c[0].selectbox("Tuner", tuners, index=tuners.index(spec.tuner), format_func=search.TUNERS.get,
-                           key="search_tuner", disabled=disabled,
-                           help="Random search tries combinations at random; Bayesian optimization learns from "
-                                "the trials so far; Hyperband trains many models briefly and the best ones longer.")
-    trials = c[1].number_input("Trials", 1, search.MAX_TRIALS, spec.max_trials, key="search_trials", disabled=disabled)
-    minutes = c[2].number_input("Time budget (min)", 0.0, 10_000.0, float(spec.max_minutes or 0.0), step=1.0,
-                                key="search_minutes", disabled=disabled, help="0: no limit. When it runs out, the "
-                                "running trial stops and no new one starts.")
+    keys = {"tuner": "search_tuner", "max_trials": "search_trials", "max_minutes": "search_minutes",
+            "objective": "search_objective"}
+    c[0].selectbox("Tuner", tuners, index=tuners.index(spec.tuner), format_func=search.TUNERS.get,
+                   key=keys["tuner"], disabled=disabled, on_change=_save_options, args=(keys,),
+                   help="Random search tries combinations at random; Bayesian optimization learns from "
+                        "the trials so far; Hyperband trains many models briefly and the best ones longer.")
+    c[1].number_input("Trials", 1, search.MAX_TRIALS, spec.max_trials, key=keys["max_trials"], disabled=disabled,
+                      on_change=_save_options, args=(keys,))
+    c[2].number_input("Time budget (min)", 0.0, 10_000.0, float(spec.max_minutes or 0.0), step=1.0,
+                      key=keys["max_minutes"], disabled=disabled, on_change=_save_options, args=(keys,),
+                      help="0: no limit. When it runs out, the running trial stops and no new one starts.")
     choices = [o for o in OBJECTIVES if o == "val_loss" or o.removeprefix("val_") in metrics]
     objective = spec.objective if spec.objective in choices else choices[0]
     objective = c[3].selectbox("Best means", choices, index=choices.index(objective), format_func=OBJECTIVES.get,
-                               key="search_objective", disabled=disabled)
-    options = {"tuner": tuner, "max_trials": int(trials), "max_minutes": float(minutes) or None,
-               "objective": objective}
-    if not disabled and options != {"tuner": spec.tuner, "max_trials": spec.max_trials,
-                                    "max_minutes": spec.max_minutes, "objective": spec.objective}:
-        state.replace(search.set_options(state.get_graph(), **options))
-        spec = search.read(state.get_graph())[0]
+                               key=keys["objective"], disabled=disabled, on_change=_save_options, args=(keys,))
+    if objective != spec.objective:  # the search runs with what the page shows, without writing the graph
+        from dataclasses import replace
+
+        spec = replace(spec, objective=objective)
     combos = spec.combinations()
     if dims:
         st.caption(f"{len(spec.dims)} setting(s) searched; "
                    + (f"{combos:,} combination(s), {min(combos, spec.max_trials)} will be tried."
                       if combos is not None else f"a continuous range: {spec.max_trials} trials will be drawn."))
     return spec
+
+
+def _save_options(keys: dict) -> None:
+    """A search option changed: into the graph's `search` field (saved, undone with the graph), before the rerun."""
+    values = {name: st.session_state.get(key) for name, key in keys.items()}
+    values["max_trials"] = int(values["max_trials"])
+    values["max_minutes"] = float(values["max_minutes"] or 0.0) or None
+    state.replace(search.set_options(state.get_graph(), **values))
 
 
 def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
@@ -382,7 +397,7 @@ def render_search(graph: Graph, ds, settings, ready: bool) -> None:
                       disabled=not can_start, help="Save a copy of this project to search it." if state.read_only()
                       else None):
         try:
-            start_search(graph, ds, settings)
+            start_search(graph, ds, settings, spec.objective)
         except SearchError as e:
             st.error(md_escape(str(e)))
         else:

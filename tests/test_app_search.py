@@ -71,6 +71,8 @@ def test_a_search_from_the_train_page_applies_the_chosen_trial_with_undo():
     assert not at.exception, [e.value for e in at.exception]
     at.segmented_control(key="train_mode").set_value("search").run()
     assert any("**dense.units**: 4 or 32" in plain(m.value) for m in at.markdown)
+    assert at.session_state[state.GRAPH].extra["search"] == graph.extra["search"]  # looking writes nothing
+    assert at.selectbox(key="search_objective").value == "val_accuracy"
     at.number_input(key="train_epochs").set_value(30).run()
     at.number_input(key="train_batch").set_value(16).run()
     at.number_input(key="search_trials").set_value(2).run()
@@ -81,6 +83,7 @@ def test_a_search_from_the_train_page_applies_the_chosen_trial_with_undo():
     assert not at.exception, [e.value for e in at.exception]
     job = registry().get(at.session_state[SEARCH])
     assert job is not None and at.query_params["search"] == job.id
+    assert job.objective == "val_accuracy" == at.session_state[state.GRAPH].extra["search"]["objective"]
     assert job.wait(300) and job.status == "finished", job.message
     at.run()
     assert not at.exception, [e.value for e in at.exception]
