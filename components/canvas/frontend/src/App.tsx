@@ -13,6 +13,7 @@ import {
   getNodesBounds,
   useReactFlow,
   useStore,
+  useStoreApi,
   useUpdateNodeInternals,
   type Connection,
   type Edge,
@@ -20,6 +21,8 @@ import {
   type NodeChange,
   type OnConnectEnd,
   type EdgeChange,
+  type Rect,
+  type Viewport,
 } from "@xyflow/react";
 import { NODE_W, nodeTypes, type GroupData, type LayerData } from "./nodes";
 import { Palette, searchPalette } from "./Palette";
@@ -36,6 +39,10 @@ type Menu = { x: number; y: number; flow: { x: number; y: number }; node?: strin
 type QuickAdd = { x: number; y: number; flow: { x: number; y: number }; edge?: string; after?: string } | null;
 
 let localClip: Clip | null = null; // what Ctrl+C copied, when the system clipboard cannot be read
+// The view, kept for the page's life: Streamlit may draw the element anew (a page switch, a rerun that changes what is
+// above it; the new element mounts before the old one leaves), and the view the user panned to must come back with
+// it, not a fit. `fit`: the last fit request (Data.fit) carried out.
+const kept: { fit: number; viewport: Viewport | null } = { fit: -1, viewport: null };
 
 export function App(props: { data: Data; send: Send; rootNode: HTMLElement | ShadowRoot }) {
   return (
@@ -51,6 +58,18 @@ function groupOf(data: Data): Map<string, GroupIn> {
   return m;
 }
 
+/** Where a collapsed group's box goes: at its top (then leftmost) layer. */
+function collapsedPlaces(data: Data, groups: Map<string, GroupIn>): Map<string, { x: number; y: number }> {
+  const at = new Map<string, { x: number; y: number }>();
+  for (const n of data.nodes) {
+    const g = groups.get(n.id);
+    if (!g || !g.collapsed) continue;
+    const a = at.get(g.id);
+    if (!a || n.y < a.y || (n.y === a.y && n.x < a.x)) at.set(g.id, { x: n.x, y: n.y });
+  }
+  return at;
+}
+
 function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HTMLElement | ShadowRoot }) {
   const rf = useReactFlow();
   const wrapRef = useRef<HTMLDivElement>(null);
@@ -63,7 +82,6 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const mouse = useRef({ x: 0, y: 0 });
   const lastSel = useRef<string>("");
   const seenSel = useRef(0);
-  const seenFit = useRef(-1);
   const seenToast = useRef(0);
   const dataRef = useRef(data);
   dataRef.current = data;
@@ -98,22 +116,16 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const renameGroup = useCallback((id: string, name: string) => emit({ kind: "rename_group", group: id, name }), [emit]);
 
   // Nodes from Python, merged into what React Flow holds (measured sizes, selection, a drag in progress).
-  const nodesFrom = useRef<Data | null>(null);
   useEffect(() => {
     const wantSel = data.sel && data.sel.n !== seenSel.current ? new Set(data.sel.ids) : null;
     if (wantSel) seenSel.current = data.sel.n;
+    const collapsedAt = collapsedPlaces(data, groups);
     setNodes((prev) => {
-      nodesFrom.current = data; // set as the nodes are built: a fit waits for them
       const old = new Map(prev.map((n) => [n.id, n]));
       const out: Node[] = [];
-      const collapsedAt = new Map<string, { x: number; y: number }>();
       for (const n of data.nodes) {
         const g = groups.get(n.id);
-        if (g && g.collapsed) {
-          const at = collapsedAt.get(g.id);
-          if (!at || n.y < at.y || (n.y === at.y && n.x < at.x)) collapsedAt.set(g.id, { x: n.x, y: n.y });
-          continue;
-        }
+        if (g && g.collapsed) continue;
         const p = old.get(n.id);
         const selected = wantSel ? wantSel.has(n.id) : !!p?.selected;
         // An unchanged layer keeps its node object, so React Flow does not draw it again.
@@ -163,9 +175,13 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     if (changed.length) requestAnimationFrame(() => updateInternals(changed));
   }, [data.nodes, updateInternals]);
 
-  // Frames behind expanded groups, from where their layers are now.
+  // Frames behind expanded groups, from where their layers are now. A frame keeps its node object while it stays
+  // the same: a new object is a new node to React Flow, measured again, and the measurement (a change of the nodes)
+  // would make it anew once more, every frame, for as long as the frame is in view.
+  const boxCache = useRef(new Map<string, { key: string; node: Node }>());
   const boxes = useMemo(() => {
     const out: Node[] = [];
+    const cache = new Map<string, { key: string; node: Node }>();
     const pos = new Map(nodes.map((n) => [n.id, n]));
     for (const g of data.groups) {
       if (g.collapsed) continue;
@@ -178,14 +194,20 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
         x1 = Math.max(x1, n.position.x + w); y1 = Math.max(y1, n.position.y + h);
       }
       if (!isFinite(x0)) continue;
-      out.push({
-        id: `box:${g.id}`, type: "groupbox", position: { x: x0 - GROUP_PAD, y: y0 - GROUP_PAD - 26 },
+      const id = `box:${g.id}`;
+      const key = `${x0},${y0},${x1},${y1}|${JSON.stringify(g)}`;
+      const prev = boxCache.current.get(id);
+      const node = prev && prev.key === key ? prev.node : {
+        id, type: "groupbox", position: { x: x0 - GROUP_PAD, y: y0 - GROUP_PAD - 26 },
         data: { g, onToggle: toggleGroup, onUngroup: ungroup, onRename: renameGroup } satisfies GroupData,
         // Fixed dimensions: React Flow draws a node only once it knows its size, and these are never measured.
         width: x1 - x0 + 2 * GROUP_PAD, height: y1 - y0 + 2 * GROUP_PAD + 26,
         draggable: false, selectable: false, connectable: false, focusable: false, zIndex: -1,
-      } as Node);
+      } as Node;
+      cache.set(id, { key, node });
+      out.push(node);
     }
+    boxCache.current = cache;
     return out;
   }, [nodes, data.groups, toggleGroup, ungroup, renameGroup]);
 
@@ -224,23 +246,58 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   }, [data.edges, byId, groups, edgeSel]);
 
   // -- fitting: never above 100%, never below readable; a tall graph starts at its top and scrolls --
-  const fit = useCallback(() => {
+  // The view is the user's: it changes only on Fit view, on the first open, and once for each fit Python asks for
+  // (an expand, a collapse, an auto-layout), right when the data that asks arrives; never on a later rerun.
+  const fitRect = useCallback((b: Rect | null) => {
     const el = flowRef.current;
-    const vis = rf.getNodes().filter((n) => n.type !== "groupbox");
     if (!el) return;
-    if (!vis.length) {
-      rf.setViewport({ x: 40, y: 40, zoom: 1 });
-      return;
+    let vp: Viewport = { x: 40, y: 40, zoom: 1 };
+    if (b) {
+      // Room for the toolbar above the graph, and for the zoom buttons and minimap below it.
+      const W = el.clientWidth, H = el.clientHeight, pad = 30, top = 52, bottom = 30;
+      let z = Math.min((W - 2 * pad) / Math.max(b.width, 1), (H - top - bottom) / Math.max(b.height, 1));
+      z = Math.max(MIN_FIT_ZOOM, Math.min(1, z));
+      const x = b.width * z <= W - 2 * pad ? (W - b.width * z) / 2 - b.x * z : pad - b.x * z;
+      const y = b.height * z <= H - top - bottom ? top + (H - top - bottom - b.height * z) / 2 - b.y * z : top - b.y * z;
+      vp = { x, y, zoom: z };
     }
-    const b = getNodesBounds(vis);
-    // Room for the toolbar above the graph, and for the zoom buttons and minimap below it.
-    const W = el.clientWidth, H = el.clientHeight, pad = 30, top = 52, bottom = 30;
-    let z = Math.min((W - 2 * pad) / Math.max(b.width, 1), (H - top - bottom) / Math.max(b.height, 1));
-    z = Math.max(MIN_FIT_ZOOM, Math.min(1, z));
-    const x = b.width * z <= W - 2 * pad ? (W - b.width * z) / 2 - b.x * z : pad - b.x * z;
-    const y = b.height * z <= H - top - bottom ? top + (H - top - bottom - b.height * z) / 2 - b.y * z : top - b.y * z;
-    rf.setViewport({ x, y, zoom: z });
+    rf.setViewport(vp);
   }, [rf]);
+  // Fit view: what is drawn now.
+  const fit = useCallback(() => {
+    const vis = rf.getNodes().filter((n) => n.type !== "groupbox");
+    fitRect(vis.length ? getNodesBounds(vis) : null);
+  }, [rf, fitRect]);
+  // A fit Python asks for: the boxes of that data, where Python puts them, sized as measured where they have been
+  // (new ones as a layer box). It needs no measuring: with only the boxes in view drawn (a big graph), waiting
+  // until all are measured once let a fit land on some later rerun, long after the user had moved the view.
+  const fitData = useCallback((d: Data) => {
+    const gs = groupOf(d);
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const add = (id: string, x: number, y: number) => {
+      const m = rf.getInternalNode(id)?.measured;
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x + (m?.width ?? NODE_W)); y1 = Math.max(y1, y + (m?.height ?? NODE_H));
+    };
+    for (const n of d.nodes) if (!gs.get(n.id)?.collapsed) add(n.id, n.x, n.y);
+    for (const [gid, at] of collapsedPlaces(d, gs)) add(`g:${gid}`, at.x, at.y);
+    fitRect(isFinite(x0) ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null);
+  }, [rf, fitRect]);
+  useEffect(() => {
+    if (data.fit === kept.fit) return;
+    kept.fit = data.fit; // at most once per request, whatever comes next
+    let tries = 0;
+    const go = () => {
+      if (!rf.viewportInitialized && tries++ < 30) requestAnimationFrame(go);
+      else fitData(data);
+    };
+    requestAnimationFrame(go);
+  }, [data, rf, fitData]);
+  // The view as it is now, for when the element is drawn anew (see `kept`).
+  const store = useStoreApi();
+  useEffect(() => store.subscribe((st, old) => {
+    if (st.transform !== old.transform) kept.viewport = { x: st.transform[0], y: st.transform[1], zoom: st.transform[2] };
+  }), [store]);
   const initialized = nodes.length > 0 && nodes.every((n) => !!n.measured?.width);
   // Once the nodes are painted (measured, so visible), say so: the page waits for it before drawing the rest
   // and loading TensorFlow.
@@ -254,30 +311,33 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     }
   }, [drawn, emit]);
 
-  // A fit waits until the nodes of the data that asked for it are drawn and measured.
-  useEffect(() => {
-    if (initialized && data.fit !== seenFit.current && nodesFrom.current === data && nodes.length) {
-      seenFit.current = data.fit;
-      requestAnimationFrame(() => requestAnimationFrame(fit));
-    }
-  }, [initialized, data, nodes, fit]);
-
   // -- selection: sent to Python when it settles (the inspector follows it) --
   const selectedIds = useCallback(() => rf.getNodes().filter((n) => n.selected && n.type !== "groupbox").map((n) => n.id), [rf]);
   const onNodesChange = useCallback((changes: NodeChange[]) => {
-    const mine = changes.filter((c) => !("id" in c) || !String(c.id).startsWith("box:"));
-    setNodes((ns) => applyNodeChanges(mine.filter((c) => c.type !== "remove"), ns));
+    // Frames (box:) are ours, never changed by React Flow; removals go to Python (onBeforeDelete).
+    const mine = changes.filter((c) => c.type !== "remove" && (!("id" in c) || !String(c.id).startsWith("box:")));
+    if (mine.length) setNodes((ns) => applyNodeChanges(mine, ns));
   }, []);
+  // A new selection is sent 60 ms after it last changed; other changes of the nodes (measurements as boxes come
+  // into view) do not hold it back.
+  const selTimer = useRef<{ key: string; t: number } | null>(null);
   useEffect(() => {
     const ids = nodes.filter((n) => n.selected).map((n) => n.id).sort();
     const key = ids.join(",");
+    if (selTimer.current?.key === key) return;
+    if (selTimer.current) clearTimeout(selTimer.current.t);
+    selTimer.current = null;
     if (key === lastSel.current) return;
-    const t = setTimeout(() => {
-      lastSel.current = key;
-      emit({ kind: "select", ids });
-    }, 60);
-    return () => clearTimeout(t);
+    selTimer.current = {
+      key,
+      t: window.setTimeout(() => {
+        selTimer.current = null;
+        lastSel.current = key;
+        emit({ kind: "select", ids });
+      }, 60),
+    };
   }, [nodes, emit]);
+  useEffect(() => () => { if (selTimer.current) clearTimeout(selTimer.current.t); }, []);
   const seenSelAck = useRef(-1);
   useEffect(() => {
     // A selection Python asks for counts as sent (only a new one: data is new on every run).
@@ -628,7 +688,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
             onlyRenderVisibleElements={big}
             elevateEdgesOnSelect
             proOptions={{ hideAttribution: true }}
-            defaultViewport={{ x: 40, y: 40, zoom: 1 }}
+            defaultViewport={kept.viewport ?? { x: 40, y: 40, zoom: 1 }}
           >
             <Background gap={24} size={1} />
             <Controls showInteractive={false} showFitView={false} position="bottom-left" />
