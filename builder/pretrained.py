@@ -393,7 +393,7 @@ def head_nodes(task: str, classes: int, taken: set[str]) -> list[Node]:
             Node(_fresh(taken, "predictions"), "Dense", dense)]
 
 
-def _first_rgb_kernel(graph: Graph, weights: dict, ids: list[str]) -> str | None:
+def _first_rgb_kernel(weights: dict, ids: list[str]) -> str | None:
     """The first layer whose kernel reads the 3 image channels (caffe networks: their first convolution)."""
     for nid in ids:
         arrays = weights.get(nid)
@@ -477,7 +477,7 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
 
     weights_out = {nid: list(arrays) for nid, arrays in imported.weights.items()}
     if app.preprocessing == "caffe":
-        first = _first_rgb_kernel(bg, weights_out, base_ids)
+        first = _first_rgb_kernel(weights_out, base_ids)
         if first is not None:
             arrays = weights_out[first]
             weights_out[first] = [arrays[0][:, :, ::-1, :].copy(), *arrays[1:]]
@@ -491,7 +491,7 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
     return PretrainedStart(graph, weights_out, notes, app, size, base_params)
 
 
-def calibrate_batch_norm(graph: Graph, weights: dict, images, most: int = 256) -> dict:
+def calibrate_batch_norm(model, graph: Graph, weights: dict, images, most: int = 256) -> dict:
     """The weights with every BatchNormalization's moving mean and variance measured on `images`.
 
     A network with random weights, its BatchNormalization frozen (inference mode), fades its input away: in
@@ -500,6 +500,7 @@ def calibrate_batch_norm(graph: Graph, weights: dict, images, most: int = 256) -
     head on. (ImageNet weights bring their own statistics: this is for random weights only.)
 
     Args:
+        model: `graph` built, holding `weights`; its BatchNormalization layers get the measured statistics.
         graph: A `start_graph` graph.
         weights: Its weights (`PretrainedStart.weights`).
         images: Training images as the graph takes them (pixels in [0, 1]); the first `most` are used.
@@ -509,15 +510,8 @@ def calibrate_batch_norm(graph: Graph, weights: dict, images, most: int = 256) -
     """
     import numpy as np
 
-    from builder.build import build
     from builder.catalog import LAYERS
-    from builder.importer import apply_weights
 
-    result = build(graph)
-    if result.model is None:
-        return weights
-    model = result.model
-    apply_weights(model, weights)
     norms = [model.get_layer(n.id) for n in graph.nodes if LAYERS[n.type].inference_when_frozen]
     saved = [(layer, layer.momentum, layer.trainable) for layer in norms]
     try:

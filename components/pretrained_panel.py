@@ -205,47 +205,31 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
         st.error(md_escape(f"{name} could not be made ({type(e).__name__}). Nothing was changed."), icon=":material/error:")
         return
     st.session_state.pop(OFFLINE, None)
-    if arg is None:
-        from builder.pretrained import calibrate_batch_norm
-
-        with st.spinner("Measuring BatchNormalization statistics on your images..."):
-            made.weights = calibrate_batch_norm(made.graph, made.weights, ds.x_train)
-        made.notes.append(f"With random weights, BatchNormalization statistics were measured on "
-                          f"{min(256, len(ds.x_train))} training images, so the random features do not fade away")
+    from builder.build import build
+    from builder.importer import apply_weights
     from builder.layout import auto_layout
 
     graph = auto_layout(made.graph)
+    model = build(graph).model  # built once: for the statistics and for the file a reload starts from
+    if model is not None:
+        apply_weights(model, made.weights)
+        if arg is None:
+            from builder.pretrained import calibrate_batch_norm
+
+            with st.spinner("Measuring BatchNormalization statistics on your images..."):
+                made.weights = calibrate_batch_norm(model, graph, made.weights, ds.x_train)
+            made.notes.append(f"With random weights, BatchNormalization statistics were measured on "
+                              f"{min(256, len(ds.x_train))} training images, so the random features do not fade away")
     if choice in BUILTIN:
         graph = graph.set_extra("training", {"dataset": choice})
     pid = state.new_project(graph)
     st.session_state[DATASET] = ds
     st.session_state[WEIGHTS] = made.weights
-    with st.spinner("Keeping the weights..."):
-        _keep_weights(pid, graph, made.weights)
+    if model is not None:
+        from components.sidebar import keep_project_model
+
+        with st.spinner("Keeping the weights..."):
+            keep_project_model(pid, ".keras", model.save, "The starting weights are kept for this session only")
     state.flash("success", f"New project from {name}: {len(graph.nodes)} layers, the base frozen. "
                            + " ".join(n + "." for n in made.notes[1:]))
     st.switch_page("pages/build.py")
-
-
-def _keep_weights(pid: str, graph, weights: dict) -> None:
-    """Saves the model with its starting weights beside the database, so a reload starts from them too."""
-    from builder.build import build
-    from builder.importer import apply_weights
-    from builder.store import default_path
-
-    try:
-        result = build(graph)
-        if result.model is None:
-            return
-        apply_weights(result.model, weights)
-        folder = default_path().parent / "imports"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".keras")
-        os.close(fd)
-        result.model.save(tmp)
-        target = folder / f"{pid}.keras"
-        os.replace(tmp, target)  # whole or not at all
-        state.get_store().set_weights_file(pid, target)
-    except Exception as e:  # noqa: BLE001 - the project works; only a reload would start from random weights
-        state.flash("warning", f"The starting weights are kept for this session only: they could not be saved "
-                               f"({type(e).__name__}).")

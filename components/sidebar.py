@@ -45,25 +45,45 @@ def _import(upload) -> None:
 
 def _keep_model_file(pid: str, upload) -> None:
     """Keeps the imported file beside the database, so a reload or another day starts from its weights too."""
+    ext = ".h5" if upload.name.lower().endswith(".h5") else ".keras"
+
+    def write(path: str) -> None:
+        with open(path, "wb") as f:
+            f.write(upload.getvalue())
+
+    keep_project_model(pid, ext, write, "The imported weights are kept for this session only")
+
+
+def keep_project_model(pid: str, ext: str, write, failed: str) -> None:
+    """Writes the project's starting model beside the database (`imports/<pid><ext>`, whole or not at all) and
+    records it as the project's weights file.
+
+    Args:
+        write: Called with a temporary path in that folder; writes the model there.
+        failed: What the warning says when it cannot be kept, before the reason.
+    """
     import os
     import pathlib
     import tempfile
 
     from builder.store import default_path
 
-    ext = ".h5" if upload.name.lower().endswith(".h5") else ".keras"
     folder = default_path().parent / "imports"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
-        with os.fdopen(fd, "wb") as f:
-            f.write(upload.getvalue())
-        target = folder / f"{pid}{ext}"
-        os.replace(tmp, target)  # whole or not at all
+        os.close(fd)
+        try:
+            write(tmp)
+            target = folder / f"{pid}{ext}"
+            os.replace(tmp, target)  # whole or not at all
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         state.get_store().set_weights_file(pid, pathlib.Path(target))
-    except OSError as e:
-        state.flash("warning", f"The imported weights are kept for this session only: the file could not be saved "
-                               f"({e.strerror or e}).")
+    except Exception as e:  # noqa: BLE001 - the project works; only a reload would start without these weights
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        state.flash("warning", f"{failed}: the file could not be saved ({reason}).")
 
 
 def open_upload(upload) -> None:

@@ -239,7 +239,7 @@ def test_random_weights_get_measured_statistics():
         return float(np.abs(features.predict(x, verbose=0)).mean())
 
     assert scale(made.weights) < 1e-6
-    calibrated = calibrate_batch_norm(made.graph, made.weights, x)
+    calibrated = calibrate_batch_norm(result.model, made.graph, made.weights, x)
     assert 0.05 < scale(calibrated) < 10
     assert float(np.std(result.model.predict(x, verbose=0))) > 1e-3
     changed = [n for n in calibrated if not all(np.array_equal(a, b) for a, b in zip(calibrated[n], made.weights[n]))]
