@@ -6,6 +6,7 @@ Pure functions of plain data (no streamlit), so they are easy to test.
 from __future__ import annotations
 
 import html
+import math
 
 import plotly.graph_objects as go
 
@@ -143,6 +144,38 @@ def overlay(runs: list[dict], metric: str) -> go.Figure:
                 fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[key] for r in pts], mode="lines+markers",
                                          name=f"{plain(run['label'])} ({what})", line={"color": color, "dash": dash}))
     return layout(fig, metric, "epoch", metric, height=340)
+
+
+def log_axis(values) -> dict:
+    """A log axis labelled at powers of ten only ("0.1", "1", "10", "10⁻³"), spanning whole decades.
+
+    Plotly's own log ticks add 2 and 5 between the powers, as bare digits ("5, 2, 0.1, 5, 2, 0.01"), which
+    read as other numbers. With one label a decade, the range is widened to whole decades, so at least two
+    labels show even when every value lies within one decade.
+    """
+    axis = {"type": "log", "dtick": 1, "exponentformat": "power", "showexponent": "all"}
+    logs = [math.log10(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
+    if logs:
+        lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+        hi = max(hi, lo + 1)
+        axis["range"] = [lo - 0.05, hi + 0.05]  # a margin, so a point on a power of ten is drawn whole
+        axis["dtick"] = max(1, math.ceil((hi - lo) / 8))  # at most about 8 labels: they stay apart
+    return axis
+
+
+def norms(rows: list[dict], what: str, title: str) -> go.Figure:
+    """Each layer's weight or gradient norm (`what`, a key of the rows) over epochs, a line per layer; gradient
+    norms on a log axis (they span decades between layers)."""
+    fig = go.Figure()
+    for layer in dict.fromkeys(r["layer"] for r in rows):
+        pts = [r for r in rows if r["layer"] == layer and r.get(what) is not None]
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[what] for r in pts], mode="lines+markers",
+                                 name=plain(layer)))
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 30}, title=title,
+                      xaxis_title="epoch (0: before training)", legend={"orientation": "h", "y": -0.3})
+    if what == "grad_norm":
+        fig.update_yaxes(log_axis([r.get(what) for r in rows]))
+    return fig
 
 
 def search_scatter(trials: list[dict], x: str, objective: str, higher_is_better: bool) -> go.Figure:

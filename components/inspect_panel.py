@@ -18,7 +18,7 @@ from builder.samples import (
     value_range,
 )
 from components import state
-from components.charts import plain
+from components.charts import norms, plain
 from components.data_panel import label_name, to_picture
 from components.text import md_escape
 
@@ -332,15 +332,7 @@ def render_weights_gradients(rows: list[dict] | None, key: str = "") -> None:
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     left, right = st.columns(2)
     for col, what, title in ((left, "weight_norm", "Weight norm"), (right, "grad_norm", "Gradient norm")):
-        fig = go.Figure()
-        for layer in layers:
-            pts = [r for r in rows if r["layer"] == layer and r.get(what) is not None]
-            fig.add_trace(go.Scatter(x=[r["epoch"] for r in pts], y=[r[what] for r in pts],
-                                     mode="lines+markers", name=plain(layer)))
-        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=30), title=title,
-                          xaxis_title="epoch (0: before training)",
-                          yaxis_type="log" if what == "grad_norm" else None, legend=dict(orientation="h", y=-0.3))
-        col.plotly_chart(fig, key=f"wg:{key}:{what}")
+        col.plotly_chart(norms(rows, what, title), key=f"wg:{key}:{what}")
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", layers, key=f"wg_layer{key}")
     mine = [r for r in rows if r["layer"] == layer]

@@ -51,3 +51,23 @@ def test_a_fine_tuning_run_continues_the_epochs_of_the_run_before_with_a_marked_
     assert [r["epoch"] for r in h3] == [1, 2, 3, 4, 5, 6, 7] and m3 == [(3, "top 2"), (5, "top 4")]
     assert charts.join_phases([], phase2, batches, None) == (phase2, batches, [])
     assert not go.Figure(charts.curve("loss", phase2, []).to_dict()).layout.shapes
+
+
+def test_the_gradient_norm_axis_is_labelled_at_powers_of_ten_only():
+    rows = [{"layer": layer, "epoch": e, "weight_norm": 3.0, "grad_norm": g * 0.7 ** e}
+            for layer, g in (("conv", 0.09), ("head", 0.15)) for e in range(6)]
+    fig = go.Figure(charts.norms(rows, "grad_norm", "Gradient norm").to_dict())
+    y = fig.layout.yaxis
+    # dtick 1 on a log axis: a tick at each power of ten, none at 2 and 5 (plotly's default labels those with
+    # bare digits: "5, 2, 0.1, 5, 2, 0.01"); labels as 10^k, whole decades from 0.01 to 1
+    assert y.type == "log" and y.dtick == 1 and y.exponentformat == "power"
+    assert [round(v) for v in y.range] == [-2, 0] and y.range[0] < -2 and y.range[1] > 0
+    assert [t.name for t in fig.data] == ["conv", "head"] and list(fig.data[0].x) == list(range(6))
+    # values within one decade still get two labelled ticks; no positive value: no range
+    assert [round(v) for v in charts.log_axis([0.031, 0.05])["range"]] == [-2, -1]
+    assert [round(v) for v in charts.log_axis([10.0])["range"]] == [1, 2]
+    assert "range" not in charts.log_axis([0.0, None, float("nan")])
+    wide = charts.log_axis([1e-12, 1e4])  # 16 decades: a label every second power, so they do not crowd
+    assert wide["dtick"] == 2 and [round(v) for v in wide["range"]] == [-12, 4]
+    weights = go.Figure(charts.norms(rows, "weight_norm", "Weight norm").to_dict())
+    assert weights.layout.yaxis.type in (None, "-", "linear")
