@@ -15,6 +15,7 @@ from components.text import md_escape
 state.ensure_navigation()
 
 DELETED = "lc_deleted"  # (project id, name) of the last project deleted in this session: Undo brings it back
+RENAME_ERROR = "lc_rename_error"  # (project id, reason) of a name just refused, shown in that project's Rename
 UNDO_WINDOW_S = 3600  # a deleted project is removed for good after this (at the next visit of this page)
 
 store = state.get_store()
@@ -85,7 +86,21 @@ def _preview(p: dict) -> str:
     return " · ".join(parts)
 
 
+def _rename(pid: str, is_current: bool) -> None:
+    """Save name: renames the project and closes its popover; a refused name keeps it open, with the reason."""
+    try:
+        graph = store.rename_project(pid, st.session_state.get(f"rename_text:{pid}", ""), owner=me)
+    except StoreError as e:
+        st.session_state[RENAME_ERROR] = (pid, str(e))
+        return
+    st.session_state.pop(RENAME_ERROR, None)
+    st.session_state[f"rename_pop:{pid}"] = False
+    if is_current:
+        state.replace(graph)
+
+
 current = state.project_id()
+rename_error = st.session_state.pop(RENAME_ERROR, None)  # shown once, in its popover
 for p in projects:
     pid, name = p["id"], p["name"]
     with st.container(border=True, key=f"project:{pid}"):
@@ -98,17 +113,12 @@ for p in projects:
                        type="primary"):
             state.open_project(pid)
             st.switch_page("pages/build.py")
-        with head.popover("Rename", icon=":material/edit:"):
-            new_name = st.text_input("New name", value=name, key=f"rename_text:{pid}")
-            if st.button("Save name", key=f"rename:{pid}"):
-                try:
-                    graph = store.rename_project(pid, new_name, owner=me)
-                except StoreError as e:
-                    st.error(md_escape(str(e)))
-                else:
-                    if pid == current:
-                        state.replace(graph)
-                    st.rerun()
+        # Tracks its open state (a key and on_change), so that a saved name can close it.
+        with head.popover("Rename", icon=":material/edit:", key=f"rename_pop:{pid}", on_change="rerun"):
+            st.text_input("New name", value=name, key=f"rename_text:{pid}")
+            st.button("Save name", key=f"rename:{pid}", on_click=_rename, args=(pid, pid == current))
+            if rename_error and rename_error[0] == pid:
+                st.error(md_escape(rename_error[1]))
         if head.button("Duplicate", key=f"copy:{pid}", icon=":material/content_copy:"):
             try:
                 store.duplicate_project(pid, me)

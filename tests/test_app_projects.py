@@ -110,6 +110,29 @@ def test_projects_page_new_keeps_the_current_one_and_opening_switches_everything
     assert at.session_state[state.PROJECT] == first and at.session_state[state.GRAPH].has("dropout")
 
 
+def test_save_name_renames_and_closes_the_rename_popover_and_a_refused_name_keeps_it_open():
+    at = run_app(browser=fresh_browser())
+    pid = at.session_state[state.PROJECT]
+    at.switch_page("pages/projects.py").run()
+    pop = f"rename_pop:{pid}"
+    at.session_state[pop] = True  # the user opened Rename (the browser sends its open state)
+    at.run()
+    at.text_input(key=f"rename_text:{pid}").set_value("a/b")  # Keras refuses '/'
+    at.button(key=f"rename:{pid}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[pop] is True  # still open, with the reason
+    assert any("cannot contain '/'" in m for m in messages(at.error))
+    assert store().load_project(pid).name != "a/b"
+    at.text_input(key=f"rename_text:{pid}").set_value("My digits")
+    at.button(key=f"rename:{pid}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[pop] is False  # closed: the browser draws it shut
+    assert not at.error
+    assert store().load_project(pid).name == "My digits"
+    assert at.session_state[state.GRAPH].name == "My digits"  # the open project took the name too
+    assert any(m.value == "**My digits**" for m in at.markdown)
+
+
 def test_the_projects_list_keeps_the_parameter_total_through_saves_that_keep_the_layers():
     from builder.kerasenv import load_keras
 

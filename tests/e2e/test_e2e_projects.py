@@ -99,6 +99,7 @@ def test_two_projects_switch_rename_delete_and_undo(page, server):
     box.fill("Renamed <b>first")
     page.get_by_role("button", name="Save name").last.click()
     expect(card(page, "Renamed <b>first")).to_have_count(1, timeout=30_000)  # markup shown as text
+    expect(page.get_by_role("button", name="Save name")).to_have_count(0, timeout=30_000)  # the popover closed
     expect(page.locator("b", has_text="first")).to_have_count(0)
     # Delete the second one, then undo.
     card(page, names[second]).get_by_role("button", name="Delete").click()
