@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import keyword
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -35,7 +37,11 @@ class Format:
     mime: str
     needs_model: bool  # False: written from the graph alone (code, graph file)
     description: str
-    load: str  # how to load it, as a Python snippet; {file} is the file name
+    # How to load it: a snippet in `load_language` ("python" or "bash"), run in the download folder. {file} is the
+    # file's name as it downloads, {code} the model code's file name, {import_build_model} the lines that import
+    # build_model() from it (see load_snippet).
+    load: str
+    load_language: str = "python"
 
 
 _TFLITE_LOAD = (
@@ -60,8 +66,8 @@ FORMATS: dict[str, Format] = {f.key: f for f in [
            '# or, as a Keras layer: keras.layers.TFSMLayer("saved_model", call_endpoint="serving_default")'),
     Format("weights", "Weights only (.weights.h5)", ".weights.h5", "application/x-hdf5", True,
            "Only the weights: load them into the same architecture (the generated code builds it).",
-           'from model import build_model  # the generated code\n\nmodel = build_model()\n'
-           'model.load_weights("{file}")'),
+           '{import_build_model}\n\nmodel = build_model()  # the architecture\nmodel.load_weights("{file}")\n'
+           'model.summary()'),
     Format("tflite", "TFLite float32 (.tflite)", ".tflite", "application/octet-stream", True,
            "For phones and small devices (TensorFlow Lite), with float32 weights like the model.", _TFLITE_LOAD),
     Format("tflite-int8", "TFLite int8 (.tflite)", "_int8.tflite", "application/octet-stream", True,
@@ -79,26 +85,65 @@ FORMATS: dict[str, Format] = {f.key: f for f in [
            'outputs = session.run(None, feed)  # one array per model output, in order\nprint(outputs)'),
     Format("python", "Model code (.py)", ".py", "text/x-python", False,
            "Keras Functional code that builds this model: build_model().",
-           'from model import build_model\n\nmodel = build_model()\nmodel.summary()'),
+           '{import_build_model}\n\nmodel = build_model()  # untrained: the weights come in the weights file\n'
+           'model.summary()'),
     Format("script", "Training script (.py)", "_train.py", "text/x-python", False,
            "A runnable script: data, build_model(), compile, fit, evaluate, save.",
-           "# python {file} --epochs 10 --output model.keras"),
+           "# trains the model on its dataset, evaluates it on the test data, saves model.keras\n"
+           "python {file} --epochs 10 --output model.keras", "bash"),
     Format("notebook", "Jupyter notebook (.ipynb)", ".ipynb", "application/x-ipynb+json", False,
            "The training script as a notebook that runs top to bottom: data, model, training, evaluation.",
-           'import nbformat\n\nnotebook = nbformat.read("{file}", as_version=4)\nprint(len(notebook.cells), "cells")\n'
-           "# run it: jupyter nbconvert --to notebook --execute {file}"),
+           'import nbformat\nfrom nbclient import NotebookClient\n\n'
+           'notebook = nbformat.read("{file}", as_version=4)\n'
+           'NotebookClient(notebook, timeout=600).execute()  # every cell, top to bottom, in a Python kernel\n'
+           'nbformat.write(notebook, "{stem}_run.ipynb")  # the notebook with its outputs\n'
+           'print(len(notebook.cells), "cells run")'),
     Format("graph", "Graph file (.json)", ".json", "application/json", False,
            "The LayerCanvas graph: open it in the app, or use it with python -m builder.",
-           "# python -m builder summary {file}"),
+           'import json\n\nwith open("{file}", encoding="utf-8") as f:\n    graph = json.load(f)\n'
+           'for node in graph["nodes"]:  # each layer: its name in Keras, its type and its parameters\n'
+           '    print(node["id"], node["type"], node["params"])\n'
+           "# LayerCanvas's command line reads it too: python -m builder summary {file}"),
 ]}
 
 
-def file_name(graph_or_name, fmt: str) -> str:
-    """The download name: the model's name, made safe, plus the format's extension."""
+# Module names a model code file must not take: `import keras` next to a downloaded keras.py imports the file.
+# The standard library's, and what the snippets, the generated code, the script and the notebook import.
+_TAKEN_NAMES = frozenset(n.lower() for n in (*sys.stdlib_module_names, "builder", "h5py", "ipykernel", "jax",
+                                             "jupyter_client", "keras", "keras_tuner", "nbclient", "nbformat",
+                                             "numpy", "onnx", "onnxruntime", "pandas", "PIL", "plotly", "sklearn",
+                                             "streamlit", "tensorboard", "tensorflow", "tf2onnx", "torch"))
+
+
+def file_stem(graph_or_name) -> str:
+    """The name every download of this model starts with: the model's name made safe (builder.codegen's
+    safe_filename), with "_model" added when the model code file would take the name of a module (keras.py)."""
     from builder.codegen import safe_filename
 
     name = graph_or_name.name if isinstance(graph_or_name, Graph) else str(graph_or_name)
-    return safe_filename(name, FORMATS[fmt].ext)
+    stem = safe_filename(name)
+    return stem + "_model" if stem.lower() in _TAKEN_NAMES else stem
+
+
+def file_name(graph_or_name, fmt: str) -> str:
+    """The download name of format `fmt` (the Export page's download buttons use it): file_stem plus the format's
+    extension."""
+    return file_stem(graph_or_name) + _check(fmt).ext
+
+
+def load_snippet(graph_or_name, fmt: str) -> str:
+    """The "How to load it" text of format `fmt` for this model, naming the files as they download (file_name):
+    run in the download folder, it works as written (in `FORMATS[fmt].load_language`). The Export page shows
+    exactly this text."""
+    stem = file_stem(graph_or_name)
+    code = file_name(graph_or_name, "python")
+    if stem.isidentifier() and not keyword.iskeyword(stem):
+        line = f"from {stem} import build_model  # {code}, the model code download, in this folder"
+    else:  # a name `import` cannot spell (3-layers, class): importlib finds the file all the same
+        line = (f'import importlib\n\nbuild_model = importlib.import_module("{stem}").build_model  # {code}, the '
+                "model code download, in this folder")
+    return _check(fmt).load.format(file=file_name(graph_or_name, fmt), code=code, stem=stem,
+                                   import_build_model=line)
 
 
 def _check(fmt: str) -> Format:

@@ -12,6 +12,7 @@ from builder.export import (
     ExportError,
     export_bytes,
     file_name,
+    load_snippet,
     serving_signature,
     tflite_comparison,
 )
@@ -57,13 +58,33 @@ def model_to_export(graph: Graph):
     weights = st.session_state.get(WEIGHTS)
     model, loaded = _fresh_model(graph, weights)
     key = f"graph:{id(graph)}:{id(weights)}"
-    if loaded:
-        text = (f"The current graph with the weights imported or trained before ({len(loaded)} layers); the other "
-                "layers are not trained.")
+    text = weights_note(model, loaded)
+    if text:
         return model, graph, text, key
     text = ("Not trained yet: these files hold the architecture with random weights. Train it on the Train page "
             "first to export what it learned.")
     return model, graph, text, key
+
+
+NAMED_UNTRAINED = 5  # untrained layers named in the note (then "and N more")
+
+
+def weights_note(model, loaded: list[str]) -> str | None:
+    """What the export holds when some layers got imported or earlier weights (`loaded`, node ids), or None when
+    no layer with weights got any. Only layers that have weights count: Flatten, Dropout or Input are neither
+    trained nor untrained."""
+    with_weights, loaded = [layer.name for layer in model.layers if layer.weights], set(loaded)
+    trained = [name for name in with_weights if name in loaded]
+    if not trained:
+        return None
+    text = (f"The current graph with the weights imported or trained before ({len(trained)} "
+            f"layer{'s' if len(trained) != 1 else ''})")
+    untrained = [name for name in with_weights if name not in loaded]
+    if not untrained:
+        return text + "."
+    named = ", ".join(untrained[:NAMED_UNTRAINED])
+    more = f" and {len(untrained) - NAMED_UNTRAINED} more" if len(untrained) > NAMED_UNTRAINED else ""
+    return text + f"; not trained yet: {named}{more}."
 
 
 def _fresh_model(graph: Graph, weights: dict | None):
@@ -119,7 +140,7 @@ def _render_format(fmt: str, model, graph: Graph, key: str) -> None:
             else:
                 left.error(md_escape(data), icon=":material/error:")
         with left.expander("How to load it"):
-            st.code(spec.load.format(file=name), language="python")
+            st.code(load_snippet(graph, fmt), language=spec.load_language)
             if fmt == "savedmodel" and isinstance(ready, bytes):
                 st.caption("Serving signature:")
                 try:
