@@ -108,10 +108,79 @@ def _open_in_editor(run: dict) -> None:
                                "not saved (the run did not finish), so the layers start untrained.")
 
 
+def _number(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _settings_rows(settings: dict) -> list[tuple[str, str]]:
+    """A run's stored settings as (label, value), in the Train page's words; the defaults of the rarely changed
+    ones are left out, and anything not known here is listed by its name."""
+    s, comp = dict(settings or {}), (settings or {}).get("compile")
+    comp = dict(comp) if isinstance(comp, dict) else {}
+    s.pop("compile", None)
+    rows = []
+    for key, label in (("optimizer", "Optimizer"), ("learning_rate", "Learning rate"), ("loss", "Loss")):
+        if key in comp:
+            rows.append((label, _number(comp.pop(key))))
+    if comp.pop("from_logits", False) is True and rows and rows[-1][0] == "Loss":
+        rows[-1] = ("Loss", rows[-1][1] + " (from logits)")
+    if isinstance(comp.get("metrics"), list):
+        rows.append(("Metrics", ", ".join(map(str, comp.pop("metrics"))) or "none"))
+    for key, label in (("epochs", "Epochs"), ("batch_size", "Batch size"), ("validation_split", "Validation split")):
+        if key in s:
+            rows.append((label, _number(s.pop(key))))
+    if "patience" in s:
+        p = s.pop("patience")
+        rows.append(("Early stopping", "off" if not p else f"after {p} epochs without a better validation loss"))
+    if "seed" in s:
+        rows.append(("Seed", _number(s.pop("seed"))))
+    for key, label, default in (("strategy", "Strategy", "auto"), ("mixed_precision", "Mixed precision", False),
+                                ("jit_compile", "XLA (jit_compile)", False), ("steps_per_execution",
+                                "Steps per execution", 1), ("inspect", "Weights and gradients", True)):
+        v = s.pop(key, default)
+        if v != default:
+            rows.append((label, "on" if v is True else "off" if v is False else charts.json_text(v)))
+    continues, finetune = s.pop("continues", None), s.pop("finetune", None)
+    if continues:
+        unfrozen = finetune.get("unfrozen") if isinstance(finetune, dict) else None
+        rows.append(("Fine-tuning", f"continues run {str(continues)[:6]}"
+                     + (f", top {unfrozen} layers unfrozen" if unfrozen is not None else "")))
+    if _search_of(settings or {}):
+        rows.append(("Search", _search_of(settings)))
+    s.pop("search", None)
+    rows += [(k.replace("_", " ").capitalize(), charts.json_text(v)) for k, v in {**comp, **s}.items()]
+    return rows
+
+
+def _result_rows(run: dict) -> list[tuple[str, str]]:
+    """Status, message and the final (test) metrics as (label, value)."""
+    rows = [("Status", str(run.get("status") or "unknown"))]
+    if run.get("message"):
+        rows.append(("Message", str(run["message"])))
+    metrics = run.get("final_metrics") or {}
+    if isinstance(metrics, dict):
+        rows += [(f"Test {k.replace('_', ' ')}", f"{v:.4f}" if isinstance(v, float) else str(v))
+                 for k, v in metrics.items()]
+    if not metrics:
+        rows.append(("Test metrics", "none (the run did not finish)" if run.get("status") != "finished" else "none"))
+    return rows
+
+
+def _table(title: str, rows: list[tuple[str, str]], pairs: int = 1) -> str:
+    """A Markdown table of `pairs` (label, value) pairs a line; every cell is escaped (names, messages and values
+    are the user's)."""
+    lines = []
+    for i in range(0, len(rows), pairs):
+        cells = [md_escape(c) for k, v in rows[i:i + pairs] for c in (k, v)]
+        lines.append("| " + " | ".join(cells + [""] * (2 * pairs - len(cells))) + " |")
+    return "\n".join([f"| {title} |" + " |" * (2 * pairs - 1), "|:--" * 2 * pairs + "|", *lines])
+
+
 for run in chosen:
     with st.expander(md_escape(_label(run))):
-        st.json({"settings": run["settings"], "final metrics": run["final_metrics"], "status": run["status"],
-                 "message": run["message"]}, expanded=False)
+        left, right = st.columns([2, 1])
+        left.markdown(_table("Settings", _settings_rows(run.get("settings")), pairs=2))
+        right.markdown(_table("Result", _result_rows(run)))
         if st.toggle("Weights and gradients", key=f"wg_open:{run['id']}",
                      help="Each layer's weight and gradient sizes and histograms per epoch, as recorded in training."):
             from builder.inspect import load_rows
