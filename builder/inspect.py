@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from builder.build import build_model
 from builder.kerasenv import load_keras
+from builder.training import _SEED_LOCK
 
 KINDS = ("image", "vector", "sequence", "probabilities", "tensor")
 MAX_STEPS = 512  # sequence outputs keep at most this many time steps
@@ -253,6 +255,55 @@ def model_with_weights(model, weights: list):
     clone = keras.models.clone_model(model)
     clone.set_weights(weights)
     return clone
+
+
+UNTRAINED = "Untrained"
+AT_START = "At the start of this run"
+_FRESH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # job -> its graph's model, freshly initialized
+_FRESH_LOCK = threading.Lock()
+
+
+def fresh_model(graph, seed: int):
+    """The graph's model with the weights a run with this `seed` draws before it loads any earlier weights: the
+    untrained model. Keras's seed is process-wide: the lock runs hold while they draw theirs is held here too."""
+    keras = load_keras()
+    with _SEED_LOCK:
+        keras.utils.set_random_seed(seed)
+        return build_model(graph)
+
+
+def started_from_earlier_weights(job) -> bool:
+    """The run loaded weights (imported, or an earlier run's) into at least one layer that has weights."""
+    if job.model is None:
+        return False
+    names = {layer.name for layer in job.model.layers if layer.weights}
+    return any(name in names for name in job.loaded_weights or [])
+
+
+def compared_models(job) -> list[tuple[str, object]]:
+    """The models to show beside a run's trained model, each with its label, oldest first.
+
+    For a run that started from earlier weights: ("Untrained", the graph's model freshly initialized with the
+    run's seed), then ("At the start of this run", the weights it started from), which look trained. For a run
+    that started from fresh weights, those are the untrained ones: ("At the start of this run (untrained)", ...).
+    The starting weights are known when the run kept them (settings.inspect); made once per job.
+
+    Args:
+        job: A builder.training.TrainingJob whose model is trained (not running).
+    """
+    if job.model is None:
+        return []
+    earlier = started_from_earlier_weights(job)
+    out = []
+    if earlier:
+        with _FRESH_LOCK:
+            if job not in _FRESH:
+                _FRESH[job] = fresh_model(job.graph, job.settings.seed)
+            out.append((UNTRAINED, _FRESH[job]))
+    start = job.untrained_model()  # the model with its starting weights (job.start_weights), or None
+    if start is not None:
+        out.append((AT_START if earlier else f"{AT_START} ({UNTRAINED.lower()})", start))
+    return out
 
 
 # -- filters ---------------------------------------------------------------------------------------------------------

@@ -226,16 +226,18 @@ def _with_session_weights(model) -> None:
 LAYERS_PER_PAGE = 8
 
 
-def render_inside(model, untrained, sample: np.ndarray, ds: Dataset | None, described: str) -> None:
-    """Every layer's output for one sample, the untrained model beside the trained one when it is known."""
+def render_inside(model, before: list, sample: np.ndarray, ds: Dataset | None, described: str) -> None:
+    """Every layer's output for one sample: the trained model's, with the models in `before` ((label, model),
+    builder.inspect.compared_models: untrained, at the start of the run) to its left."""
     from builder.inspect import InspectError, layer_outputs
 
     try:
         trained = layer_outputs(model, sample)
-        before = layer_outputs(untrained, sample) if untrained is not None else None
+        columns = [(label, layer_outputs(other, sample)) for label, other in before]
     except InspectError as e:
         st.warning(md_escape(str(e)), icon=":material/info:")
         return
+    columns.append(("Trained", trained))
     names = list(trained)
     pages = max(1, -(-len(names) // LAYERS_PER_PAGE))
     page = 1
@@ -243,17 +245,14 @@ def render_inside(model, untrained, sample: np.ndarray, ds: Dataset | None, desc
         page = st.number_input(f"Layers, page (of {pages}; {LAYERS_PER_PAGE} layers a page)", 1, pages, 1,
                                key="inside_page")
     shown = names[(page - 1) * LAYERS_PER_PAGE: page * LAYERS_PER_PAGE]
-    st.caption(f"For {md_escape(described)}." + ("" if before is not None else
+    st.caption(f"For {md_escape(described)}." + ("" if before else
                " The untrained model is shown beside the trained one for runs trained in this session."))
     for name in shown:
-        if before is not None:
-            left, right = st.columns(2)
-            with left:
-                st.markdown("**Untrained**" if name == shown[0] else "")
-                render_layer_output(before[name], ds, key="untrained")
-            with right:
-                st.markdown("**Trained**" if name == shown[0] else "")
-                render_layer_output(trained[name], ds, key="trained")
+        if before:
+            for i, (col, (label, outputs)) in enumerate(zip(st.columns(len(columns)), columns)):
+                with col:
+                    st.markdown(f"**{label}**" if name == shown[0] else "")
+                    render_layer_output(outputs[name], ds, key=f"column{i}")
         else:
             render_layer_output(trained[name], ds, key="trained")
         st.divider()

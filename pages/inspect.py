@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from builder.inspect import compared_models
 from components import state
 from components.data_panel import current_dataset
 from components.export_panel import model_to_export
@@ -43,8 +44,14 @@ if view in ("Try it", "Layer by layer"):
         if view == "Try it":
             render_prediction(model, sample, ds, described)
         else:
-            untrained = job.untrained_model() if job is not None and job.model is model else None
-            render_inside(model, untrained, sample, ds, described)
+            before = []
+            if job is not None and job.model is model:
+                try:
+                    before = compared_models(job)
+                except Exception as e:  # noqa: BLE001 - the trained model's outputs still show
+                    st.caption(md_escape(f"The untrained model could not be made ({type(e).__name__}): only the "
+                                         "trained one is shown."))
+            render_inside(model, before, sample, ds, described)
 elif view == "Explain (Grad-CAM)":
     render_explain(model, ds)
 elif view == "Filters":

@@ -317,11 +317,11 @@ def test_rows_of_past_runs_round_trip(tmp_path):
 
 # -- the training job ------------------------------------------------------------------------------------------------
 
-def iris_job(tmp_path=None, **kw):
+def iris_job(tmp_path=None, weights=None, **kw):
     ds = datasets.load("iris")
     graph = template("iris_mlp")
     settings = TrainSettings(compile=suggest_compile(graph, ds.task, ds.classes), epochs=3, batch_size=16, **kw)
-    job = TrainingJob(graph, ds, settings, artifact_dir=str(tmp_path) if tmp_path else None)
+    job = TrainingJob(graph, ds, settings, weights=weights, artifact_dir=str(tmp_path) if tmp_path else None)
     job.start()
     assert job.wait(120)
     assert job.status == "finished", job.message
@@ -349,6 +349,36 @@ def test_the_job_exposes_rows_when_inspect_is_on(tmp_path):
     after = layer_outputs(job.model, sample, names="output")["output"].array
     assert not np.allclose(before, after)
     np.testing.assert_array_equal(untrained.get_layer("dense").get_weights()[0], job.start_weights[0])
+
+
+def test_a_run_from_earlier_weights_is_compared_with_its_start_and_with_fresh_weights():
+    """A run that starts from an earlier run's weights starts trained: beside its trained model come the weights it
+    started from ("At the start of this run") and freshly initialized ones ("Untrained"), the very weights a run
+    from scratch with the same seed starts from."""
+    first = iris_job(seed=7)
+    assert not insp.started_from_earlier_weights(first)
+    ((label, start),) = insp.compared_models(first)
+    assert label == "At the start of this run (untrained)" and start is first.untrained_model()
+
+    second = iris_job(weights=first.trained_weights(), seed=7)
+    assert insp.started_from_earlier_weights(second)
+    models = insp.compared_models(second)
+    assert [label for label, _ in models] == ["Untrained", "At the start of this run"]
+    (_, untrained), (_, at_start) = models
+    for a, b in zip(at_start.get_weights(), first.model.get_weights(), strict=True):  # where the first run ended
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(untrained.get_weights(), first.start_weights, strict=True):  # where a fresh run starts
+        np.testing.assert_array_equal(a, b)
+    assert insp.compared_models(second)[0][1] is untrained  # made once per run
+    sample = second.dataset.x_test[0]
+    outputs = [layer_outputs(m, sample, names="output")["output"].array for m in (untrained, at_start, second.model)]
+    assert not np.allclose(outputs[0], outputs[1]) and not np.allclose(outputs[0], outputs[2])
+
+
+def test_weights_of_layers_without_weights_do_not_make_a_run_start_from_earlier_weights():
+    job = iris_job(weights={"input": []}, inspect=False)  # what an import gives a layer without weights
+    assert job.loaded_weights == ["input"]
+    assert not insp.started_from_earlier_weights(job) and insp.compared_models(job) == []
 
 
 def test_the_job_records_nothing_when_inspect_is_off(tmp_path):

@@ -41,9 +41,9 @@ def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
     expect(page.get_by_text("What the model sees (8 × 8 × 1)")).to_be_visible()
     settle(page)
     page.screenshot(path="artifacts/inspect-drawing.png", full_page=True)
-    # The same drawing, layer by layer: the feature-map grids, untrained beside trained.
+    # The same drawing, layer by layer: the feature-map grids, untrained (the start of this first run) beside trained.
     page.get_by_text("Layer by layer", exact=True).click()
-    expect(page.get_by_text("Untrained", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("At the start of this run (untrained)", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_text("conv2d (Conv2D): 8 × 8 × 16", exact=False).first).to_be_visible()
     grids = page.locator('[data-testid="stImage"] img')
     expect(grids.first).to_be_visible()
