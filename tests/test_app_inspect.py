@@ -101,7 +101,7 @@ def test_after_training_every_inspect_view_draws():
     at.segmented_control(key="try_source").set_value("A test sample").run()
     assert not at.exception, [e.value for e in at.exception]
     heads = [m.value for m in at.markdown]
-    assert "**Untrained**" in heads and "**Trained**" in heads
+    assert "**At the start of this run (untrained)**" in heads and "**Trained**" in heads  # a run from scratch
     assert len(at.get("image")) >= 4  # feature maps of conv2d and pool, before and after
     # Grad-CAM.
     at.segmented_control(key="inspect_view").set_value("Explain (Grad-CAM)").run()
