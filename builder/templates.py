@@ -209,7 +209,7 @@ def autoencoder() -> Graph:
             ("Dense", {"units": 64, "activation": "sigmoid", "id": "reconstruction"}),
         ],
         "A dense autoencoder: squeezes 64 features through an 8-unit code and rebuilds them.",
-        dataset="digits_flat",
+        dataset="digits_rebuild",
     )
 
 
@@ -249,14 +249,14 @@ TEMPLATES = {
     "iris_mlp": ("Iris classifier (MLP)", iris_mlp),
     "cifar_cnn": ("CIFAR-10 CNN", cifar_cnn),
     "mnist_cnn": ("MNIST CNN (28×28×1)", mnist_cnn),
-    "digits_cnn": ("Digits CNN (8×8×1, built-in data)", digits_cnn),
+    "digits_cnn": ("Digits CNN (8×8 images)", digits_cnn),
     "lenet5": ("LeNet-5", lenet5),
-    "small_resnet": ("Small ResNet (Add skips)", small_resnet),
-    "inception_block": ("Inception block (Concatenate)", inception_block),
+    "small_resnet": ("Small ResNet (skips)", small_resnet),
+    "inception_block": ("Inception (Concatenate)", inception_block),
     "lstm_text": ("LSTM text classifier", lstm_text),
     "conv1d_series": ("Conv1D time series", conv1d_series),
     "autoencoder": ("Dense autoencoder", autoencoder),
-    "two_inputs": ("Two inputs (image + table)", two_inputs),
+    "two_inputs": ("Two inputs: image, table", two_inputs),
     "two_outputs": ("Two outputs", two_outputs),
 }
 

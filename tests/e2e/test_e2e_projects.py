@@ -192,3 +192,29 @@ def test_two_visitors_see_only_their_own_work(browser, server):
     finally:
         alice.context.close()
         bob.context.close()
+
+
+def test_every_template_title_fits_in_the_sidebar_select(page, server):
+    """A title wider than the sidebar's select is cut ("Digits CNN (8×8×1, built-i…"): each is measured in the
+    select's own font against the room its box leaves for text."""
+    from builder.templates import TEMPLATES
+
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(server)
+    box = page.get_by_role("combobox", name="New project from template")
+    box.wait_for(timeout=120_000)
+    page.evaluate("document.fonts.ready")
+    widths = box.evaluate("""(e, titles) => {
+        const cs = getComputedStyle(e), room = e.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        return titles.map(t => {
+            const m = document.createElement('span');
+            Object.assign(m.style, {font: cs.font, whiteSpace: 'pre', position: 'absolute'});
+            m.textContent = t;
+            document.body.appendChild(m);
+            const w = m.getBoundingClientRect().width;
+            m.remove();
+            return [t, w, room];
+        });
+    }""", [title for title, _ in TEMPLATES.values()])
+    assert widths and widths[0][2] > 100  # the select was measured, not an empty box
+    assert [t for t, w, room in widths if w > room] == []
