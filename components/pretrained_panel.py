@@ -135,8 +135,15 @@ def render() -> None:
         app = application(name)
         st.caption(md_escape(f"Trained at {app.size}×{app.size}; takes {app.min_size}×{app.min_size} and up. "
                              f"Expects {PREPROCESSING[app.preprocessing]}: LayerCanvas adds the layers that do it."))
-        st.dataframe(table_rows(), hide_index=True, height=420,
-                     column_config={"expects": st.column_config.TextColumn(width="large")})
+        rows = table_rows()
+
+        def fit(key: str) -> int:  # pixels for a column's longest name ("InceptionResNetV2"), so none is cut
+            return 8 * max(len(r[key]) for r in rows) + 24
+
+        st.dataframe(rows, hide_index=True, height=420,
+                     column_config={"network": st.column_config.TextColumn(width=fit("network")),
+                                    "family": st.column_config.TextColumn(width=fit("family")),
+                                    "expects": st.column_config.TextColumn(width="large")})
         st.caption("Parameters and ImageNet top-1 from Keras's documentation (with the 1,000-class top); MACs of "
                    "one image at the size it was trained at, as LayerCanvas counts them.")
     with right:
