@@ -77,6 +77,15 @@ def load_digits(flat=False):
     return split(x, y.astype("int64"))
 
 
+def load_digits_rebuild():
+    """scikit-learn's 8x8 digits as 64 pixels in [0, 1], each sample its own target (what an autoencoder learns)."""
+    import sklearn.datasets
+
+    x, _ = sklearn.datasets.load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    return split(x, x.copy())
+
+
 def load_generated(name, n=1000, noise=0.1, seed=0):
     """Generated 2-D tasks (moons, circles, spiral, xor) and the sine regression."""
     import numpy as np
@@ -171,6 +180,8 @@ BUILTIN: dict[str, DatasetInfo] = {d.name: d for d in [
     _d("diabetes", "regression", [10], 0, 442, "Diabetes progression after one year (regression).", load_sklearn_table, "diabetes"),
     _d("digits", "classification", [8, 8, 1], 10, 1797, "Handwritten digits as 8x8 grey images.", load_digits),
     _d("digits_flat", "classification", [64], 10, 1797, "Handwritten digits as 64 features.", load_digits, True),
+    _d("digits_rebuild", "regression", [64], 0, 1797, "Handwritten digits as 64 pixels to rebuild (autoencoders).",
+       load_digits_rebuild),
     _d("moons", "classification", [2], 2, 1000, "Two interleaving half-moons (2-D).", load_generated, "moons"),
     _d("circles", "classification", [2], 2, 1000, "A circle inside a ring (2-D).", load_generated, "circles"),
     _d("spiral", "classification", [2], 2, 1000, "Two intertwined spirals (2-D).", load_generated, "spiral"),

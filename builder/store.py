@@ -88,6 +88,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX IF NOT EXISTS projects_owner ON projects (owner_key, updated_at)",
         "CREATE INDEX IF NOT EXISTS runs_owner_key ON runs (owner_key, created_at)",
     ),
+    # 4: the project's data choice (builder.datachoice as JSON; NULL: the one its graph carries), written only when
+    # the user chooses; who uploaded which data file (kept beside the database under its sha1); and a run's
+    # figures that are not metrics (samples per second), for showing it after a restart.
+    (
+        "ALTER TABLE projects ADD COLUMN data TEXT",
+        "ALTER TABLE runs ADD COLUMN stats TEXT",
+        """CREATE TABLE IF NOT EXISTS uploads (
+            id TEXT NOT NULL,
+            owner_key TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            format TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (id, owner_key)
+        )""",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -330,16 +346,65 @@ class Store:
         return None if row is None else _parse_graph(row[0])
 
     def project_info(self, project_id: str) -> dict | None:
-        """`{"id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file"}`, or
-        None."""
+        """`{"id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file",
+        "data"}` (`data`: the data choice as a dict, or None), or None."""
         check_id(project_id)
-        keys = ("id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file")
+        keys = ("id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file",
+                "data")
         with self._tx(write=False) as conn:
             row = conn.execute(
-                "SELECT id, name, owner_key, created_at, updated_at, deleted_at, weights_run, weights_file "
+                "SELECT id, name, owner_key, created_at, updated_at, deleted_at, weights_run, weights_file, data "
                 "FROM projects WHERE id = ?", (project_id,)
             ).fetchone()
-        return None if row is None else dict(zip(keys, row))
+        if row is None:
+            return None
+        info = dict(zip(keys, row))
+        info["data"] = _json_dict(info["data"])
+        return info
+
+    def project_data(self, project_id: str) -> dict | None:
+        """The project's data choice (a dict, see builder.datachoice), or None when none was chosen for it."""
+        check_id(project_id)
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT data FROM projects WHERE id = ?", (project_id,)).fetchone()
+        return None if row is None else _json_dict(row[0])
+
+    def set_project_data(self, project_id: str, data: dict | None, owner: str | None = None) -> bool:
+        """Records the project's data choice (only `owner`'s project, when given).
+
+        Returns:
+            Whether a project was changed (False: none of that id and owner).
+        """
+        check_id(project_id)
+        if data is not None and not isinstance(data, dict):
+            raise StoreError(f"the data choice must be a dict, got {type(data).__name__}")
+        text = None if data is None else _to_json(data, "the data choice")
+        mine, args = _owned(owner)
+        with self._tx() as conn:
+            return conn.execute(f"UPDATE projects SET data = ? WHERE id = ? AND deleted_at IS NULL{mine}",
+                                (text, project_id, *args)).rowcount > 0
+
+    def add_upload(self, digest: str, owner: str, file_name: str, fmt: str, size: int) -> None:
+        """Records that `owner` uploaded the data file `digest` (its sha1): they may use it in their projects."""
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{40}", digest):
+            raise StoreError(f"invalid upload id {str(digest)[:50]!r}")
+        owner = _owner(owner)
+        if owner is None:
+            raise StoreError("an upload needs an owner")
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO uploads (id, owner_key, file_name, format, size, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id, owner_key) DO UPDATE SET file_name = excluded.file_name",
+                (digest, owner, str(file_name)[:200], str(fmt)[:10], int(size), time.time()),
+            )
+
+    def owns_upload(self, digest: str, owner: str | None) -> bool:
+        """Whether `owner` uploaded the data file `digest` (so their projects may read it)."""
+        if owner is None or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{40}", digest):
+            return False
+        with self._tx(write=False) as conn:
+            return conn.execute("SELECT 1 FROM uploads WHERE id = ? AND owner_key = ?",
+                                (digest, _owner(owner))).fetchone() is not None
 
     def claim_project(self, project_id: str, owner: str) -> bool:
         """Gives a project without an owner (made before owners existed) to `owner`.
@@ -364,6 +429,10 @@ class Store:
         with self._tx() as conn:
             n = conn.execute("UPDATE projects SET owner_key = ? WHERE owner_key = ?", (new, old)).rowcount
             conn.execute("UPDATE runs SET owner_key = ? WHERE owner_key = ?", (new, old))
+            conn.execute("INSERT INTO uploads (id, owner_key, file_name, format, size, created_at) "
+                         "SELECT id, ?, file_name, format, size, created_at FROM uploads WHERE owner_key = ? "
+                         "ON CONFLICT (id, owner_key) DO NOTHING", (new, old))
+            conn.execute("DELETE FROM uploads WHERE owner_key = ?", (old,))
         return n
 
     def list_projects(self, limit: int = 50, owner: str | None = None, search: str | None = None,
@@ -446,8 +515,8 @@ class Store:
         check_id(project_id)
         with self._tx(write=False) as conn:
             row = conn.execute(
-                "SELECT graph, params, weights_run, weights_file FROM projects WHERE id = ? AND deleted_at IS NULL",
-                (project_id,),
+                "SELECT graph, params, weights_run, weights_file, data FROM projects WHERE id = ? "
+                "AND deleted_at IS NULL", (project_id,),
             ).fetchone()
         graph = None if row is None else _parse_graph(row[0])
         if graph is None:
@@ -462,6 +531,8 @@ class Store:
             self.set_weights_run(new, row[2])
         if row[3]:
             self.set_weights_file(new, row[3])  # shared: removed only with the last project that uses it
+        if _json_dict(row[4]) is not None:
+            self.set_project_data(new, _json_dict(row[4]))  # the data choice comes along
         return new
 
     def set_weights_file(self, project_id: str, path: str | os.PathLike | None) -> None:
@@ -603,22 +674,26 @@ class Store:
 
     def finish_run(
         self, run_id: str, status: str, final_metrics: dict | None, artifact_path: str | None = None,
-        message: str | None = None,
+        message: str | None = None, stats: dict | None = None,
     ) -> None:
         """Ends a run: a final status (stopped, finished, failed, interrupted), its
-        final metrics (e.g. test scores) and where the trained model was saved."""
+        final metrics (e.g. test scores), where the trained model was saved, and
+        figures of the run that are not metrics (`stats`: samples per second...)."""
         check_id(run_id, "run id")
         _check_status(status, FINAL_STATUSES)
         if final_metrics is not None and not isinstance(final_metrics, dict):
             raise StoreError(f"final metrics must be a dict, got {type(final_metrics).__name__}")
         if artifact_path is not None and not isinstance(artifact_path, (str, os.PathLike)):
             raise StoreError(f"the artifact path must be text, got {type(artifact_path).__name__}")
+        if stats is not None and not isinstance(stats, dict):
+            raise StoreError(f"run stats must be a dict, got {type(stats).__name__}")
         metrics_text = None if final_metrics is None else _to_json(final_metrics, "final metrics")
+        stats_text = None if stats is None else _to_json(stats, "run stats")
         path_text = None if artifact_path is None else os.fspath(artifact_path)
         with self._tx() as conn:
             self._update_run(
-                conn, run_id, "status = ?, message = ?, final_metrics = ?, artifact_path = ?",
-                (status, _message(message), metrics_text, path_text),
+                conn, run_id, "status = ?, message = ?, final_metrics = ?, artifact_path = ?, stats = ?",
+                (status, _message(message), metrics_text, path_text, stats_text),
             )
 
     def get_run(self, run_id: str) -> dict | None:
@@ -628,7 +703,7 @@ class Store:
             `{"id", "project_id", "name", "graph" (Graph, or None if it no
             longer parses), "settings", "dataset", "status", "message",
             "epochs" ([{"epoch", "metrics"}] by epoch), "final_metrics",
-            "artifact_path", "created_at", "updated_at", "owner_key"}`.
+            "artifact_path", "created_at", "updated_at", "owner_key", "stats"}`.
         """
         check_id(run_id, "run id")
         with self._tx(write=False) as conn:
@@ -696,7 +771,7 @@ class Store:
 
 _RUN_COLUMNS = (
     "id, project_id, name, settings, dataset, status, message, final_metrics, artifact_path, created_at, updated_at, "
-    "owner_key"
+    "owner_key, stats"
 )
 OWNER_RE = re.compile(r"(user|key):[^\x00-\x1f]{1,300}")
 
@@ -721,6 +796,7 @@ def _run_row(row: tuple) -> dict:
     run = dict(zip(keys, row))
     run["settings"] = _from_json(run["settings"]) or {}
     run["final_metrics"] = _from_json(run["final_metrics"])
+    run["stats"] = _json_dict(run["stats"]) or {}
     return run
 
 
@@ -780,6 +856,11 @@ def _from_json(text: str | None) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
+
+
+def _json_dict(text: str | None) -> dict | None:
+    value = _from_json(text)
+    return value if isinstance(value, dict) else None
 
 
 def _one_line(e: BaseException, limit: int = 300) -> str:

@@ -647,8 +647,13 @@ class TrainingJob(BackgroundJob):
         if self.store is not None:
             with contextlib.suppress(Exception):
                 self.store.finish_run(self.id, status, (self.result or {}).get("metrics"), self.artifact_path,
-                                      message)
+                                      message, stats=self._stats())
         self._done.set()
+
+    def _stats(self) -> dict:
+        """What the store keeps of the run besides its metrics (the Train page shows it after a restart)."""
+        snap = self.snapshot()
+        return {"samples_per_s": round(float(snap["samples_per_s"]), 3), "samples": int(self.samples)}
 
     def untrained_model(self):
         """A copy of the model holding the weights it started from (kept when settings.inspect is on), to show

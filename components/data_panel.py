@@ -1,27 +1,31 @@
 """Choosing the data: built-in datasets, Keras downloads and uploads; preview and compatibility.
 
-The chosen dataset lives in the session (uploads can be large and are one
-user's). Built-in arrays are loaded once per process and shared read-only.
-A built-in choice is also written into the graph's `training.dataset`, so a
-reload, the training script and the CLI pick the same data.
+The data choice belongs to the project (builder.datachoice): the store keeps it, and every page reads it from
+there on every run, so a reload, a new tab or a server restart finds it. Only a user's choice writes it (the
+widgets' callbacks): drawing a page never does. Uploaded files are kept beside the database under their sha1,
+owned by the uploader. Built-in arrays are loaded once per process and shared read-only; an upload is read once
+per session.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
-from builder import compat, datasets
+from builder import compat, datachoice, datasets
+from builder.datachoice import DataChoice, DataChoiceError
 from builder.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
 from builder.graph import Graph, GraphError
 from components import charts, state
 from components.text import md_escape
 
-DATASET = state.per_project("lc_dataset")
-PARSED = "lc_parsed_upload"
+DATASET = state.per_project("lc_dataset")  # (choice key, Dataset) of the last data loaded in this session
+DATA_ERROR = state.per_project("lc_data_error")  # (choice key, message) of data that could not be loaded
+UPLOAD_ERROR = state.per_project("lc_upload_error")  # what the last upload or Load said, shown under the picker
+CSV_COLUMNS = "lc_csv_columns"  # (sha1, columns) of the last CSV upload looked at
 DEFAULT_DATASET = "iris"
+SOURCES = ("Built-in", "Download", "Upload")
+SOURCE_OF = {"builtin": "Built-in", "keras": "Download", "upload": "Upload"}
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -33,33 +37,107 @@ def load_shared(name: str) -> Dataset:
     return ds
 
 
+def uploads_dir():
+    """Where uploaded data files are kept: beside the database (as imported models are)."""
+    from builder.store import default_path
+
+    return default_path().parent / "uploads"
+
+
+def project_choice(graph: Graph | None = None) -> DataChoice:
+    """The open project's data choice, read from the store (another tab may have changed it); else the one its
+    graph carries (a template's, a run's, a share link's), the `--dataset` option, or iris."""
+    from builder.store import StoreError
+
+    pid = state.project_id()
+    stored = None
+    if pid:
+        try:
+            stored = DataChoice.from_dict(state.get_store().project_data(pid))
+        except StoreError:
+            stored = None
+    graph = graph if graph is not None else state.get_graph()
+    return (stored or datachoice.in_graph(graph) or datachoice.named(state.cli_option("dataset"))
+            or DataChoice("builtin", DEFAULT_DATASET))
+
+
 def saved_name(graph: Graph) -> str | None:
-    training = graph.extra.get("training")
-    name = training.get("dataset") if isinstance(training, dict) else None
-    return name if isinstance(name, str) and (name in BUILTIN or name in KERAS_DATASETS) else None
+    """The project's built-in or Keras dataset name (for the training script), None for an upload."""
+    choice = project_choice(graph)
+    return None if choice.kind == "upload" else choice.name
+
+
+def with_data(graph: Graph) -> Graph:
+    """`graph` carrying the project's data choice in its `training` field: for the graph file and share links."""
+    return datachoice.into_graph(graph, project_choice(graph))
+
+
+def _unavailable(choice: DataChoice) -> str | None:
+    """Why this session may not read the chosen data (someone else's private upload), else None."""
+    if choice.kind != "upload" or state.get_store().owns_upload(choice.id, state.owner()):
+        return None
+    if state.read_only():
+        return (f"This project uses {choice.name}, a file its owner uploaded. Uploaded data stays private to its "
+                "owner: it is not shown here.")
+    return (f"This project's data, {choice.name}, was uploaded by someone else and stays private to them: choose "
+            "data for your copy (a built-in dataset, or upload your own).")
 
 
 def current_dataset(graph: Graph) -> Dataset | None:
-    """The session's dataset; at first the graph's `training.dataset`, the `--dataset` option or iris."""
-    ds = st.session_state.get(DATASET)
-    if ds is not None:
-        return ds
-    name = saved_name(graph) or state.cli_option("dataset") or DEFAULT_DATASET
-    try:
-        ds = load_shared(name if name in BUILTIN or name in KERAS_DATASETS else DEFAULT_DATASET)
-    except DatasetError:
-        return None  # a Keras download that fails offline: the Data page says so when it is picked
-    st.session_state[DATASET] = ds
+    """The project's data, loaded (None when it cannot be: `data_problem` says why)."""
+    choice = project_choice(graph)
+    cached = st.session_state.get(DATASET)
+    if cached is not None and cached[0] == choice.key:
+        return cached[1]
+    failed = st.session_state.get(DATA_ERROR)
+    if failed is not None and failed[0] == choice.key:
+        return None
+    problem = _unavailable(choice)
+    if problem is None:
+        try:
+            if choice.kind == "upload":
+                with st.spinner(f"Reading {md_escape(choice.name)}..."):
+                    ds = datachoice.load(choice, uploads_dir())
+            else:
+                ds = load_shared(choice.name)
+        except DatasetError as e:
+            problem = str(e)
+        except Exception as e:  # noqa: BLE001 - a parser bug must not reach the user as a traceback
+            problem = f"{choice.name} could not be read ({type(e).__name__}): upload it again on the Data page."
+    if problem is not None:
+        st.session_state[DATA_ERROR] = (choice.key, problem)
+        return None
+    st.session_state[DATASET] = (choice.key, ds)
     return ds
 
 
-def use(ds: Dataset, builtin_name: str | None = None) -> None:
-    st.session_state[DATASET] = ds
+def data_problem(graph: Graph) -> str | None:
+    """Why the project's data is not loaded (call after `current_dataset`), or None."""
+    failed = st.session_state.get(DATA_ERROR)
+    return failed[1] if failed is not None and failed[0] == project_choice(graph).key else None
+
+
+def choose(choice: DataChoice, ds: Dataset | None = None) -> bool:
+    """The user chose `choice`: it becomes the project's data (the store, and the graph's `training` field).
+
+    Returns:
+        Whether it was recorded (not in someone else's project).
+    """
+    if state.read_only():
+        state.flash("warning", state.READ_ONLY_MESSAGE)
+        return False
+    pid = state.project_id()
+    if pid:
+        state.get_store().set_project_data(pid, choice.to_dict(), owner=state.owner())
     graph = state.get_graph()
-    if builtin_name and saved_name(graph) != builtin_name:
-        training = dict(graph.extra.get("training") or {}) if isinstance(graph.extra.get("training"), dict) else {}
-        training["dataset"] = builtin_name
-        state.replace(graph.set_extra("training", training))
+    new = datachoice.into_graph(graph, choice)
+    if new is not graph:
+        state.replace(new)
+    st.session_state.pop(DATA_ERROR, None)
+    st.session_state.pop(UPLOAD_ERROR, None)
+    if ds is not None:
+        st.session_state[DATASET] = (choice.key, ds)
+    return True
 
 
 def _input_image_shape(graph: Graph) -> tuple | None:
@@ -68,84 +146,175 @@ def _input_image_shape(graph: Graph) -> tuple | None:
     return tuple(shape) if isinstance(shape, list) and len(shape) == 3 else None
 
 
-def render_picker(graph: Graph) -> None:
-    """The source choice and its controls; loads the chosen data into the session."""
-    current = st.session_state.get(DATASET)
-    source = st.segmented_control("Source", ["Built-in", "Download", "Upload"], default="Built-in",
-                                  key="data_source", label_visibility="collapsed") or "Built-in"
-    if source == "Built-in":
-        names = list(BUILTIN)
-        index = names.index(current.name) if current is not None and current.name in BUILTIN else 0
-        name = st.selectbox("Dataset", names, index=index, key="data_builtin",
-                            format_func=lambda n: f"{n}: {BUILTIN[n].description}")
-        if current is None or current.name != name:
-            with st.spinner(f"Loading {name}..."):
-                use(load_shared(name), name)
-            st.rerun()
-    elif source == "Download":
-        st.caption("Downloaded by Keras the first time (needs an internet connection), then kept on disk.")
-        name = st.selectbox("Dataset", KERAS_DATASETS, key="data_keras")
-        if st.button("Load", key="data_keras_load", icon=":material/download:"):
-            try:
-                with st.spinner(f"Downloading {name}..."):
-                    use(load_shared(name), name)
-                st.rerun()
-            except DatasetError as e:
-                st.error(md_escape(str(e)), icon=":material/cloud_off:")
-    else:
-        _upload(graph)
+# -- the picker: widgets draw the project's choice; only their callbacks write ---------------------------------------
+
+def _on_builtin(key: str) -> None:
+    name = st.session_state.get(key)
+    choice = datachoice.named(name)
+    if choice is not None:
+        choose(choice)
 
 
-def _upload(graph: Graph) -> None:
-    limit = datasets.MAX_UPLOAD_BYTES // datasets.MB
-    st.caption(f"A CSV table (a column of labels), an NPZ file (x_train, y_train, optional x_test, y_test) or a "
-               f"zip of image folders (one folder per class). Up to {limit} MB.")
-    file = st.file_uploader("Data file", type=["csv", "npz", "zip"], key="data_upload", label_visibility="collapsed")
+def _on_keras(key: str) -> None:
+    name = st.session_state.get(key)
+    try:
+        ds = load_shared(name)
+    except DatasetError as e:
+        st.session_state[UPLOAD_ERROR] = str(e)
+        return
+    choose(DataChoice("keras", name), ds)
+
+
+def _read_upload(choice: DataChoice, data: bytes) -> Dataset:
+    if choice.format == "csv":
+        return datasets.parse_csv(data, choice.name, target=choice.options.get("label"),
+                                  standardize=choice.options.get("standardize", True))
+    if choice.format == "npz":
+        return datasets.parse_npz(data, choice.name)
+    shape = choice.options.get("image_shape")
+    return datasets.parse_image_zip(data, choice.name, image_shape=tuple(shape) if shape else None)
+
+
+def keep_upload(choice: DataChoice, data: bytes) -> DataChoice | None:
+    """Keeps an uploaded file beside the database, as this owner's: their projects may then use it.
+
+    Returns:
+        The choice, or None when the file could not be kept (UPLOAD_ERROR says why).
+    """
+    try:
+        datachoice.keep_upload(uploads_dir(), choice, bytes(data))
+    except OSError as e:
+        st.session_state[UPLOAD_ERROR] = (f"{choice.name} could not be kept on the server "
+                                          f"({e.strerror or type(e).__name__}): nothing was changed.")
+        return None
+    state.get_store().add_upload(choice.id, state.owner(), choice.name, choice.format, len(data))
+    return choice
+
+
+def _use_upload(choice: DataChoice, data: bytes) -> None:
+    """Reads an uploaded file with its options; when it reads, keeps it and makes it the project's data."""
+    st.session_state.pop(UPLOAD_ERROR, None)
+    try:
+        ds = _read_upload(choice, data)
+    except DatasetError as e:
+        st.session_state[UPLOAD_ERROR] = str(e)
+        return
+    except Exception as e:  # noqa: BLE001 - a parser bug must not reach the user as a traceback
+        st.session_state[UPLOAD_ERROR] = f"{choice.name} could not be read ({type(e).__name__})."
+        return
+    if keep_upload(choice, data) is not None:
+        choose(choice, ds)
+
+
+def _on_upload(key: str) -> None:
+    file = st.session_state.get(key)
     if file is None:
         return
     data = file.getvalue()
-    digest = hashlib.sha1(data).hexdigest()
-    ext = file.name.rsplit(".", 1)[-1].lower()
-    options: tuple = ()
-    if ext == "csv":
-        try:
-            columns = datasets.csv_columns(data, file.name)
-        except DatasetError as e:
-            st.error(md_escape(str(e)), icon=":material/error:")
-            return
-        c1, c2 = st.columns([2, 1])
-        # Options are plain text (not Markdown): a column name shows as it is.
-        target = c1.selectbox("Label column", columns, index=len(columns) - 1, key="data_target", format_func=str)
-        scale = c2.checkbox("Standardize features", value=True, key="data_standardize")
-        options = (target, scale)
-    elif ext == "zip":
-        shape = _input_image_shape(graph)
-        options = (shape,)
-        st.caption(f"Images are resized to the model's input, {shape}." if shape else
-                   "The model's input is not an image (H, W, C): images keep the first one's size, at most 64x64.")
-    key = (digest, ext, options)
-    parsed = st.session_state.get(PARSED)
-    if parsed is None or parsed[0] != key:
-        try:
-            with st.spinner("Reading the file..."):
-                if ext == "csv":
-                    ds = datasets.parse_csv(data, file.name, target=options[0], standardize=options[1])
-                elif ext == "npz":
-                    ds = datasets.parse_npz(data, file.name)
-                else:
-                    ds = datasets.parse_image_zip(data, file.name, image_shape=options[0])
-            parsed = (key, ds, None)
-        except DatasetError as e:
-            parsed = (key, None, str(e))
-        except Exception as e:  # noqa: BLE001 - a parser bug must not reach the user as a traceback
-            parsed = (key, None, f"{file.name} could not be read ({type(e).__name__}).")
-        st.session_state[PARSED] = parsed
-    _, ds, error = parsed
+    try:
+        choice = datachoice.upload(data, file.name)
+        if choice.format == "csv":
+            columns = datasets.csv_columns(data, choice.name)
+            choice = datachoice.with_options(choice, label=columns[-1], standardize=True)
+        elif choice.format == "zip":
+            shape = _input_image_shape(state.get_graph())
+            choice = datachoice.with_options(choice, image_shape=list(shape) if shape else None)
+    except (DataChoiceError, DatasetError) as e:
+        st.session_state[UPLOAD_ERROR] = str(e)
+        return
+    _use_upload(choice, data)
+
+
+def _on_upload_option(choice: DataChoice, option: str, key: str) -> None:
+    """A CSV's label column or standardization, or a zip's image size, changed: the kept file is read again."""
+    value = st.session_state.get(key)
+    if option == "image_shape":
+        value = list(value) if value else None
+    try:
+        new = datachoice.with_options(choice, **{option: value})
+        data = datachoice.upload_path(uploads_dir(), choice).read_bytes()
+    except (DataChoiceError, OSError):
+        st.session_state[UPLOAD_ERROR] = (f"The uploaded file {choice.name} is no longer on the server: upload it "
+                                          "again.")
+        return
+    _use_upload(new, data)
+
+
+def _csv_columns(choice: DataChoice) -> list[str]:
+    cached = st.session_state.get(CSV_COLUMNS)
+    if cached is not None and cached[0] == choice.id:
+        return cached[1]
+    try:
+        columns = datasets.csv_columns(datachoice.upload_path(uploads_dir(), choice).read_bytes(), choice.name)
+    except (DatasetError, DataChoiceError, OSError):
+        columns = []
+    st.session_state[CSV_COLUMNS] = (choice.id, columns)
+    return columns
+
+
+def render_picker(graph: Graph) -> None:
+    """The source and the dataset, drawn from the project's choice; a change by the user is recorded by the
+    widgets' callbacks (drawing writes nothing). Someone else's project shows its choice, disabled."""
+    choice = project_choice(graph)
+    read_only = state.read_only()
+    tag = f"{state.project_id()}:{choice.key}"  # new widgets when the choice changes (another tab, a new project)
+    source = st.segmented_control("Source", SOURCES, default=SOURCE_OF[choice.kind], key=f"data_source:{tag}",
+                                  label_visibility="collapsed") or SOURCE_OF[choice.kind]
+    if read_only:
+        st.caption("Read-only: this is the data its owner chose. Save a copy to choose other data.")
+    if source == "Built-in":
+        names = list(BUILTIN)
+        key = f"data_builtin:{tag}"
+        st.selectbox("Dataset", names, index=names.index(choice.name) if choice.kind == "builtin" else None,
+                     key=key, format_func=lambda n: f"{n}: {BUILTIN[n].description}", on_change=_on_builtin,
+                     args=(key,), disabled=read_only, placeholder="Choose a built-in dataset")
+    elif source == "Download":
+        st.caption("Downloaded by Keras the first time (needs an internet connection), then kept on disk.")
+        names = list(KERAS_DATASETS)
+        key = f"data_keras:{tag}"
+        st.selectbox("Dataset", names, index=names.index(choice.name) if choice.kind == "keras" else 0, key=key,
+                     disabled=read_only)
+        st.button("Load", key=f"data_keras_load:{tag}", icon=":material/download:", on_click=_on_keras, args=(key,),
+                  disabled=read_only)
+    else:
+        _upload(graph, choice, tag, read_only)
+    error = st.session_state.get(UPLOAD_ERROR)
     if error:
         st.error(md_escape(error), icon=":material/error:")
-    elif st.session_state.get(DATASET) is not ds:
-        use(ds)
-        st.rerun()
+
+
+def _upload(graph: Graph, choice: DataChoice, tag: str, read_only: bool) -> None:
+    limit = datasets.MAX_UPLOAD_BYTES // datasets.MB
+    st.caption(f"A CSV table (a column of labels), an NPZ file (x_train, y_train, optional x_test, y_test) or a "
+               f"zip of image folders (one folder per class). Up to {limit} MB. It is kept with your project.")
+    key = f"data_upload:{state.project_id()}"
+    st.file_uploader("Data file", type=["csv", "npz", "zip"], key=key, label_visibility="collapsed",
+                     on_change=_on_upload, args=(key,), disabled=read_only,
+                     max_upload_size=max(1, datasets.max_upload_bytes() // datasets.MB))
+    if choice.kind != "upload" or read_only or _unavailable(choice):
+        return
+    if choice.format == "csv":
+        columns = _csv_columns(choice)
+        if columns:
+            c1, c2 = st.columns([2, 1])
+            label = choice.options.get("label")
+            key = f"data_target:{tag}"
+            # Options are plain text (not Markdown): a column name shows as it is.
+            c1.selectbox("Label column", columns, index=columns.index(label) if label in columns else len(columns) - 1,
+                         key=key, format_func=str, on_change=_on_upload_option, args=(choice, "label", key))
+            key = f"data_standardize:{tag}"
+            c2.checkbox("Standardize features", value=choice.options.get("standardize", True), key=key,
+                        on_change=_on_upload_option, args=(choice, "standardize", key))
+    elif choice.format == "zip":
+        shape, model = choice.options.get("image_shape"), _input_image_shape(graph)
+        st.caption(f"Images are resized to {tuple(shape)}." if shape else
+                   "Images keep the first one's size, at most 64x64.")
+        if model and list(model) != shape:
+            key = f"data_resize:{tag}"
+            st.session_state[key] = list(model)
+            st.button(f"Read the images again at the model's input, {model}", key=f"data_resize_btn:{tag}",
+                      icon=":material/photo_size_select_large:", on_click=_on_upload_option,
+                      args=(choice, "image_shape", key))
 
 
 def render_preview(ds: Dataset) -> None:
@@ -219,6 +388,7 @@ def render_compat(graph: Graph, ds: Dataset) -> bool:
     A click commits the fix as one undoable step (the Build page's Undo reverts it) and reruns.
     """
     issues = compat.check(graph, ds)
+    read_only = state.read_only()
     for issue in issues:
         where = f"{issue.node_id}: " if issue.node_id else ""
         # Messages and labels quote node ids and types from graph files: shown as text, never as markup.
@@ -227,7 +397,9 @@ def render_compat(graph: Graph, ds: Dataset) -> bool:
         if issue.fix is not None:
             box, side = st.columns([5, 1], vertical_alignment="center")
             if side.button("Apply to the model", key=f"compat_fix:{issue.code}:{issue.node_id}",
-                           icon=":material/build:", help=md_escape(issue.fix.label), width="stretch"):
+                           icon=":material/build:", width="stretch", disabled=read_only,
+                           help="Save a copy of this project to change it." if read_only else
+                           md_escape(issue.fix.label)):
                 try:
                     state.commit(compat.apply_fix(graph, issue))
                 except GraphError as e:

@@ -60,11 +60,15 @@ def table_rows() -> list[dict]:
             for family in FAMILIES for a in APPLICATIONS.values() if a.family == family]
 
 
-def _data_choices() -> list[str]:
-    from components.data_panel import DATASET
+def _project_data() -> Dataset | None:
+    from components.data_panel import current_dataset
 
+    return current_dataset(state.get_graph()) if state.has_project() else None
+
+
+def _data_choices() -> list[str]:
     choices = []
-    current = st.session_state.get(DATASET)
+    current = _project_data()
     if current is not None and image_size(current.input_shape) is not None:
         choices.append(PROJECT_DATA)
     choices += [n for n, info in BUILTIN.items() if image_size(info.input_shape) is not None]
@@ -72,10 +76,10 @@ def _data_choices() -> list[str]:
 
 
 def _chosen_data(choice: str) -> Dataset | None:
-    from components.data_panel import DATASET, load_shared
+    from components.data_panel import load_shared
 
     if choice == PROJECT_DATA:
-        return st.session_state.get(DATASET)
+        return _project_data()
     if choice in BUILTIN:
         return load_shared(choice)
     limit = datasets.MAX_UPLOAD_BYTES // datasets.MB
@@ -89,11 +93,11 @@ def _chosen_data(choice: str) -> Dataset | None:
     if kept is None or kept[0] != digest:
         try:
             with st.spinner("Reading the images..."):
-                kept = (digest, datasets.parse_image_zip(data, file.name), None)
+                kept = (digest, datasets.parse_image_zip(data, file.name), None, file.name)
         except DatasetError as e:
-            kept = (digest, None, str(e))
+            kept = (digest, None, str(e), file.name)
         except Exception as e:  # noqa: BLE001 - never a traceback
-            kept = (digest, None, f"{file.name} could not be read ({type(e).__name__}).")
+            kept = (digest, None, f"{file.name} could not be read ({type(e).__name__}).", file.name)
         st.session_state[UPLOADED] = kept
     if kept[2]:
         st.error(md_escape(kept[2]), icon=":material/error:")
@@ -194,7 +198,28 @@ def _offline_message(text: str, url: str | None) -> None:
         st.caption("then choose “Upload a weights file” and upload it here.")
 
 
+def _data_choice(choice: str):
+    """The new project's data choice (builder.datachoice) for the page's choice, the uploaded zip kept with it.
+
+    Returns:
+        The DataChoice, or None when an upload could not be kept (the message is flashed).
+    """
+    from builder import datachoice
+    from components.data_panel import keep_upload, project_choice
+
+    if choice == PROJECT_DATA:
+        return project_choice()
+    if choice in BUILTIN:
+        return datachoice.DataChoice("builtin", choice)
+    file = st.session_state.get("pt_zip")
+    if file is None:
+        return None
+    data = file.getvalue()
+    return keep_upload(datachoice.upload(data, file.name), data)
+
+
 def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, choice: str) -> None:
+    from builder import datachoice
     from components.data_panel import DATASET
     from components.training_panel import WEIGHTS
 
@@ -227,10 +252,12 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
                 made.weights = calibrate_batch_norm(model, graph, made.weights, ds.x_train)
             made.notes.append(f"With random weights, BatchNormalization statistics were measured on "
                               f"{min(256, len(ds.x_train))} training images, so the random features do not fade away")
-    if choice in BUILTIN:
-        graph = graph.set_extra("training", {"dataset": choice})
+    data = _data_choice(choice)
+    graph = datachoice.into_graph(graph, data)  # the project keeps the data it was made with
     pid = state.new_project(graph)
-    st.session_state[DATASET] = ds
+    if data is not None:
+        state.get_store().set_project_data(pid, data.to_dict(), owner=state.owner())
+        st.session_state[DATASET] = (data.key, ds)
     st.session_state[WEIGHTS] = made.weights
     if model is not None:
         from components.sidebar import keep_project_model

@@ -158,11 +158,14 @@ def render_sidebar() -> None:
             st.session_state["lc_opened"] = upload.file_id
             open_upload(upload)
             st.rerun()
-        st.download_button("Save graph file", graph.dumps(), file_name=safe_filename(graph.name, ".json"),
+        from components.data_panel import with_data
+
+        carried = with_data(graph)  # the graph file and the link name the project's data
+        st.download_button("Save graph file", carried.dumps(), file_name=safe_filename(graph.name, ".json"),
                            mime="application/json", width="stretch", icon=":material/save:")
         base = (st.context.url or "").split("?")[0]
         # A text box, not st.code: the code view's highlighter is 1.5 MB of script the first paint would wait for.
-        url = link(base, graph)
+        url = link(base, carried)
         st.text_input("Share link", value=url, key=f"share:{hash(url)}",
                       help="The whole graph is in this link: copy it to share the model.")
 

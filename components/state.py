@@ -138,7 +138,7 @@ def init_project() -> None:
         except ShareLinkError as e:
             flash("error", f"This share link cannot be opened: {e}.")
         else:
-            new_project(graph)  # a share link carries a copy, never the original
+            new_project(_unique_name(store, me, graph, "shared"))  # a share link carries a copy, never the original
             return
     pid = params.get("project")
     if pid:
@@ -236,10 +236,30 @@ def new_project(graph: Graph, weights_run: str | None = None) -> str:
     return pid
 
 
+def _unique_name(store, me: str, graph: Graph, tag: str) -> Graph:
+    """`graph` named so it differs from this owner's other projects: "mlp (shared)", "mlp (shared 2)", ..."""
+    from builder.graph import GraphError
+
+    taken = {p["name"] for p in store.list_projects(limit=1000, owner=me, search=graph.name)}
+    if graph.name not in taken:
+        return graph
+    for n in range(1, 1000):
+        name = f"{graph.name} ({tag}{'' if n == 1 else f' {n}'})"
+        if name not in taken:
+            try:
+                return graph.set_name(name)
+            except GraphError:
+                return graph  # a name at its length limit: kept as it is
+    return graph
+
+
 def save_copy() -> str:
-    """A project of one's own from the one open read-only (someone else's)."""
-    graph = get_graph()
-    pid = new_project(graph)
+    """A project of one's own from the one open read-only (someone else's), with its data choice (someone else's
+    uploaded data stays theirs: the copy then asks for data)."""
+    from components.data_panel import with_data
+
+    graph = with_data(get_graph())
+    pid = new_project(_unique_name(get_store(), owner(), graph, "copy"))
     flash("success", f"Saved a copy of {graph.name}: this one is yours.")
     return pid
 
@@ -318,6 +338,11 @@ def commit(graph: Graph) -> None:
     st.session_state[REDO] = []
     st.session_state[GRAPH] = graph
     _save(graph)
+
+
+def place(graph: Graph) -> None:
+    """Makes `graph` current in this session only (positions filled in for drawing): saved with the next edit."""
+    st.session_state[GRAPH] = graph
 
 
 def replace(graph: Graph) -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 from builder.build import BuildResult
 from builder.config import fmt_bytes
 from builder.summary import Summary, summarize, summary_text
+from components import state
 from components.text import md_escape
 
 MAX_LISTED = 12  # issues listed beside the canvas when no layer is selected
@@ -26,6 +27,7 @@ def render_issues(result: BuildResult, selected: str | None = None):
         st.caption(f"{len(issues)} problems: the first {MAX_LISTED} are listed. Select a layer to see its own.")
         issues = issues[:MAX_LISTED]
     clicked = None
+    read_only = state.read_only()
     for n, issue in enumerate(issues):
         # Messages quote user values: shown as text, never as markup.
         if issue.severity == "error":
@@ -34,7 +36,8 @@ def render_issues(result: BuildResult, selected: str | None = None):
             st.warning(md_escape(issue.message), icon=":material/warning:")
         # Button labels are Markdown too, and a fix label can quote a param name from a graph file.
         if issue.fix is not None and st.button(md_escape(issue.fix.label), key=f"fix:{n}:{issue.code}:{issue.node_id}",
-                                               icon=":material/build:", width="stretch"):
+                                               icon=":material/build:", width="stretch", disabled=read_only,
+                                               help="Save a copy of this project to change it." if read_only else None):
             clicked = issue.fix
     return clicked
 

@@ -48,10 +48,18 @@ def artifact_dir() -> str:
     return str(default_path().parent / "runs")
 
 
+def run_owner() -> str | None:
+    """Whose runs this session shows: its own, or, in someone else's project (read-only), that project's owner's."""
+    if state.read_only() and state.project_id():
+        info = state.get_store().project_info(state.project_id())
+        return info["owner"] if info else None
+    return state.owner()
+
+
 def current_run() -> tuple[TrainingJob | None, dict | None]:
     """(live job, stored run) of this session's run: the session's, the one in the URL, else the project's latest.
-    Only the session owner's runs are found."""
-    me = state.owner()
+    Only the session owner's runs are found; in someone else's project (read-only), that owner's runs of it."""
+    me = run_owner()
     run_id = st.session_state.get(RUN) or st.query_params.get("run")
     if not run_id and state.project_id():
         latest = state.get_store().list_runs(state.project_id(), limit=1, owner=me)
@@ -59,14 +67,15 @@ def current_run() -> tuple[TrainingJob | None, dict | None]:
     if not run_id:
         return None, None
     job = registry().get(run_id)
-    if job is not None and job.owner == me:
+    if job is not None and job.owner == me and (not state.read_only() or job.project_id == state.project_id()):
         st.session_state[RUN] = run_id
         return job, None
     try:
         stored = state.get_store().get_run(run_id)
     except Exception:  # noqa: BLE001 - a malformed id in the URL: no run
         stored = None
-    if stored is None or stored.get("owner_key") != me:
+    if stored is None or stored.get("owner_key") != me or (state.read_only()
+                                                          and stored.get("project_id") != state.project_id()):
         st.session_state.pop(RUN, None)
         return None, None
     st.session_state[RUN] = run_id
@@ -109,7 +118,7 @@ def restore_weights(job: TrainingJob | None, stored: dict | None) -> None:
         info = store.project_info(state.project_id()) or {}
         source = info.get("weights_run")
         stored = store.get_run(source) if source else None
-        if stored is None or stored.get("owner_key") != state.owner():
+        if stored is None or stored.get("owner_key") != run_owner():
             _weights_from_file(info.get("weights_file"))
             return
     if st.session_state.get(WEIGHTS_FROM) == stored["id"]:
@@ -144,6 +153,13 @@ def _saved(graph: Graph, key: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+SETTINGS_EDITED = "lc_settings_edited"  # a settings widget changed since the settings were last kept
+
+
+def _edited() -> None:
+    st.session_state[SETTINGS_EDITED] = True
+
+
 def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings | None:
     """The settings widgets, prefilled from the graph's `compile`/`training` fields or suggestions.
 
@@ -158,51 +174,57 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
         for key in ("train_loss", "train_logits", "train_metrics", "train_epochs"):
             st.session_state.pop(key, None)
     c = st.columns([1, 1, 2, 1])  # the loss names are long (sparse_categorical_crossentropy)
-    optimizer = c[0].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(suggested.optimizer),
-                               key="train_optimizer", disabled=disabled, help="sgd uses momentum 0.9.")
-    lr = c[1].number_input("Learning rate", min_value=1e-7, max_value=1e6, value=float(suggested.learning_rate),
-                           format="%g", key="train_lr", disabled=disabled)
+    # Search's Apply and fine-tuning set these four widgets' values: their defaults go into the session state, never
+    # as arguments too (Streamlit warns about a widget given both).
+    _default("train_optimizer", suggested.optimizer, lambda v: v in OPTIMIZERS)
+    _default("train_lr", float(suggested.learning_rate), lambda v: _number(v) and 1e-7 <= v <= 1e6)
+    optimizer = c[0].selectbox("Optimizer", list(OPTIMIZERS), key="train_optimizer", disabled=disabled, on_change=_edited,
+                               help="sgd uses momentum 0.9.")
+    lr = c[1].number_input("Learning rate", min_value=1e-7, max_value=1e6, format="%g", key="train_lr",
+                           disabled=disabled, on_change=_edited)
     losses = list(LOSSES)
-    loss = c[2].selectbox("Loss", losses, index=losses.index(suggested.loss), key="train_loss", disabled=disabled,
+    loss = c[2].selectbox("Loss", losses, index=losses.index(suggested.loss), key="train_loss", disabled=disabled, on_change=_edited,
                           help="Suggested from the labels and the last layer's activation.")
-    logits = c[3].checkbox("from_logits", value=suggested.from_logits, key="train_logits", disabled=disabled,
+    logits = c[3].checkbox("from_logits", value=suggested.from_logits, key="train_logits", disabled=disabled, on_change=_edited,
                            help="Tick when the last layer has no activation (it outputs raw scores, 'logits').")
     c = st.columns(4)
     default_epochs = saved["epochs"] if isinstance(saved.get("epochs"), int) and 0 < saved["epochs"] <= 10_000 \
         else suggest_epochs(len(ds.x_train), 32)
-    epochs = c[0].number_input("Epochs", 1, 10_000, default_epochs, key="train_epochs", disabled=disabled)
+    _default("train_epochs", default_epochs, lambda v: _number(v) and 1 <= v <= 10_000)
+    epochs = c[0].number_input("Epochs", 1, 10_000, key="train_epochs", disabled=disabled, on_change=_edited)
     saved_batch = saved.get("batch_size")
-    default_batch = saved_batch if isinstance(saved_batch, int) and 0 < saved_batch <= 65_536 else 32
-    batch = c[1].number_input("Batch size", 1, 65_536, default_batch, key="train_batch", disabled=disabled)
+    _default("train_batch", saved_batch if isinstance(saved_batch, int) and not isinstance(saved_batch, bool)
+             and 0 < saved_batch <= 65_536 else 32, lambda v: _number(v) and 1 <= v <= 65_536)
+    batch = c[1].number_input("Batch size", 1, 65_536, key="train_batch", disabled=disabled, on_change=_edited)
     split = c[2].number_input("Validation split", 0.0, 0.9, _saved_number(saved, "validation_split", 0.2, 0.0, 0.9),
-                              step=0.05, key="train_split", disabled=disabled,
+                              step=0.05, key="train_split", disabled=disabled, on_change=_edited,
                               help="The share of the training data held out to check for overfitting.")
     patience = c[3].number_input("Early stopping patience", 0, 1000, _saved_number(saved, "patience", 0, 0, 1000),
-                                 key="train_patience", disabled=disabled,
+                                 key="train_patience", disabled=disabled, on_change=_edited,
                                  help="Stop when the validation loss has not improved for this many epochs "
                                       "(0: off). The best weights are kept.")
     c = st.columns([3, 1, 1], vertical_alignment="bottom")
     metric_choices = list(METRICS)
     default_metrics = [m for m in suggested.metrics if m in metric_choices]
     metrics = c[0].multiselect("Metrics", metric_choices, default=default_metrics, key="train_metrics",
-                               disabled=disabled)
+                               disabled=disabled, on_change=_edited)
     seed = c[1].number_input("Seed", 0, 2**31 - 1, _saved_number(saved, "seed", 0, 0, 2**31 - 1), key="train_seed",
-                             disabled=disabled)
+                             disabled=disabled, on_change=_edited)
     watch = c[2].toggle("Weights and gradients", value=saved.get("inspect", True) is not False, key="train_inspect",
-                        disabled=disabled, help="Record each layer's weight and gradient sizes and histograms every "
+                        disabled=disabled, on_change=_edited, help="Record each layer's weight and gradient sizes and histograms every "
                                                 "epoch (Inspect page). Measured on one small batch: training speed "
                                                 "is unchanged.")
     c = st.columns(4)
     from builder.distribute import STRATEGIES
 
-    strategy = c[0].selectbox("Strategy", STRATEGIES, key="train_strategy", disabled=disabled,
+    strategy = c[0].selectbox("Strategy", STRATEGIES, key="train_strategy", disabled=disabled, on_change=_edited,
                               help="auto: every local GPU when there are several. multi-worker: several machines, "
                                    "from the TF_CONFIG environment variable of the server.")
-    mixed = c[1].toggle("Mixed precision", key="train_mixed", disabled=disabled,
+    mixed = c[1].toggle("Mixed precision", key="train_mixed", disabled=disabled, on_change=_edited,
                         help="float16 maths with float32 weights: faster on recent GPUs, slower on CPUs.")
-    jit = c[2].toggle("XLA (jit_compile)", key="train_jit", disabled=disabled,
+    jit = c[2].toggle("XLA (jit_compile)", key="train_jit", disabled=disabled, on_change=_edited,
                       help="Compiles the training step; the first batches take longer.")
-    steps = c[3].number_input("Steps per execution", 1, 10_000, 1, key="train_steps", disabled=disabled,
+    steps = c[3].number_input("Steps per execution", 1, 10_000, 1, key="train_steps", disabled=disabled, on_change=_edited,
                               help="Batches run per call into TensorFlow: fewer Python round trips for small models.")
     comp = type(suggested)(optimizer=optimizer, learning_rate=float(lr), loss=loss, from_logits=bool(logits),
                            metrics=list(metrics))
@@ -221,9 +243,19 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     except SettingsError as e:
         st.error(md_escape(str(e)), icon=":material/error:")
         return None
-    if not disabled:
-        remember(settings)
+    if not disabled and st.session_state.pop(SETTINGS_EDITED, False):
+        remember(settings)  # only after the user changed one: drawing the page writes nothing
     return settings
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _default(key: str, value, valid) -> None:
+    """A widget's value in the session state when it has none (or none it can show)."""
+    if not valid(st.session_state.get(key)):
+        st.session_state[key] = value
 
 
 def _saved_number(saved: dict, key: str, default, low, high):
@@ -256,6 +288,9 @@ def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool,
     """
     if state.read_only():
         raise PermissionError(state.READ_ONLY_MESSAGE)
+    from components.data_panel import with_data
+
+    state.replace(with_data(state.get_graph()))  # the run's graph names its data: "Open in editor" finds it again
     remember(settings)
     weights = st.session_state.get(WEIGHTS) if use_weights else None
     store, graph = state.get_store(), state.get_graph()
@@ -288,7 +323,8 @@ def render_progress(snap: dict) -> None:
         st.progress(min(snap["epoch"] / epochs, 1.0), text=f"{icon} {line}: {snap['epoch']} of {epochs} epochs")
     c = st.columns(3)
     c[0].metric("Elapsed", f"{snap['elapsed_s']:.0f} s")
-    c[1].metric("Samples per second", f"{snap['samples_per_s']:,.0f}")
+    rate = snap.get("samples_per_s")
+    c[1].metric("Samples per second", f"{rate:,.0f}" if isinstance(rate, (int, float)) and rate > 0 else "-")
     last = snap["history"][-1] if snap["history"] else {}
     c[2].metric("Last epoch loss", f"{last['loss']:.4f}" if "loss" in last else "-")
     for note in snap.get("notes") or []:
@@ -419,7 +455,8 @@ def stored_snapshot(run: dict) -> dict:
     settings = run.get("settings") or {}
     return {"id": run["id"], "status": run["status"], "message": run["message"],
             "epoch": len(history), "epochs": settings.get("epochs") or max(len(history), 1), "batch": 0, "steps": 1,
-            "elapsed_s": max(run["updated_at"] - run["created_at"], 0.0), "samples_per_s": 0.0, "history": history,
+            "elapsed_s": max(run["updated_at"] - run["created_at"], 0.0),
+            "samples_per_s": (run.get("stats") or {}).get("samples_per_s"), "history": history,
             "batches": [], "result": {"metrics": run.get("final_metrics") or {}}, "queue_position": 0}
 
 

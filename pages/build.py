@@ -35,8 +35,8 @@ def wait_for_paint() -> None:
 
 graph = state.get_graph()
 if any(nid not in graph.layout for nid in graph.ids()):
-    graph = missing_positions(graph)  # placed once and kept, so the canvas and the file agree
-    state.replace(graph)
+    graph = missing_positions(graph)  # placed once, saved with the next edit: looking writes nothing
+    state.place(graph)
 
 # What the canvas sent comes first: the rest of the page then draws the edited graph in the same run.
 change = canvas.take_events(graph)

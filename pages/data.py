@@ -5,6 +5,8 @@ import streamlit as st
 from components import state
 from components.data_panel import (
     current_dataset,
+    data_problem,
+    project_choice,
     render_compat,
     render_picker,
     render_preview,
@@ -18,9 +20,10 @@ st.subheader("Data")
 render_picker(graph)
 ds = current_dataset(graph)
 if ds is None:
-    st.info("Pick a dataset, or upload one.")
+    problem = data_problem(graph)
+    st.warning(md_escape(problem) if problem else "Pick a dataset, or upload one.", icon=":material/dataset:")
 else:
-    st.markdown(f"**Using:** {md_escape(ds.name)}")
+    st.markdown(f"**Using:** {md_escape(project_choice(graph).label)}")
     render_preview(ds)
     st.markdown("**Model and data**")
     render_compat(graph, ds)

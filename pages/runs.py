@@ -91,7 +91,11 @@ def _open_in_editor(run: dict) -> None:
     """The run's graph, with its trained weights, as a new project."""
     from components.training_panel import WEIGHTS, WEIGHTS_FROM, stored_model
 
+    from builder import datachoice
+
     graph = run["graph"]
+    if datachoice.in_graph(graph) is None:  # a run from before runs named their data in their graph
+        graph = datachoice.into_graph(graph, datachoice.named(run.get("dataset")))
     model = stored_model(run)
     try:
         graph = graph.set_name(f"{graph.name} run {run['id'][:6]}")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from builder.training import memory_problem
 from components import state
-from components.data_panel import current_dataset, render_compat
+from components.data_panel import current_dataset, data_problem, render_compat
 from components.network_view import render_network_view
 from components.search_panel import current_search, render_search
 from components.text import md_escape
@@ -37,7 +37,7 @@ elif job is None:
 
 st.subheader("Train")
 if ds is None:
-    st.info("Pick the data first, on the Data page.")
+    st.info(md_escape(data_problem(graph) or "Pick the data first, on the Data page."), icon=":material/dataset:")
     st.page_link("pages/data.py", label="Data", icon=":material/dataset:")
     st.stop()
 st.markdown(f"**Data:** {md_escape(ds.name)} ({ds.task}, input {' x '.join(map(str, ds.input_shape))}, "
@@ -59,7 +59,9 @@ search_job = current_search()
 busy = active or (search_job is not None and search_job.active)
 with st.expander("Settings for every trial" if searching else "Settings",
                  expanded=not busy and job is None and not searching):
-    settings = render_settings(graph, ds, disabled=busy)
+    if state.read_only():
+        st.caption("Read-only: the settings its owner chose. Save a copy to change them.")
+    settings = render_settings(graph, ds, disabled=busy or state.read_only())
 
 too_big = memory_problem(result, settings) if fits and settings is not None else None
 if too_big:
@@ -112,8 +114,12 @@ with freeze_box:
         c = st.columns(2)
         c[0].metric("Trainable params", f"{trainable:,}")
         c[1].metric("Non-trainable params", f"{frozen:,}")
+    if state.read_only():
+        st.caption("Read-only: the layers its owner froze are grey. Save a copy to freeze others.")
     clicked = render_network_view(graph, result) if freeze_box.open else None
-    if clicked and not active:
+    if clicked and state.read_only():
+        st.warning(state.READ_ONLY_MESSAGE, icon=":material/visibility:")
+    elif clicked and not active:
         node = graph.node(clicked)
         state.commit(graph.set_trainable(clicked, not node.trainable))
         state.flash("info", f"{clicked} is now {'trainable' if not node.trainable else 'frozen'}.")

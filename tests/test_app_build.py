@@ -168,6 +168,46 @@ def test_share_link_opens_the_graph_and_a_broken_one_says_so():
     assert bad.session_state[state.GRAPH].name == "iris_mlp"
 
 
+def widget(elements, prefix: str):
+    """The one widget whose key is `prefix` or starts with `prefix:` (the Data page's keys carry the project and
+    its data choice)."""
+    (found,) = [e for e in elements if e.key == prefix or (e.key or "").startswith(prefix + ":")]
+    return found
+
+
+def use_data(at: AppTest, name: str | None = None, csv: bytes | None = None, file_name: str = "data.csv",
+             **options) -> None:
+    """Makes a built-in dataset, or a CSV upload, the open project's data, as the Data page records a choice
+    (the store; an upload kept beside the database as this session's owner's), then reruns the page."""
+    from builder import datachoice
+    from builder.store import Store, default_path
+    from components.data_panel import uploads_dir
+    from components.owner import owner_of
+
+    if csv is not None:
+        choice = datachoice.with_options(datachoice.upload(csv, file_name), **options) if options else \
+            datachoice.upload(csv, file_name)
+        datachoice.keep_upload(uploads_dir(), choice, csv)
+    else:
+        choice = datachoice.named(name)
+    pid = at.session_state[state.PROJECT]
+    me = owner_of(None, at.session_state[owner.KEY])
+    with Store(default_path()) as db:
+        if csv is not None:
+            db.add_upload(choice.id, me, choice.name, choice.format, len(csv))
+        assert db.set_project_data(pid, choice.to_dict(), owner=me)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def loaded(at: AppTest):
+    """The Dataset the session has loaded for its project (None before any page needed it)."""
+    from components.data_panel import DATASET
+
+    cached = at.session_state[DATASET] if DATASET in at.session_state else None
+    return cached[1] if cached else None
+
+
 def fresh_browser() -> str:
     """A new browser's private key: no projects yet (the store is shared by the tests of a session)."""
     import secrets

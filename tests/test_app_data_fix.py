@@ -6,6 +6,7 @@ from builder.kerasenv import load_keras
 from builder.templates import template
 from components import state
 from components.data_panel import DATASET
+from tests.test_app_build import widget
 
 INPUT_FIX = "compat_fix:input_shape:input"
 CLASSES_FIX = "compat_fix:classes:output"
@@ -33,8 +34,8 @@ def test_apply_to_the_model_fixes_the_input_and_the_output_and_undo_reverts_each
     at = AppTest.from_file("../app.py", default_timeout=120)
     ok(at.run())
     ok(at.switch_page("pages/data.py").run())
-    ok(at.selectbox(key="data_builtin").set_value("digits_flat").run())  # 64 features, 10 classes
-    assert at.session_state[DATASET].name == "digits_flat"
+    ok(widget(at.selectbox, "data_builtin").set_value("digits_flat").run())  # 64 features, 10 classes
+    assert at.session_state[DATASET][1].name == "digits_flat"
     original = template("iris_mlp")  # Input (4,), ... Dense(3, softmax) 'output'
     at.session_state[state.GRAPH] = original
     at.session_state[state.UNDO], at.session_state[state.REDO] = [], []

@@ -11,7 +11,7 @@ from builder.kerasenv import load_keras
 from builder.store import Store, default_path
 from components import state
 from components.training_panel import FINETUNE_GO, FINETUNE_N, RUN, WEIGHTS_FROM, registry
-from tests.test_app_build import fresh_browser, run_app, set_graph
+from tests.test_app_build import fresh_browser, run_app, set_graph, widget
 
 BASE = ["conv1", "bn", "relu", "conv2"]
 
@@ -73,7 +73,7 @@ def test_unfreeze_and_train_continues_the_run_with_the_top_of_the_base_and_a_low
     browser = fresh_browser()
     at = run_app(browser=browser)
     at.switch_page("pages/data.py").run()
-    at.selectbox(key="data_builtin").set_value("digits").run()
+    widget(at.selectbox, "data_builtin").set_value("digits").run()
     set_graph(at, pretrained_like())
     at.switch_page("pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]

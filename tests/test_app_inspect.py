@@ -2,14 +2,13 @@
 
 from builder.templates import template
 from components import state
-from components.data_panel import DATASET, load_shared
-from tests.test_app_build import fresh_browser, messages, plain, run_app
+from tests.test_app_build import fresh_browser, loaded, messages, plain, run_app, use_data
 
 
 def inspect_page(graph, dataset: str):
     at = run_app(browser=fresh_browser())
     at.session_state[state.GRAPH] = graph
-    at.session_state[DATASET] = load_shared(dataset)
+    use_data(at, dataset)
     at.switch_page("pages/inspect.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -21,7 +20,7 @@ def test_a_test_sample_gets_a_prediction_with_every_class_probability():
     at.number_input(key="try_index").set_value(3).run()
     from components.data_panel import label_name
 
-    ds = at.session_state[DATASET]
+    ds = loaded(at)
     said = [plain(m.value).replace("**", "") for m in at.markdown if "Prediction for" in m.value]
     assert said and said[0].startswith(f"Prediction for test sample 3 (true: {label_name(ds, ds.y_test[3])}): ")
     (chart,) = at.get("plotly_chart")
@@ -66,7 +65,7 @@ def test_the_selected_layers_output_on_a_test_sample_while_building():
     load_keras()
     at = run_app(browser=fresh_browser())
     at.session_state[state.GRAPH] = template("digits_cnn")
-    at.session_state[DATASET] = load_shared("digits")
+    use_data(at, "digits")
     at.session_state[state.SELECTED] = "conv2d_1"
     at.run()
     at.run()

@@ -70,7 +70,8 @@ def test_digits_into_mobilenet_v2_with_random_weights(monkeypatch):
     assert all(not graph.node(n).trainable for n in group.nodes)
     assert graph.node(graph.output_ids()[0]).params == {"units": 10, "activation": "softmax"}
     assert graph.extra["training"]["dataset"] == "digits"
-    assert at.session_state[DATASET].name == "digits"
+    assert at.session_state[DATASET][1].name == "digits"
+    assert state.get_store().project_data(at.session_state[state.PROJECT]) == {"kind": "builtin", "name": "digits"}
     weights = at.session_state[WEIGHTS]
     assert set(weights) <= set(group.nodes) and len(weights) == 104
     info = state.get_store().project_info(at.session_state[state.PROJECT])

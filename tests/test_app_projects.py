@@ -7,7 +7,7 @@ from builder.share import encode
 from builder.store import Store, default_path
 from builder.templates import template
 from components import owner, state
-from tests.test_app_build import canvas_event, fresh_browser, messages, plain, run_app
+from tests.test_app_build import canvas_event, fresh_browser, messages, plain, run_app, widget
 
 ALICE, BOB = fresh_browser(), fresh_browser()
 C_KEY = fresh_browser()
@@ -143,7 +143,7 @@ def test_the_projects_list_keeps_the_parameter_total_through_saves_that_keep_the
     (p,) = store().list_projects(owner=f"key:{who}")
     assert p["params"] == 243 and p["layers"] == 4
     at.switch_page("pages/data.py").run()
-    at.selectbox(key="data_builtin").select("wine").run()  # saved into the graph: the layers stay the same
+    widget(at.selectbox, "data_builtin").select("wine").run()  # saved into the graph: the layers stay the same
     assert store().load_project(p["id"]).extra["training"]["dataset"] == "wine"
     assert store().list_projects(owner=f"key:{who}")[0]["params"] == 243
     at.switch_page("pages/build.py").run()

@@ -8,6 +8,7 @@ from builder.templates import template
 from components import state
 from components.network_view import FROZEN, NO_WEIGHTS, TRAINABLE, view_data
 from components.training_panel import RUN, registry
+from tests.test_app_build import widget
 
 
 def app(page: str) -> AppTest:
@@ -42,7 +43,7 @@ def test_data_page_previews_the_default_dataset_and_checks_the_model():
     assert any("The model fits this data" in s for s in texts(at.success))
     assert at.dataframe and list(at.dataframe[0].value.columns)[-1] == "label"
     # Images with a model for 4 features: the check names the Input and what to set.
-    at.selectbox(key="data_builtin").set_value("digits").run()
+    widget(at.selectbox, "data_builtin").set_value("digits").run()
     assert metric(at, "Input shape") == "8 x 8 x 1"
     errors = texts(at.error)
     assert any("input" in e and "8, 8, 1" in e for e in errors), errors
@@ -51,9 +52,9 @@ def test_data_page_previews_the_default_dataset_and_checks_the_model():
 
 def test_keras_download_offline_says_what_to_do():
     at = app("pages/data.py")
-    at.segmented_control(key="data_source").set_value("Download").run()
-    at.selectbox(key="data_keras").set_value("mnist").run()
-    at.button(key="data_keras_load").click().run()
+    widget(at.segmented_control, "data_source").set_value("Download").run()
+    widget(at.selectbox, "data_keras").set_value("mnist").run()
+    widget(at.button, "data_keras_load").click().run()
     assert not at.exception
     assert any("Could not download mnist" in e and "NPZ" in e for e in texts(at.error))
 
@@ -93,7 +94,7 @@ def test_contradicting_loss_gets_a_warning_and_bad_data_blocks_start():
     assert any("crossentropy" in w for w in texts(at.warning))
     at.number_input(key="train_batch").set_value(500).run()
     assert any("Only 96 training samples are left" in w for w in texts(at.warning))
-    at.session_state[state.GRAPH] = template("mnist_cnn")  # 28x28x1 images, iris data
+    at.session_state[state.GRAPH] = template("mnist_cnn").set_extra("training", None)  # 28x28x1 images, iris data
     at.run()
     assert at.button(key="train_start").disabled
     assert any("28, 28, 1" in e or "(4,)" in e for e in texts(at.error))
@@ -203,13 +204,12 @@ def test_a_batch_beyond_the_memory_budget_is_refused_with_the_size_to_use(monkey
 
 
 def test_saved_settings_out_of_range_fall_back_instead_of_stopping_the_page():
-    at = app("pages/train.py")
     for batch, epochs in [(0, 0), (1_000_000, 10**9), (-5, -1), ("32", "ten")]:
+        at = AppTest.from_file("../app.py", default_timeout=120)
+        at.run()  # the Build page: the Train page's widgets have no values yet
         graph = template("iris_mlp").set_extra("training", {"dataset": "iris", "batch_size": batch, "epochs": epochs})
         at.session_state[state.GRAPH] = graph
-        at.session_state["train_batch"] = None
-        at.session_state["train_epochs"] = None
-        at.run()
+        at.switch_page("pages/train.py").run()
         assert not at.exception, (batch, [e.value for e in at.exception])
         assert at.number_input(key="train_batch").value == 32
         assert 1 <= at.number_input(key="train_epochs").value <= 10_000

@@ -703,9 +703,8 @@ def test_rename_and_project_name_errors_quote_what_was_typed_literally():
 def test_flash_messages_and_the_data_page_show_hostile_names_literally():
     import time
 
-    from builder import datasets
     from components import state
-    from components.data_panel import DATASET
+    from tests.test_app_build import use_data
 
     at = run_app()
     name = "<img src=x onerror=window.__pwned=1> **f** [l](javascript:1).json"
@@ -713,11 +712,8 @@ def test_flash_messages_and_the_data_page_show_hostile_names_literally():
                                       time.monotonic())]
     at.run()
     assert_literal(next(e.value for e in at.error if "cannot be opened" in e.value), name)
-    ds = datasets.parse_csv(hostile_csv(), "<b>up</b> **load**.csv")
     at.switch_page("pages/data.py").run()
-    at.segmented_control(key="data_source").set_value("Upload").run()  # else the picker loads a built-in
-    at.session_state[DATASET] = ds
-    at.run()
+    use_data(at, csv=hostile_csv(), file_name="<b>up</b> **load**.csv")  # kept with the project, as an upload is
     assert not at.exception, [e.value for e in at.exception]
     using = next(m.value for m in at.markdown if m.value.startswith("**Using:**"))
     assert_literal(using, "upload: <b>up</b> **load**.csv")

@@ -313,10 +313,72 @@ def test_a_version_1_database_gains_owners_and_its_active_runs_are_interrupted(t
         conn.execute("INSERT INTO runs (id, name, graph, settings, dataset, status, created_at, updated_at) "
                      "VALUES ('oldrun_1', 'm', '{}', '{}', 'iris', 'running', 0, 0)")
     with Store(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 3
+        assert s.schema_version() == SCHEMA_VERSION == 4
         assert s.mark_interrupted() == 1
         assert s.get_run("oldrun_1")["status"] == "interrupted"
         assert s.get_run(s.create_run(None, template("mlp"), {}, "iris"))["status"] == "queued"
+
+
+def test_a_version_3_database_keeps_its_projects_and_gains_data_choices_and_uploads(tmp_path):
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version in range(3):
+            for sql in store_mod.MIGRATIONS[version]:
+                conn.execute(sql)
+            conn.execute("INSERT INTO schema_version VALUES (?)", (version + 1,))
+        conn.execute("INSERT INTO projects (id, name, graph, created_at, updated_at, owner_key) VALUES "
+                     "('oldproj1', 'digits_cnn', ?, 0, 0, 'key:aaaaaaaaaaaaaaaaaaaaaa')", (template("digits_cnn").dumps(),))
+    with Store(path) as s:
+        assert s.schema_version() == 4
+        assert s.load_project("oldproj1") == template("digits_cnn")
+        assert s.project_data("oldproj1") is None  # nothing chosen yet: the graph's training.dataset holds
+        assert s.project_info("oldproj1")["data"] is None
+        assert s.set_project_data("oldproj1", {"kind": "builtin", "name": "iris"}, owner="key:aaaaaaaaaaaaaaaaaaaaaa")
+        assert s.project_data("oldproj1") == {"kind": "builtin", "name": "iris"}
+
+
+def test_the_data_choice_is_the_owners_to_set_and_comes_along_with_a_duplicate(db):
+    me, other = "key:" + "m" * 22, "key:" + "o" * 22
+    db.save_project("project1", template("digits_cnn"), me)
+    choice = {"kind": "upload", "id": "a" * 40, "file": "x.csv", "format": "csv", "label": "y"}
+    assert not db.set_project_data("project1", choice, owner=other)  # not theirs: nothing changes
+    assert db.project_data("project1") is None
+    assert db.set_project_data("project1", choice, owner=me)
+    assert db.project_data("project1") == choice
+    db.save_project("project1", template("mlp"), me)  # saving the graph leaves the data choice alone
+    assert db.project_data("project1") == choice
+    copy = db.duplicate_project("project1", me)
+    assert db.project_data(copy) == choice
+    assert not db.set_project_data("nosuchproject", choice)
+    with pytest.raises(StoreError):
+        db.set_project_data("project1", "iris")
+
+
+def test_uploads_belong_to_who_uploaded_them_and_follow_a_sign_in(db):
+    me, other, user = "key:" + "m" * 22, "key:" + "o" * 22, "user:me@example.org"
+    digest = "b" * 40
+    assert not db.owns_upload(digest, me)
+    db.add_upload(digest, me, "flowers.zip", "zip", 1234)
+    db.add_upload(digest, me, "flowers.zip", "zip", 1234)  # twice: still one record
+    assert db.owns_upload(digest, me)
+    assert not db.owns_upload(digest, other)
+    assert not db.owns_upload(digest, None)
+    assert not db.owns_upload("../../etc/passwd", me)
+    with pytest.raises(StoreError):
+        db.add_upload("not-a-digest", me, "x.csv", "csv", 1)
+    db.transfer_owner(me, user)
+    assert db.owns_upload(digest, user) and not db.owns_upload(digest, me)
+
+
+def test_a_finished_run_keeps_its_samples_per_second(db):
+    run = db.create_run(None, template("mlp"), {}, "iris")
+    assert db.get_run(run)["stats"] == {}
+    db.finish_run(run, "finished", {"loss": 0.5}, stats={"samples_per_s": 4464.0})
+    assert db.get_run(run)["stats"] == {"samples_per_s": 4464.0}
+    assert db.list_runs(limit=1)[0]["stats"] == {"samples_per_s": 4464.0}
+    with pytest.raises(StoreError):
+        db.finish_run(run, "finished", None, stats=[1])
 
 
 def raw_write(db, sql, *args):
