@@ -23,6 +23,9 @@ from components.data_panel import label_name, to_picture
 from components.text import md_escape
 
 DRAW_PX = 280  # the drawing square, in screen pixels
+# streamlit-drawable-canvas floats its toolbar 2.65rem (42 px) above the canvas, over whatever is there (the input
+# choice); elements are 1rem apart: this much more room keeps the toolbar clear of the buttons above.
+TOOLBAR_ROOM_PX = 16
 
 
 def choose_sample(ds: Dataset | None, input_shape: tuple, key: str = "try") -> tuple[np.ndarray | None, str]:
@@ -57,7 +60,9 @@ def _drawn(ds: Dataset | None, input_shape: tuple, key: str) -> tuple[np.ndarray
     from streamlit_drawable_canvas import st_canvas
 
     left, right = st.columns([3, 2], vertical_alignment="top")
+    right.space(TOOLBAR_ROOM_PX)  # what is beside the canvas starts level with it
     with left:
+        st.space(TOOLBAR_ROOM_PX)
         drawn = st_canvas(stroke_width=22, stroke_color="#ffffff", background_color="#000000", height=DRAW_PX,
                           width=DRAW_PX, drawing_mode="freedraw", return_image_data=True, key=f"{key}_canvas")
         st.caption("Draw with the mouse (or a finger); the toolbar undoes or clears.")

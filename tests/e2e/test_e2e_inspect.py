@@ -30,6 +30,13 @@ def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
     # Draw a 1 on the Inspect page.
     go_to(page, "Inspect", page.get_by_text("Draw with the mouse"))
     settle(page)
+    # The canvas's toolbar, shown while the pointer is over the canvas, leaves the input choice above it clear.
+    page.locator("canvas").last.hover()
+    page.wait_for_timeout(600)  # the toolbar slides up
+    toolbar = page.locator(".dc-toolbar").first.bounding_box()
+    for name in ("Draw", "Upload an image", "A test sample"):
+        button = page.locator('[data-testid="stButtonGroup"] button').filter(has_text=name).bounding_box()
+        assert button["y"] + button["height"] <= toolbar["y"], (name, button, toolbar)
     box = page.locator("canvas").last.bounding_box()
     x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
     page.mouse.move(x, y)
