@@ -45,15 +45,14 @@ def test_untrained_layers_with_weights_are_named():
 
 
 def test_a_note_names_at_most_five_untrained_layers():
+    from types import SimpleNamespace as Layer
+
     from components.export_panel import weights_note
 
-    class Layer:
-        def __init__(self, name, weights):
-            self.name, self.weights = name, weights
+    layers = [Layer(name="input", weights=[]), *(Layer(name=f"d{i}", weights=[np.zeros(1)]) for i in range(8)),
+              Layer(name="drop", weights=[])]
+    model = Layer(layers=layers)
 
-    class Model:
-        layers = [Layer("input", []), *(Layer(f"d{i}", [np.zeros(1)]) for i in range(8)), Layer("drop", [])]
-
-    assert weights_note(Model(), ["input", "drop"]) is None  # no layer with weights got any: not trained
-    assert weights_note(Model(), ["d0", "drop"]) == ("The current graph with the weights imported or trained before "
+    assert weights_note(model, ["input", "drop"]) is None  # no layer with weights got any: not trained
+    assert weights_note(model, ["d0", "drop"]) == ("The current graph with the weights imported or trained before "
                                                       "(1 layer); not trained yet: d1, d2, d3, d4, d5 and 2 more.")
