@@ -72,7 +72,7 @@ if searching:
 weights = st.session_state.get(WEIGHTS)
 buttons = st.container(horizontal=True)
 use_weights = False
-if weights:
+if weights and not state.read_only():
     use_weights = buttons.toggle("Start from the current weights", value=True, key="train_use_weights",
                                  help="Layers that did not change since the weights were trained or imported keep "
                                       "them; the others start fresh.")
