@@ -24,7 +24,7 @@ import {
   type Rect,
   type Viewport,
 } from "@xyflow/react";
-import { NODE_W, nodeTypes, type GroupData, type LayerData } from "./nodes";
+import { NODE_W, edgeTypes, nodeTypes, type GroupData, type LayerData } from "./nodes";
 import { Palette, searchPalette } from "./Palette";
 import type { CanvasEvent, Clip, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./types";
 
@@ -234,7 +234,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       const ekey = `${key}|${e.id}|${e.label}|${selected}`;
       const prev = edgeCache.current.get(e.id);
       const edge: Edge = prev && prev.key === ekey ? prev.edge : {
-        id: e.id, source: s, target: t, sourceHandle: "out", targetHandle: handle, type: "smoothstep", selected,
+        id: e.id, source: s, target: t, sourceHandle: "out", targetHandle: handle, type: "shape", selected,
         label: e.label || undefined, labelBgPadding: [4, 2], labelBgBorderRadius: 3, labelShowBg: true,
         className: "lc-edge", markerEnd: { type: "arrowclosed" as never, width: 16, height: 16 },
       };
@@ -663,6 +663,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
             nodes={allNodes}
             edges={edges}
             nodeTypes={nodeTypes}
+            edgeTypes={edgeTypes}
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}

@@ -1,7 +1,7 @@
 // The boxes drawn on the canvas: a layer, a collapsed group, the frame of an expanded group.
 // Everything from Python is shown as text (React escapes it): names and messages are never markup.
 import { memo, useState } from "react";
-import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { BaseEdge, Handle, Position, getSmoothStepPath, type EdgeProps, type NodeProps } from "@xyflow/react";
 import type { GroupIn, NodeIn } from "./types";
 
 export const NODE_W = 240;
@@ -49,8 +49,9 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
         );
       })}
       <div className={"lc-head" + (ports.length ? " with-ports" : "")}>
-        <span className="lc-type">{n.type}</span>
-        <span className="lc-id">{n.id}</span>
+        {/* A long type (GlobalAveragePooling2D) is shown whole: the id gives way, then goes to the next line. */}
+        <span className="lc-type" title={n.type}>{n.type}</span>
+        <span className="lc-id" title={n.id}>{n.id}</span>
         {worst && (
           <span className={`lc-badge ${worst.sev}`} title={issueText(n)} aria-label={issueText(n)}>
             {worst.sev === "error" ? "!" : "⚠"}
@@ -100,7 +101,7 @@ function GroupName({ g, onRename, className }: { g: GroupIn; onRename: GroupData
   const [text, setText] = useState(g.name);
   if (!editing) {
     return (
-      <span className={className} title="Double-click to rename" onDoubleClick={(e) => { e.stopPropagation(); setText(g.name); setEditing(true); }}>
+      <span className={className} title={`${g.name}\nDouble-click to rename`} onDoubleClick={(e) => { e.stopPropagation(); setText(g.name); setEditing(true); }}>
         {g.name}
       </span>
     );
@@ -122,16 +123,22 @@ function GroupName({ g, onRename, className }: { g: GroupIn; onRename: GroupData
 
 export const GroupNode = memo(function GroupNode({ data, selected }: NodeProps) {
   const { g, onToggle, onRename } = data as unknown as GroupData;
+  const shapes = `${g.inShape || "?"} → ${g.outShape || "?"}`;
   return (
     <div className={"lc-node lc-group-node" + (selected ? " selected" : "") + (g.errors ? " has-error" : "")} data-group={g.id}>
       <Handle type="target" position={Position.Top} id="in" className="lc-in" />
+      {/* The name has the whole width, on as many lines as it needs ("MobileNetV2 base (frozen, ImageNet weights)"). */}
       <div className="lc-head">
-        <button className="lc-mini nodrag" title="Expand the group" onClick={() => onToggle(g.id, false)}>▸</button>
         <GroupName g={g} onRename={onRename} className="lc-type" />
         {g.errors > 0 && <span className="lc-badge error" title={`${g.errors} layer(s) with errors inside`}>!</span>}
       </div>
-      <div className="lc-keyp">{g.nodes.length} layers · {fmtCount(g.params)} params</div>
-      <div className="lc-meta"><span className="lc-shape">{g.inShape || "?"} → {g.outShape || "?"}</span></div>
+      <div className="lc-keyp">
+        <button className="lc-mini nodrag" title="Expand the group" onClick={() => onToggle(g.id, false)}>▸</button>
+        <span className="lc-keyp-text">{g.nodes.length} layers · {fmtCount(g.params)} params</span>
+      </div>
+      <div className="lc-meta" title={`input ${g.inShape || "unknown"} → output ${g.outShape || "unknown"}`}>
+        <span className="lc-shape">{shapes}</span>
+      </div>
       <Handle type="source" position={Position.Bottom} id="out" className="lc-out" />
     </div>
   );
@@ -152,3 +159,23 @@ export const GroupBox = memo(function GroupBox({ data }: NodeProps) {
 });
 
 export const nodeTypes = { layer: LayerNode, lcgroup: GroupNode, groupbox: GroupBox };
+
+// An edge's label is its source's output shape: drawn just below the source, where the edge leaves it, rather than
+// half-way. Edges into one layer (Concatenate, Add) come from different layers, so their labels no longer land on
+// one another near the target ("(Nor (Nor"); edges out of one layer carry the same label, drawn once over the other.
+export const EDGE_LABEL_DY = 13;
+
+export const ShapeEdge = memo(function ShapeEdge(p: EdgeProps) {
+  const [path] = getSmoothStepPath({
+    sourceX: p.sourceX, sourceY: p.sourceY, sourcePosition: p.sourcePosition ?? Position.Bottom,
+    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top,
+  });
+  return (
+    <BaseEdge id={p.id} path={path} label={p.label} labelX={p.sourceX} labelY={p.sourceY + EDGE_LABEL_DY}
+      labelStyle={p.labelStyle} labelShowBg={p.labelShowBg} labelBgStyle={p.labelBgStyle} labelBgPadding={p.labelBgPadding}
+      labelBgBorderRadius={p.labelBgBorderRadius} style={p.style} markerEnd={p.markerEnd} markerStart={p.markerStart}
+      interactionWidth={p.interactionWidth} />
+  );
+});
+
+export const edgeTypes = { shape: ShapeEdge };
