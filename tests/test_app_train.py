@@ -213,3 +213,19 @@ def test_saved_settings_out_of_range_fall_back_instead_of_stopping_the_page():
         assert not at.exception, (batch, [e.value for e in at.exception])
         assert at.number_input(key="train_batch").value == 32
         assert 1 <= at.number_input(key="train_epochs").value <= 10_000
+
+
+def test_a_stored_run_shows_the_speed_it_trained_at_and_a_dash_when_not_known():
+    from components.training_panel import stored_snapshot
+
+    run = {"id": "run_12345678", "status": "finished", "message": None, "epochs": [], "settings": {"epochs": 2},
+           "created_at": 0.0, "updated_at": 3.0, "final_metrics": {}, "stats": {"samples_per_s": 4464.2}}
+    assert stored_snapshot(run)["samples_per_s"] == 4464.2
+    at = AppTest.from_string("""
+from components.training_panel import render_progress, stored_snapshot
+run = {"id": "run_12345678", "status": "finished", "message": None, "epochs": [], "settings": {"epochs": 2},
+       "created_at": 0.0, "updated_at": 3.0, "final_metrics": {}}
+render_progress(stored_snapshot({**run, "stats": {"samples_per_s": 4464.2}}))
+render_progress(stored_snapshot(run))  # a run from before the speed was kept
+""", default_timeout=60).run()
+    assert [m.value for m in at.metric if m.label == "Samples per second"] == ["4,464", "-"]

@@ -154,6 +154,9 @@ def test_store_records_the_run(tmp_path):
     assert row["epochs"][-1]["metrics"]["loss"] == pytest.approx(job.history[-1]["loss"])
     assert TrainSettings.from_dict(row["settings"]) == job.settings
     assert row["graph"] == graph and os.path.exists(row["artifact_path"])
+    # What the Train page shows of it after a restart (no live job): the speed it trained at, not 0.
+    assert row["stats"]["samples_per_s"] == pytest.approx(job.snapshot()["samples_per_s"], rel=1e-3)
+    assert row["stats"]["samples_per_s"] > 0 and row["stats"]["samples"] == job.samples
 
 
 def test_registry_caps_running_jobs_and_queues_the_rest():
