@@ -229,7 +229,7 @@ def new_project(graph: Graph, weights_run: str | None = None) -> str:
 
     pid = new_project_id()
     store = get_store()
-    store.save_project(pid, graph, owner())
+    store.save_project(pid, graph, owner(), params=_count_params(graph))
     if weights_run:
         store.set_weights_run(pid, weights_run)
     _reset_session(pid, graph, read_only=False)
@@ -251,6 +251,22 @@ def _unique_name(store, me: str, graph: Graph, tag: str) -> Graph:
             except GraphError:
                 return graph  # a name at its length limit: kept as it is
     return graph
+
+
+def _count_params(graph: Graph) -> int | None:
+    """The graph's parameter total for the projects list, when TensorFlow is loaded already (else the Build page
+    counts it when it first builds the model)."""
+    from builder.kerasenv import keras_loaded
+
+    if not keras_loaded():
+        return None
+    try:
+        from builder.build import ModelBuilder
+
+        model = ModelBuilder().build(graph).model
+        return None if model is None else int(model.count_params())
+    except Exception:  # noqa: BLE001 - a count for a list: never a reason to fail making the project
+        return None
 
 
 def save_copy() -> str:
