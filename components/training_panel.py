@@ -48,11 +48,12 @@ def artifact_dir() -> str:
     return str(default_path().parent / "runs")
 
 
-def run_owner() -> str | None:
+def run_owner() -> str:
     """Whose runs this session shows: its own, or, in someone else's project (read-only), that project's owner's."""
     if state.read_only() and state.project_id():
         info = state.get_store().project_info(state.project_id())
-        return info["owner"] if info else None
+        if info and info["owner"]:
+            return info["owner"]
     return state.owner()
 
 

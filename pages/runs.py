@@ -16,7 +16,12 @@ st.subheader("Runs")
 store.mark_interrupted()  # runs of a server that has died since (another server may share the file)
 scope = st.segmented_control("Show", ["This project", "All my projects"], default="This project", key="runs_scope")
 everywhere = scope == "All my projects"
-runs = store.list_runs(None if everywhere else state.project_id(), limit=200, owner=me)
+if everywhere:
+    runs = store.list_runs(None, limit=200, owner=me)
+else:  # someone else's project (read-only): its owner's runs of it, to look at
+    from components.training_panel import run_owner
+
+    runs = store.list_runs(state.project_id(), limit=200, owner=run_owner())
 if not runs:
     st.info("No runs here yet: train a model on the Train page." if not everywhere else
             "You have no runs yet: train a model on the Train page.")

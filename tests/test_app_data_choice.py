@@ -15,7 +15,7 @@ from builder.store import Store, default_path
 from builder.templates import TEMPLATES, template
 from components import state
 from components.training_panel import RUN, registry
-from tests.test_app_build import PAGES, fresh_browser, loaded, messages, run_app, use_data, widget
+from tests.test_app_build import PAGES, fresh_browser, loaded, messages, plain, run_app, use_data, widget
 
 TABLES = ("projects", "runs", "epochs", "uploads")
 
@@ -228,6 +228,8 @@ def test_someone_elses_trained_project_is_shown_as_it_is_and_clicking_everything
                    messages(bob.warning) + [c.value for c in bob.caption])
     page(bob, "pages/inspect.py")
     assert not any("Not trained yet" in m for m in messages(bob.info))
+    page(bob, "pages/runs.py")  # Alice's run of this project, to look at
+    assert any(plain(e.label).startswith("digits_cnn on digits") for e in bob.expander), [e.label for e in bob.expander]
     # Everything Bob can click, on every page, leaves Alice's project as it was.
     for path in PAGES:
         page(bob, path)
@@ -242,3 +244,11 @@ def test_someone_elses_trained_project_is_shown_as_it_is_and_clicking_everything
                     page(bob, path)
         assert dump_of(pid) == before, path
     assert not any("Changed" in m for m in messages(bob.success))  # nothing claims a change that did not happen
+    # Bob's own copy: Alice's data choice comes along (built-in data is everyone's).
+    page(bob, "pages/build.py")
+    ok(bob.button(key="save_copy").click().run())
+    copy = bob.session_state[state.PROJECT]
+    assert copy != pid and not bob.session_state[state.READ_ONLY]
+    page(bob, "pages/data.py")
+    assert using(bob) == "digits" and not compat_errors(bob)
+    assert dump_of(pid) == before
