@@ -94,9 +94,8 @@ with compare:
 
 def _open_in_editor(run: dict) -> None:
     """The run's graph, with its trained weights, as a new project."""
-    from components.training_panel import WEIGHTS, WEIGHTS_FROM, stored_model
-
     from builder import datachoice
+    from components.training_panel import WEIGHTS, WEIGHTS_FROM, stored_model
 
     graph = run["graph"]
     if datachoice.in_graph(graph) is None:  # a run from before runs named their data in their graph

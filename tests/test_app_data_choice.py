@@ -15,7 +15,16 @@ from builder.store import Store, default_path
 from builder.templates import TEMPLATES, template
 from components import state
 from components.training_panel import RUN, registry
-from tests.test_app_build import PAGES, fresh_browser, loaded, messages, plain, run_app, use_data, widget
+from tests.test_app_build import (
+    PAGES,
+    fresh_browser,
+    loaded,
+    messages,
+    plain,
+    run_app,
+    use_data,
+    widget,
+)
 
 TABLES = ("projects", "runs", "epochs", "uploads")
 
