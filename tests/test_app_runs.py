@@ -20,7 +20,7 @@ def test_a_run_shows_its_settings_and_results_labelled():
     at.switch_page("pages/runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.json  # no raw {…} widget
-    detail = next(e for e in at.expander if run_id[:6] in e.label)
+    detail = next(e for e in at.expander if run_id[:6] in plain(e.label))  # ids hold - and _, escaped
     tables = [plain(m.value) for m in detail.markdown]
     settings_table = next(t for t in tables if t.startswith("| Settings"))
     for row in ["| Optimizer | sgd |", "| Learning rate | 0.003 |",
@@ -47,7 +47,7 @@ def test_a_run_with_few_settings_and_no_result_still_reads():
     store.finish_run(run_id, "failed", None, message="The loss became NaN")
     at.switch_page("pages/runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    detail = next(e for e in at.expander if run_id[:6] in e.label)
+    detail = next(e for e in at.expander if run_id[:6] in plain(e.label))  # ids hold - and _, escaped
     text = "\n".join(plain(m.value) for m in detail.markdown)
     assert "| Epochs | 1 |" in text and "| Odd thing | 1×2 |" in text
     assert "| Status | failed |" in text and "| Message | The loss became NaN |" in text
