@@ -227,6 +227,9 @@ def new_project(graph: Graph, weights_run: str | None = None) -> str:
     """Starts a new project of this owner's with `graph` (the current one stays in the list) and opens it."""
     from builder.store import new_project_id
 
+    from builder.layout import missing_positions
+
+    graph = missing_positions(graph)  # placed when made: the Build page then has nothing to place (and save)
     pid = new_project_id()
     store = get_store()
     store.save_project(pid, graph, owner(), params=_count_params(graph))
