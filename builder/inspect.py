@@ -21,7 +21,7 @@ import numpy as np
 
 from builder.build import build_model
 from builder.kerasenv import load_keras
-from builder.training import _SEED_LOCK
+from builder.training import SEED_LOCK
 
 KINDS = ("image", "vector", "sequence", "probabilities", "tensor")
 MAX_STEPS = 512  # sequence outputs keep at most this many time steps
@@ -267,7 +267,7 @@ def fresh_model(graph, seed: int):
     """The graph's model with the weights a run with this `seed` draws before it loads any earlier weights: the
     untrained model. Keras's seed is process-wide: the lock runs hold while they draw theirs is held here too."""
     keras = load_keras()
-    with _SEED_LOCK:
+    with SEED_LOCK:
         keras.utils.set_random_seed(seed)
         return build_model(graph)
 

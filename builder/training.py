@@ -474,7 +474,7 @@ class TrainingJob(BackgroundJob):
         self.distributed = strategy.num_replicas_in_sync > 1 or s.strategy == "multi-worker"
         if s.mixed_precision:  # Keras keeps the policy per thread: this one's layers only
             keras.config.set_dtype_policy("mixed_float16")
-        with _SEED_LOCK:  # Keras's seed is process-wide: hold it while this model's weights are drawn
+        with SEED_LOCK:  # Keras's seed is process-wide: hold it while this model's weights are drawn
             keras.utils.set_random_seed(s.seed)
             with strategy.scope():
                 built = build(self.graph)
@@ -715,7 +715,7 @@ class _Diverged(Exception):
                 "try 10 times lower.")
 
 
-_SEED_LOCK = threading.Lock()
+SEED_LOCK = threading.Lock()
 
 
 def memory_problem(result, settings: TrainSettings, budget: int | None = None) -> str | None:
