@@ -52,7 +52,8 @@ def choose_sample(ds: Dataset | None, input_shape: tuple, key: str = "try") -> t
         sample = check_sample(ds.x_test[int(index)], input_shape)
         return sample, f"test sample {int(index)} (true: {label_name(ds, ds.y_test[int(index)])})"
     except SampleError as e:
-        st.warning(md_escape(f"{e}."), icon=":material/info:")
+        text = str(e)
+        st.warning(md_escape(f"{text[:1].upper()}{text[1:]}."), icon=":material/info:")
         return None, ""
 
 
@@ -88,6 +89,10 @@ def _typed(ds: Dataset | None, input_shape: tuple, tokens: bool, key: str) -> tu
     help_text = f"In this order: {', '.join(names[:40])}" if names else None
     text = st.text_area(f"{int(np.prod(input_shape))} {'token ids' if tokens else 'values'}, separated by spaces",
                         value=start, key=f"{key}_text", help=help_text, height=90)
+    if not text.strip():  # nothing typed yet: what to do, not a complaint
+        st.info(f"Type {int(np.prod(input_shape))} {'token ids' if tokens else 'values'} to see what the model makes "
+                "of them.", icon=":material/keyboard:")
+        return None, ""
     return from_text(text, input_shape, integers=tokens), "the values typed"
 
 

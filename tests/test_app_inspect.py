@@ -34,8 +34,11 @@ def test_typed_values_for_a_table_model_and_a_wrong_count_says_so():
     assert any("Prediction for the values typed" in plain(m.value) for m in at.markdown)
     at.text_area(key="try_text").input("1 2 3").run()
     assert any("takes 4 values" in m for m in messages(at.warning))
+    assert any(m.startswith("The model takes 4 values") for m in messages(at.warning))  # a sentence
     at.text_area(key="try_text").input("1 two 3 4").run()
     assert any("not a number" in m for m in messages(at.warning))
+    at.text_area(key="try_text").input("  ").run()  # nothing typed: what to do, not a complaint
+    assert not at.warning and any("Type 4 values to see what the model makes of them" in m for m in messages(at.info))
     assert not at.exception
 
 
