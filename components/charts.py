@@ -95,6 +95,9 @@ def curve(metric: str, history: list[dict], batches: list[dict], marks: list[tup
         data.append({"type": "scatter", "x": [r["epoch"] for r in val], "y": [r[f"val_{metric}"] for r in val],
                      "mode": "lines+markers", "name": f"validation {metric}", "line": {"color": VAL, "width": 2}})
     lay = _layout(metric, "epoch", metric)
+    last = max((x for trace in data for x in trace["x"]), default=0)
+    if last <= 12:  # few epochs: a tick per epoch (plotly would label 1.2, 1.4, ...)
+        lay["xaxis"] = {**lay["xaxis"], "tickmode": "linear", "tick0": 0, "dtick": 1}
     if marks:
         lay["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
                           "line": {"color": "#7f7f7f", "width": 1.5, "dash": "dash"}} for x, _ in marks]

@@ -71,3 +71,11 @@ def test_the_gradient_norm_axis_is_labelled_at_powers_of_ten_only():
     assert wide["dtick"] == 2 and [round(v) for v in wide["range"]] == [-12, 4]
     weights = go.Figure(charts.norms(rows, "weight_norm", "Weight norm").to_dict())
     assert weights.layout.yaxis.type in (None, "-", "linear")
+
+
+def test_a_short_run_gets_a_tick_per_epoch_and_a_long_one_plotlys_own():
+    short = charts.curve("loss", [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}], [])
+    assert short.layout.xaxis.dtick == 1 and short.layout.xaxis.tickmode == "linear"
+    long = charts.curve("loss", [{"epoch": e, "loss": 1.0 / e} for e in range(1, 51)], [])
+    assert long.layout.xaxis.dtick is None
+    go.Figure(short.to_dict())  # still a valid figure
