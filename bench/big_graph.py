@@ -44,10 +44,10 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
 
 from bench.edit_latency import compare as _compare
 from bench.report import emit, figure, machine
-from builder.build import BuildResult, ModelBuilder
-from builder.graph import Graph
+from builder.model.build import BuildResult, ModelBuilder
+from builder.model.graph import Graph
 from builder.kerasenv import load_keras
-from builder.summary import summarize
+from builder.model.summary import summarize
 
 OPEN_TARGET = 1.5
 EDIT_TARGET = 0.25
@@ -93,8 +93,8 @@ def save_application(keras, name: str, folder: str) -> str:
 
 def open_model(path: str) -> tuple[Graph, BuildResult]:
     """What opening the file costs the app: import, lay out (the sidebar does), build, summarize."""
-    from builder.importer import import_model
-    from builder.layout import auto_layout
+    from builder.files.importer import import_model
+    from builder.model.layout import auto_layout
 
     graph = auto_layout(import_model(path, max_bytes=None).graph)
     result = ModelBuilder().build(graph)
@@ -191,7 +191,7 @@ def first_open(keras, label: str, path: str, reps: int) -> dict:
 
 def canvas_side(label: str, graph: Graph, edit_ms: float, reps: int) -> list[dict]:
     """The Build page's server-side work after an edit and after expanding a group, against `edit_ms`."""
-    from builder.profile import profile
+    from builder.model.profile import profile
     from components.canvas import apply_event, canvas_data
 
     builder = ModelBuilder()

@@ -34,8 +34,8 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import emit, machine
-from builder.graph import Edge, Graph, Node
-from builder.share import link
+from builder.model.graph import Edge, Graph, Node
+from builder.model.share import link
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,8 +29,8 @@ from urllib.parse import parse_qs, urlparse
 if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builder.graph import Graph
-from builder.share import link
+from builder.model.graph import Graph
+from builder.model.share import link
 
 EDITORS, WATCHERS = range(4), range(4, 8)  # the editors' first hidden layer is a Dense
 ACTIVE = ("queued", "compiling", "running")

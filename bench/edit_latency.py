@@ -33,10 +33,10 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import emit, figure, machine
-from builder.build import BuildResult, ModelBuilder
-from builder.graph import Edge, Graph, Node
+from builder.model.build import BuildResult, ModelBuilder
+from builder.model.graph import Edge, Graph, Node
 from builder.kerasenv import load_keras
-from builder.summary import summarize
+from builder.model.summary import summarize
 
 SIZES = (10, 50, 200)
 EDIT_SIZE = 200

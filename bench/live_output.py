@@ -1,7 +1,7 @@
 """The selected layer's output on a sample, after an edit: what the Build inspector's "Output on a sample" costs.
 
 Ours: the session's `ModelBuilder` (which has built the 50-layer graph) builds it with one parameter of the first
-layer changed, then `builder.inspect.layer_outputs` gives the middle layer's output for one sample (a new sub-model
+layer changed, then `builder.train.inspect.layer_outputs` gives the middle layer's output for one sample (a new sub-model
 on the edited model: nothing is reused from before the edit). Reference: raw Keras in the same process, the same
 edited model written by hand, then `keras.Model(inputs, layer.output)` and a call on the sample. Target: ratio
 <= 1.0, and ours <= 300 ms (the issue's refresh budget, server side; the browser round trip comes on top).
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from bench.edit_latency import FAMILIES  # noqa: E402
 from bench.report import emit, figure, machine  # noqa: E402
-from builder.build import ModelBuilder  # noqa: E402
+from builder.model.build import ModelBuilder  # noqa: E402
 from builder.kerasenv import load_keras  # noqa: E402
 
 SIZE = 50
@@ -32,7 +32,7 @@ TARGET_MS = 300.0
 
 def measure(family, reps: int) -> tuple[float, float, float]:
     """(ours p50 ms, reference p50 ms, ours p95 ms) for `reps` edits."""
-    from builder.inspect import layer_outputs
+    from builder.train.inspect import layer_outputs
 
     keras = load_keras()
     graph = family.graph(SIZE)

@@ -42,8 +42,8 @@ def chain(n: int = 50):
 
 def ours(edits: int) -> float:
     """RSS growth (MB) from after WARMUP edits to after `edits` more."""
-    from builder.build import ModelBuilder
-    from builder.summary import summarize
+    from builder.model.build import ModelBuilder
+    from builder.model.summary import summarize
 
     graph = chain()
     builder = ModelBuilder()

@@ -1,6 +1,6 @@
 """Design-space search: what a search trial costs over a plain `fit` of the same model (issue 16's targets).
 
-A trial of `builder.search.SearchJob` is one of our `TrainingJob`s. Its wall time (`Trial.seconds`) covers
+A trial of `builder.train.search.SearchJob` is one of our `TrainingJob`s. Its wall time (`Trial.seconds`) covers
 building the trial's graph once to check it (`_check_graph`: build + profile), creating its run, the job (build,
 seed, compile, the untrained loss on up to 512 samples, the sampler thread, our epoch callback, `fit`, `evaluate`
 + `predict` on the test data) and, with a store and an artifact dir, the run's rows in SQLite (one per epoch),
@@ -44,7 +44,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import emit, figure, machine
-from builder.graph import Graph
+from builder.model.graph import Graph
 
 TARGET = 1.10
 BUDGET_S = 120.0
@@ -71,10 +71,11 @@ def workload(kind: str):
 
     The spaces only move a layer's width a little, so every trial does about the same work.
     """
-    from builder import datasets, search
+    from builder.data import datasets
+    from builder.train import search
 
     if kind == "iris":
-        from builder.templates import iris_mlp
+        from builder.model.templates import iris_mlp
 
         graph = iris_mlp()  # input -> dense (16) -> dense_1 (8) -> output (3)
         graph = search.set_dim(graph, "dense.units", {"values": list(range(12, 21))})
@@ -96,7 +97,7 @@ def workload(kind: str):
 
 
 def settings_for(graph, data, epochs: int, batch: int):
-    from builder.training import TrainSettings, suggest_compile
+    from builder.train.training import TrainSettings, suggest_compile
 
     settings = TrainSettings(compile=suggest_compile(graph, data.task, data.classes), epochs=epochs,
                              batch_size=batch, validation_split=0.2)
@@ -106,7 +107,7 @@ def settings_for(graph, data, epochs: int, batch: int):
 
 def raw_trial(graph, data, settings) -> dict:
     """Raw Keras for one trial (the graph and settings with the trial's values): seconds of each step."""
-    from builder.build import build_model
+    from builder.model.build import build_model
     from builder.kerasenv import load_keras
 
     keras = load_keras()
@@ -148,11 +149,11 @@ class Probe:
 @contextlib.contextmanager
 def timers(probe: Probe):
     """Wraps the steps of a trial with timers (restored on exit). Nested labels are marked with '  ' in front."""
-    import builder.build
-    import builder.runlogs
-    import builder.search
+    import builder.model.build
+    import builder.train.runlogs
+    import builder.train.search
     import builder.store
-    import builder.training
+    import builder.train.training
     from builder.kerasenv import load_keras
 
     keras = load_keras()
@@ -181,21 +182,21 @@ def timers(probe: Probe):
     def inside(phase, label):
         return lambda: label if probe.phase == phase else None
 
-    wrap(builder.search.SearchJob, "_check_graph", lambda: "check graph (build + profile)")
-    wrap(builder.training.TrainingJob, "_prepare", lambda: "prepare (build, compile, ...)")
-    wrap(builder.build, "build", inside("prepare (build, compile, ...)", "  build"))
+    wrap(builder.train.search.SearchJob, "_check_graph", lambda: "check graph (build + profile)")
+    wrap(builder.train.training.TrainingJob, "_prepare", lambda: "prepare (build, compile, ...)")
+    wrap(builder.model.build, "build", inside("prepare (build, compile, ...)", "  build"))
     wrap(keras.Model, "evaluate", lambda: {"prepare (build, compile, ...)": "  untrained-loss evaluate",
                                            "test evaluate + predict": "  evaluate"}.get(probe.phase))
     wrap(keras.Model, "predict", inside("test evaluate + predict", "  predict"))
-    wrap(builder.runlogs.RunLog, "model", inside("prepare (build, compile, ...)", "  TensorBoard graph"))
+    wrap(builder.train.runlogs.RunLog, "model", inside("prepare (build, compile, ...)", "  TensorBoard graph"))
     wrap(keras.Model, "fit", lambda: "fit (sampler, epoch callback)")
     # The sampler thread's readings of the running metrics, beside the training loop (5 a second).
-    wrap(builder.training, "_consistent_metrics",
+    wrap(builder.train.training, "_consistent_metrics",
          inside("fit (sampler, epoch callback)", "  sampler readings (beside fit)"))
-    wrap(builder.runlogs.RunLog, "epoch", inside("fit (sampler, epoch callback)", "  TensorBoard epoch scalars"))
-    wrap(builder.training, "evaluate", lambda: "test evaluate + predict")
-    wrap(builder.training, "save_artifact", lambda: "save .keras")
-    wrap(builder.runlogs.RunLog, "close", lambda: None if probe.phase else "TensorBoard close")
+    wrap(builder.train.runlogs.RunLog, "epoch", inside("fit (sampler, epoch callback)", "  TensorBoard epoch scalars"))
+    wrap(builder.train.training, "evaluate", lambda: "test evaluate + predict")
+    wrap(builder.train.training, "save_artifact", lambda: "save .keras")
+    wrap(builder.train.runlogs.RunLog, "close", lambda: None if probe.phase else "TensorBoard close")
     wrap(builder.store.Store, "add_epoch", inside("fit (sampler, epoch callback)", "  store epoch rows"))
     for name in ("create_run", "set_run_status", "finish_run"):
         wrap(builder.store.Store, name, lambda: None if probe.phase else "store run rows")
@@ -212,8 +213,8 @@ def timers(probe: Probe):
 # -- the paired search ----------------------------------------------------------------------------------------------
 def paired_search(kind: str, app: bool, reps: int, probe: Probe) -> list[dict]:
     """One search of reps + 1 trials, each paired with raw Keras; the rounds after the warm-up."""
-    from builder import search
-    from builder.search import SearchJob
+    from builder.train import search
+    from builder.train.search import SearchJob
 
     graph, data, epochs, batch = workload(kind)
     settings = settings_for(graph, data, epochs, batch)
@@ -328,8 +329,8 @@ def summarize_rounds(kind: str, app: bool, rounds: list[dict]) -> tuple[list[dic
 
 def iris_8_trials() -> tuple[dict, str]:
     """The 8-trial iris search of tests/test_search.py, end to end (with a store and an artifact dir)."""
-    from builder import datasets
-    from builder.search import SearchJob
+    from builder.data import datasets
+    from builder.train.search import SearchJob
     from builder.store import Store
 
     graph = Graph.from_dict(IRIS_SEARCH)

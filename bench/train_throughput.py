@@ -34,7 +34,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import emit, figure, machine
-from builder.graph import Graph
+from builder.model.graph import Graph
 
 TARGET = round(1 / 0.97, 3)
 TENSORBOARD: list[tuple[float, float, float]] = []  # per job: (s writing epoch figures, s writing the graph, fit s)
@@ -70,8 +70,8 @@ def workload(kind: str):
 
 def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float, float, float]:
     """(wall s, CPU s, seconds in the weight/gradient sampler during fit, and before it) of our job's `fit`."""
-    from builder.runlogs import has_logs
-    from builder.training import TrainingJob, TrainSettings, suggest_compile
+    from builder.train.runlogs import has_logs
+    from builder.train.training import TrainingJob, TrainSettings, suggest_compile
 
     settings = TrainSettings(compile=suggest_compile(graph, "classification", 10), epochs=epochs,
                              batch_size=batch, validation_split=0.1, inspect=inspect)
@@ -93,8 +93,8 @@ def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float
 
 
 def raw(graph, data, epochs, batch) -> float:
-    from builder.build import build_model
-    from builder.training import suggest_compile
+    from builder.model.build import build_model
+    from builder.train.training import suggest_compile
 
     model = build_model(graph)
     optimizer, loss, metrics = suggest_compile(graph, "classification", 10).keras_objects()

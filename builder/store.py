@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Self
 
-from builder.graph import Graph, GraphError
+from builder.model.graph import Graph, GraphError
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # used with fullmatch: "$" would let "id\n" through
 RUN_STATUSES = ("queued", "compiling", "running", "stopped", "finished", "failed", "interrupted")
@@ -88,7 +88,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX IF NOT EXISTS projects_owner ON projects (owner_key, updated_at)",
         "CREATE INDEX IF NOT EXISTS runs_owner_key ON runs (owner_key, created_at)",
     ),
-    # 4: the project's data choice (builder.datachoice as JSON; NULL: the one its graph carries), written only when
+    # 4: the project's data choice (builder.data.datachoice as JSON; NULL: the one its graph carries), written only when
     # the user chooses; who uploaded which data file (kept beside the database under its sha1); and a run's
     # figures that are not metrics (samples per second), for showing it after a restart.
     (
@@ -363,7 +363,7 @@ class Store:
         return info
 
     def project_data(self, project_id: str) -> dict | None:
-        """The project's data choice (a dict, see builder.datachoice), or None when none was chosen for it."""
+        """The project's data choice (a dict, see builder.data.datachoice), or None when none was chosen for it."""
         check_id(project_id)
         with self._tx(write=False) as conn:
             row = conn.execute("SELECT data FROM projects WHERE id = ?", (project_id,)).fetchone()

@@ -185,7 +185,7 @@ def search_scatter(trials: list[dict], x: str, objective: str, higher_is_better:
     """The finished trials of a search: `objective` against `x` ("macs", "total_params" or a searched key), the
     best trial ringed; against a cost (MACs, params) the Pareto front is drawn: no other trial is as cheap and
     better."""
-    from builder.search import pareto
+    from builder.train.search import pareto
 
     done = [t for t in trials if t.get("status") == "ok" and t.get("score") is not None]
     cost_axis = x in ("macs", "total_params")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from builder.build import BuildResult
-from builder.codegen import (
+from builder.model.build import BuildResult
+from builder.files.codegen import (
     CodegenError,
     generate_code,
     generate_script,
     is_chain,
     safe_filename,
 )
-from builder.graph import Graph
+from builder.model.graph import Graph
 from components.text import md_escape
 
 CODE = "lc_code"  # (graph, style) -> code, for the last graph

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from builder.compare import (
+from builder.model.compare import (
     ADDED,
     CHANGED,
     REMOVED,
@@ -19,7 +19,7 @@ from builder.compare import (
     settings_changes,
     show,
 )
-from builder.graph import Node
+from builder.model.graph import Node
 from components.canvas import key_params_text
 from components.text import clip, md_escape
 

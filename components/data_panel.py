@@ -1,6 +1,6 @@
 """Choosing the data: built-in datasets, Keras downloads and uploads; preview and compatibility.
 
-The data choice belongs to the project (builder.datachoice): the store keeps it, and every page reads it from
+The data choice belongs to the project (builder.data.datachoice): the store keeps it, and every page reads it from
 there on every run, so a reload, a new tab or a server restart finds it. Only a user's choice writes it (the
 widgets' callbacks): drawing a page never does. Uploaded files are kept beside the database under their sha1,
 owned by the uploader. Built-in arrays are loaded once per process and shared read-only; an upload is read once
@@ -12,10 +12,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from builder import compat, datachoice, datasets
-from builder.datachoice import DataChoice, DataChoiceError
-from builder.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
-from builder.graph import Graph, GraphError
+from builder.data import compat
+
+from builder.data import datachoice
+
+from builder.data import datasets
+from builder.data.datachoice import DataChoice, DataChoiceError
+from builder.data.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
+from builder.model.graph import Graph, GraphError
 from components import charts, state
 from components.text import md_escape
 

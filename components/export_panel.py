@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from builder.export import (
+from builder.files.export import (
     COMPARE_LIMIT,
     FORMATS,
     TFLITE,
@@ -16,7 +16,7 @@ from builder.export import (
     serving_signature,
     tflite_comparison,
 )
-from builder.graph import Graph
+from builder.model.graph import Graph
 from components import state
 from components.text import md_escape
 from components.training_panel import WEIGHTS, current_run, restore_weights, stored_model
@@ -89,8 +89,8 @@ def weights_note(model, loaded: list[str]) -> str | None:
 
 def _fresh_model(graph: Graph, weights: dict | None):
     """A model of its own for export (not the Build page's), with the weights that fit; cached per graph."""
-    from builder.build import build_model
-    from builder.importer import apply_weights
+    from builder.model.build import build_model
+    from builder.files.importer import apply_weights
 
     cached = st.session_state.get(MODEL)
     if cached is not None and cached[0] is graph and cached[1] is weights:
@@ -196,7 +196,7 @@ def render_tflite_comparison(model, graph: Graph, key: str) -> None:
 
 
 def _compare(model, graph: Graph, key: str) -> dict | str:
-    from builder.training import suggest_compile
+    from builder.train.training import suggest_compile
 
     ds = _test_data(graph, key)
     if ds is None or len(ds.x_test) == 0:
@@ -239,7 +239,7 @@ def _comparison_table(report: dict) -> None:
 
 def render_logs(run_id: str, key: str) -> None:
     """"Download logs": the run's TensorBoard folder as a zip, and how to open it; nothing when it has none."""
-    from builder.runlogs import has_logs, log_dir, zip_logs
+    from builder.train.runlogs import has_logs, log_dir, zip_logs
     from components.training_panel import artifact_dir
 
     try:

@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from builder.datasets import Dataset
-from builder.samples import (
+from builder.data.datasets import Dataset
+from builder.data.samples import (
     SampleError,
     check_sample,
     from_drawing,
@@ -153,7 +153,7 @@ def feature_grid(array: np.ndarray, lo: float, hi: float, columns: int = TILE_CO
 
 
 def render_layer_output(out, ds: Dataset | None = None, key: str = "", columns: int = TILE_COLUMNS) -> None:
-    """Draws a `builder.inspect.LayerOutput`: feature maps as a grid, a vector as bars, a sequence as a heatmap,
+    """Draws a `builder.train.inspect.LayerOutput`: feature maps as a grid, a vector as bars, a sequence as a heatmap,
     the final output as class probabilities."""
     shape = " × ".join(map(str, out.shape))
     more = f"; the first {out.array.shape[-1]} of {out.channels} channels" if out.capped and out.kind == "image" else ""
@@ -206,7 +206,7 @@ def render_live_output(result, nid: str, graph) -> None:
         sample, described = choose_sample(ds, input_shape, key="live")
         if sample is None:
             return
-        from builder.inspect import InspectError, layer_outputs
+        from builder.train.inspect import InspectError, layer_outputs
 
         try:
             out = layer_outputs(model, sample, [nid])[nid]
@@ -225,7 +225,7 @@ def _with_session_weights(model) -> None:
     mark = (id(model), id(weights))
     if not weights or st.session_state.get(LIVE_WEIGHTS) == mark:
         return
-    from builder.importer import apply_weights
+    from builder.files.importer import apply_weights
 
     apply_weights(model, weights)
     st.session_state[LIVE_WEIGHTS] = mark
@@ -238,8 +238,8 @@ LAYERS_PER_PAGE = 8
 
 def render_inside(model, before: list, sample: np.ndarray, ds: Dataset | None, described: str) -> None:
     """Every layer's output for one sample: the trained model's, with the models in `before` ((label, model),
-    builder.inspect.compared_models: untrained, at the start of the run) to its left."""
-    from builder.inspect import InspectError, layer_outputs
+    builder.train.inspect.compared_models: untrained, at the start of the run) to its left."""
+    from builder.train.inspect import InspectError, layer_outputs
 
     try:
         trained = layer_outputs(model, sample)
@@ -283,7 +283,7 @@ def _colour(heat: np.ndarray, picture: np.ndarray) -> np.ndarray:
 
 def render_explain(model, ds: Dataset | None) -> None:
     """Grad-CAM (or a saliency map) for a test image: which pixels drove the prediction."""
-    from builder.inspect import InspectError, heatmap
+    from builder.train.inspect import InspectError, heatmap
 
     if ds is None or ds.kind != "image" or ds.task != "classification":
         st.info("Grad-CAM explains image classifiers: pick image data (digits, an image zip) on the Data page.")
@@ -310,7 +310,7 @@ def render_explain(model, ds: Dataset | None) -> None:
 
 def render_filters(model) -> None:
     """The first convolution's filters as pictures."""
-    from builder.inspect import first_conv_filters
+    from builder.train.inspect import first_conv_filters
 
     filters = first_conv_filters(model)
     if filters is None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from builder.build import BuildResult, fmt_shape
-from builder.catalog import LAYERS, ParamSpec, default_params
-from builder.graph import Graph, GraphError
+from builder.model.build import BuildResult, fmt_shape
+from builder.model.catalog import LAYERS, ParamSpec, default_params
+from builder.model.graph import Graph, GraphError
 from components.text import clip, md_escape
 
 ERROR = "lc_inspector_error"  # (node id, param path, message) of the last refused value
@@ -172,7 +172,7 @@ def _inputs_order(graph: Graph, nid: str) -> Graph | None:
 
 def _adapt(graph: Graph, nid: str) -> Graph | None:
     """A layer that adapts (Normalization): its statistics computed from the chosen dataset (Keras's `adapt`)."""
-    from builder.adapt import adapt_normalization
+    from builder.data.adapt import adapt_normalization
     from components.data_panel import current_dataset
 
     ds = current_dataset(graph)
@@ -189,8 +189,8 @@ def _adapt(graph: Graph, nid: str) -> Graph | None:
 
 
 def _inference_note(graph: Graph, node) -> None:
-    """Why a BatchNormalization-style layer stays frozen when a pretrained base is fine-tuned (builder.finetune)."""
-    from builder.finetune import base_layers, keeps_inference
+    """Why a BatchNormalization-style layer stays frozen when a pretrained base is fine-tuned (builder.train.finetune)."""
+    from builder.train.finetune import base_layers, keeps_inference
 
     if not keeps_inference(node) or (node.trainable and node.id not in base_layers(graph)):
         return

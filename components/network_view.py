@@ -15,8 +15,8 @@ import html
 import streamlit as st
 from streamlit_agraph import Config, Edge, Node, agraph
 
-from builder.build import BuildResult
-from builder.graph import Graph
+from builder.model.build import BuildResult
+from builder.model.graph import Graph
 from components.text import clip
 
 HANDLED = "lc_netview_handled"

@@ -1,6 +1,6 @@
 """The "Start from a pretrained network" page: a keras.applications base, its preprocessing and a new head.
 
-The graph comes from `builder.pretrained.start_graph`; this module picks the network, the data, the input size
+The graph comes from `builder.files.pretrained.start_graph`; this module picks the network, the data, the input size
 and the weights, and opens the result as a new project (the weights kept beside the database, as an imported
 model's are).
 """
@@ -14,9 +14,9 @@ import tempfile
 
 import streamlit as st
 
-from builder import datasets
-from builder.datasets import BUILTIN, Dataset, DatasetError
-from builder.pretrained import (
+from builder.data import datasets
+from builder.data.datasets import BUILTIN, Dataset, DatasetError
+from builder.files.pretrained import (
     APPLICATIONS,
     FAMILIES,
     PREPROCESSING,
@@ -199,12 +199,12 @@ def _offline_message(text: str, url: str | None) -> None:
 
 
 def _data_choice(choice: str):
-    """The new project's data choice (builder.datachoice) for the page's choice, the uploaded zip kept with it.
+    """The new project's data choice (builder.data.datachoice) for the page's choice, the uploaded zip kept with it.
 
     Returns:
         The DataChoice, or None when an upload could not be kept (the message is flashed).
     """
-    from builder import datachoice
+    from builder.data import datachoice
     from components.data_panel import keep_upload, project_choice
 
     if choice == PROJECT_DATA:
@@ -219,7 +219,7 @@ def _data_choice(choice: str):
 
 
 def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, choice: str) -> None:
-    from builder import datachoice
+    from builder.data import datachoice
     from components.data_panel import DATASET
     from components.training_panel import WEIGHTS
 
@@ -237,16 +237,16 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
         st.error(md_escape(f"{name} could not be made ({type(e).__name__}). Nothing was changed."), icon=":material/error:")
         return
     st.session_state.pop(OFFLINE, None)
-    from builder.build import build
-    from builder.importer import apply_weights
-    from builder.layout import auto_layout
+    from builder.model.build import build
+    from builder.files.importer import apply_weights
+    from builder.model.layout import auto_layout
 
     graph = auto_layout(made.graph)
     model = build(graph).model  # built once: for the statistics and for the file a reload starts from
     if model is not None:
         apply_weights(model, made.weights)
         if arg is None:
-            from builder.pretrained import calibrate_batch_norm
+            from builder.files.pretrained import calibrate_batch_norm
 
             with st.spinner("Measuring BatchNormalization statistics on your images..."):
                 made.weights = calibrate_batch_norm(model, graph, made.weights, ds.x_train)

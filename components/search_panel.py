@@ -1,5 +1,5 @@
 """Search: mark parameters in the inspector, run a KerasTuner search from the Train page, compare the trials and
-apply one (builder/search.py does the work)."""
+apply one (builder/train/search.py does the work)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 import streamlit as st
 
-from builder import search
-from builder.catalog import LAYERS
-from builder.graph import Graph
-from builder.search import SearchError, SearchJob
+from builder.train import search
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph
+from builder.train.search import SearchError, SearchJob
 from components import charts, state
 from components.text import md_escape
 
@@ -217,7 +217,7 @@ def _save_options(keys: dict) -> None:
 
 def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
     """Searching the learning rate, the batch size and the optimizer."""
-    from builder.training import OPTIMIZERS
+    from builder.train.training import OPTIMIZERS
 
     with st.expander("Also search the training settings", expanded=bool(spec and any(
             search.split_key(d.key)[0] in ("compile", "training") for d in spec.dims))):

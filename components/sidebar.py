@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from builder.codegen import safe_filename
-from builder.graph import Graph, GraphError, GraphFormatError
-from builder.share import link
-from builder.templates import TEMPLATES, template
+from builder.files.codegen import safe_filename
+from builder.model.graph import Graph, GraphError, GraphFormatError
+from builder.model.share import link
+from builder.model.templates import TEMPLATES, template
 from components import state
 from components.text import md_escape
 
@@ -16,7 +16,7 @@ MAX_GRAPH_FILE = 5 * 1024 * 1024
 
 def _import(upload) -> None:
     """A trained .keras / .h5 model: its graph onto the canvas, its weights kept for training and export."""
-    from builder.importer import MAX_BYTES, ModelImportError, import_model
+    from builder.files.importer import MAX_BYTES, ModelImportError, import_model
     from components.training_panel import WEIGHTS
 
     if upload.size > MAX_BYTES:
@@ -32,7 +32,7 @@ def _import(upload) -> None:
     except Exception as e:  # noqa: BLE001 - never a traceback: say what failed
         state.flash("error", f"{upload.name} cannot be imported ({type(e).__name__}). Your project is unchanged.")
         return
-    from builder.layout import auto_layout
+    from builder.model.layout import auto_layout
 
     pid = state.new_project(auto_layout(result.graph))
     st.session_state[WEIGHTS] = result.weights
@@ -172,6 +172,6 @@ def render_sidebar() -> None:
 
 def upload_limit_mb() -> int:
     """The upload limit in MB (LAYERCANVAS_MAX_UPLOAD_MB), for the file uploaders."""
-    from builder.datasets import MB, max_upload_bytes
+    from builder.data.datasets import MB, max_upload_bytes
 
     return max(1, max_upload_bytes() // MB)

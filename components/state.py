@@ -13,8 +13,8 @@ import time
 
 import streamlit as st
 
-from builder.graph import Graph
-from builder.templates import TEMPLATES, template
+from builder.model.graph import Graph
+from builder.model.templates import TEMPLATES, template
 
 GRAPH = "lc_graph"
 UNDO = "lc_undo"
@@ -124,7 +124,7 @@ def init_project() -> None:
     latest project, or a new one. A project id that is not there opens nothing: the Projects page says so."""
     if PROJECT in st.session_state:
         return
-    from builder.share import ShareLinkError, decode
+    from builder.model.share import ShareLinkError, decode
 
     store = get_store()
     me = owner()
@@ -227,7 +227,7 @@ def new_project(graph: Graph, weights_run: str | None = None) -> str:
     """Starts a new project of this owner's with `graph` (the current one stays in the list) and opens it."""
     from builder.store import new_project_id
 
-    from builder.layout import missing_positions
+    from builder.model.layout import missing_positions
 
     graph = missing_positions(graph)  # placed when made: the Build page then has nothing to place (and save)
     pid = new_project_id()
@@ -241,7 +241,7 @@ def new_project(graph: Graph, weights_run: str | None = None) -> str:
 
 def _unique_name(store, me: str, graph: Graph, tag: str) -> Graph:
     """`graph` named so it differs from this owner's other projects: "mlp (shared)", "mlp (shared 2)", ..."""
-    from builder.graph import GraphError
+    from builder.model.graph import GraphError
 
     taken = {p["name"] for p in store.list_projects(limit=1000, owner=me, search=graph.name)}
     if graph.name not in taken:
@@ -264,7 +264,7 @@ def _count_params(graph: Graph) -> int | None:
     if not keras_loaded():
         return None
     try:
-        from builder.build import ModelBuilder
+        from builder.model.build import ModelBuilder
 
         model = ModelBuilder().build(graph).model
         return None if model is None else int(model.count_params())
@@ -410,7 +410,7 @@ def select_many(ids: list[str]) -> None:
 
 def build_result():
     """The BuildResult of the current graph, rebuilt only when the graph changed."""
-    from builder.build import ModelBuilder
+    from builder.model.build import ModelBuilder
 
     graph = get_graph()
     cached = st.session_state.get(RESULT)
@@ -432,8 +432,8 @@ def summary_and_cost(result):
     cached = st.session_state.get(DERIVED)
     if cached is not None and cached[0] is result:
         return cached[1], cached[2]
-    from builder.profile import profile
-    from builder.summary import summarize
+    from builder.model.profile import profile
+    from builder.model.summary import summarize
 
     summary, cost = summarize(result), profile(result)
     st.session_state[DERIVED] = (result, summary, cost)

@@ -1,6 +1,6 @@
 """The Train page's parts: settings, Start/Stop, live progress and curves, results, freezing.
 
-Jobs run in `builder.training` threads that never touch streamlit; a
+Jobs run in `builder.train.training` threads that never touch streamlit; a
 fragment redraws the current job's progress every second while it trains.
 The run id is kept in the URL (`?run=...`), so a reload reattaches to it.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from builder.datasets import Dataset
-from builder.graph import Graph
-from builder.training import (
+from builder.data.datasets import Dataset
+from builder.model.graph import Graph
+from builder.train.training import (
     LOSSES,
     METRICS,
     OPTIMIZERS,
@@ -139,7 +139,7 @@ def _weights_from_file(path: str | None) -> None:
     st.session_state[WEIGHTS_FROM] = path
     if not os.path.isfile(path):
         return
-    from builder.importer import import_model
+    from builder.files.importer import import_model
 
     try:
         st.session_state[WEIGHTS] = import_model(path).weights
@@ -216,7 +216,7 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
                                                 "epoch (Inspect page). Measured on one small batch: training speed "
                                                 "is unchanged.")
     c = st.columns(4)
-    from builder.distribute import STRATEGIES
+    from builder.train.distribute import STRATEGIES
 
     strategy = c[0].selectbox("Strategy", STRATEGIES, key="train_strategy", disabled=disabled, on_change=_edited,
                               help="auto: every local GPU when there are several. multi-worker: several machines, "
@@ -470,7 +470,7 @@ def keep_weights(job: TrainingJob) -> None:
 
 def counts(result) -> tuple[int, int]:
     """(trainable, non-trainable) weights of a build result."""
-    from builder.summary import summarize
+    from builder.model.summary import summarize
 
     s = summarize(result)
     return s.trainable_params, s.non_trainable_params
@@ -534,7 +534,7 @@ def render_finetune(graph: Graph, ds: Dataset, settings: TrainSettings | None, r
                     ready: bool) -> None:
     """After a run on a graph with a frozen base: unfreeze the top N layers of the base and train on from the
     run's weights with the learning rate divided by 10, in one click (one undoable edit)."""
-    from builder.finetune import base_layers, finetune_learning_rate, plan
+    from builder.train.finetune import base_layers, finetune_learning_rate, plan
 
     base = base_layers(graph)
     if not base or settings is None or st.session_state.get(WEIGHTS_FROM) != run_id \
@@ -587,7 +587,7 @@ def render_finetune(graph: Graph, ds: Dataset, settings: TrainSettings | None, r
 
 def _finetune(ds: Dataset, settings: TrainSettings, n: int, run_id: str) -> None:
     """The button's callback (before the page is drawn again, so the learning-rate field can take the new rate)."""
-    from builder.finetune import finetune_record, finetune_settings, unfreeze_top
+    from builder.train.finetune import finetune_record, finetune_settings, unfreeze_top
 
     tuned = finetune_settings(settings)
     graph = unfreeze_top(state.get_graph(), n).set_extra("compile", tuned.compile.to_dict())

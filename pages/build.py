@@ -4,10 +4,10 @@ import time
 
 import streamlit as st
 
-from builder.graph import GraphError
+from builder.model.graph import GraphError
 from builder.kerasenv import keras_loaded
-from builder.layout import missing_positions
-from builder.validate import apply_fix
+from builder.model.layout import missing_positions
+from builder.model.validate import apply_fix
 from components import canvas, state
 from components.code_panel import render_code
 from components.inspector import render_inspector

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from builder.inspect import compared_models
+from builder.train.inspect import compared_models
 from components import state
 from components.data_panel import current_dataset
 from components.export_panel import model_to_export
@@ -61,7 +61,7 @@ else:
     if job is not None:
         rows = job.snapshot().get("inspect")
     elif stored is not None:
-        from builder.inspect import load_rows
+        from builder.train.inspect import load_rows
 
         rows = load_rows(artifact_dir(), stored["id"])
     render_weights_gradients(rows)

@@ -5,9 +5,9 @@ import time
 
 import streamlit as st
 
-from builder.codegen import safe_filename
+from builder.files.codegen import safe_filename
 from builder.store import StoreError
-from builder.templates import TEMPLATES
+from builder.model.templates import TEMPLATES
 from components import state
 from components.sidebar import new_from_template, open_upload, upload_limit_mb
 from components.text import md_escape

@@ -94,7 +94,7 @@ with compare:
 
 def _open_in_editor(run: dict) -> None:
     """The run's graph, with its trained weights, as a new project."""
-    from builder import datachoice
+    from builder.data import datachoice
     from components.training_panel import WEIGHTS, WEIGHTS_FROM, stored_model
 
     graph = run["graph"]
@@ -191,7 +191,7 @@ for run in chosen:
         right.markdown(_table("Result", _result_rows(run)))
         if st.toggle("Weights and gradients", key=f"wg_open:{run['id']}",
                      help="Each layer's weight and gradient sizes and histograms per epoch, as recorded in training."):
-            from builder.inspect import load_rows
+            from builder.train.inspect import load_rows
             from components.inspect_panel import render_weights_gradients
             from components.training_panel import artifact_dir
 

@@ -1,7 +1,7 @@
 """Counts the MACs of every keras.applications network (with its top, at its training size) and rewrites
-builder/application_macs.py.
+builder/files/application_macs.py.
 
-Each network is built with random weights, read into a graph by the importer and profiled by builder.profile,
+Each network is built with random weights, read into a graph by the importer and profiled by builder.model.profile,
 the count the Build page shows. One child process per network keeps memory down.
 
 Usage:
@@ -24,10 +24,10 @@ def count(name: str) -> float:
     import os
 
     os.environ.setdefault("LAYERCANVAS_MAX_PARAMS", "500000000")
-    from builder.importer import import_keras_model
+    from builder.files.importer import import_keras_model
     from builder.kerasenv import load_keras
-    from builder.pretrained import application
-    from builder.profile import profile
+    from builder.files.pretrained import application
+    from builder.model.profile import profile
 
     keras = load_keras()
     app = application(name)
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "--one":
         print(json.dumps(count(argv[1])))
         return 0
-    from builder.pretrained import APPLICATIONS
+    from builder.files.pretrained import APPLICATIONS
 
     names = argv or list(APPLICATIONS)
     macs = {}
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         print(f"{name}: {macs[name] / 1e9:.3f} G MACs", flush=True)
     if argv:
         return 0
-    path = ROOT / "builder" / "application_macs.py"
+    path = ROOT / "builder" / "files" / "application_macs.py"
     head = path.read_text().split("MACS: dict[str, float] = ")[0]
     rows = "".join(f"    {name!r}: {value:.0f},\n" for name, value in macs.items())
     path.write_text(f"{head}MACS: dict[str, float] = {{\n{rows}}}\n")

@@ -3,7 +3,7 @@
 For each application (`weights=None`, random weights from a fixed seed, logits out):
   1. save it as a .keras file and import it as the command line does (`import_model(path, max_bytes=None)`);
   2. build the graph: its parameter count must be Keras's, to the unit;
-  3. generate its code (`builder.codegen.generate_code`), run it: the same config as the graph's model, the same
+  3. generate its code (`builder.files.codegen.generate_code`), run it: the same config as the graph's model, the same
      parameter and layer counts (the original's layers with nested models expanded);
   4. load the original's weights into both, by layer name (the importer's weights per node), and predict one random
      image: the largest difference from the original's logits, relative to their largest magnitude.
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "scripts", "README.md")
 RUN_MAX_PARAMS = 500_000_000
-DEFAULT_MAX_PARAMS = 250_000_000  # builder.build's default (LAYERCANVAS_MAX_PARAMS)
+DEFAULT_MAX_PARAMS = 250_000_000  # builder.model.build's default (LAYERCANVAS_MAX_PARAMS)
 TOLERANCE = 1e-4  # largest difference, relative to the largest logit
 BEGIN, END = "<!-- applications table: begin -->", "<!-- applications table: end -->"
 
@@ -112,9 +112,9 @@ def check(name: str, input_shape: tuple | None = None, seed: int = 0) -> Row:
     """
     import numpy as np
 
-    from builder.build import build_model
-    from builder.codegen import generate_code
-    from builder.importer import ModelImportError, apply_weights, import_model
+    from builder.model.build import build_model
+    from builder.files.codegen import generate_code
+    from builder.files.importer import ModelImportError, apply_weights, import_model
     from builder.kerasenv import load_keras
 
     keras = load_keras()

@@ -50,8 +50,8 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from builder.catalog import LAYERS, STARTERS
-from builder.graph import ID_RE, Graph, GraphError
+from builder.model.catalog import LAYERS, STARTERS
+from builder.model.graph import ID_RE, Graph, GraphError
 from tests.layer_cases import CASES, case_graph
 from tests.strategies import JSONISH, TYPES, graphs, value_for
 
@@ -499,7 +499,7 @@ def _damage_text(draw, text: str) -> tuple[str | bytes, str]:
 
 @cache
 def _template_docs() -> dict[str, dict]:
-    from builder.templates import TEMPLATES, template
+    from builder.model.templates import TEMPLATES, template
 
     return {k: template(k).to_dict() for k in sorted(TEMPLATES)}
 
@@ -573,9 +573,9 @@ def graph_pipeline(graph: Graph, builder, script: bool) -> tuple[str, str] | Non
 
     Returns None when the model built, else (the first error's code, its message).
     """
-    from builder.codegen import CodegenError, generate_code, generate_script
-    from builder.summary import summarize, summary_text
-    from builder.validate import check_structure
+    from builder.files.codegen import CodegenError, generate_code, generate_script
+    from builder.model.summary import summarize, summary_text
+    from builder.model.validate import check_structure
 
     again = Graph.loads(graph.dumps())
     if again != graph:
@@ -645,7 +645,7 @@ class _Builders:
         self.every, self.uses, self.builder = every, 0, None
 
     def get(self):
-        from builder.build import ModelBuilder
+        from builder.model.build import ModelBuilder
 
         if self.builder is None or self.uses >= self.every:
             self.builder, self.uses = ModelBuilder(FUZZ_MAX_PARAMS, FUZZ_WARN_PARAMS), 0
@@ -664,7 +664,7 @@ class GraphTarget(Target):
         return graph_cases()
 
     def fixed(self) -> list[Case]:
-        from builder.templates import TEMPLATES, template
+        from builder.model.templates import TEMPLATES, template
 
         cases = [Case("template", (template(k).dumps(), True, f"template:{k} as is", "template graph, as is"))
                  for k in sorted(TEMPLATES)]
@@ -766,7 +766,7 @@ class ParamTarget(Target):
         elif case.kind == "wrapped":
             g = g.set_param("layer", "layer", {"type": inner, "params": dict(STARTERS.get(inner, {}))})
             g = g.set_param("layer", f"layer.{name}", value)
-        from builder.validate import check_structure
+        from builder.model.validate import check_structure
 
         bad = [i for i in check_structure(g) if i.code in ("bad_param", "unknown_param", "missing_param")]
         if bad:
@@ -1216,7 +1216,7 @@ class DatasetTarget(Target):
     name = "datasets"
 
     def __init__(self):
-        from builder.datasets import DatasetError
+        from builder.data.datasets import DatasetError
 
         self.expected = (DatasetError,)
 
@@ -1264,7 +1264,7 @@ class DatasetTarget(Target):
         return f"{case.kind} {a[0]}"
 
     def run(self, case: Case):
-        from builder import datasets as D
+        from builder.data import datasets as D
 
         kwargs: dict = {}
         if case.kind == "random":
@@ -1302,7 +1302,7 @@ class DatasetTarget(Target):
 
     @staticmethod
     def _special(case: Case) -> tuple[str, bytes]:
-        from builder import datasets as D
+        from builder.data import datasets as D
 
         what = case.args[0]
         if case.kind == "over_limit":
@@ -1332,7 +1332,7 @@ class DatasetTarget(Target):
 
 
 def _check_dataset(d) -> None:
-    """What a parsed upload promises (builder.datasets.Dataset)."""
+    """What a parsed upload promises (builder.data.datasets.Dataset)."""
     problems = []
     if len(d.x_train) != len(d.y_train) or len(d.x_test) != len(d.y_test):
         problems.append("x and y lengths differ")
@@ -1381,9 +1381,9 @@ def _normalized_keras_zip(data: bytes) -> bytes:
 @cache
 def model_file(source: str, fmt: str) -> bytes:
     """The bytes of a saved model: `template:mlp`, `layer:Dense:2`, `lambda`, `resizing` or `weights`."""
-    from builder.build import build_model
+    from builder.model.build import build_model
     from builder.kerasenv import load_keras
-    from builder.templates import template
+    from builder.model.templates import template
 
     keras = load_keras()
     keras.utils.set_random_seed(0)
@@ -1540,7 +1540,7 @@ class ImporterTarget(Target):
     name = "importer"
 
     def __init__(self):
-        from builder.importer import ModelImportError
+        from builder.files.importer import ModelImportError
 
         self.expected = (ModelImportError,)
 
@@ -1580,7 +1580,7 @@ class ImporterTarget(Target):
         return {"random": "random bytes", "zip_text": "zip of text members"}[case.kind]
 
     def run(self, case: Case):
-        from builder.importer import import_model
+        from builder.files.importer import import_model
 
         kw: dict = {}
         if case.kind == "valid":
@@ -1622,7 +1622,7 @@ class ImporterTarget(Target):
 
     @staticmethod
     def _special(what: str):
-        from builder.importer import MAX_BYTES, import_model
+        from builder.files.importer import MAX_BYTES, import_model
 
         if what == "over_cap_path":  # a sparse file: refused by its size before anything is read
             with tempfile.TemporaryDirectory() as tmp:
@@ -1677,7 +1677,7 @@ def _import(import_model, data: bytes, filename, via: str, **kw):
 
 
 def _check_import(result) -> None:
-    from builder.validate import check_structure
+    from builder.model.validate import check_structure
 
     g = result.graph
     if Graph.loads(g.dumps()) != g:

@@ -3,7 +3,7 @@
 Adding a layer to the catalog = one LayerSpec + one row here.
 """
 
-from builder.graph import Edge, Graph, Node
+from builder.model.graph import Edge, Graph, Node
 
 IMG, SEQ, VEC = [8, 8, 3], [10, 3], [4]
 

@@ -96,7 +96,7 @@ def main(plan_path: str) -> None:
         facts[fmt] = fact
         for i, command in enumerate(_commands(text)):  # LayerCanvas itself on the path, as where it is installed
             sys.path.append(plan["layercanvas"])
-            from builder.__main__ import main as cli
+            from builder.cli.main import main as cli
 
             out = io.StringIO()
             with contextlib.redirect_stdout(out):

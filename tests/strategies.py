@@ -2,8 +2,8 @@
 
 from hypothesis import strategies as st
 
-from builder.catalog import LAYERS, STARTERS
-from builder.graph import Edge, Graph, Node
+from builder.model.catalog import LAYERS, STARTERS
+from builder.model.graph import Edge, Graph, Node
 
 TYPES = sorted(LAYERS)
 JSONISH = st.recursive(

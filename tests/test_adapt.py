@@ -5,10 +5,10 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from builder.adapt import adapt_normalization
-from builder.build import build_model
-from builder.codegen import generate_code
-from builder.graph import Edge, Graph, GraphError, Node
+from builder.data.adapt import adapt_normalization
+from builder.model.build import build_model
+from builder.files.codegen import generate_code
+from builder.model.graph import Edge, Graph, GraphError, Node
 from builder.kerasenv import load_keras
 
 keras = load_keras()

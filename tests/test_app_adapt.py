@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from builder import datasets
+from builder.data import datasets
 from builder.kerasenv import load_keras
 from components import state
 from tests.test_app_build import run_app, set_graph

@@ -3,9 +3,9 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builder.graph import Graph
-from builder.share import encode
-from builder.templates import template
+from builder.model.graph import Graph
+from builder.model.share import encode
+from builder.model.templates import template
 from components import owner, state
 
 PAGES = ["pages/build.py", "pages/data.py", "pages/train.py", "pages/inspect.py", "pages/export.py", "pages/runs.py",
@@ -179,7 +179,7 @@ def use_data(at: AppTest, name: str | None = None, csv: bytes | None = None, fil
              **options) -> None:
     """Makes a built-in dataset, or a CSV upload, the open project's data, as the Data page records a choice
     (the store; an upload kept beside the database as this session's owner's), then reruns the page."""
-    from builder import datachoice
+    from builder.data import datachoice
     from builder.store import Store, default_path
     from components.data_panel import uploads_dir
     from components.owner import owner_of

@@ -13,7 +13,7 @@ def _app(case: str) -> None:
     """
     import streamlit as st
 
-    from builder.templates import template
+    from builder.model.templates import template
     from components.compare_panel import render_compare
 
     a = template("iris_mlp")

@@ -8,11 +8,11 @@ import sqlite3
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builder import datachoice
-from builder.datasets import BUILTIN
-from builder.share import encode
+from builder.data import datachoice
+from builder.data.datasets import BUILTIN
+from builder.model.share import encode
 from builder.store import Store, default_path
-from builder.templates import TEMPLATES, template
+from builder.model.templates import TEMPLATES, template
 from components import state
 from components.training_panel import RUN, registry
 from tests.test_app_build import (

@@ -3,7 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from builder.kerasenv import load_keras
-from builder.templates import template
+from builder.model.templates import template
 from components import state
 from components.data_panel import DATASET
 from tests.test_app_build import widget

@@ -3,8 +3,8 @@ weights, and names the ones still untrained."""
 
 import numpy as np
 
-from builder.build import build_model
-from builder.templates import template
+from builder.model.build import build_model
+from builder.model.templates import template
 from components import state
 from components.training_panel import WEIGHTS
 from tests.test_app_build import fresh_browser, messages, run_app

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from builder.graph import Graph
+from builder.model.graph import Graph
 from builder.kerasenv import load_keras
 from builder.store import Store, default_path
 from components import state

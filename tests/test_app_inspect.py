@@ -1,6 +1,6 @@
 """AppTest: the Inspect page tries the model on a test sample, typed values, and says what is wrong with bad input."""
 
-from builder.templates import template
+from builder.model.templates import template
 from components import state
 from tests.test_app_build import fresh_browser, loaded, messages, plain, run_app, use_data
 

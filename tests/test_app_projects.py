@@ -3,9 +3,9 @@ the Projects page, and a project switch that leaves nothing of the previous one 
 
 from streamlit.testing.v1 import AppTest
 
-from builder.share import encode
+from builder.model.share import encode
 from builder.store import Store, default_path
-from builder.templates import template
+from builder.model.templates import template
 from components import owner, state
 from tests.test_app_build import canvas_event, fresh_browser, messages, plain, run_app, widget
 

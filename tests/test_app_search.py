@@ -3,7 +3,7 @@ apply with undo, the trials on the Runs page)."""
 
 import pytest
 
-from builder import search
+from builder.train import search
 from builder.kerasenv import load_keras
 from components import state
 from components.search_panel import SEARCH, parse_values

@@ -4,7 +4,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from builder.templates import template
+from builder.model.templates import template
 from components import state
 from components.network_view import FROZEN, NO_WEIGHTS, TRAINABLE, view_data
 from components.training_panel import RUN, registry
@@ -128,7 +128,7 @@ def test_freezing_a_layer_moves_its_weights_to_non_trainable():
 
 
 def test_the_network_view_greys_frozen_layers_and_shows_no_user_markup():
-    from builder.build import build
+    from builder.model.build import build
 
     graph = template("iris_mlp").set_trainable("dense", False)
     nodes, edges = view_data(graph, build(graph))
@@ -187,7 +187,7 @@ def test_mirrored_without_gpus_trains_on_the_cpu_with_a_notice():
 
 
 def test_a_batch_beyond_the_memory_budget_is_refused_with_the_size_to_use(monkeypatch):
-    from builder import memory
+    from builder.model import memory
 
     monkeypatch.setattr(memory, "BUDGET_BYTES", 32 * 1024)  # a tiny server: the iris MLP fits batches up to ~90
     at = app("pages/train.py")

@@ -31,9 +31,9 @@ def test_application_imports_exactly_and_its_code_predicts_the_same(name):
 
 def test_the_check_sees_wrong_weights(monkeypatch):
     """The comparison has teeth: without the imported weights the predictions are far from the original's."""
-    import builder.importer
+    import builder.files.importer
 
-    monkeypatch.setattr(builder.importer, "apply_weights", lambda model, weights: [])  # check() imports it when run
+    monkeypatch.setattr(builder.files.importer, "apply_weights", lambda model, weights: [])  # check() imports it when run
     row = check("MobileNetV3Small", input_shape=(32, 32, 3))
     assert row.error == "" and row.keras_params == row.imported_params
     assert row.diff_import > 1e-2 and row.diff_code > 1e-2 and not row.ok
@@ -42,9 +42,9 @@ def test_the_check_sees_wrong_weights(monkeypatch):
 def test_generated_code_imports_the_application_layers_it_uses():
     import ast
 
-    from builder.build import build_model
-    from builder.codegen import generate_code, generate_script
-    from builder.graph import Edge, Graph, Node
+    from builder.model.build import build_model
+    from builder.files.codegen import generate_code, generate_script
+    from builder.model.graph import Edge, Graph, Node
 
     g = Graph((Node("x", "Input", {"shape": [4, 4, 3]}),
                Node("LayerScale", "LayerScale", {"init_values": 0.5, "projection_dim": 3}),

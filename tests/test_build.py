@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from builder.build import BuildError, ModelBuilder, build, build_model
-from builder.graph import Edge, Graph, Node
+from builder.model.build import BuildError, ModelBuilder, build, build_model
+from builder.model.graph import Edge, Graph, Node
 from builder.kerasenv import load_keras
-from builder.summary import summarize, summary_text
-from builder.templates import TEMPLATES, template
+from builder.model.summary import summarize, summary_text
+from builder.model.templates import TEMPLATES, template
 
 keras = load_keras()
 
@@ -167,7 +167,7 @@ def test_rebuilt_model_predicts_like_a_fresh_one_with_same_weights():
 def test_a_model_refused_over_kept_layers_is_built_again_from_scratch():
     import keras
 
-    from builder.build import ModelBuilder
+    from builder.model.build import ModelBuilder
 
     graph = template("iris_mlp")
     builder = ModelBuilder()

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.build import build
-from builder.catalog import LAYERS
-from builder.graph import Graph
-from builder.layout import NODE_H, NODE_W, auto_layout, overlaps
-from builder.templates import template
+from builder.model.build import build
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph
+from builder.model.layout import NODE_H, NODE_W, auto_layout, overlaps
+from builder.model.templates import template
 from components.canvas import (
     MAX_DRAWN,
     apply_event,

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from builder.build import build
-from builder.catalog import (
+from builder.model.build import build
+from builder.model.catalog import (
     ACTIVATIONS,
     CATEGORIES,
     LAYERS,
@@ -17,7 +17,7 @@ from builder.catalog import (
     search,
 )
 from builder.kerasenv import load_keras
-from builder.summary import summarize
+from builder.model.summary import summarize
 from tests.layer_cases import CASES, all_cases, case_graph
 
 keras = load_keras()
@@ -162,7 +162,7 @@ def test_named_ports_match_arity():
     (4, ("Conv2D", {"filters": 32, "kernel_size": 1})), (5, ("Conv3D", {"filters": 32, "kernel_size": 1})),
 ])
 def test_the_projection_to_a_width_keeps_the_other_axes(rank, expected):
-    from builder.catalog import channel_projection
+    from builder.model.catalog import channel_projection
 
     type_, params = channel_projection(rank, 32)
     assert (type_, params) == expected

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from builder.__main__ import main
-from builder.templates import template
+from builder.cli.main import main
+from builder.model.templates import template
 
 
 @pytest.fixture
@@ -206,7 +206,7 @@ def test_export_new_formats_from_a_trained_model(trained_iris, tmp_path, capsys,
 
     model_path, _, _ = trained_iris
     if fmt == "notebook":
-        pytest.importorskip("builder.notebook")
+        pytest.importorskip("builder.files.notebook")
     capsys.readouterr()
     assert main(["export", str(model_path), "--format", fmt, "-o", str(tmp_path / name), "--dataset", "iris"]) == 0
     out = capsys.readouterr()
@@ -220,7 +220,7 @@ def test_export_new_formats_from_a_trained_model(trained_iris, tmp_path, capsys,
         got = ort.InferenceSession(str(tmp_path / name)).run(None, {"input": x})[0]
         np.testing.assert_allclose(got, expected, atol=1e-4)
     elif fmt.startswith("tflite"):
-        from builder.export import tflite_predict
+        from builder.files.export import tflite_predict
 
         got = tflite_predict((tmp_path / name).read_bytes(), [x], ["input"])[0]
         np.testing.assert_allclose(got, expected, atol=0.05)  # quantized weights: close, not equal

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from builder.__main__ import main
+from builder.cli.main import main
 from builder.kerasenv import load_keras
-from builder.templates import template
+from builder.model.templates import template
 
 
 @pytest.fixture

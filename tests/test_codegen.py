@@ -1,4 +1,4 @@
-"""Generated code builds the same model as builder.build: same config (names included), same counts."""
+"""Generated code builds the same model as builder.model.build: same config (names included), same counts."""
 
 import ast
 import json
@@ -10,8 +10,8 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from builder.build import build
-from builder.codegen import (
+from builder.model.build import build
+from builder.files.codegen import (
     CodegenError,
     fmt,
     generate_code,
@@ -20,8 +20,8 @@ from builder.codegen import (
     var_name,
     var_names,
 )
-from builder.graph import Edge, Graph, Node, keras_name
-from builder.templates import TEMPLATES, template
+from builder.model.graph import Edge, Graph, Node, keras_name
+from builder.model.templates import TEMPLATES, template
 from tests.layer_cases import all_cases, case_graph
 from tests.strategies import graphs
 
@@ -207,7 +207,7 @@ def test_generated_graphs_round_trip(g):
 
 
 def test_cli_code_writes_module_and_script(tmp_path, capsys):
-    from builder.__main__ import main
+    from builder.cli.main import main
 
     graph_path = tmp_path / "g.json"
     template("cifar_cnn").save(graph_path)
@@ -226,7 +226,7 @@ def test_cli_code_writes_module_and_script(tmp_path, capsys):
 
 @pytest.mark.parametrize("key,dataset", [("iris_mlp", "iris"), ("lstm_text", "tokens")])
 def test_training_script_runs_one_epoch(tmp_path, key, dataset):
-    from builder.codegen import generate_script
+    from builder.files.codegen import generate_script
 
     script = tmp_path / "train.py"
     script.write_text(generate_script(template(key), dataset))
@@ -246,7 +246,7 @@ def test_training_script_on_jax_without_tensorflow(tmp_path):
     files, loaded here (TensorFlow backend), evaluate to the test loss and accuracy the script printed."""
     import os
 
-    from builder.datasets import BUILTIN
+    from builder.data.datasets import BUILTIN
     from builder.kerasenv import load_keras
 
     cases = [("iris_mlp", "iris"), ("digits_cnn", "digits")]

@@ -1,4 +1,4 @@
-"""builder.compare: the architecture diff of two graphs (two training runs)."""
+"""builder.model.compare: the architecture diff of two graphs (two training runs)."""
 
 import json
 from dataclasses import replace
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from builder.catalog import LAYERS, REQUIRED
-from builder.compare import (
+from builder.model.catalog import LAYERS, REQUIRED
+from builder.model.compare import (
     ABSENT,
     ADDED,
     CHANGED,
@@ -20,8 +20,8 @@ from builder.compare import (
     settings_changes,
     show,
 )
-from builder.graph import Graph, GraphError, Node
-from builder.templates import TEMPLATES, template
+from builder.model.graph import Graph, GraphError, Node
+from builder.model.templates import TEMPLATES, template
 from tests.strategies import graphs, value_for
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,11 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.catalog import ACTIVATIONS, DTYPES, LAYERS
-from builder.compat import ERROR, WARNING, CompatIssue, apply_fix, check
-from builder.datasets import Dataset, load
-from builder.graph import Graph, GraphError
-from builder.templates import template
+from builder.model.catalog import ACTIVATIONS, DTYPES, LAYERS
+from builder.data.compat import ERROR, WARNING, CompatIssue, apply_fix, check
+from builder.data.datasets import Dataset, load
+from builder.model.graph import Graph, GraphError
+from builder.model.templates import template
 
 
 def data(input_shape=(4,), classes=3, n=40, y=None, x_dtype="float32", kind="table") -> Dataset:
@@ -254,7 +254,7 @@ def test_every_fix_does_what_its_message_says_and_the_issue_goes(case):
 
 
 def test_a_flat_model_meeting_images_gets_the_shape_and_a_flatten():
-    from builder.build import build_model
+    from builder.model.build import build_model
 
     graph = mlp(units=10, activation="softmax")
     issue = only(check(graph, data((8, 8, 1), 10)))
@@ -289,7 +289,7 @@ def test_the_reshape_fix_keeps_the_layers_after_the_input_working():
     first_dense = graph.successors("x")[0]
     assert fixed.inputs_of(first_dense) == [reshape]
 
-    from builder.build import build_model
+    from builder.model.build import build_model
 
     model = build_model(fixed)
     assert tuple(model.input_shape) == (None, 8, 8, 1) and tuple(model.output_shape) == (None, 10)

@@ -1,4 +1,4 @@
-"""builder.datachoice: a project's data choice, as a value, in the graph file, and as kept upload files."""
+"""builder.data.datachoice: a project's data choice, as a value, in the graph file, and as kept upload files."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builder import datachoice
-from builder.datachoice import DataChoice, DataChoiceError
-from builder.datasets import BUILTIN, KERAS_DATASETS, DatasetError
-from builder.graph import Graph
-from builder.share import decode, link
-from builder.templates import TEMPLATES, template
+from builder.data import datachoice
+from builder.data.datachoice import DataChoice, DataChoiceError
+from builder.data.datasets import BUILTIN, KERAS_DATASETS, DatasetError
+from builder.model.graph import Graph
+from builder.model.share import decode, link
+from builder.model.templates import TEMPLATES, template
 
 CSV = b"a,b,label\n" + b"".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}\n".encode() for i in range(40))
 

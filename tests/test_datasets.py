@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from builder import datasets as D
+from builder.data import datasets as D
 from builder.config import env_int
-from builder.datasets import (
+from builder.data.datasets import (
     BUILTIN,
     Dataset,
     DatasetError,
@@ -51,8 +51,8 @@ def test_unknown_dataset_lists_the_names():
 
 
 def test_compile_settings_follow_the_labels_and_the_last_activation():
-    from builder.templates import template
-    from builder.training import suggest_compile
+    from builder.model.templates import template
+    from builder.train.training import suggest_compile
 
     logits = suggest_compile(template("cifar_cnn"), "classification", 10)  # head has no activation: logits
     assert (logits.loss, logits.from_logits) == ("sparse_categorical_crossentropy", True)

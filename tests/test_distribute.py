@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-from builder.codegen import generate_script
-from builder.distribute import (
+from builder.files.codegen import generate_script
+from builder.train.distribute import (
     StrategyError,
     check_batch,
     is_chief,
@@ -20,7 +20,7 @@ from builder.distribute import (
     parse_tf_config,
     wait_for_workers,
 )
-from builder.templates import template
+from builder.model.templates import template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -153,7 +153,7 @@ def test_the_cli_gives_up_on_a_missing_worker_with_a_message(tmp_path):
 
 
 def test_malformed_tf_config_in_the_cli(tmp_path, capsys, monkeypatch):
-    from builder.__main__ import main
+    from builder.cli.main import main
 
     graph = tmp_path / "g.json"
     graph.write_text(template("iris_mlp").dumps())

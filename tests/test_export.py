@@ -7,9 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from builder import datasets
-from builder.build import build_model
-from builder.export import (
+from builder.data import datasets
+from builder.model.build import build_model
+from builder.files.export import (
     FORMATS,
     ExportError,
     export,
@@ -20,8 +20,8 @@ from builder.export import (
     serving_signature,
 )
 from builder.kerasenv import load_keras
-from builder.templates import template
-from builder.training import LOSSES, METRICS, OPTIMIZERS, CompileSettings
+from builder.model.templates import template
+from builder.train.training import LOSSES, METRICS, OPTIMIZERS, CompileSettings
 from tests.conftest import ROOT
 from tests.layer_cases import all_cases, case_graph
 
@@ -134,7 +134,7 @@ def test_generated_code_plus_weights_file_rebuilds_the_trained_model(tmp_path, t
 
 
 def test_script_and_graph_files(tmp_path):
-    from builder.graph import Graph
+    from builder.model.graph import Graph
 
     graph = template("iris_mlp")
     script = export("script", str(tmp_path / file_name(graph, "script")), graph=graph, dataset="iris")

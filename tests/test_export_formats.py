@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from builder import datasets
-from builder.build import build_model
-from builder.export import (
+from builder.data import datasets
+from builder.model.build import build_model
+from builder.files.export import (
     COMPARE_LIMIT,
     FORMATS,
     ExportError,
@@ -18,10 +18,10 @@ from builder.export import (
     tflite_comparison,
     tflite_predict,
 )
-from builder.graph import Graph
+from builder.model.graph import Graph
 from builder.kerasenv import load_keras
-from builder.templates import template
-from builder.training import TrainingJob, TrainSettings, suggest_compile
+from builder.model.templates import template
+from builder.train.training import TrainingJob, TrainSettings, suggest_compile
 
 keras = load_keras()
 
@@ -213,7 +213,7 @@ def test_tflite_comparison_refuses_what_it_cannot_score(iris):
 # -- the notebook ---------------------------------------------------------------------------------------------------
 
 def test_notebook_format_writes_the_notebook_module_output(tmp_path):
-    notebook = pytest.importorskip("builder.notebook")
+    notebook = pytest.importorskip("builder.files.notebook")
     import nbformat
 
     graph = template("iris_mlp")
@@ -248,7 +248,7 @@ def scalars(acc, tag: str) -> list[tuple[int, float]]:
 def test_a_training_run_writes_tensorboard_logs_matching_its_history(tmp_path):
     import json
 
-    from builder.runlogs import has_logs, log_dir, zip_logs
+    from builder.train.runlogs import has_logs, log_dir, zip_logs
 
     graph = template("iris_mlp")
     data = datasets.load("iris")
@@ -285,7 +285,7 @@ def test_a_training_run_writes_tensorboard_logs_matching_its_history(tmp_path):
 
 
 def test_no_artifact_dir_no_logs_and_a_bad_run_id_is_refused(tmp_path):
-    from builder.runlogs import log_dir
+    from builder.train.runlogs import log_dir
 
     graph = template("iris_mlp")
     data = datasets.load("iris")

@@ -13,7 +13,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import app_test
 
-from builder.export import FORMATS, file_name, load_snippet
+from builder.files.export import FORMATS, file_name, load_snippet
 from builder.kerasenv import load_keras
 from components.export_panel import GROUPS, SLOW
 from tests.conftest import ROOT

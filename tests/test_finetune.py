@@ -1,4 +1,4 @@
-"""builder.finetune: which layers unfreeze, BatchNormalization stays frozen, and Keras agrees on the weights."""
+"""builder.train.finetune: which layers unfreeze, BatchNormalization stays frozen, and Keras agrees on the weights."""
 
 import math
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.build import build
-from builder.catalog import LAYERS
-from builder.finetune import (
+from builder.model.build import build
+from builder.model.catalog import LAYERS
+from builder.train.finetune import (
     MIN_LR,
     base_layers,
     finetune_learning_rate,
@@ -18,9 +18,9 @@ from builder.finetune import (
     plan,
     unfreeze_top,
 )
-from builder.graph import Graph
+from builder.model.graph import Graph
 from builder.kerasenv import load_keras
-from builder.training import CompileSettings, TrainSettings
+from builder.train.training import CompileSettings, TrainSettings
 
 keras = load_keras()
 

@@ -14,13 +14,13 @@ import time
 import pytest
 
 from bench.fuzz import SHARES, split
-from builder.build import build
-from builder.codegen import CodegenError, generate_script
-from builder.datasets import DatasetError, parse_csv, parse_image_zip, parse_npz
-from builder.graph import Graph, GraphEditError, GraphError, GraphFormatError
-from builder.importer import ModelImportError, import_model
-from builder.templates import template
-from builder.validate import check_structure
+from builder.model.build import build
+from builder.files.codegen import CodegenError, generate_script
+from builder.data.datasets import DatasetError, parse_csv, parse_image_zip, parse_npz
+from builder.model.graph import Graph, GraphEditError, GraphError, GraphFormatError
+from builder.files.importer import ModelImportError, import_model
+from builder.model.templates import template
+from builder.model.validate import check_structure
 from tests import fuzzing
 from tests.fuzzing import (
     Case,

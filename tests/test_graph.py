@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from builder.graph import (
+from builder.model.graph import (
     Edge,
     Graph,
     GraphCycleError,
@@ -13,7 +13,7 @@ from builder.graph import (
     Group,
     Node,
 )
-from builder.templates import TEMPLATES, template
+from builder.model.templates import TEMPLATES, template
 
 
 def chain() -> Graph:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder.build import build_model
-from builder.graph import Edge, valid_id
-from builder.importer import (
+from builder.model.build import build_model
+from builder.model.graph import Edge, valid_id
+from builder.files.importer import (
     LAMBDA_MESSAGE,
     ModelImportError,
     _translate,
@@ -21,7 +21,7 @@ from builder.importer import (
     unique_ids,
 )
 from builder.kerasenv import load_keras
-from builder.templates import TEMPLATES, template
+from builder.model.templates import TEMPLATES, template
 from tests.layer_cases import all_cases, case_graph
 
 keras = load_keras()
@@ -137,7 +137,7 @@ def test_application_imports_exactly(app, fmt, app_files):
 @pytest.mark.parametrize("app", sorted(APPS))
 def test_application_code_round_trip(app, app_files):
     """Imported graph -> generated code -> exec: the same model, and with the imported weights the same predictions."""
-    from builder.codegen import generate_code
+    from builder.files.codegen import generate_code
 
     original, paths = app_files[app]
     result = import_model(paths["keras"])
@@ -167,7 +167,7 @@ def test_application_blocks_open_grouped(app_files):
 
 def test_nasnet_opens_as_its_cells():
     """NASNetMobile's 771 layers open as 16 cells (53 boxes on the canvas), named after the cells."""
-    from builder.importer import import_keras_model
+    from builder.files.importer import import_keras_model
 
     g = import_keras_model(keras.applications.NASNetMobile(weights=None)).graph
     assert len(g.nodes) == 771
@@ -225,7 +225,7 @@ def test_blocks_of_a_large_model_are_grouped(tmp_path):
     for nid in ("image", "conv1_conv", "block2a_conv", "avg_pool", "predictions"):
         assert g.group_of(nid) is None
     assert result.notes == [] and result.renamed == {}
-    from builder.graph import Graph
+    from builder.model.graph import Graph
 
     assert Graph.loads(g.dumps()) == g
     assert_same_predictions(model, result)  # groups change nothing in the model
@@ -498,7 +498,7 @@ def test_apply_weights_skips_edited_layers(tmp_path):
 
 
 def test_importer_imports_without_tensorflow():
-    code = "import sys, builder.importer; print(sorted(m for m in ('keras', 'tensorflow', 'h5py') if m in sys.modules))"
+    code = "import sys, builder.files.importer; print(sorted(m for m in ('keras', 'tensorflow', 'h5py') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
                          cwd=str(Path(__file__).resolve().parents[1]))
     assert out.returncode == 0, out.stderr[-1000:]
@@ -633,7 +633,7 @@ CASES = [c for c in all_cases() if c[1] != "Input"]
 
 @pytest.mark.parametrize("tid,type_,inputs,params", CASES, ids=[c[0] for c in CASES])
 def test_every_catalog_layer_round_trips(tid, type_, inputs, params, tmp_path):
-    from builder.catalog import LAYERS
+    from builder.model.catalog import LAYERS
 
     model = build_model(case_graph(type_, inputs, params))
     result = roundtrip(model, tmp_path)
@@ -665,13 +665,13 @@ def test_damaged_copies_never_leak_a_traceback(tmp_path):
 
 
 def test_cli_import(tmp_path, capsys):
-    from builder.__main__ import main
+    from builder.cli.main import main
 
     path = save(build_model(template("small_resnet")), tmp_path, "resnet.keras")
     out = tmp_path / "graph.json"
     assert main(["import", str(path), "-o", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
-    from builder.graph import Graph
+    from builder.model.graph import Graph
 
     g = Graph.load(out)
     assert g.nodes == template("small_resnet").nodes and g.edges == template("small_resnet").edges
@@ -689,8 +689,8 @@ def test_cli_import(tmp_path, capsys):
 # Limits: uploads are capped by a setting; the command line reads any local file that fits in memory
 # ---------------------------------------------------------------------------
 def test_the_command_line_reads_model_files_above_the_upload_limit(tmp_path, monkeypatch, capsys):
-    from builder import importer
-    from builder.__main__ import main
+    from builder.files import importer
+    from builder.cli.main import main
 
     path = save(build_model(template("small_resnet")), tmp_path, "resnet.keras")
     monkeypatch.setattr(importer, "MAX_BYTES", 1024)  # the server's upload limit, here 1 kB

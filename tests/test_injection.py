@@ -28,8 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.catalog import LAYERS
-from builder.codegen import (
+from builder.model.catalog import LAYERS
+from builder.files.codegen import (
     WINDOWS_DEVICES,
     CodegenError,
     generate_code,
@@ -38,8 +38,8 @@ from builder.codegen import (
     safe_filename,
     var_names,
 )
-from builder.export import FORMATS, file_name
-from builder.graph import (
+from builder.files.export import FORMATS, file_name
+from builder.model.graph import (
     Graph,
     GraphEditError,
     GraphFormatError,
@@ -47,8 +47,8 @@ from builder.graph import (
     name_problem,
     valid_id,
 )
-from builder.share import ShareLinkError, decode, encode
-from builder.templates import template
+from builder.model.share import ShareLinkError, decode, encode
+from builder.model.templates import template
 from components.text import clip, md_escape
 
 MARKER = "INJECTED_MARKER"  # a payload that runs creates this file (relative: tests run it in a temp dir)
@@ -330,7 +330,7 @@ def test_payloads_never_run(tmp_path):
 
 
 def test_cli_code_output_parses_and_refuses_clearly(tmp_path, capsys):
-    from builder.__main__ import main
+    from builder.cli.main import main
 
     for i, p in enumerate(payloads()):
         path = tmp_path / f"g{i}.json"
@@ -354,7 +354,7 @@ def test_cli_code_output_parses_and_refuses_clearly(tmp_path, capsys):
 
 def test_cli_problem_lines_stay_one_line(tmp_path, capsys):
     """`validate` prints one line per problem: a type or a param name with a newline cannot forge an `ok`."""
-    from builder.__main__ import main
+    from builder.cli.main import main
 
     d = template("iris_mlp").to_dict()
     d["nodes"][1]["type"] = "Dense\nok\r\x1b[2K"
@@ -491,7 +491,7 @@ def test_each_hostile_class_as_a_download_name(label, text):
 
 
 def test_run_artifacts_are_named_by_checked_run_ids_only(tmp_path):
-    from builder.training import save_artifact
+    from builder.train.training import save_artifact
 
     class Model:
         def save(self, path):
@@ -510,7 +510,7 @@ def test_run_artifacts_are_named_by_checked_run_ids_only(tmp_path):
 
 def test_uploaded_model_file_names_never_pick_a_path(tmp_path, monkeypatch):
     """The importer copies the bytes to a name of its own; the upload's name is only quoted, on one line."""
-    from builder.importer import ModelImportError, import_model
+    from builder.files.importer import ModelImportError, import_model
 
     monkeypatch.chdir(tmp_path)
     for name in ["../../evil.keras", "/tmp/evil.keras", "a\nb<img src=x onerror=1>.keras", "..\\..\\x.h5",
@@ -537,7 +537,7 @@ def hostile_csv() -> bytes:
 
 
 def test_csv_column_and_class_names_stay_data():
-    from builder import datasets
+    from builder.data import datasets
     from components import charts
     from components.data_panel import preview_table
 
@@ -556,7 +556,7 @@ def test_csv_column_and_class_names_stay_data():
 def test_zip_folder_names_stay_data():
     from PIL import Image
 
-    from builder import datasets
+    from builder.data import datasets
     from components import charts
 
     buf = io.BytesIO()
@@ -721,7 +721,7 @@ def test_flash_messages_and_the_data_page_show_hostile_names_literally():
 
 
 def test_train_page_network_view_gets_plain_text_labels_and_escaped_titles():
-    from builder.build import build
+    from builder.model.build import build
     from components.network_view import view_data
 
     g = hostile_graph()
@@ -749,7 +749,7 @@ def test_train_page_runs_with_a_hostile_graph():
 
 def test_canvas_node_text_is_sent_as_text_and_clipped():
     """The canvas (React) shows every string as text: the data carries the type as it is, clipped."""
-    from builder.build import build
+    from builder.model.build import build
     from components.canvas import canvas_data
 
     g = hostile_graph()
@@ -789,7 +789,7 @@ def test_runs_page_shows_hostile_model_and_data_names_literally():
 def test_share_links_carry_any_allowed_name_as_url_safe_data(text):
     import urllib.parse
 
-    from builder.share import link
+    from builder.model.share import link
 
     if name_problem(text):
         return
@@ -829,7 +829,7 @@ def test_export_page_names_files_safely_for_a_hostile_model_name():
 def test_a_saved_learning_rate_the_train_page_cannot_show_falls_back_to_the_suggestion():
     """A graph file or share link with compile.learning_rate 1e-9 stopped the Train page (its field starts at
     1e-7): StreamlitAPIException."""
-    from builder.training import suggest_compile
+    from builder.train.training import suggest_compile
 
     for lr, expected in ((1e-9, 0.001), (0.0, 0.001), (1e-7, 1e-7), (0.5, 0.5)):
         g = template("iris_mlp").set_extra("compile", {"learning_rate": lr})

@@ -9,14 +9,14 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from builder import datasets
-from builder import inspect as insp
-from builder.build import build_model
-from builder.graph import Graph
-from builder.inspect import InspectError, layer_outputs
+from builder.data import datasets
+from builder.train import inspect as insp
+from builder.model.build import build_model
+from builder.model.graph import Graph
+from builder.train.inspect import InspectError, layer_outputs
 from builder.kerasenv import load_keras
-from builder.templates import template
-from builder.training import TrainingJob, TrainSettings, suggest_compile
+from builder.model.templates import template
+from builder.train.training import TrainingJob, TrainSettings, suggest_compile
 
 
 def chain(name, shape, layers):
@@ -75,7 +75,7 @@ def test_layer_outputs_kinds_and_shapes_on_templates():
 
 
 def test_layers_kept_between_builds_show_this_models_outputs():
-    from builder.build import ModelBuilder
+    from builder.model.build import ModelBuilder
 
     builder = ModelBuilder()
     graph = template("mnist_cnn")
@@ -389,7 +389,7 @@ def test_the_job_records_nothing_when_inspect_is_off(tmp_path):
 
 
 def test_the_inspect_setting_is_kept_and_checked():
-    from builder.training import SettingsError
+    from builder.train.training import SettingsError
 
     off = TrainSettings(inspect=False)
     assert TrainSettings().inspect is True and TrainSettings.from_dict(off.to_dict()) == off

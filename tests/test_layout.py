@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.graph import Edge, Graph, Node
-from builder.layout import (
+from builder.model.graph import Edge, Graph, Node
+from builder.model.layout import (
     NODE_H,
     NODE_W,
     V_GAP,
@@ -16,7 +16,7 @@ from builder.layout import (
     missing_positions,
     overlaps,
 )
-from builder.templates import TEMPLATES, template
+from builder.model.templates import TEMPLATES, template
 
 W, H = NODE_W, NODE_H  # the defaults
 

@@ -12,8 +12,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from builder.build import build
-from builder.codegen import (
+from builder.model.build import build
+from builder.files.codegen import (
     RESERVED,
     SETTINGS,
     CodegenError,
@@ -21,9 +21,9 @@ from builder.codegen import (
     generate_script,
     var_names,
 )
-from builder.graph import Edge, Graph, Node
-from builder.notebook import generate_notebook
-from builder.templates import template
+from builder.model.graph import Edge, Graph, Node
+from builder.files.notebook import generate_notebook
+from builder.model.templates import template
 from tests.test_codegen import assigned_names, config, module_names
 from tests.test_injection import assert_plain_code, payloads
 
@@ -190,7 +190,7 @@ def test_the_notebook_runs_top_to_bottom(kernel, tmp_path):
 
     from nbclient import NotebookClient
 
-    from builder.datasets import BUILTIN
+    from builder.data.datasets import BUILTIN
     from builder.kerasenv import load_keras
 
     keras = load_keras()

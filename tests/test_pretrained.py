@@ -1,4 +1,4 @@
-"""builder.pretrained: the keras.applications table, preprocessing that matches each network, weights files,
+"""builder.files.pretrained: the keras.applications table, preprocessing that matches each network, weights files,
 offline downloads, and the transfer-learning graph."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 import pytest
 
-from builder.build import build
+from builder.model.build import build
 from builder.kerasenv import load_keras
-from builder.pretrained import (
+from builder.files.pretrained import (
     APPLICATIONS,
     BASE_GROUP,
     PretrainedError,
@@ -31,7 +31,7 @@ keras = load_keras()
 from keras.src.legacy.saving import legacy_h5_format
 from keras.src.utils import file_utils
 
-from builder.importer import apply_weights
+from builder.files.importer import apply_weights
 
 
 def _legacy_file(model, path) -> str:
@@ -219,9 +219,9 @@ def test_a_half_file_left_by_a_killed_process_is_dropped(keras_home, monkeypatch
 
 
 def test_the_parameter_limit_names_its_setting(monkeypatch):
-    import builder.build
+    import builder.model.build
 
-    monkeypatch.setattr(builder.build, "MAX_PARAMS", 1_000_000)
+    monkeypatch.setattr(builder.model.build, "MAX_PARAMS", 1_000_000)
     with pytest.raises(PretrainedError, match="set LAYERCANVAS_MAX_PARAMS to allow more"):
         start_graph("MobileNetV2", (32, 32, 3), 3)
 
@@ -249,7 +249,7 @@ def test_random_weights_get_measured_statistics():
 def test_the_generated_code_and_the_saved_model_predict_the_same(tmp_path):
     """The exported code's model and the exported .keras file, given the same weights, predict what the app's
     model does (grey digits through Resizing, Concatenate and the caffe-style ResNet50 input)."""
-    from builder.codegen import generate_code
+    from builder.files.codegen import generate_code
     from tests.test_codegen import run_code
 
     made = start_graph("ResNet50", (8, 8, 1), 10, size=32)

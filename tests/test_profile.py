@@ -1,4 +1,4 @@
-"""builder.profile: the cost of every layer for one sample, checked against TensorFlow's profiler and hand counts.
+"""builder.model.profile: the cost of every layer for one sample, checked against TensorFlow's profiler and hand counts.
 
 The references:
 - TensorFlow's profiler (`tf.compat.v1.profiler`, `float_operation()`) on the frozen graph of the built model at
@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.build import build
-from builder.catalog import LAYERS, Cost
-from builder.graph import Graph, Node
+from builder.model.build import build
+from builder.model.catalog import LAYERS, Cost
+from builder.model.graph import Graph, Node
 from builder.kerasenv import load_keras
-from builder.profile import Profile, profile
-from builder.summary import summarize
-from builder.templates import TEMPLATES, template
+from builder.model.profile import Profile, profile
+from builder.model.summary import summarize
+from builder.model.templates import TEMPLATES, template
 from tests.layer_cases import CASES, case_graph
 from tests.strategies import graphs
 

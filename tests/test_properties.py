@@ -5,11 +5,11 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.build import ModelBuilder, build
-from builder.catalog import LAYERS
-from builder.graph import Edge, Graph, GraphError, GraphFormatError
-from builder.summary import summarize
-from builder.validate import Issue, apply_fix
+from builder.model.build import ModelBuilder, build
+from builder.model.catalog import LAYERS
+from builder.model.graph import Edge, Graph, GraphError, GraphFormatError
+from builder.model.summary import summarize
+from builder.model.validate import Issue, apply_fix
 from tests.strategies import JSONISH, TYPES, graphs, node_params
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.samples import (
+from builder.data.samples import (
     MAX_IMAGE_PIXELS,
     SampleError,
     check_sample,

@@ -1,4 +1,4 @@
-"""The design-space search (builder/search.py) and the `tune` command: the space in the graph file, its checks, the
+"""The design-space search (builder/train/search.py) and the `tune` command: the space in the graph file, its checks, the
 KerasTuner search with each trial a training run, and CONTRACT.md's output."""
 
 from __future__ import annotations
@@ -10,12 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder import datasets, search, share
-from builder.__main__ import main
-from builder.graph import Graph
-from builder.search import SearchError, SearchJob
-from builder.training import TrainSettings, settings_from_graph, suggest_compile
-from builder.validate import WARNING, check_structure
+from builder.data import datasets
+
+from builder.train import search
+
+from builder.model import share
+from builder.cli.main import main
+from builder.model.graph import Graph
+from builder.train.search import SearchError, SearchJob
+from builder.train.training import TrainSettings, settings_from_graph, suggest_compile
+from builder.model.validate import WARNING, check_structure
 
 IRIS = {
     "format": "layercanvas-graph", "version": 1, "name": "iris_search",

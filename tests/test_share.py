@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.graph import GraphError, GraphFormatError
-from builder.layout import auto_layout
-from builder.share import MAX_JSON, MAX_TOKEN, ShareLinkError, decode, encode, link
-from builder.templates import TEMPLATES, template
+from builder.model.graph import GraphError, GraphFormatError
+from builder.model.layout import auto_layout
+from builder.model.share import MAX_JSON, MAX_TOKEN, ShareLinkError, decode, encode, link
+from builder.model.templates import TEMPLATES, template
 
 URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -161,7 +161,7 @@ def test_well_packed_tokens_with_bad_content_are_refused(payload, words):
 def test_graph_format_messages_are_passed_on():
     bad = {"nodes": [{"id": "in", "type": "Input"}, {"id": "in", "type": "Dense"}]}
     with pytest.raises(GraphFormatError) as expected:
-        from builder.graph import Graph
+        from builder.model.graph import Graph
 
         Graph.from_dict({"format": "layercanvas-graph", "version": 1, **bad})
     assert str(expected.value) in refused(token_of(bad))

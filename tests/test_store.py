@@ -11,7 +11,7 @@ import time
 import pytest
 
 from builder import store as store_mod
-from builder.layout import auto_layout
+from builder.model.layout import auto_layout
 from builder.store import (
     INTERRUPTED_MESSAGE,
     RUN_STATUSES,
@@ -21,7 +21,7 @@ from builder.store import (
     default_path,
     new_project_id,
 )
-from builder.templates import template
+from builder.model.templates import template
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -585,7 +585,7 @@ def test_a_damaged_database_is_set_aside_not_overwritten(tmp_path):
 WRITER = """
 import sys
 from builder.store import Store, new_project_id
-from builder.templates import template
+from builder.model.templates import template
 s = Store(sys.argv[1])
 tag = sys.argv[2]
 for i in range(40):

@@ -9,11 +9,11 @@ import types
 import numpy as np
 import pytest
 
-from builder import datasets
-from builder.graph import Graph
+from builder.data import datasets
+from builder.model.graph import Graph
 from builder.store import Store
-from builder.templates import template
-from builder.training import (
+from builder.model.templates import template
+from builder.train.training import (
     CompileSettings,
     JobRegistry,
     SettingsError,
@@ -115,7 +115,7 @@ def test_stop_mid_epoch_keeps_the_weights(tmp_path):
     assert len(job.history) == 1 and job.history[-1]["partial"]
     assert 50 <= job.batch < job.steps
     trained = job.model.get_layer("head").get_weights()
-    from builder.build import build_model
+    from builder.model.build import build_model
     from builder.kerasenv import load_keras
 
     load_keras().utils.set_random_seed(0)  # the job's seed: the same starting weights
@@ -265,7 +265,7 @@ def test_dropout_or_noise_after_the_output_layer_is_looked_through():
 
 def test_a_project_name_with_spaces_or_unicode_trains():
     # TensorFlow takes the Keras model name as a root name scope in fit: 'my model' used to fail there.
-    from builder.graph import keras_name
+    from builder.model.graph import keras_name
 
     for name in ["student 5 moons", "名字", "x<y>", "-lead", ".dot", "a/b".replace("/", " "), "ok_name"]:
         graph = template("iris_mlp").set_name(name)
@@ -293,7 +293,7 @@ def test_labels_that_do_not_fit_the_loss_get_the_reason_not_graph_execution_erro
 
 
 def test_the_default_job_cap_is_one_per_two_cores(monkeypatch):
-    from builder.training import JobRegistry, default_max_jobs
+    from builder.train.training import JobRegistry, default_max_jobs
 
     for cores, jobs in [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8), (None, 1)]:
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
@@ -306,7 +306,7 @@ def test_the_default_job_cap_is_one_per_two_cores(monkeypatch):
 
 def test_a_run_whose_epochs_pass_between_two_samples_is_running(tmp_path, monkeypatch):
     """Tiny data: whole epochs end before the sampler looks; the first recorded epoch marks the run running."""
-    import builder.training as training
+    import builder.train.training as training
 
     monkeypatch.setattr(training, "SAMPLE_EVERY_S", 30.0)  # the sampler never gets to look
     ds = data("iris")

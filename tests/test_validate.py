@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
-from builder.build import ModelBuilder, build
-from builder.graph import Edge, Graph, Node
-from builder.validate import apply_fix, check_structure, validate
+from builder.model.build import ModelBuilder, build
+from builder.model.graph import Edge, Graph, Node
+from builder.model.validate import apply_fix, check_structure, validate
 
 
 def g_of(nodes, edges, **kw) -> Graph:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
-from builder.graph import Graph
+from builder.model.graph import Graph
 from tests.e2e.conftest import ARTIFACTS
 
 CANVAS = ".lc-canvas"  # the canvas component (in an open shadow root: Playwright's CSS locators pierce it)

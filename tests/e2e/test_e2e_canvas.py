@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
-from builder.layout import NODE_H, NODE_W, overlaps
+from builder.model.layout import NODE_H, NODE_W, overlaps
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import (
     canvas_node,
@@ -265,8 +265,8 @@ def test_the_canvas_is_quiet_when_nobody_touches_it(page, server):
 
 def test_a_graph_of_2000_layers_opens_without_freezing_the_tab(page, server):
     """Too many boxes to draw: the canvas says so at once (the summary follows), and the tab keeps answering."""
-    from builder.graph import Graph
-    from builder.share import link
+    from builder.model.graph import Graph
+    from builder.model.share import link
 
     n = 2000
     nodes = [{"id": "x", "type": "Input", "params": {"shape": [4]}}] + [

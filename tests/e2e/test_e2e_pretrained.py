@@ -42,7 +42,7 @@ def choose(page, label: str, option: str) -> None:
 
 
 def test_mobilenet_v2_head_then_fine_tune_then_export(page, server, tmp_path):
-    from builder import datasets
+    from builder.data import datasets
     from builder.kerasenv import load_keras
 
     keras = load_keras()

@@ -197,7 +197,7 @@ def test_two_visitors_see_only_their_own_work(browser, server):
 def test_every_template_title_fits_in_the_sidebar_select(page, server):
     """A title wider than the sidebar's select is cut ("Digits CNN (8×8×1, built-i…"): each is measured in the
     select's own font against the room its box leaves for text."""
-    from builder.templates import TEMPLATES
+    from builder.model.templates import TEMPLATES
 
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(server)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from builder.catalog import LAYERS, default_params
+from builder.model.catalog import LAYERS, default_params
 
 FORMAT = "layercanvas-graph"
 VERSION = 1
@@ -433,7 +433,7 @@ class Graph:
                 edges.append(e)
         outputs = None if self.outputs is None else tuple(o for o in self.outputs if o != node_id)
         layout = {k: v for k, v in self.layout.items() if k != node_id}
-        from builder.search import drop_node
+        from builder.train.search import drop_node
 
         return replace(
             self, extra=self._with_search(drop_node(self.extra.get("search"), node_id)),
@@ -566,7 +566,7 @@ class Graph:
         def r(x: str) -> str:
             return new if x == old else x
 
-        from builder.search import rename_node
+        from builder.train.search import rename_node
 
         return replace(
             self,

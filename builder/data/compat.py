@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builder.catalog import LAYERS
-from builder.datasets import Dataset
-from builder.graph import Graph, GraphError, Node, describe
-from builder.validate import Fix
-from builder.validate import apply_fix as apply_edit
+from builder.model.catalog import LAYERS
+from builder.data.datasets import Dataset
+from builder.model.graph import Graph, GraphError, Node, describe
+from builder.model.validate import Fix
+from builder.model.validate import apply_fix as apply_edit
 
 ERROR = "error"
 WARNING = "warning"

@@ -12,7 +12,7 @@ import itertools
 import math
 from dataclasses import replace
 
-from builder.graph import Edge, Graph, GraphCycleError
+from builder.model.graph import Edge, Graph, GraphCycleError
 
 SWEEPS = 4  # down+up barycenter sweeps: enough for model graphs
 SMOOTHING = 8  # passes that pull nodes toward their neighbours

@@ -1,12 +1,12 @@
 """Graph -> readable Keras code: Functional (any graph) or Sequential (a chain).
 
-The code builds exactly the model that `builder.build` builds: same layers,
+The code builds exactly the model that `builder.model.build` builds: same layers,
 same explicit names, same config. User text never reaches the code as code:
 node ids are checked identifiers (a keyword, a builtin or a name the module
 uses gets a trailing `_` as a variable; `name=` is always the id), and every
 string goes through `repr`.
 
-The training script (`generate_script`) and the notebook (`builder.notebook`)
+The training script (`generate_script`) and the notebook (`builder.files.notebook`)
 are assembled from the same pieces (`training_parts`, `SETTINGS`, the helper
 functions and the steps), so they train the same way.
 """
@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from builder.catalog import DEFAULT_MODULE, LAYERS, LayerSpec, _tuples, inner_layer_name
-from builder.graph import Graph, GraphError, Node, keras_name
-from builder.validate import check_structure, errors
+from builder.model.catalog import DEFAULT_MODULE, LAYERS, LayerSpec, _tuples, inner_layer_name
+from builder.model.graph import Graph, GraphError, Node, keras_name
+from builder.model.validate import check_structure, errors
 
 if TYPE_CHECKING:
-    from builder.datasets import DatasetInfo
-    from builder.training import CompileSettings
+    from builder.data.datasets import DatasetInfo
+    from builder.train.training import CompileSettings
 
 # Names the generated module, the training script and the notebook define or import, and every Python builtin
 # (`input`, `list`, `sum`, ...; `exit`, `help` and the like are listed too, as `site` adds them only to some
@@ -37,7 +37,7 @@ RESERVED = frozenset({
     "keras", "layers", "build_model", "model", "np", "tf", "pd", "main", "argparse", "json", "os", "sys", "inspect",
     "split", "standardize", "load_sklearn_table", "load_digits", "load_generated", "load_waves", "load_tokens",
     "load_csv", "load_data", "make_strategy", "fix_keras_multi_worker", "is_chief", "contextlib",
-    # the notebook's variables (builder/notebook.py), its settings among them
+    # the notebook's variables (builder/files/notebook.py), its settings among them
     "go", "x_train", "y_train", "x_test", "y_test", "strategy", "history", "metric", "figure", "series", "values",
     "stem", "saved", "EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "VALIDATION_SPLIT", "PATIENCE", "DATA", "TARGET",
     "OUTPUT", "STRATEGY", "SEED",
@@ -469,7 +469,7 @@ class TrainingParts:
 
 def training_parts(graph: Graph, dataset: str | None = None, epochs: int = 10, batch_size: int = 32,
                    validation_split: float = 0.2, patience: int = 5) -> TrainingParts:
-    """The pieces of `generate_script` and `builder.notebook.generate_notebook`.
+    """The pieces of `generate_script` and `builder.files.notebook.generate_notebook`.
 
     Args:
         dataset: A built-in dataset name; default: the graph's `training.dataset`, else iris.
@@ -477,8 +477,8 @@ def training_parts(graph: Graph, dataset: str | None = None, epochs: int = 10, b
     Raises:
         CodegenError: the graph has structural errors.
     """
-    from builder.datasets import BUILTIN
-    from builder.training import suggest_compile
+    from builder.data.datasets import BUILTIN
+    from builder.train.training import suggest_compile
 
     training = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
     dataset = dataset or training.get("dataset")
@@ -510,7 +510,7 @@ def generate_script(graph: Graph, dataset: str | None = None, epochs: int = 10, 
     """
     import inspect
 
-    from builder.distribute import fix_keras_multi_worker
+    from builder.train.distribute import fix_keras_multi_worker
 
     parts = training_parts(graph, dataset, epochs, batch_size, validation_split, patience)
 

@@ -6,7 +6,7 @@ branches read top to bottom.
 
 from __future__ import annotations
 
-from builder.graph import Edge, Graph, Node
+from builder.model.graph import Edge, Graph, Node
 
 Spec = tuple  # (id, type, params, inputs)
 

@@ -244,7 +244,7 @@ class ParamSpec:
                 return keras.regularizers.L1(l1)
             return keras.regularizers.L2(l2) if l2 else None
         if self.kind == "layer":
-            raise TypeError("wrapped layers are built by builder.build")
+            raise TypeError("wrapped layers are built by builder.model.build")
         return _tuples(v)
 
 
@@ -781,11 +781,11 @@ class LayerSpec:
             made with them saves and reloads in plain Keras (safe mode) as
             the application does; generated code imports them from there.
         adapts: The layer's statistics can be computed from data (Keras's
-            `adapt`; builder.adapt): the inspector offers it.
+            `adapt`; builder.data.adapt): the inspector offers it.
         inference_when_frozen: Frozen (trainable=False), Keras runs the layer
             in inference mode: it uses its moving statistics and stops
             updating them (BatchNormalization). Fine-tuning keeps such layers
-            frozen when it unfreezes the base (builder.finetune).
+            frozen when it unfreezes the base (builder.train.finetune).
     """
 
     type: str

@@ -22,7 +22,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 
-from builder.graph import Graph
+from builder.model.graph import Graph
 
 
 class ExportError(Exception):
@@ -116,9 +116,9 @@ _TAKEN_NAMES = frozenset(n.lower() for n in (*sys.stdlib_module_names, "builder"
 
 
 def file_stem(graph_or_name) -> str:
-    """The name every download of this model starts with: the model's name made safe (builder.codegen's
+    """The name every download of this model starts with: the model's name made safe (builder.files.codegen's
     safe_filename), with "_model" added when the model code file would take the name of a module (keras.py)."""
-    from builder.codegen import safe_filename
+    from builder.files.codegen import safe_filename
 
     name = graph_or_name.name if isinstance(graph_or_name, Graph) else str(graph_or_name)
     stem = safe_filename(name)
@@ -225,15 +225,15 @@ def _write(fmt: str, path: str, model, graph: Graph | None, dataset: str | None)
     elif fmt == "onnx":
         _export_onnx(model, path)
     elif fmt == "python":
-        from builder.codegen import generate_code
+        from builder.files.codegen import generate_code
 
         _text(path, generate_code(graph))
     elif fmt == "script":
-        from builder.codegen import generate_script
+        from builder.files.codegen import generate_script
 
         _text(path, generate_script(graph, dataset))
     elif fmt == "notebook":
-        from builder.notebook import generate_notebook
+        from builder.files.notebook import generate_notebook
 
         _text(path, generate_notebook(graph, dataset))
     elif fmt == "graph":

@@ -1,6 +1,6 @@
 """Graph -> a Jupyter notebook (.ipynb) that trains the model from top to bottom.
 
-The notebook is the training script of `builder.codegen` as cells, made of the
+The notebook is the training script of `builder.files.codegen` as cells, made of the
 same pieces (`training_parts`, the settings table, the helpers and the steps):
 the settings are variables in its first cell instead of command-line options,
 and a cell draws the loss and metric curves with plotly.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import nbformat
 
-from builder.codegen import (
+from builder.files.codegen import (
     COMPILE_STEP,
     EVALUATE_STEP,
     FIT_STEP,
@@ -21,7 +21,7 @@ from builder.codegen import (
     fmt,
     training_parts,
 )
-from builder.graph import Graph
+from builder.model.graph import Graph
 
 IMPORTS = """import contextlib
 import os

@@ -37,7 +37,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from builder.catalog import (
+from builder.model.catalog import (
     LAYERS,
     REQUIRED,
     as_tuple,
@@ -45,8 +45,8 @@ from builder.catalog import (
     register_keras_classes,
 )
 from builder.config import fmt_bytes
-from builder.datasets import MAX_UPLOAD_BYTES, UPLOAD_SETTING
-from builder.graph import Edge, Graph, GraphError, Group, Node, valid_id
+from builder.data.datasets import MAX_UPLOAD_BYTES, UPLOAD_SETTING
+from builder.model.graph import Edge, Graph, GraphError, Group, Node, valid_id
 from builder.kerasenv import load_keras
 
 # Uploads to the server are capped (LAYERCANVAS_MAX_UPLOAD_MB); the command line reads local files of any size that
@@ -502,7 +502,7 @@ _PYTHON_ERRORS = (TypeError, AttributeError, LookupError, AssertionError, Recurs
 
 
 def _load(path: str, label: str, max_params: int):
-    from builder.build import PARAMS_SETTING
+    from builder.model.build import PARAMS_SETTING
 
     keras = load_keras()
     register_keras_classes()  # a legacy .h5 names ConvNeXt's LayerScale by its class name alone
@@ -1079,7 +1079,7 @@ class _Walker:
 
     def _settle_new(self, spec, cfg: dict, params: dict, approx: set, build_config) -> dict | str:
         """The settled params, or why the layer cannot be rebuilt (after its name, in a message)."""
-        from builder.build import make_layer
+        from builder.model.build import make_layer
 
         def diff(p: dict, removed: str | None = None):
             try:
@@ -1251,7 +1251,7 @@ def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
     if graph.output_ids() != out_ids:
         graph = Graph(graph.nodes, graph.edges, graph.name, tuple(out_ids))
     graph = replace(graph, groups=_groups(raws, order, ids, walker.nests))
-    from builder.validate import ERROR, check_structure
+    from builder.model.validate import ERROR, check_structure
 
     errors = [i for i in check_structure(graph) if i.severity == ERROR]
     if errors:  # a bug of the importer rather than of the file: still one line
@@ -1279,7 +1279,7 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
             the upload limit, LAYERCANVAS_MAX_UPLOAD_MB). None: any file that
             fits in this machine's memory (the command line's local files).
         max_params: A model with more weights is refused before they are
-            allocated (default: the build limit, `builder.build.MAX_PARAMS`).
+            allocated (default: the build limit, `builder.model.build.MAX_PARAMS`).
 
     Returns:
         An `ImportResult`: graph, weights by node id, renamed layers, notes.
@@ -1291,7 +1291,7 @@ def import_model(path_or_bytes: Any, filename: str | None = None, max_bytes: int
             cannot express).
     """
     if max_params is None:
-        from builder.build import MAX_PARAMS as max_params
+        from builder.model.build import MAX_PARAMS as max_params
     limit = _size_limit(MAX_BYTES if max_bytes == UPLOAD else max_bytes)
     src = _open_source(path_or_bytes, filename, limit)
     with tempfile.TemporaryDirectory(prefix="layercanvas-import-") as tmp:
@@ -1334,14 +1334,14 @@ def apply_weights(model, weights: dict) -> list[str]:
 
     Args:
         model: A `keras.Model` whose layers are named after node ids (as
-            `builder.build` names them).
+            `builder.model.build` names them).
         weights: node id -> list of arrays (`ImportResult.weights`).
 
     Returns:
         The node ids whose weights were loaded. A missing layer, or one whose
         weight shapes differ (the node was edited), is skipped.
     """
-    from builder.build import set_layer_weights
+    from builder.model.build import set_layer_weights
 
     loaded, remade = [], False
     for nid, arrays in weights.items():

@@ -2,7 +2,7 @@
 
 `check_structure` needs no Keras (types, params, edges, ports, arity, cycles,
 outputs). `validate` adds the shape checks, which come from building the model
-layer by layer (see builder.build).
+layer by layer (see builder.model.build).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from builder.catalog import LAYERS, STARTERS
-from builder.graph import Graph, GraphCycleError, GraphError, Node, describe, printable
+from builder.model.catalog import LAYERS, STARTERS
+from builder.model.graph import Graph, GraphCycleError, GraphError, Node, describe, printable
 
 ERROR, WARNING = "error", "warning"
 
@@ -155,7 +155,7 @@ def check_structure(graph: Graph) -> list[Issue]:
         issues.append(Issue(None, "bad_output", "the model has no output: list at least one node in the outputs"))
     issues.extend(_connectivity(graph, [o for o in outputs if o in ids]))
     if "search" in graph.extra:  # the design space for `tune`: its problems are pinned to the searched nodes,
-        from builder.search import issues as search_issues  # as warnings (the model itself is fine; tune refuses)
+        from builder.train.search import issues as search_issues  # as warnings (the model itself is fine; tune refuses)
 
         issues.extend(Issue(i.node_id, i.code, i.message, i.fix, WARNING) for i in search_issues(graph))
     return issues
@@ -185,7 +185,7 @@ def _connectivity(graph: Graph, outputs: list[str]) -> list[Issue]:
 
 def validate(graph: Graph) -> list[Issue]:
     """All issues: structure, then shapes (this builds the model, so it loads Keras)."""
-    from builder.build import ModelBuilder
+    from builder.model.build import ModelBuilder
 
     return ModelBuilder().build(graph).issues
 

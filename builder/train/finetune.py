@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from builder.catalog import LAYERS
-from builder.graph import Graph, GraphCycleError, Node
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph, GraphCycleError, Node
 
 BASE_GROUP = "base"
 LR_FACTOR = 10  # phase 2's learning rate is phase 1's divided by this
@@ -165,7 +165,7 @@ def finetune_learning_rate(lr: float) -> float:
 
 
 def finetune_settings(settings):
-    """A copy of `settings` (builder.training.TrainSettings) with the learning rate divided by 10."""
+    """A copy of `settings` (builder.train.training.TrainSettings) with the learning rate divided by 10."""
     comp = settings.compile
     return replace(settings, compile=replace(comp, learning_rate=finetune_learning_rate(comp.learning_rate),
                                              metrics=list(comp.metrics)))

@@ -36,7 +36,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from builder.graph import Edge, Graph, GraphError, Group, Node
+from builder.model.graph import Edge, Graph, GraphError, Group, Node
 
 BASE_GROUP = "base"
 DROPOUT = 0.2
@@ -121,7 +121,7 @@ _TABLE = [
 
 
 def _with_macs(apps: list[Application]) -> dict[str, Application]:
-    from builder.application_macs import MACS
+    from builder.files.application_macs import MACS
 
     return {a.name: replace(a, macs=MACS.get(a.name)) for a in apps}
 
@@ -200,7 +200,7 @@ _DOWNLOAD_LOCK = threading.Lock()
 
 
 def _max_params() -> int:
-    from builder.build import MAX_PARAMS
+    from builder.model.build import MAX_PARAMS
 
     return MAX_PARAMS
 
@@ -219,7 +219,7 @@ def base_model(name: str, size: int, weights: str | None = None):
         PretrainedError: too many parameters, a size the network refuses, or a weights file that does
             not fit (naming the first layer that differs).
     """
-    from builder.build import PARAMS_SETTING
+    from builder.model.build import PARAMS_SETTING
     from builder.kerasenv import load_keras
 
     app = application(name)
@@ -420,7 +420,7 @@ def start_graph(name: str, image_shape, classes: int, task: str = "classificatio
     Raises:
         PretrainedError / WeightsUnavailable: as `base_model`, or images the network cannot take.
     """
-    from builder.importer import ModelImportError, import_keras_model
+    from builder.files.importer import ModelImportError, import_keras_model
 
     app = application(name)
     img = image_size(image_shape)
@@ -510,7 +510,7 @@ def calibrate_batch_norm(model, graph: Graph, weights: dict, images, most: int =
     """
     import numpy as np
 
-    from builder.catalog import LAYERS
+    from builder.model.catalog import LAYERS
 
     norms = [model.get_layer(n.id) for n in graph.nodes if LAYERS[n.type].inference_when_frozen]
     saved = [(layer, layer.momentum, layer.trainable) for layer in norms]

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from builder.catalog import LAYERS
-from builder.graph import Graph, GraphError, describe
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph, GraphError, describe
 
 MAX_ADAPT_SAMPLES = 10_000  # enough for a mean and a variance; a larger dataset is sampled evenly
 
@@ -39,7 +39,7 @@ def adapt_normalization(graph: Graph, node_id: str, x: Any, batch_size: int = 25
         GraphError: the node is not a Normalization, the layers before it do not build, or `x` does not fit the
             model's inputs.
     """
-    from builder.build import build
+    from builder.model.build import build
     from builder.kerasenv import load_keras
 
     node = graph.node(node_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from builder.search import TUNERS, SearchError, SearchJob, apply_values, read
+from builder.train.search import TUNERS, SearchError, SearchJob, apply_values, read
 
 
 def add_parser(sub) -> None:
@@ -44,8 +44,8 @@ def trial_line(trial: dict, objective: str, max_trials: int) -> str:
 
 
 def cmd_tune(args) -> int:
-    from builder.__main__ import _load, _problems, checked_dataset, follow
-    from builder.training import SettingsError, settings_from_graph
+    from builder.cli.main import _load, _problems, checked_dataset, follow
+    from builder.train.training import SettingsError, settings_from_graph
 
     graph = _load(args.graph)
     spec, problems = read(graph)
@@ -85,7 +85,7 @@ def cmd_tune(args) -> int:
         print(f"note: {job.message}", file=sys.stderr)
     best = job.best()
     if args.output and best is not None:
-        from builder.__main__ import _write
+        from builder.cli.main import _write
 
         try:
             _write(apply_values(graph, best.values).dumps() + "\n", args.output)

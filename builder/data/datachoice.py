@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.graph import Graph
+from builder.model.graph import Graph
 
 KINDS = ("builtin", "keras", "upload")
 FORMATS = ("csv", "npz", "zip")
@@ -93,7 +93,7 @@ class DataChoice:
 
 def named(name: Any) -> DataChoice | None:
     """A built-in or Keras dataset by name; None when `name` is neither."""
-    from builder.datasets import BUILTIN, KERAS_DATASETS
+    from builder.data.datasets import BUILTIN, KERAS_DATASETS
 
     if not isinstance(name, str):
         return None
@@ -195,10 +195,10 @@ def load(choice: DataChoice, folder: str | os.PathLike | None = None):
     """The Dataset of a choice: a built-in or Keras load, or the kept upload read with its options.
 
     Raises:
-        builder.datasets.DatasetError: the data cannot be loaded (offline download, file gone or unreadable); the
+        builder.data.datasets.DatasetError: the data cannot be loaded (offline download, file gone or unreadable); the
             message says what to do.
     """
-    from builder import datasets
+    from builder.data import datasets
 
     if choice.kind != "upload":
         return datasets.load(choice.name)

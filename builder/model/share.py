@@ -17,7 +17,7 @@ import re
 import urllib.parse
 import zlib
 
-from builder.graph import FORMAT, VERSION, Graph, GraphError, GraphFormatError
+from builder.model.graph import FORMAT, VERSION, Graph, GraphError, GraphFormatError
 
 TOKEN_VERSION = "1"  # the token layout; its payload is a version-1 graph file
 QUERY_KEY = "g"

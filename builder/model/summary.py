@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from builder.build import BuildResult, fmt_shape
+from builder.model.build import BuildResult, fmt_shape
 
 
 @dataclass(frozen=True)

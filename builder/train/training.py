@@ -14,9 +14,9 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from builder.catalog import LAYERS
+from builder.model.catalog import LAYERS
 from builder.config import env_int
-from builder.graph import Graph
+from builder.model.graph import Graph
 from builder.kerasenv import load_keras
 
 OPTIMIZERS = {
@@ -159,11 +159,11 @@ class TrainSettings:
     validation_split: float = 0.2
     patience: int = 0  # early stopping on the validation loss; 0 = off
     seed: int = 0
-    strategy: str = "auto"  # builder.distribute.STRATEGIES
+    strategy: str = "auto"  # builder.train.distribute.STRATEGIES
     mixed_precision: bool = False  # float16 compute, float32 weights (fast on recent GPUs)
     jit_compile: bool = False  # XLA
     steps_per_execution: int = 1  # batches per call into TensorFlow
-    inspect: bool = True  # per-epoch weight and gradient norms and histograms of each layer (builder.inspect)
+    inspect: bool = True  # per-epoch weight and gradient norms and histograms of each layer (builder.train.inspect)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,7 +202,7 @@ class TrainSettings:
         whole("patience", self.patience, 0, 10_000)
         whole("seed", self.seed, 0, 2**31 - 1)
         whole("steps per execution", self.steps_per_execution, 1, 10_000)
-        from builder.distribute import STRATEGIES
+        from builder.train.distribute import STRATEGIES
 
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
@@ -336,14 +336,14 @@ class TrainingJob(BackgroundJob):
     Args:
         graph: The graph to train (built fresh in the thread).
         dataset: An object with x_train, y_train, x_test, y_test, task,
-            classes and name (builder.datasets.Dataset).
+            classes and name (builder.data.datasets.Dataset).
         settings: TrainSettings.
         weights: node id -> arrays to start from (imported or earlier
             training); layers whose shapes changed start fresh.
         store: A Store to record the run in (optional), with `project_id`.
         owner: Whose run it is (recorded in the store; see `Store.list_projects`).
         artifact_dir: Where the trained model is saved as <run id>.keras (and the TensorBoard logs go to
-            <run id>.tb/, see builder.runlogs).
+            <run id>.tb/, see builder.train.runlogs).
         run_id: The store's run id, when the caller created the run.
         log_dir: Where the TensorBoard logs go instead (default: beside the model; none without either).
         log_graph: Also write the model's graph into the logs (about 50 ms).
@@ -379,15 +379,15 @@ class TrainingJob(BackgroundJob):
         self.fit_seconds: float | None = None  # the `fit` call alone, for the throughput benchmark
         self.fit_cpu_seconds: float | None = None  # the process's CPU time during it (all threads)
         if log_dir is None and artifact_dir:
-            from builder.runlogs import log_dir as run_log_dir
+            from builder.train.runlogs import log_dir as run_log_dir
 
             log_dir = run_log_dir(artifact_dir, self.id)
-        self.log_dir = log_dir  # TensorBoard logs: epoch scalars and the graph (builder.runlogs.RunLog)
+        self.log_dir = log_dir  # TensorBoard logs: epoch scalars and the graph (builder.train.runlogs.RunLog)
         self.log_graph = log_graph  # False: the scalars only (a search's later trials: the graph is the first's)
         self.tensorboard = None
         # With settings.inspect: the weights before training (`model.get_weights()`, for outputs "untrained vs
-        # trained": builder.inspect.model_with_weights), the sampler of weights and gradients, and where its rows
-        # were saved (<artifact_dir>/<run id>.inspect.json; builder.inspect.load_rows reads them back).
+        # trained": builder.train.inspect.model_with_weights), the sampler of weights and gradients, and where its rows
+        # were saved (<artifact_dir>/<run id>.inspect.json; builder.train.inspect.load_rows reads them back).
         self.start_weights: list | None = None
         self.inspector = None
         self.inspect_path: str | None = None
@@ -464,9 +464,9 @@ class TrainingJob(BackgroundJob):
 
     def _prepare(self, keras):
         """Builds, seeds, loads weights and compiles; returns (model, x, y, fit kwargs)."""
-        from builder.build import BuildError, build
-        from builder.distribute import check_batch, make_strategy
-        from builder.importer import apply_weights
+        from builder.model.build import BuildError, build
+        from builder.train.distribute import check_batch, make_strategy
+        from builder.files.importer import apply_weights
 
         s, data = self.settings, self.dataset
         strategy = make_strategy(s.strategy, self.notes)
@@ -490,7 +490,7 @@ class TrainingJob(BackgroundJob):
             model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=s.jit_compile,
                           steps_per_execution=s.steps_per_execution)
         if s.strategy == "multi-worker":
-            from builder.distribute import fix_keras_multi_worker
+            from builder.train.distribute import fix_keras_multi_worker
 
             fix_keras_multi_worker(model, strategy)
         self.model = model
@@ -504,13 +504,13 @@ class TrainingJob(BackgroundJob):
             self._initial_loss = _untrained_loss(model, x[probe], y[probe], s.batch_size)
         callbacks = [_JobCallback(self)]
         if self.log_dir:  # written from our epoch callback: keras.callbacks.TensorBoard would sync every batch
-            from builder.runlogs import RunLog
+            from builder.train.runlogs import RunLog
 
             self.tensorboard = RunLog(self.log_dir)
             if self.log_graph:
                 self.tensorboard.model(model)
         if s.inspect:
-            from builder.inspect import WeightGradientSampler, fixed_batch
+            from builder.train.inspect import WeightGradientSampler, fixed_batch
 
             self.start_weights = model.get_weights()
             bx, by = fixed_batch(x, y, size=32, n=n_train, seed=s.seed)
@@ -625,7 +625,7 @@ class TrainingJob(BackgroundJob):
         if self.artifact_dir:
             self.artifact_path = save_artifact(model, self.artifact_dir, self.id)
             if self.inspector is not None and self.inspector.rows:
-                from builder.inspect import save_rows
+                from builder.train.inspect import save_rows
 
                 self.inspect_path = save_rows(list(self.inspector.rows), self.artifact_dir, self.id)
         if self.tensorboard is not None:
@@ -661,7 +661,7 @@ class TrainingJob(BackgroundJob):
         if self.model is None or self.start_weights is None:
             return None
         if self._untrained is None:
-            from builder.inspect import model_with_weights
+            from builder.train.inspect import model_with_weights
 
             self._untrained = model_with_weights(self.model, self.start_weights)
         return self._untrained
@@ -721,7 +721,7 @@ SEED_LOCK = threading.Lock()
 def memory_problem(result, settings: TrainSettings, budget: int | None = None) -> str | None:
     """None if training a built graph (`BuildResult`) with these settings fits the server's memory
     budget (LAYERCANVAS_MEMORY_BUDGET_MB); else what to change."""
-    from builder.memory import BUDGET_BYTES, estimate, over_budget
+    from builder.model.memory import BUDGET_BYTES, estimate, over_budget
 
     need = estimate(result.infos, result.order, settings.batch_size, settings.compile.optimizer)
     return over_budget(need, BUDGET_BYTES if budget is None else budget)
@@ -729,11 +729,11 @@ def memory_problem(result, settings: TrainSettings, budget: int | None = None) -
 
 def _failure_message(e: BaseException) -> str:
     """One plain line for the user; Keras/TensorFlow errors are cut to their first line."""
-    from builder.distribute import StrategyError
+    from builder.train.distribute import StrategyError
 
     if isinstance(e, (_Diverged, SettingsError, StrategyError)):
         return str(e)
-    from builder.build import BuildError
+    from builder.model.build import BuildError
 
     if isinstance(e, BuildError):
         first = e.issues[0] if getattr(e, "issues", None) else None

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.catalog import (
+from builder.model.catalog import (
     LAYERS,
     LayerSpec,
     _show,
@@ -24,16 +24,16 @@ from builder.catalog import (
     inner_layer_name,
 )
 from builder.config import env_int, fmt_bytes
-from builder.graph import Graph, GraphError, Node, describe, keras_name
+from builder.model.graph import Graph, GraphError, Node, describe, keras_name
 from builder.kerasenv import load_keras
-from builder.memory import (
+from builder.model.memory import (
     BUDGET_BYTES,
     DEFAULT_BATCH,
     MemoryEstimate,
     estimate,
     over_budget,
 )
-from builder.validate import ERROR, WARNING, Fix, Issue, check_structure
+from builder.model.validate import ERROR, WARNING, Fix, Issue, check_structure
 
 # Weights beyond these counts are refused / warned about before anything is
 # allocated (4 bytes each; training needs about 4x that with Adam).
@@ -529,7 +529,7 @@ def set_layer_weights(layer, arrays: list) -> bool:
 
     Returns:
         Whether the layer remade such constants: a model that has already predicted then needs its predict
-        function traced again (see `builder.importer.apply_weights`).
+        function traced again (see `builder.files.importer.apply_weights`).
     """
     layer.set_weights(arrays)
     finalize = getattr(layer, "finalize_state", None)

@@ -1,6 +1,6 @@
 """The cost of each layer for one sample: MACs, other operations, memory.
 
-Shapes come from the real build (`builder.build`); the arithmetic of each
+Shapes come from the real build (`builder.model.build`); the arithmetic of each
 layer comes from its catalog entry (`LayerSpec.count_cost`, whose conventions
 are stated above `catalog.Cost`). Counts are for ONE sample when the model
 predicts; layers that act only while training (dropout, noise, augmentation)
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from builder.build import BuildResult, build, fmt_shape
-from builder.catalog import LAYERS
+from builder.model.build import BuildResult, build, fmt_shape
+from builder.model.catalog import LAYERS
 from builder.config import fmt_bytes
-from builder.graph import Graph
-from builder.memory import FLOAT_BYTES
-from builder.summary import summarize
+from builder.model.graph import Graph
+from builder.model.memory import FLOAT_BYTES
+from builder.model.summary import summarize
 
 
 @dataclass(frozen=True)

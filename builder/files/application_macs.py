@@ -1,5 +1,5 @@
 """Multiply-accumulates of one image through each keras.applications network, with its ImageNet top, at the size
-it was trained at: LayerCanvas's own count (builder.profile), written by scripts/application_macs.py."""
+it was trained at: LayerCanvas's own count (builder.model.profile), written by scripts/application_macs.py."""
 
 MACS: dict[str, float] = {
     'MobileNet': 568740352,

@@ -29,10 +29,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from builder.catalog import LAYERS
-from builder.graph import Graph, describe, printable
-from builder.training import BackgroundJob
-from builder.validate import Issue
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph, describe, printable
+from builder.train.training import BackgroundJob
+from builder.model.validate import Issue
 
 TUNERS = {"random": "Random search", "bayesian": "Bayesian optimization", "hyperband": "Hyperband"}
 SAMPLINGS = ("linear", "log")
@@ -166,7 +166,7 @@ class _Target:
 
 def _target(graph: Graph, key: str) -> _Target | str:
     """The key's target, or the text of what is wrong with the key itself."""
-    from builder.training import OPTIMIZERS
+    from builder.train.training import OPTIMIZERS
 
     if not isinstance(key, str) or "." not in key:
         return f"'{printable(key)}' is not a search key: use NODE_ID.PARAM, compile.NAME or training.NAME"
@@ -727,7 +727,7 @@ class SearchJob(BackgroundJob):
             else:
                 self._end("finished")
         except Exception as e:  # noqa: BLE001 - the search fails with a message; the thread never raises
-            from builder.training import _failure_message
+            from builder.train.training import _failure_message
 
             self._end("failed", _failure_message(e))
         finally:
@@ -768,7 +768,7 @@ class SearchJob(BackgroundJob):
         """Runs one KerasTuner trial as a TrainingJob; returns {objective: best value} or raises FailedTrialError."""
         import keras_tuner as kt
 
-        from builder.training import TrainingJob
+        from builder.train.training import TrainingJob
 
         if self._stop.is_set() or self._deadline_passed():
             self.budget_hit = self.budget_hit or self._deadline_passed()
@@ -848,9 +848,9 @@ class SearchJob(BackgroundJob):
 
     def _check_graph(self, graph: Graph, trial: Trial) -> None:
         """Builds the trial's graph once: its problems fail the trial (naming the node); its cost is recorded."""
-        from builder.build import build
-        from builder.profile import profile
-        from builder.validate import errors
+        from builder.model.build import build
+        from builder.model.profile import profile
+        from builder.model.validate import errors
 
         result = build(graph)
         problems = errors(result.issues)

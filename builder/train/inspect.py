@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builder.build import build_model
+from builder.model.build import build_model
 from builder.kerasenv import load_keras
-from builder.training import SEED_LOCK
+from builder.train.training import SEED_LOCK
 
 KINDS = ("image", "vector", "sequence", "probabilities", "tensor")
 MAX_STEPS = 512  # sequence outputs keep at most this many time steps
@@ -289,7 +289,7 @@ def compared_models(job) -> list[tuple[str, object]]:
     The starting weights are known when the run kept them (settings.inspect); made once per job.
 
     Args:
-        job: A builder.training.TrainingJob whose model is trained (not running).
+        job: A builder.train.training.TrainingJob whose model is trained (not running).
     """
     if job.model is None:
         return []

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from builder.catalog import LAYERS
-from builder.graph import Graph, Node, printable
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph, Node, printable
 
 SAME, CHANGED, ADDED, REMOVED = "same", "changed", "added", "removed"
 STATUSES = (SAME, CHANGED, ADDED, REMOVED)

@@ -1,0 +1,1 @@
+"""`python -m builder`: the command line (CONTRACT.md). Imports anything in builder."""
