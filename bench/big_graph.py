@@ -44,9 +44,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
 
 from bench.edit_latency import compare as _compare
 from bench.report import emit, figure, machine
+from builder.kerasenv import load_keras
 from builder.model.build import BuildResult, ModelBuilder
 from builder.model.graph import Graph
-from builder.kerasenv import load_keras
 from builder.model.summary import summarize
 
 OPEN_TARGET = 1.5
@@ -118,7 +118,7 @@ def edit_positions(graph: Graph) -> list[tuple[str, str]]:
         groups = list(graph.groups)
         pick = [(groups[0], 0), (groups[len(groups) // 2], None), (groups[-1], -1)]
         out = []
-        for where, (group, k) in zip(("start", "middle", "end"), pick):
+        for where, (group, k) in zip(("start", "middle", "end"), pick, strict=False):
             inside = [nid for nid in order if nid in kinds and nid in set(group.nodes)]
             out.append((where, inside[len(inside) // 2 if k is None else k]))
         return out
@@ -142,7 +142,8 @@ def edits(keras, label: str, graph: Graph, reference_model, reps: int) -> list[d
     results = []
     for where, node_id in edit_positions(graph):
         base = graph.node(node_id).params.get("epsilon", 1e-3)
-        value = lambda i, base=base: base * (1.5 + 0.01 * i)  # a new value each repetition
+        def value(i, base=base):  # a new value each repetition
+            return base * (1.5 + 0.01 * i)
 
         def ref(i, node_id=node_id, value=value):
             cfg = edited_config(config, node_id, value(i))

@@ -33,9 +33,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import emit, figure, machine
+from builder.kerasenv import load_keras
 from builder.model.build import BuildResult, ModelBuilder
 from builder.model.graph import Edge, Graph, Node
-from builder.kerasenv import load_keras
 from builder.model.summary import summarize
 
 SIZES = (10, 50, 200)
@@ -171,7 +171,7 @@ def compare(ref: Callable, ours: Callable, reps: int, warmup: int = WARMUP,
             ref_ms.append(r)
             ours_ms.append(o)
         i += 1
-    ratio = statistics.median(o / r for o, r in zip(ours_ms, ref_ms))
+    ratio = statistics.median(o / r for o, r in zip(ours_ms, ref_ms, strict=False))
     return statistics.median(ours_ms), statistics.median(ref_ms), ratio
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.edit_latency import FAMILIES  # noqa: E402
-from bench.report import emit, figure, machine  # noqa: E402
-from builder.model.build import ModelBuilder  # noqa: E402
-from builder.kerasenv import load_keras  # noqa: E402
+from bench.edit_latency import FAMILIES
+from bench.report import emit, figure, machine
+from builder.kerasenv import load_keras
+from builder.model.build import ModelBuilder
 
 SIZE = 50
 TARGET_MS = 300.0

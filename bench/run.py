@@ -21,7 +21,7 @@ BENCH = Path(__file__).resolve().parent
 if __package__ in (None, ""):  # run as a script: make `bench` and `builder` importable
     sys.path.insert(0, str(BENCH.parent))
 
-from bench.report import table
+from bench.report import table  # noqa: E402 - after the path set-up above
 
 
 def benchmarks() -> list[str]:

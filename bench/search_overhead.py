@@ -107,8 +107,8 @@ def settings_for(graph, data, epochs: int, batch: int):
 
 def raw_trial(graph, data, settings) -> dict:
     """Raw Keras for one trial (the graph and settings with the trial's values): seconds of each step."""
-    from builder.model.build import build_model
     from builder.kerasenv import load_keras
+    from builder.model.build import build_model
 
     keras = load_keras()
     t0, cpu = time.perf_counter(), time.process_time()
@@ -150,9 +150,9 @@ class Probe:
 def timers(probe: Probe):
     """Wraps the steps of a trial with timers (restored on exit). Nested labels are marked with '  ' in front."""
     import builder.model.build
+    import builder.store
     import builder.train.runlogs
     import builder.train.search
-    import builder.store
     import builder.train.training
     from builder.kerasenv import load_keras
 
@@ -330,8 +330,8 @@ def summarize_rounds(kind: str, app: bool, rounds: list[dict]) -> tuple[list[dic
 def iris_8_trials() -> tuple[dict, str]:
     """The 8-trial iris search of tests/test_search.py, end to end (with a store and an artifact dir)."""
     from builder.data import datasets
-    from builder.train.search import SearchJob
     from builder.store import Store
+    from builder.train.search import SearchJob
 
     graph = Graph.from_dict(IRIS_SEARCH)
     data = datasets.load("iris")

@@ -358,7 +358,7 @@ class Store:
             ).fetchone()
         if row is None:
             return None
-        info = dict(zip(keys, row))
+        info = dict(zip(keys, row, strict=False))
         info["data"] = _json_dict(info["data"])
         return info
 
@@ -793,7 +793,7 @@ def _owner(owner: Any) -> str | None:
 
 def _run_row(row: tuple) -> dict:
     keys = [k.strip() for k in _RUN_COLUMNS.split(",")]
-    run = dict(zip(keys, row))
+    run = dict(zip(keys, row, strict=False))
     run["settings"] = _from_json(run["settings"]) or {}
     run["final_metrics"] = _from_json(run["final_metrics"])
     run["stats"] = _json_dict(run["stats"]) or {}

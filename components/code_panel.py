@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from builder.model.build import BuildResult
 from builder.files.codegen import (
     CodegenError,
     generate_code,
@@ -12,6 +11,7 @@ from builder.files.codegen import (
     is_chain,
     safe_filename,
 )
+from builder.model.build import BuildResult
 from builder.model.graph import Graph
 from components.text import md_escape
 

@@ -118,7 +118,7 @@ def _metrics_table(a: dict, b: dict) -> dict:
     names = list(dict.fromkeys([*a, *b]))
     va, vb = [a.get(n) for n in names], [b.get(n) for n in names]
     if all(_numeric(v) or v is None for v in va + vb):
-        diff = [y - x if _finite(x) and _finite(y) else None for x, y in zip(va, vb)]
+        diff = [y - x if _finite(x) and _finite(y) else None for x, y in zip(va, vb, strict=False)]
         return {"metric": names, "run A": va, "run B": vb, "B − A": diff}
     return {"metric": names, "run A": [_cell(show(v)) for v in va], "run B": [_cell(show(v)) for v in vb]}
 

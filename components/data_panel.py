@@ -12,11 +12,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from builder.data import compat
-
-from builder.data import datachoice
-
-from builder.data import datasets
+from builder.data import compat, datachoice, datasets
 from builder.data.datachoice import DataChoice, DataChoiceError
 from builder.data.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
 from builder.model.graph import Graph, GraphError

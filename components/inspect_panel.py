@@ -259,7 +259,7 @@ def render_inside(model, before: list, sample: np.ndarray, ds: Dataset | None, d
                " The untrained model is shown beside the trained one for runs trained in this session."))
     for name in shown:
         if before:
-            for i, (col, (label, outputs)) in enumerate(zip(st.columns(len(columns)), columns)):
+            for i, (col, (label, outputs)) in enumerate(zip(st.columns(len(columns)), columns, strict=False)):
                 with col:
                     st.markdown(f"**{label}**" if name == shown[0] else "")
                     render_layer_output(outputs[name], ds, key=f"column{i}")
@@ -354,7 +354,7 @@ def render_weights_gradients(rows: list[dict] | None, key: str = "") -> None:
         hist = row.get(what) or {}
         edges, counts = hist.get("edges") or [], hist.get("counts") or []
         if len(edges) == len(counts) + 1 and counts:
-            mids = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+            mids = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
             fig = go.Figure(go.Bar(x=mids, y=counts, marker_color="#2563eb"))
             fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=30), title=f"{title} of {plain(layer)}, {_epoch_name(epoch)}",
                               bargap=0.05)

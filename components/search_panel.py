@@ -10,9 +10,9 @@ from typing import Any
 
 import streamlit as st
 
-from builder.train import search
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
+from builder.train import search
 from builder.train.search import SearchError, SearchJob
 from components import charts, state
 from components.text import md_escape

@@ -225,9 +225,8 @@ def open_project(pid: str, quiet: bool = False) -> bool:
 
 def new_project(graph: Graph, weights_run: str | None = None) -> str:
     """Starts a new project of this owner's with `graph` (the current one stays in the list) and opens it."""
-    from builder.store import new_project_id
-
     from builder.model.layout import missing_positions
+    from builder.store import new_project_id
 
     graph = missing_positions(graph)  # placed when made: the Build page then has nothing to place (and save)
     pid = new_project_id()

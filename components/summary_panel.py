@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from builder.model.build import BuildResult
 from builder.config import fmt_bytes
+from builder.model.build import BuildResult
 from builder.model.summary import Summary, summarize, summary_text
 from components import state
 from components.text import md_escape

@@ -4,8 +4,8 @@ import time
 
 import streamlit as st
 
-from builder.model.graph import GraphError
 from builder.kerasenv import keras_loaded
+from builder.model.graph import GraphError
 from builder.model.layout import missing_positions
 from builder.model.validate import apply_fix
 from components import canvas, state

@@ -6,8 +6,8 @@ import time
 import streamlit as st
 
 from builder.files.codegen import safe_filename
-from builder.store import StoreError
 from builder.model.templates import TEMPLATES
+from builder.store import StoreError
 from components import state
 from components.sidebar import new_from_template, open_upload, upload_limit_mb
 from components.text import md_escape

@@ -25,8 +25,8 @@ def count(name: str) -> float:
 
     os.environ.setdefault("LAYERCANVAS_MAX_PARAMS", "500000000")
     from builder.files.importer import import_keras_model
-    from builder.kerasenv import load_keras
     from builder.files.pretrained import application
+    from builder.kerasenv import load_keras
     from builder.model.profile import profile
 
     keras = load_keras()

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from builder.data import datachoice
 from builder.data.datasets import BUILTIN
 from builder.model.share import encode
-from builder.store import Store, default_path
 from builder.model.templates import TEMPLATES, template
+from builder.store import Store, default_path
 from components import state
 from components.training_panel import RUN, registry
 from tests.test_app_build import (

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from builder.model.graph import Graph
 from builder.kerasenv import load_keras
+from builder.model.graph import Graph
 from builder.store import Store, default_path
 from components import state
 from components.training_panel import FINETUNE_GO, FINETUNE_N, RUN, WEIGHTS_FROM, registry

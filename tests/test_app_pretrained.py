@@ -4,8 +4,8 @@ import urllib.error
 
 import pytest
 
-from builder.kerasenv import load_keras
 from builder.files.pretrained import APPLICATIONS, BASE_GROUP
+from builder.kerasenv import load_keras
 from components import state
 from components.data_panel import DATASET
 from components.pretrained_panel import table_rows

@@ -4,8 +4,8 @@ the Projects page, and a project switch that leaves nothing of the previous one 
 from streamlit.testing.v1 import AppTest
 
 from builder.model.share import encode
-from builder.store import Store, default_path
 from builder.model.templates import template
+from builder.store import Store, default_path
 from components import owner, state
 from tests.test_app_build import canvas_event, fresh_browser, messages, plain, run_app, widget
 

@@ -3,8 +3,8 @@ apply with undo, the trials on the Runs page)."""
 
 import pytest
 
-from builder.train import search
 from builder.kerasenv import load_keras
+from builder.train import search
 from components import state
 from components.search_panel import SEARCH, parse_values
 from components.training_panel import registry

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from builder.kerasenv import load_keras
 from builder.model.build import BuildError, ModelBuilder, build, build_model
 from builder.model.graph import Edge, Graph, Node
-from builder.kerasenv import load_keras
 from builder.model.summary import summarize, summary_text
 from builder.model.templates import TEMPLATES, template
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from builder.kerasenv import load_keras
 from builder.model.build import build
 from builder.model.catalog import (
     ACTIVATIONS,
@@ -16,7 +17,6 @@ from builder.model.catalog import (
     by_category,
     search,
 )
-from builder.kerasenv import load_keras
 from builder.model.summary import summarize
 from tests.layer_cases import CASES, all_cases, case_graph
 

@@ -10,7 +10,6 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from builder.model.build import build
 from builder.files.codegen import (
     CodegenError,
     fmt,
@@ -20,6 +19,7 @@ from builder.files.codegen import (
     var_name,
     var_names,
 )
+from builder.model.build import build
 from builder.model.graph import Edge, Graph, Node, keras_name
 from builder.model.templates import TEMPLATES, template
 from tests.layer_cases import all_cases, case_graph
@@ -30,7 +30,7 @@ CASES = list(all_cases())
 
 def run_code(code: str):
     scope: dict = {}
-    exec(compile(code, "<generated>", "exec"), scope)  # noqa: S102 - the point: run the generated code
+    exec(compile(code, "<generated>", "exec"), scope)
     return scope["build_model"]()
 
 
@@ -312,7 +312,7 @@ class FakeKeras:
 def test_script_strategy_on_other_backends(backend, devices, distribution):
     """auto: DataParallel over several JAX accelerators, else nothing (no scope); the others need TensorFlow."""
     scope: dict = {"__name__": "generated"}
-    exec(compile(generate_script(template("iris_mlp"), "iris"), "<script>", "exec"), scope)  # noqa: S102
+    exec(compile(generate_script(template("iris_mlp"), "iris"), "<script>", "exec"), scope)
     fake = FakeKeras(backend, devices)
     scope["keras"] = fake
     assert scope["make_strategy"]("auto") is None

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.model.catalog import ACTIVATIONS, DTYPES, LAYERS
 from builder.data.compat import ERROR, WARNING, CompatIssue, apply_fix, check
 from builder.data.datasets import Dataset, load
+from builder.model.catalog import ACTIVATIONS, DTYPES, LAYERS
 from builder.model.graph import Graph, GraphError
 from builder.model.templates import template
 

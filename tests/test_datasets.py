@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from builder.data import datasets as D
 from builder.config import env_int
+from builder.data import datasets as D
 from builder.data.datasets import (
     BUILTIN,
     Dataset,

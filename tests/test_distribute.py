@@ -12,6 +12,7 @@ import types
 import pytest
 
 from builder.files.codegen import generate_script
+from builder.model.templates import template
 from builder.train.distribute import (
     StrategyError,
     check_batch,
@@ -20,7 +21,6 @@ from builder.train.distribute import (
     parse_tf_config,
     wait_for_workers,
 )
-from builder.model.templates import template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,7 +112,7 @@ def test_two_workers_train_through_the_cli(tmp_path):
     cmd = [sys.executable, "-m", "builder", "train", str(graph), "--dataset", "iris", "--epochs", "2",
            "--learning-rate", "0.01", "--strategy", "multi-worker", "--out", str(tmp_path / "model.keras"), "--json"]
     outs = run_workers([cmd, cmd], ports, tmp_path)
-    for code, out, err in outs:
+    for code, _out, err in outs:
         assert code == 0, err[-3000:]
     results = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in outs]
     assert all(r["status"] == "finished" for r in results)

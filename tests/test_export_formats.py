@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from builder.data import datasets
-from builder.model.build import build_model
 from builder.files.export import (
     COMPARE_LIMIT,
     FORMATS,
@@ -18,8 +17,9 @@ from builder.files.export import (
     tflite_comparison,
     tflite_predict,
 )
-from builder.model.graph import Graph
 from builder.kerasenv import load_keras
+from builder.model.build import build_model
+from builder.model.graph import Graph
 from builder.model.templates import template
 from builder.train.training import TrainingJob, TrainSettings, suggest_compile
 
@@ -53,7 +53,7 @@ def chain(name: str, shape: list, layers: list) -> Graph:
     nodes += [{"id": i, "type": t, "params": p} for i, t, p in layers]
     ids = [n["id"] for n in nodes]
     return Graph.from_dict({"format": "layercanvas-graph", "version": 1, "name": name, "nodes": nodes,
-                            "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:])]})
+                            "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)]})
 
 
 def onnx_run(path, model, xs):

@@ -6,8 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builder.kerasenv import load_keras
 from builder.model.build import build
 from builder.model.catalog import LAYERS
+from builder.model.graph import Graph
 from builder.train.finetune import (
     MIN_LR,
     base_layers,
@@ -18,8 +20,6 @@ from builder.train.finetune import (
     plan,
     unfreeze_top,
 )
-from builder.model.graph import Graph
-from builder.kerasenv import load_keras
 from builder.train.training import CompileSettings, TrainSettings
 
 keras = load_keras()

@@ -14,11 +14,11 @@ import time
 import pytest
 
 from bench.fuzz import SHARES, split
-from builder.model.build import build
-from builder.files.codegen import CodegenError, generate_script
 from builder.data.datasets import DatasetError, parse_csv, parse_image_zip, parse_npz
-from builder.model.graph import Graph, GraphEditError, GraphError, GraphFormatError
+from builder.files.codegen import CodegenError, generate_script
 from builder.files.importer import ModelImportError, import_model
+from builder.model.build import build
+from builder.model.graph import Graph, GraphEditError, GraphError, GraphFormatError
 from builder.model.templates import template
 from builder.model.validate import check_structure
 from tests import fuzzing

@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder.model.build import build_model
-from builder.model.graph import Edge, valid_id
 from builder.files.importer import (
     LAMBDA_MESSAGE,
     ModelImportError,
@@ -21,6 +19,8 @@ from builder.files.importer import (
     unique_ids,
 )
 from builder.kerasenv import load_keras
+from builder.model.build import build_model
+from builder.model.graph import Edge, valid_id
 from builder.model.templates import TEMPLATES, template
 from tests.layer_cases import all_cases, case_graph
 
@@ -59,7 +59,7 @@ def assert_same_predictions(original, result, atol=1e-6):
     assert sorted(loaded) == sorted(result.weights)
     assert rebuilt.count_params() == original.count_params()
     xs = random_inputs(original)
-    for a, b in zip(predict(original, xs), predict(rebuilt, xs)):
+    for a, b in zip(predict(original, xs), predict(rebuilt, xs), strict=False):
         np.testing.assert_allclose(a, b, atol=atol, rtol=0)
     return rebuilt
 
@@ -689,8 +689,8 @@ def test_cli_import(tmp_path, capsys):
 # Limits: uploads are capped by a setting; the command line reads any local file that fits in memory
 # ---------------------------------------------------------------------------
 def test_the_command_line_reads_model_files_above_the_upload_limit(tmp_path, monkeypatch, capsys):
-    from builder.files import importer
     from builder.cli.main import main
+    from builder.files import importer
 
     path = save(build_model(template("small_resnet")), tmp_path, "resnet.keras")
     monkeypatch.setattr(importer, "MAX_BYTES", 1024)  # the server's upload limit, here 1 kB

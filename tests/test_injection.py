@@ -28,7 +28,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.model.catalog import LAYERS
 from builder.files.codegen import (
     WINDOWS_DEVICES,
     CodegenError,
@@ -39,6 +38,7 @@ from builder.files.codegen import (
     var_names,
 )
 from builder.files.export import FORMATS, file_name
+from builder.model.catalog import LAYERS
 from builder.model.graph import (
     Graph,
     GraphEditError,

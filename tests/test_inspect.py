@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from builder.data import datasets
-from builder.train import inspect as insp
+from builder.kerasenv import load_keras
 from builder.model.build import build_model
 from builder.model.graph import Graph
-from builder.train.inspect import InspectError, layer_outputs
-from builder.kerasenv import load_keras
 from builder.model.templates import template
+from builder.train import inspect as insp
+from builder.train.inspect import InspectError, layer_outputs
 from builder.train.training import TrainingJob, TrainSettings, suggest_compile
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.model.build import ModelBuilder, build
 from builder.config import fmt_bytes
+from builder.model.build import ModelBuilder, build
 from builder.model.memory import MB, OPTIMIZER_SLOTS, estimate, over_budget
 from builder.model.templates import template
 from builder.train.training import CompileSettings, TrainSettings, memory_problem
@@ -79,8 +79,8 @@ def test_the_train_settings_decide_and_the_job_refuses_before_training():
 def test_a_job_over_the_budget_fails_with_the_message_and_allocates_no_batch(monkeypatch):
     import numpy as np
 
-    from builder.model import memory
     from builder.data.datasets import Dataset
+    from builder.model import memory
     from builder.train.training import TrainingJob
 
     monkeypatch.setattr(memory, "BUDGET_BYTES", 1 * MB)

@@ -12,7 +12,6 @@ import nbformat
 import numpy as np
 import pytest
 
-from builder.model.build import build
 from builder.files.codegen import (
     RESERVED,
     SETTINGS,
@@ -21,8 +20,9 @@ from builder.files.codegen import (
     generate_script,
     var_names,
 )
-from builder.model.graph import Edge, Graph, Node
 from builder.files.notebook import generate_notebook
+from builder.model.build import build
+from builder.model.graph import Edge, Graph, Node
 from builder.model.templates import template
 from tests.test_codegen import assigned_names, config, module_names
 from tests.test_injection import assert_plain_code, payloads
@@ -68,7 +68,7 @@ def test_cells_in_order_with_a_heading_each():
 def test_settings_are_the_scripts_options():
     code = cells(generate_notebook(template("digits_cnn"), "digits", epochs=7))["settings"]
     scope: dict = {}
-    exec(code, scope)  # noqa: S102 - the point: the settings cell as the kernel runs it
+    exec(code, scope)
     script = ast.parse(generate_script(template("digits_cnn"), "digits", epochs=7))
     defaults = {ast.literal_eval(c.args[0]): ast.literal_eval(next(k.value for k in c.keywords if k.arg == "default"))
                 for c in ast.walk(script) if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "add_argument"}
@@ -101,7 +101,7 @@ def model_cell(text: str):
     import keras
 
     scope = {"keras": keras, "layers": keras.layers}
-    exec(cells(text)["model"], scope)  # noqa: S102 - the point: run the generated code
+    exec(cells(text)["model"], scope)
     return scope["build_model"]
 
 
@@ -147,9 +147,9 @@ def test_dataset_defaults_and_a_data_file(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "mine.npz", x_train=rng.normal(size=(30, 4)).astype("float32"), y_train=np.arange(30) % 2)
     scope: dict = {}
-    exec(code["settings"], scope)  # noqa: S102
+    exec(code["settings"], scope)
     scope["DATA"] = str(tmp_path / "mine.npz")
-    exec(code["data"], scope)  # noqa: S102
+    exec(code["data"], scope)
     assert scope["x_train"].shape == (24, 4) and scope["x_test"].shape == (6, 4)
 
 

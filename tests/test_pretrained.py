@@ -11,8 +11,6 @@ import h5py
 import numpy as np
 import pytest
 
-from builder.model.build import build
-from builder.kerasenv import load_keras
 from builder.files.pretrained import (
     APPLICATIONS,
     BASE_GROUP,
@@ -25,13 +23,16 @@ from builder.files.pretrained import (
     start_graph,
     weights_cache_dir,
 )
+from builder.kerasenv import load_keras
+from builder.model.build import build
 
 keras = load_keras()
 
-from keras.src.legacy.saving import legacy_h5_format
-from keras.src.utils import file_utils
+# Keras's own modules, once builder.kerasenv has set Keras up.
+from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
+from keras.src.utils import file_utils  # noqa: E402
 
-from builder.files.importer import apply_weights
+from builder.files.importer import apply_weights  # noqa: E402
 
 
 def _legacy_file(model, path) -> str:
@@ -52,7 +53,7 @@ def _random_base(name: str, size: int, seed: int = 3, **kwargs):
         if not arrays:
             continue
         changed = []
-        for w, var in zip(arrays, layer.weights):
+        for w, var in zip(arrays, layer.weights, strict=False):
             if "variance" in var.path or "moving_var" in var.path:
                 changed.append(rng.uniform(0.5, 1.5, w.shape).astype(w.dtype))
             elif w.ndim <= 1 and "count" not in var.path:
@@ -242,7 +243,7 @@ def test_random_weights_get_measured_statistics():
     calibrated = calibrate_batch_norm(result.model, made.graph, made.weights, x)
     assert 0.05 < scale(calibrated) < 10
     assert float(np.std(result.model.predict(x, verbose=0))) > 1e-3
-    changed = [n for n in calibrated if not all(np.array_equal(a, b) for a, b in zip(calibrated[n], made.weights[n]))]
+    changed = [n for n in calibrated if not all(np.array_equal(a, b) for a, b in zip(calibrated[n], made.weights[n], strict=False))]
     assert changed and all(result.model.get_layer(n).__class__.__name__ == "BatchNormalization" for n in changed)
 
 

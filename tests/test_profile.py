@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from builder.kerasenv import load_keras
 from builder.model.build import build
 from builder.model.catalog import LAYERS, Cost
 from builder.model.graph import Graph, Node
-from builder.kerasenv import load_keras
 from builder.model.profile import Profile, profile
 from builder.model.summary import summarize
 from builder.model.templates import TEMPLATES, template
@@ -27,8 +27,9 @@ from tests.layer_cases import CASES, case_graph
 from tests.strategies import graphs
 
 keras = load_keras()
-import tensorflow as tf  # noqa: I001 - after load_keras(), which mutes TensorFlow's start-up noise
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+# TensorFlow itself, once builder.kerasenv has set Keras up.
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: E402
 
 # (MACs, other ops) of ONE sample, by case id "Type-i" of tests/layer_cases.py (IMG 8×8×3, SEQ 10×3, VEC 4).
 HAND = {

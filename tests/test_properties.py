@@ -50,7 +50,7 @@ def test_fixes_apply_or_refuse_cleanly(g, data):
 def test_incremental_builds_agree_with_fresh_builds(g, steps):
     builder = ModelBuilder()
     builder.build(g)
-    for type_, data in steps:
+    for _type, data in steps:
         victims = [n for n in g.nodes if n.type in LAYERS]
         node = data.draw(st.sampled_from(victims))
         try:

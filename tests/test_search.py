@@ -10,16 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.data import datasets
-
-from builder.train import search
-
-from builder.model import share
 from builder.cli.main import main
+from builder.data import datasets
+from builder.model import share
 from builder.model.graph import Graph
+from builder.model.validate import WARNING, check_structure
+from builder.train import search
 from builder.train.search import SearchError, SearchJob
 from builder.train.training import TrainSettings, settings_from_graph, suggest_compile
-from builder.model.validate import WARNING, check_structure
 
 IRIS = {
     "format": "layercanvas-graph", "version": 1, "name": "iris_search",

@@ -12,6 +12,7 @@ import pytest
 
 from builder import store as store_mod
 from builder.model.layout import auto_layout
+from builder.model.templates import template
 from builder.store import (
     INTERRUPTED_MESSAGE,
     RUN_STATUSES,
@@ -21,7 +22,6 @@ from builder.store import (
     default_path,
     new_project_id,
 )
-from builder.model.templates import template
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import pytest
 
 from builder.data import datasets
 from builder.model.graph import Graph
-from builder.store import Store
 from builder.model.templates import template
+from builder.store import Store
 from builder.train.training import (
     CompileSettings,
     JobRegistry,
@@ -37,7 +37,7 @@ def chain(name, shape, layers):
     nodes += [{"id": nid, "type": t, "params": p} for nid, t, p in layers]
     ids = [n["id"] for n in nodes]
     return Graph.from_dict({"format": "layercanvas-graph", "version": 1, "name": name, "nodes": nodes,
-                            "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:])]})
+                            "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)]})
 
 
 def digits_cnn():
@@ -115,8 +115,8 @@ def test_stop_mid_epoch_keeps_the_weights(tmp_path):
     assert len(job.history) == 1 and job.history[-1]["partial"]
     assert 50 <= job.batch < job.steps
     trained = job.model.get_layer("head").get_weights()
-    from builder.model.build import build_model
     from builder.kerasenv import load_keras
+    from builder.model.build import build_model
 
     load_keras().utils.set_random_seed(0)  # the job's seed: the same starting weights
     untrained = build_model(graph).get_layer("head").get_weights()

@@ -317,8 +317,8 @@ def cmd_export(args) -> int:
         graph, weights = imported.graph, imported.weights
     model = None
     if FORMATS[args.format].needs_model:
-        from builder.model.build import BuildError, build_model
         from builder.files.importer import apply_weights
+        from builder.model.build import BuildError, build_model
 
         try:
             model = build_model(graph)

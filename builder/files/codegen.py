@@ -177,7 +177,9 @@ def _functional_body(graph: Graph) -> list[str]:
         lines.append(f"{names[nid]} = {expr}")
     ins = [names[i] for i in graph.input_ids()]
     outs = [names[o] for o in graph.output_ids()]
-    pack = lambda xs: xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]"
+    def pack(xs):
+        return xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]"
+
     lines.append(f"return keras.Model(inputs={pack(ins)}, outputs={pack(outs)}, name={keras_name(graph.name)!r})")
     return lines
 

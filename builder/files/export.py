@@ -352,14 +352,14 @@ def tflite_comparison(model, x_test, y_test, task: str, from_logits: bool = Fals
                 pred = tflite_predict(files[fmt], xs, [t.name for t in model.inputs])[0]
                 rows.append({"format": fmt, "label": f"TFLite {quantize or 'float32'}",
                              "bytes": len(files[fmt]), **_scores(pred, y, task, from_logits)})
-        except Exception as e:  # noqa: BLE001 - a message, never a traceback
+        except Exception as e:
             raise ExportError(f"could not compare the TFLite files: {_reason(e)}") from e
     return {"metrics": metrics, "samples": n, "total": total, "rows": rows, "files": files}
 
 
 def _fits(x, tensor) -> bool:
     """The array holds samples of the input's shape (unknown sizes match any)."""
-    return x.ndim == len(tensor.shape) and all(d is None or d == k for d, k in zip(tensor.shape[1:], x.shape[1:]))
+    return x.ndim == len(tensor.shape) and all(d is None or d == k for d, k in zip(tensor.shape[1:], x.shape[1:], strict=False))
 
 
 def tflite_predict(content: bytes, xs: list, names: list[str]) -> list:
@@ -452,7 +452,7 @@ def onnx_feed(session, model, xs: list) -> dict:
 def _export_onnx(model, path: str) -> None:
     try:
         session = _onnx_convert(model, path)
-    except Exception as e:  # noqa: BLE001 - any converter or runtime failure becomes a message naming the layer
+    except Exception as e:
         raise ExportError(_onnx_failure(model, e)) from e
     _check_onnx(model, session)
 
@@ -465,11 +465,11 @@ def _check_onnx(model, session, n: int = 8) -> None:
     pred = model.predict(_one_or_list(xs), verbose=0)
     expected = [np.asarray(p) for p in (pred if isinstance(pred, (list, tuple)) else [pred])]
     got = session.run(None, onnx_feed(session, model, xs))
-    if len(got) != len(expected) or any(a.shape != b.shape for a, b in zip(got, expected)):
+    if len(got) != len(expected) or any(a.shape != b.shape for a, b in zip(got, expected, strict=False)):
         raise ExportError(f"the ONNX file gives outputs of shapes {[list(a.shape) for a in got]}, the model "
                           f"{[list(b.shape) for b in expected]}: export as .keras, SavedModel or TFLite instead")
     worst = max((float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)), initial=0.0))
-                 for a, b in zip(got, expected)), default=0.0)
+                 for a, b in zip(got, expected, strict=False)), default=0.0)
     if not worst <= ONNX_TOLERANCE:  # also NaN
         raise ExportError(f"ONNX Runtime's predictions differ from Keras's by up to {worst:.2g} (more than "
                           f"{ONNX_TOLERANCE:g}), so the file is not offered: export as .keras, SavedModel or TFLite "

@@ -37,6 +37,9 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from builder.config import fmt_bytes
+from builder.data.datasets import MAX_UPLOAD_BYTES, UPLOAD_SETTING
+from builder.kerasenv import load_keras
 from builder.model.catalog import (
     LAYERS,
     REQUIRED,
@@ -44,10 +47,7 @@ from builder.model.catalog import (
     pad2d_pairs,
     register_keras_classes,
 )
-from builder.config import fmt_bytes
-from builder.data.datasets import MAX_UPLOAD_BYTES, UPLOAD_SETTING
 from builder.model.graph import Edge, Graph, GraphError, Group, Node, valid_id
-from builder.kerasenv import load_keras
 
 # Uploads to the server are capped (LAYERCANVAS_MAX_UPLOAD_MB); the command line reads local files of any size that
 # fits in memory (import_model(..., max_bytes=None)).
@@ -739,7 +739,7 @@ class _Walker:
             feeds = [self._input(first.get("config", {}), prefix)]
             self.input_keys = list(feeds)
         current = list(feeds)
-        for entry, obj in zip(rest, objs):
+        for _entry, obj in zip(rest, objs, strict=False):
             if isinstance(obj, self.keras.Model):
                 current = self._nested(obj, current, prefix, trainable)
                 continue
@@ -1227,7 +1227,7 @@ def _to_graph(walker: _Walker, model, outputs: list[int]) -> ImportResult:
     left_out = len(raws) - len(order)
     if left_out:
         walker.notes.append(f"{left_out} layer(s) of nested models do not lead to the model's outputs and were left out")
-    ids = dict(zip(order, unique_ids([raws[k].name for k in order])))
+    ids = dict(zip(order, unique_ids([raws[k].name for k in order]), strict=False))
     counts: dict[str, int] = {}
     for k in order:
         counts[raws[k].name] = counts.get(raws[k].name, 0) + 1
@@ -1350,7 +1350,7 @@ def apply_weights(model, weights: dict) -> list[str]:
         except ValueError:
             continue
         current = layer.weights
-        if len(current) != len(arrays) or any(tuple(w.shape) != tuple(getattr(a, "shape", ())) for w, a in zip(current, arrays)):
+        if len(current) != len(arrays) or any(tuple(w.shape) != tuple(getattr(a, "shape", ())) for w, a in zip(current, arrays, strict=False)):
             continue
         remade = set_layer_weights(layer, arrays) or remade
         loaded.append(nid)

@@ -219,8 +219,8 @@ def base_model(name: str, size: int, weights: str | None = None):
         PretrainedError: too many parameters, a size the network refuses, or a weights file that does
             not fit (naming the first layer that differs).
     """
-    from builder.model.build import PARAMS_SETTING
     from builder.kerasenv import load_keras
+    from builder.model.build import PARAMS_SETTING
 
     app = application(name)
     check_size(app, size)
@@ -317,7 +317,7 @@ def load_weights_file(model, path: str, name: str) -> None:
 
     order = legacy_h5_format._legacy_weights  # the order Keras's loader reads a layer's weights in
     mine = [(layer.name, [tuple(w.shape) for w in order(layer)]) for layer in model.layers if order(layer)]
-    for (mn, ms), (fn, fs) in zip(mine, legacy):
+    for (mn, ms), (fn, fs) in zip(mine, legacy, strict=False):
         if ms != fs:
             raise PretrainedError(
                 f"the weights file does not fit {name}: its layer '{fn}' holds {_shapes(fs)}, where {name}'s layer "

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.config import env_int, fmt_bytes
+from builder.kerasenv import load_keras
 from builder.model.catalog import (
     LAYERS,
     LayerSpec,
@@ -23,9 +25,7 @@ from builder.model.catalog import (
     channel_projection,
     inner_layer_name,
 )
-from builder.config import env_int, fmt_bytes
 from builder.model.graph import Graph, GraphError, Node, describe, keras_name
-from builder.kerasenv import load_keras
 from builder.model.memory import (
     BUDGET_BYTES,
     DEFAULT_BATCH,
@@ -363,7 +363,7 @@ class ModelBuilder:
         if len(shapes) == 1:
             got = fmt_shape(shapes[0])
         else:
-            got = ", ".join(f"{s} {fmt_shape(sh)}" for s, sh in zip(srcs[:-1], shapes[:-1]))
+            got = ", ".join(f"{s} {fmt_shape(sh)}" for s, sh in zip(srcs[:-1], shapes[:-1], strict=False))
             got += f" and {srcs[-1]} {fmt_shape(shapes[-1])}"
         fix = None
         if spec.merge == "same":

@@ -351,7 +351,7 @@ def _same(x: Any, y: Any) -> bool:
     if isinstance(x, (int, float)) and isinstance(y, (int, float)):
         return x == y
     if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
-        return len(x) == len(y) and all(_same(i, j) for i, j in zip(x, y))
+        return len(x) == len(y) and all(_same(i, j) for i, j in zip(x, y, strict=False))
     if isinstance(x, dict) and isinstance(y, dict):
         return x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
     return x is y or (type(x) is type(y) and x == y)

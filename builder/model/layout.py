@@ -101,7 +101,7 @@ def auto_layout(
     layout = {}
     step_y = node_height + v_gap
     for r, row in enumerate(rows):
-        for v, cx in zip(row, centres[r]):
+        for v, cx in zip(row, centres[r], strict=False):
             if isinstance(v, str):
                 layout[v] = [float(cx - node_width / 2), float(r * step_y)]
     return replace(graph, layout={nid: layout[nid] for nid in ids})
@@ -266,7 +266,7 @@ def _coordinates(rows: list[list], up: dict, down: dict, sep: float) -> list[lis
                 for v in row:
                     ns = up[v] + down[v]
                     want.append(sum(xs[n] for n in ns) / len(ns) if ns else xs[v])
-                for v, x in zip(row, _spaced(want, sep)):
+                for v, x in zip(row, _spaced(want, sep), strict=False):
                     xs[v] = x
     # Whole pixels, gaps enforced exactly, drawing centred on x = 0.
     out = []

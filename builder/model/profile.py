@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from builder.config import fmt_bytes
 from builder.model.build import BuildResult, build, fmt_shape
 from builder.model.catalog import LAYERS
-from builder.config import fmt_bytes
 from builder.model.graph import Graph
 from builder.model.memory import FLOAT_BYTES
 from builder.model.summary import summarize

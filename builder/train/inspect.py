@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builder.model.build import build_model
 from builder.kerasenv import load_keras
+from builder.model.build import build_model
 from builder.train.training import SEED_LOCK
 
 KINDS = ("image", "vector", "sequence", "probabilities", "tensor")
@@ -146,7 +146,7 @@ def _batch(model, sample) -> list[np.ndarray]:
         except Exception as e:  # noqa: BLE001 - ragged lists and the like
             raise InspectError(f"input {tensor.name!r}: the sample is not an array ({e})") from None
         expected = tuple(tensor.shape[1:])
-        fits = arr.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, arr.shape))
+        fits = arr.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, arr.shape, strict=False))
         if not fits:
             raise InspectError(f"input {tensor.name!r} expects one sample of shape {_shape_text(expected)} "
                                f"(without the batch axis), got {_shape_text(arr.shape)}")

@@ -31,8 +31,8 @@ from typing import Any
 
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph, describe, printable
-from builder.train.training import BackgroundJob
 from builder.model.validate import Issue
+from builder.train.training import BackgroundJob
 
 TUNERS = {"random": "Random search", "bayesian": "Bayesian optimization", "hyperband": "Hyperband"}
 SAMPLINGS = ("linear", "log")

@@ -14,10 +14,10 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from builder.model.catalog import LAYERS
 from builder.config import env_int
-from builder.model.graph import Graph
 from builder.kerasenv import load_keras
+from builder.model.catalog import LAYERS
+from builder.model.graph import Graph
 
 OPTIMIZERS = {
     "adam": "keras.optimizers.Adam(learning_rate={lr!r})",
@@ -464,9 +464,9 @@ class TrainingJob(BackgroundJob):
 
     def _prepare(self, keras):
         """Builds, seeds, loads weights and compiles; returns (model, x, y, fit kwargs)."""
+        from builder.files.importer import apply_weights
         from builder.model.build import BuildError, build
         from builder.train.distribute import check_batch, make_strategy
-        from builder.files.importer import apply_weights
 
         s, data = self.settings, self.dataset
         strategy = make_strategy(s.strategy, self.notes)

@@ -48,7 +48,7 @@ def test_eight_sessions_train_at_once(browser, tmp_path):
         while active(store, runs) and time.time() < deadline:
             pages[0].wait_for_timeout(1000)
         statuses = [store.get_run(r)["status"] for r in runs]
-        assert statuses == ["finished"] * 8, [(s, store.get_run(r)["message"]) for s, r in zip(statuses, runs)]
+        assert statuses == ["finished"] * 8, [(s, store.get_run(r)["message"]) for s, r in zip(statuses, runs, strict=False)]
 
         # Each session sees its own curves and its own graph; its project lists only its own run.
         for i, page in enumerate(pages):
