@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from builder.model.build import build
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
-from builder.model.layout import NODE_H, NODE_W, auto_layout, overlaps
+from builder.model.layout import NODE_H, NODE_W, auto_layout
 from builder.model.templates import template
 from components.canvas import (
     MAX_DRAWN,
@@ -20,6 +20,7 @@ from components.canvas import (
     key_params_text,
     parse_edge_id,
 )
+from tests.test_layout import overlaps
 
 
 def placed(key: str) -> Graph:

@@ -205,8 +205,6 @@ def test_export_new_formats_from_a_trained_model(trained_iris, tmp_path, capsys,
     from builder.kerasenv import load_keras
 
     model_path, _, _ = trained_iris
-    if fmt == "notebook":
-        pytest.importorskip("builder.files.notebook")
     capsys.readouterr()
     assert main(["export", str(model_path), "--format", fmt, "-o", str(tmp_path / name), "--dataset", "iris"]) == 0
     out = capsys.readouterr()

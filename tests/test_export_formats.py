@@ -213,8 +213,9 @@ def test_tflite_comparison_refuses_what_it_cannot_score(iris):
 # -- the notebook ---------------------------------------------------------------------------------------------------
 
 def test_notebook_format_writes_the_notebook_module_output(tmp_path):
-    notebook = pytest.importorskip("builder.files.notebook")
     import nbformat
+
+    from builder.files import notebook
 
     graph = template("iris_mlp")
     path = export("notebook", str(tmp_path / file_name(graph, "notebook")), graph=graph, dataset="iris")

@@ -14,11 +14,15 @@ from builder.model.layout import (
     V_GAP,
     auto_layout,
     missing_positions,
-    overlaps,
 )
 from builder.model.templates import TEMPLATES, template
 
 W, H = NODE_W, NODE_H  # the defaults
+
+
+def overlaps(a, b, node_width: float = NODE_W, node_height: float = NODE_H) -> bool:
+    """Whether two boxes at top-left corners `a` and `b` overlap (touching is fine)."""
+    return abs(a[0] - b[0]) < node_width and abs(a[1] - b[1]) < node_height
 
 
 def no_overlaps(g: Graph, w=W, h=H) -> bool:

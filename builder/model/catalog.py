@@ -41,10 +41,6 @@ FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 INTERPOLATIONS = ("bilinear", "nearest")
 
 
-class ParamValueError(ValueError):
-    """A parameter value is of the wrong type, out of range or not a choice."""
-
-
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -185,11 +185,6 @@ def place_free(
     return graph.set_position(node_id, (x, float(xy[1])))
 
 
-def overlaps(a, b, node_width: float = 200, node_height: float = 90) -> bool:
-    """Whether two boxes at top-left corners `a` and `b` overlap (touching is fine)."""
-    return abs(a[0] - b[0]) < node_width and abs(a[1] - b[1]) < node_height
-
-
 # -- helpers ----------------------------------------------------------------
 def _pairs(graph: Graph, index: dict) -> list[tuple[str, str]]:
     """Distinct edges between existing nodes, without self-loops, in edge order."""

@@ -314,10 +314,6 @@ class BackgroundJob:
     def active(self) -> bool:
         return self.status in ("queued", "compiling", "running")
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
     def _end_if_waiting(self) -> None:
         """After a stop: a job still waiting in line ends now (it never starts)."""
         with self._lock:

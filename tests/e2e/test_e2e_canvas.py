@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
-from builder.model.layout import NODE_H, NODE_W, overlaps
+from builder.model.layout import NODE_H, NODE_W
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_e2e_build import (
     canvas_node,
@@ -26,6 +26,7 @@ from tests.e2e.test_e2e_build import (
     stable_box,
     wait_graph,
 )
+from tests.test_layout import overlaps
 
 
 def open_app(page, server, total: str = "243") -> None:
