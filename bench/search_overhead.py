@@ -72,14 +72,14 @@ def workload(kind: str):
     The spaces only move a layer's width a little, so every trial does about the same work.
     """
     from builder.data import datasets
-    from builder.train import search
+    from builder.model import space
 
     if kind == "iris":
         from builder.model.templates import iris_mlp
 
         graph = iris_mlp()  # input -> dense (16) -> dense_1 (8) -> output (3)
-        graph = search.set_dim(graph, "dense.units", {"values": list(range(12, 21))})
-        graph = search.set_dim(graph, "dense_1.units", {"values": list(range(6, 11))})
+        graph = space.set_dim(graph, "dense.units", {"values": list(range(12, 21))})
+        graph = space.set_dim(graph, "dense_1.units", {"values": list(range(6, 11))})
         return graph, datasets.load("iris"), 30, 16
     # digits: 1,438 training images of 8x8x1; a small CNN, where fit dominates.
     names = ["img", "conv", "flat", "hidden", "out"]
@@ -92,7 +92,7 @@ def workload(kind: str):
                   {"id": "hidden", "type": "Dense", "params": {"units": 64, "activation": "relu"}},
                   {"id": "out", "type": "Dense", "params": {"units": 10, "activation": "softmax"}}],
         "edges": [{"source": a, "target": b} for a, b in pairwise(names)]})
-    graph = search.set_dim(graph, "hidden.units", {"values": list(range(56, 73))})
+    graph = space.set_dim(graph, "hidden.units", {"values": list(range(56, 73))})
     return graph, datasets.load("digits"), 20, 32
 
 
@@ -213,6 +213,7 @@ def timers(probe: Probe):
 # -- the paired search ----------------------------------------------------------------------------------------------
 def paired_search(kind: str, app: bool, reps: int, probe: Probe) -> list[dict]:
     """One search of reps + 1 trials, each paired with raw Keras; the rounds after the warm-up."""
+    from builder.model import space
     from builder.train import search
     from builder.train.search import SearchJob
 
@@ -236,7 +237,7 @@ def paired_search(kind: str, app: bool, reps: int, probe: Probe) -> list[dict]:
             entered = time.perf_counter()
             tuner_s = entered - last_exit[0] if last_exit[0] is not None else None
             values = search.values_of(dict(kt_trial.hyperparameters.values), job.spec)
-            trial_graph = search.apply_values(job.graph, values)
+            trial_graph = space.apply_values(job.graph, values)
             trial_settings = search.trial_settings(job.settings, values)
             raw_first = len(rounds) % 2 == 1
             ref = None

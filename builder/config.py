@@ -1,4 +1,4 @@
-"""Settings read from the environment."""
+"""Settings read from the environment, and the limits every part of LayerCanvas checks against (one table)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,11 @@ def fmt_bytes(n: float) -> str:
             v = n / size
             return (f"{v:.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")) + f" {unit}"
     return f"{int(n)} bytes"
+
+
+# Limits of a training run: the job's checks, the search space, the Train page and the command line read these.
+EPOCHS = (1, 10_000)
+BATCH_SIZE = (1, 65_536)
+PATIENCE = (0, 10_000)
+STEPS_PER_EXECUTION = (1, 10_000)
+OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adagrad", "adamw")  # builder.train.training.OPTIMIZERS builds them

@@ -89,8 +89,7 @@ def weights_note(model, loaded: list[str]) -> str | None:
 
 def _fresh_model(graph: Graph, weights: dict | None):
     """A model of its own for export (not the Build page's), with the weights that fit; cached per graph."""
-    from builder.files.importer import apply_weights
-    from builder.model.build import build_model
+    from builder.model.build import apply_weights, build_model
 
     cached = st.session_state.get(MODEL)
     if cached is not None and cached[0] is graph and cached[1] is weights:

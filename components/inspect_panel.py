@@ -225,7 +225,7 @@ def _with_session_weights(model) -> None:
     mark = (id(model), id(weights))
     if not weights or st.session_state.get(LIVE_WEIGHTS) == mark:
         return
-    from builder.files.importer import apply_weights
+    from builder.model.build import apply_weights
 
     apply_weights(model, weights)
     st.session_state[LIVE_WEIGHTS] = mark

@@ -237,8 +237,7 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
         st.error(md_escape(f"{name} could not be made ({type(e).__name__}). Nothing was changed."), icon=":material/error:")
         return
     st.session_state.pop(OFFLINE, None)
-    from builder.files.importer import apply_weights
-    from builder.model.build import build
+    from builder.model.build import apply_weights, build
     from builder.model.layout import auto_layout
 
     graph = auto_layout(made.graph)

@@ -1,5 +1,5 @@
 """Search: mark parameters in the inspector, run a KerasTuner search from the Train page, compare the trials and
-apply one (builder/train/search.py does the work)."""
+apply one (builder/model/space.py reads the space, builder/train/search.py runs the search)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import streamlit as st
 
+from builder.model import space
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
-from builder.train import search
 from builder.train.search import SearchError, SearchJob
 from components import charts, state
 from components.text import md_escape
@@ -43,7 +43,7 @@ def parse_values(text: str) -> list:
 
 def param_marks(graph: Graph, nid: str) -> dict[str, str]:
     """param -> what the search tries, for the selected node."""
-    return search.searched(graph).get(nid, {}) if "search" in graph.extra else {}
+    return space.searched(graph).get(nid, {}) if "search" in graph.extra else {}
 
 
 def render_node_search(graph: Graph, nid: str) -> Graph | None:
@@ -56,7 +56,7 @@ def render_node_search(graph: Graph, nid: str) -> Graph | None:
     if not params:
         return None
     mine = param_marks(graph, nid)
-    problems = [i for i in search.issues(graph) if i.node_id == nid]
+    problems = [i for i in space.issues(graph) if i.node_id == nid]
     with st.expander(f"Search{f' ({len(mine)})' if mine else ''}: try several values", icon=":material/manage_search:",
                      expanded=bool(mine or problems)):
         st.caption("The Search on the Train page trains one model per combination it picks from the values marked "
@@ -68,7 +68,7 @@ def render_node_search(graph: Graph, nid: str) -> Graph | None:
             c1.markdown(f"**{md_escape(name)}**: {md_escape(text)}")
             if c2.button("", icon=":material/close:", key=f"unsearch:{nid}:{name}", help=f"Stop searching {name}",
                          type="tertiary"):
-                return search.set_dim(graph, f"{nid}.{name}", None)
+                return space.set_dim(graph, f"{nid}.{name}", None)
         names = [ps.name for ps in params]
         name = st.selectbox("Setting", names, key=f"search_param:{nid}",
                             index=next((i for i, n in enumerate(names) if n not in mine), 0))
@@ -78,10 +78,10 @@ def render_node_search(graph: Graph, nid: str) -> Graph | None:
         mode = st.segmented_control("Try", ["values", "range"] if ranged else ["values"], default="values",
                                     key=f"search_mode:{nid}:{name}", format_func=lambda m: {"values": "A list of values",
                                                                                             "range": "A range"}[m])
-        space = _space_form(nid, name, ps, current, mode or "values")
-        if space is not None:
+        typed = _space_form(nid, name, ps, current, mode or "values")
+        if typed is not None:
             try:
-                return search.set_dim(graph, f"{nid}.{name}", space)
+                return space.set_dim(graph, f"{nid}.{name}", typed)
             except SearchError as e:
                 st.error(md_escape(str(e)))
     return None
@@ -105,21 +105,21 @@ def _space_form(nid: str, name: str, ps, current: Any, mode: str) -> dict | None
                                      help="Empty: any value in the range. On a log scale, the step is a factor.")
             scale = c[3].selectbox("scale", ["linear", "log"], key=f"search_scale:{nid}:{name}",
                                    help="log: as many tries between 0.001 and 0.01 as between 0.01 and 0.1.")
-            space = {"min": lo, "max": hi, "sampling": scale}
+            typed = {"min": lo, "max": hi, "sampling": scale}
             if step is not None:
-                space["step"] = step
+                typed["step"] = step
         elif ps.kind in ("choice", "bool", "initializer"):
             options = [True, False] if ps.kind == "bool" else list(ps.choices)
             picked = st.multiselect("Values to try", options, key=f"search_pick:{nid}:{name}",
                                     format_func=lambda v: "none" if v is None else str(v).lower())
-            space = {"values": picked}
+            typed = {"values": picked}
         else:
             example = "3, 5, 7" if ps.kind == "ints" else "8, 16, 32, 64" if ps.kind == "int" else "0.1, 0.2, 0.3"
             text = st.text_input("Values to try", placeholder=example, key=f"search_values:{nid}:{name}",
                                  help="Separate them with commas.")
-            space = {"values": parse_values(text)}
+            typed = {"values": parse_values(text)}
         if st.form_submit_button("Search it", icon=":material/manage_search:"):
-            return space
+            return typed
     return None
 
 
@@ -144,9 +144,9 @@ def start_search(graph: Graph, ds, settings, objective: str | None = None) -> Se
         raise PermissionError(state.READ_ONLY_MESSAGE)
     remember(settings)
     current = state.get_graph()
-    spec = search.read(current)[0]
+    spec = space.read(current)[0]
     if objective and spec is not None and spec.objective != objective:
-        current = search.set_options(current, objective=objective)
+        current = space.set_options(current, objective=objective)
         state.replace(current)
     job = SearchJob(current, ds, settings, store=state.get_store(), project_id=state.project_id(),
                     artifact_dir=artifact_dir(), owner=state.owner())
@@ -156,14 +156,14 @@ def start_search(graph: Graph, ds, settings, objective: str | None = None) -> Se
     return job
 
 
-def render_space(graph: Graph, metrics: list[str], disabled: bool) -> search.SearchSpec | None:
+def render_space(graph: Graph, metrics: list[str], disabled: bool) -> space.SearchSpec | None:
     """What is searched (with remove buttons), the training settings to search, and the search's options."""
-    spec, problems = search.read(graph)
+    spec, problems = space.read(graph)
     dims = spec.dims if spec else ()
     for issue in problems:
         st.error(md_escape(f"{issue.node_id}: {issue.message}" if issue.node_id else issue.message),
                  icon=":material/error:")
-    node_dims = [d for d in dims if search.split_key(d.key)[0] not in ("compile", "training")]
+    node_dims = [d for d in dims if space.split_key(d.key)[0] not in ("compile", "training")]
     if not node_dims:
         st.info("Mark the layer settings to search on the Build page: select a layer, then open **Search** in its "
                 "inspector (for example Dense units: 8, 16, 32, 64).", icon=":material/manage_search:")
@@ -172,21 +172,21 @@ def render_space(graph: Graph, metrics: list[str], disabled: bool) -> search.Sea
         c1.markdown(f"**{md_escape(d.key)}**: {md_escape(d.describe())}")
         if c2.button("", icon=":material/close:", key=f"unsearch_key:{d.key}", help=f"Stop searching {d.key}",
                      type="tertiary", disabled=disabled):
-            state.commit(search.set_dim(graph, d.key, None))
+            state.commit(space.set_dim(graph, d.key, None))
             st.rerun()
     _settings_dims(graph, spec, disabled)
-    spec = search.read(state.get_graph())[0]
+    spec = space.read(state.get_graph())[0]
     if spec is None:
         return None
     c = st.columns([2, 1, 1, 2])
-    tuners = list(search.TUNERS)
+    tuners = list(space.TUNERS)
     keys = {"tuner": "search_tuner", "max_trials": "search_trials", "max_minutes": "search_minutes",
             "objective": "search_objective"}
-    c[0].selectbox("Tuner", tuners, index=tuners.index(spec.tuner), format_func=search.TUNERS.get,
+    c[0].selectbox("Tuner", tuners, index=tuners.index(spec.tuner), format_func=space.TUNERS.get,
                    key=keys["tuner"], disabled=disabled, on_change=_save_options, args=(keys,),
                    help="Random search tries combinations at random; Bayesian optimization learns from "
                         "the trials so far; Hyperband trains many models briefly and the best ones longer.")
-    c[1].number_input("Trials", 1, search.MAX_TRIALS, spec.max_trials, key=keys["max_trials"], disabled=disabled,
+    c[1].number_input("Trials", 1, space.MAX_TRIALS, spec.max_trials, key=keys["max_trials"], disabled=disabled,
                       on_change=_save_options, args=(keys,))
     c[2].number_input("Time budget (min)", 0.0, 10_000.0, float(spec.max_minutes or 0.0), step=1.0,
                       key=keys["max_minutes"], disabled=disabled, on_change=_save_options, args=(keys,),
@@ -212,7 +212,7 @@ def _save_options(keys: dict) -> None:
     values = {name: st.session_state.get(key) for name, key in keys.items()}
     values["max_trials"] = int(values["max_trials"])
     values["max_minutes"] = float(values["max_minutes"] or 0.0) or None
-    state.replace(search.set_options(state.get_graph(), **values))
+    state.replace(space.set_options(state.get_graph(), **values))
 
 
 def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
@@ -220,7 +220,7 @@ def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
     from builder.train.training import OPTIMIZERS
 
     with st.expander("Also search the training settings", expanded=bool(spec and any(
-            search.split_key(d.key)[0] in ("compile", "training") for d in spec.dims))):
+            space.split_key(d.key)[0] in ("compile", "training") for d in spec.dims))):
         rows = [
             ("compile.learning_rate", "Learning rate", {"min": 1e-4, "max": 1e-2, "sampling": "log"}),
             ("training.batch_size", "Batch size", {"values": [16, 32, 64]}),
@@ -232,7 +232,7 @@ def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
             on = c1.toggle(label, value=current is not None, key=f"search_on:{key}", disabled=disabled)
             if on != (current is not None):
                 try:
-                    state.commit(search.set_dim(state.get_graph(), key, default if on else None))
+                    state.commit(space.set_dim(state.get_graph(), key, default if on else None))
                 except SearchError as e:
                     st.error(md_escape(str(e)))
                 st.rerun()
@@ -256,7 +256,7 @@ def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
                 new = {"min": lo, "max": hi, "sampling": "log"}
             if not disabled and new != current.to_dict():
                 try:
-                    state.commit(search.set_dim(state.get_graph(), key, new))
+                    state.commit(space.set_dim(state.get_graph(), key, new))
                 except SearchError as e:
                     c2.error(md_escape(str(e)))
 
@@ -363,7 +363,7 @@ def apply_trial(job: SearchJob, trial) -> None:
     project's latest, so the next run and Export start from its weights."""
     from components.training_panel import RUN, WEIGHTS, WEIGHTS_FROM
 
-    graph = search.apply_values(state.get_graph(), trial.values)
+    graph = space.apply_values(state.get_graph(), trial.values)
     state.commit(graph)
     for key, value in trial.values.items():  # the Train settings' widgets show the applied values
         widget = {"compile.learning_rate": "train_lr", "compile.optimizer": "train_optimizer",
@@ -392,7 +392,7 @@ def render_search(graph: Graph, ds, settings, ready: bool) -> None:
     spec = render_space(graph, metrics, disabled=active or state.read_only())
     buttons = st.container(horizontal=True)
     can_start = ready and settings is not None and spec is not None and bool(spec.dims) and not active \
-        and not state.read_only() and not search.read(state.get_graph())[1]
+        and not state.read_only() and not space.read(state.get_graph())[1]
     if buttons.button("Start search", type="primary", icon=":material/manage_search:", key="search_start",
                       disabled=not can_start, help="Save a copy of this project to search it." if state.read_only()
                       else None):

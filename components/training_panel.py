@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from builder.config import BATCH_SIZE, EPOCHS, PATIENCE, STEPS_PER_EXECUTION
 from builder.data.datasets import Dataset
 from builder.model.graph import Graph
 from builder.train.training import (
@@ -189,18 +190,19 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
     logits = c[3].checkbox("from_logits", value=suggested.from_logits, key="train_logits", disabled=disabled, on_change=_edited,
                            help="Tick when the last layer has no activation (it outputs raw scores, 'logits').")
     c = st.columns(4)
-    default_epochs = saved["epochs"] if isinstance(saved.get("epochs"), int) and 0 < saved["epochs"] <= 10_000 \
+    default_epochs = saved["epochs"] if isinstance(saved.get("epochs"), int) and EPOCHS[0] <= saved["epochs"] <= EPOCHS[1] \
         else suggest_epochs(len(ds.x_train), 32)
-    _default("train_epochs", default_epochs, lambda v: _number(v) and 1 <= v <= 10_000)
-    epochs = c[0].number_input("Epochs", 1, 10_000, key="train_epochs", disabled=disabled, on_change=_edited)
+    _default("train_epochs", default_epochs, lambda v: _number(v) and EPOCHS[0] <= v <= EPOCHS[1])
+    epochs = c[0].number_input("Epochs", *EPOCHS, key="train_epochs", disabled=disabled, on_change=_edited)
     saved_batch = saved.get("batch_size")
     _default("train_batch", saved_batch if isinstance(saved_batch, int) and not isinstance(saved_batch, bool)
-             and 0 < saved_batch <= 65_536 else 32, lambda v: _number(v) and 1 <= v <= 65_536)
-    batch = c[1].number_input("Batch size", 1, 65_536, key="train_batch", disabled=disabled, on_change=_edited)
+             and BATCH_SIZE[0] <= saved_batch <= BATCH_SIZE[1] else 32,
+             lambda v: _number(v) and BATCH_SIZE[0] <= v <= BATCH_SIZE[1])
+    batch = c[1].number_input("Batch size", *BATCH_SIZE, key="train_batch", disabled=disabled, on_change=_edited)
     split = c[2].number_input("Validation split", 0.0, 0.9, _saved_number(saved, "validation_split", 0.2, 0.0, 0.9),
                               step=0.05, key="train_split", disabled=disabled, on_change=_edited,
                               help="The share of the training data held out to check for overfitting.")
-    patience = c[3].number_input("Early stopping patience", 0, 1000, _saved_number(saved, "patience", 0, 0, 1000),
+    patience = c[3].number_input("Early stopping patience", *PATIENCE, _saved_number(saved, "patience", 0, *PATIENCE),
                                  key="train_patience", disabled=disabled, on_change=_edited,
                                  help="Stop when the validation loss has not improved for this many epochs "
                                       "(0: off). The best weights are kept.")
@@ -225,7 +227,7 @@ def render_settings(graph: Graph, ds: Dataset, disabled: bool) -> TrainSettings 
                         help="float16 maths with float32 weights: faster on recent GPUs, slower on CPUs.")
     jit = c[2].toggle("XLA (jit_compile)", key="train_jit", disabled=disabled, on_change=_edited,
                       help="Compiles the training step; the first batches take longer.")
-    steps = c[3].number_input("Steps per execution", 1, 10_000, 1, key="train_steps", disabled=disabled, on_change=_edited,
+    steps = c[3].number_input("Steps per execution", *STEPS_PER_EXECUTION, 1, key="train_steps", disabled=disabled, on_change=_edited,
                               help="Batches run per call into TensorFlow: fewer Python round trips for small models.")
     comp = type(suggested)(optimizer=optimizer, learning_rate=float(lr), loss=loss, from_logits=bool(logits),
                            metrics=list(metrics))

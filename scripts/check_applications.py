@@ -113,9 +113,9 @@ def check(name: str, input_shape: tuple | None = None, seed: int = 0) -> Row:
     import numpy as np
 
     from builder.files.codegen import generate_code
-    from builder.files.importer import ModelImportError, apply_weights, import_model
+    from builder.files.importer import ModelImportError, import_model
     from builder.kerasenv import load_keras
-    from builder.model.build import build_model
+    from builder.model.build import apply_weights, build_model
 
     keras = load_keras()
     start = time.perf_counter()

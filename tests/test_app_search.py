@@ -4,7 +4,7 @@ apply with undo, the trials on the Runs page)."""
 import pytest
 
 from builder.kerasenv import load_keras
-from builder.train import search
+from builder.model import space
 from components import state
 from components.search_panel import SEARCH, parse_values
 from components.training_panel import registry
@@ -65,7 +65,7 @@ def test_the_inspector_marks_a_param_for_search_and_refuses_a_bad_space():
 
 def test_a_search_from_the_train_page_applies_the_chosen_trial_with_undo():
     at = run_app()
-    graph = search.set_dim(at.session_state[state.GRAPH], "dense.units", {"values": [4, 32]})
+    graph = space.set_dim(at.session_state[state.GRAPH], "dense.units", {"values": [4, 32]})
     set_graph(at, graph)
     at.switch_page("pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -31,9 +31,9 @@ def test_application_imports_exactly_and_its_code_predicts_the_same(name):
 
 def test_the_check_sees_wrong_weights(monkeypatch):
     """The comparison has teeth: without the imported weights the predictions are far from the original's."""
-    import builder.files.importer
+    import builder.model.build
 
-    monkeypatch.setattr(builder.files.importer, "apply_weights", lambda model, weights: [])  # check() imports it when run
+    monkeypatch.setattr(builder.model.build, "apply_weights", lambda model, weights: [])  # check() imports it when run
     row = check("MobileNetV3Small", input_shape=(32, 32, 3))
     assert row.error == "" and row.keras_params == row.imported_params
     assert row.diff_import > 1e-2 and row.diff_code > 1e-2 and not row.ok

@@ -14,12 +14,11 @@ from builder.files.importer import (
     LAMBDA_MESSAGE,
     ModelImportError,
     _translate,
-    apply_weights,
     import_model,
     unique_ids,
 )
 from builder.kerasenv import load_keras
-from builder.model.build import build_model
+from builder.model.build import apply_weights, build_model
 from builder.model.graph import Edge, valid_id
 from builder.model.templates import TEMPLATES, template
 from tests.layer_cases import all_cases, case_graph

@@ -47,3 +47,20 @@ def test_no_layer_specific_branches_outside_the_catalog():
             if pattern.search(line):
                 offenders.append(f"{path.name}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name that starts with '_' is its module's own: the app and the builder never import one from elsewhere."""
+    import ast
+
+    offenders = []
+    files = [ROOT / "app.py", *(ROOT / "builder").rglob("*.py"), *(ROOT / "components").rglob("*.py"),
+             *(ROOT / "pages").glob("*.py")]
+    for path in files:
+        if "frontend" in path.parts or "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("builder", "components"):
+                offenders += [f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}.{a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+    assert offenders == []

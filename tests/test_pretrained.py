@@ -32,7 +32,7 @@ keras = load_keras()
 from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
 from keras.src.utils import file_utils  # noqa: E402
 
-from builder.files.importer import apply_weights  # noqa: E402
+from builder.model.build import apply_weights  # noqa: E402
 
 
 def _legacy_file(model, path) -> str:

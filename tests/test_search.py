@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from builder.cli.main import main
 from builder.data import datasets
-from builder.model import share
+from builder.model import share, space
 from builder.model.graph import Graph
 from builder.model.validate import WARNING, check_structure
 from builder.train import search
@@ -33,14 +33,14 @@ SPACE = {"hidden.units": {"values": [8, 16, 32, 64]}, "drop.rate": {"min": 0.0, 
          "training.batch_size": {"values": [8, 16, 32]}}
 
 
-def iris_graph(space=None, **options) -> Graph:
-    data = {**IRIS, "search": {"space": SPACE if space is None else space, **options}}
+def iris_graph(raw=None, **options) -> Graph:
+    data = {**IRIS, "search": {"space": SPACE if raw is None else raw, **options}}
     return Graph.from_dict(data)
 
 
 # -- the space ----------------------------------------------------------------------------------------------
 def test_the_contracts_example_space_is_read_whole():
-    spec, problems = search.read(iris_graph(tuner="random", max_trials=8, objective="val_accuracy"))
+    spec, problems = space.read(iris_graph(tuner="random", max_trials=8, objective="val_accuracy"))
     assert problems == []
     assert [d.key for d in spec.dims] == list(SPACE)
     units, rate, lr, _batch = spec.dims
@@ -53,7 +53,7 @@ def test_the_contracts_example_space_is_read_whole():
     assert units.describe() == "8, 16, 32 or 64" and lr.describe() == "0.001 to 0.03, log scale"
 
 
-@pytest.mark.parametrize("key, space, fragment", [
+@pytest.mark.parametrize("key, raw, fragment", [
     ("hidden.units", {"values": []}, "at least two values"),
     ("hidden.units", {"values": [8]}, "at least two values"),
     ("hidden.units", {"values": [8, 8]}, "lists 8 twice"),
@@ -75,12 +75,12 @@ def test_the_contracts_example_space_is_read_whole():
     ("hidden.activation", {"min": 1, "max": 2}, "list the values to try instead"),
     ("hidden.activation", {"values": ["relu", "nope"]}, "value nope: expected one of"),
 ])
-def test_a_contradictory_or_empty_space_is_refused_at_its_node(key, space, fragment):
+def test_a_contradictory_or_empty_space_is_refused_at_its_node(key, raw, fragment):
     graph = Graph.from_dict(IRIS)
     with pytest.raises(SearchError, match=fragment.replace("(", r"\(")):
-        search.set_dim(graph, key, space)
+        space.set_dim(graph, key, raw)
     # The same space in a file: a warning pinned to the node (the model still builds), and `tune` refuses it.
-    bad = graph.set_extra("search", {"space": {key: space}})
+    bad = graph.set_extra("search", {"space": {key: raw}})
     issues = [i for i in check_structure(bad) if i.code == "search"]
     assert [(i.node_id, i.severity) for i in issues] == [(key.split(".")[0], WARNING)]
     assert fragment.split(":")[0] in issues[0].message
@@ -95,17 +95,17 @@ def test_a_contradictory_or_empty_space_is_refused_at_its_node(key, space, fragm
 ])
 def test_keys_must_name_something_searchable(key, fragment):
     with pytest.raises(SearchError, match=fragment):
-        search.set_dim(Graph.from_dict(IRIS), key, {"values": [1, 2]})
+        space.set_dim(Graph.from_dict(IRIS), key, {"values": [1, 2]})
 
 
 def test_settings_keys_are_checked_too():
     graph = Graph.from_dict(IRIS)
     with pytest.raises(SearchError, match="learning rate: search min: expected a number above 0"):
-        search.set_dim(graph, "compile.learning_rate", {"min": 0, "max": 0.1})
+        space.set_dim(graph, "compile.learning_rate", {"min": 0, "max": 0.1})
     with pytest.raises(SearchError, match="expected one of adam"):
-        search.set_dim(graph, "compile.optimizer", {"values": ["adam", "lbfgs"]})
-    ok = search.set_dim(graph, "compile.optimizer", {"values": ["adam", "sgd"]})
-    assert search.read(ok)[0].dims[0].values == ("adam", "sgd")
+        space.set_dim(graph, "compile.optimizer", {"values": ["adam", "lbfgs"]})
+    ok = space.set_dim(graph, "compile.optimizer", {"values": ["adam", "sgd"]})
+    assert space.read(ok)[0].dims[0].values == ("adam", "sgd")
 
 
 def test_search_options_are_checked():
@@ -113,19 +113,19 @@ def test_search_options_are_checked():
     for options, fragment in [({"tuner": "grid"}, "tuner must be one of"), ({"max_trials": 0}, "max_trials"),
                               ({"max_minutes": -1}, "max_minutes"), ({"objective": ""}, "objective")]:
         with pytest.raises(SearchError, match=fragment):
-            search.set_options(graph, **options)
-    g = search.set_options(graph, tuner="hyperband", max_trials=4, max_minutes=2.5)
-    spec = search.read(g)[0]
+            space.set_options(graph, **options)
+    g = space.set_options(graph, tuner="hyperband", max_trials=4, max_minutes=2.5)
+    spec = space.read(g)[0]
     assert (spec.tuner, spec.max_trials, spec.max_minutes) == ("hyperband", 4, 2.5)
 
 
 def test_marking_and_unmarking_a_param_keeps_the_model_untouched():
     graph = Graph.from_dict(IRIS)
-    marked = search.set_dim(graph, "hidden.units", {"values": [4, 8]})
+    marked = space.set_dim(graph, "hidden.units", {"values": [4, 8]})
     assert marked.node("hidden").params == graph.node("hidden").params  # the current value stays
-    assert search.searched(marked) == {"hidden": {"units": "4 or 8"}}
-    unmarked = search.set_dim(marked, "hidden.units", None)
-    assert "search" not in unmarked.extra and search.searched(unmarked) == {}
+    assert space.searched(marked) == {"hidden": {"units": "4 or 8"}}
+    unmarked = space.set_dim(marked, "hidden.units", None)
+    assert "search" not in unmarked.extra and space.searched(unmarked) == {}
 
 
 def test_renaming_or_deleting_a_node_follows_in_the_space():
@@ -133,9 +133,9 @@ def test_renaming_or_deleting_a_node_follows_in_the_space():
     renamed = graph.rename("hidden", "wide")
     assert set(renamed.extra["search"]["space"]) == {"wide.units", "drop.rate", "compile.learning_rate",
                                                      "training.batch_size"}
-    assert search.read(renamed)[1] == []
+    assert space.read(renamed)[1] == []
     dropped = graph.remove_node("drop", bridge=True)
-    assert "drop.rate" not in dropped.extra["search"]["space"] and search.read(dropped)[1] == []
+    assert "drop.rate" not in dropped.extra["search"]["space"] and space.read(dropped)[1] == []
     assert "search" not in Graph.from_dict(IRIS).rename("hidden", "h").extra
 
 
@@ -146,14 +146,14 @@ def test_a_wrapped_layers_param_can_be_searched():
                   {"id": "bi", "type": "Bidirectional", "params": {"layer": {"type": "LSTM", "params": {"units": 4}}}},
                   {"id": "out", "type": "Dense", "params": {"units": 1}}],
         "edges": [{"source": "seq", "target": "bi"}, {"source": "bi", "target": "out"}]})
-    g = search.set_dim(graph, "bi.layer.units", {"values": [2, 8]})
-    assert search.apply_values(g, {"bi.layer.units": 8}).node("bi").params["layer"]["params"]["units"] == 8
+    g = space.set_dim(graph, "bi.layer.units", {"values": [2, 8]})
+    assert space.apply_values(g, {"bi.layer.units": 8}).node("bi").params["layer"]["params"]["units"] == 8
 
 
 def test_apply_values_sets_params_compile_and_training():
     graph = iris_graph()
     values = {"hidden.units": 32, "drop.rate": 0.3, "compile.learning_rate": 0.005, "training.batch_size": 16}
-    out = search.apply_values(graph, values)
+    out = space.apply_values(graph, values)
     assert out.node("hidden").params["units"] == 32 and out.node("drop").params["rate"] == 0.3
     assert out.extra["compile"]["learning_rate"] == 0.005 and out.extra["training"]["batch_size"] == 16
     assert out.extra["search"] == graph.extra["search"]  # the space is kept for the next search
@@ -181,22 +181,22 @@ def _spaces():
 
 
 @settings(max_examples=40, deadline=None)
-@given(space=_spaces(), tuner=st.sampled_from(list(search.TUNERS)), trials=st.integers(1, 50))
-def test_the_space_round_trips_through_the_graph_file_and_share_links(space, tuner, trials):
-    graph = iris_graph(space, tuner=tuner, max_trials=trials)
-    spec = search.read(graph)[0]
-    assert search.read(graph)[1] == [] and len(spec.dims) == 3
+@given(raw=_spaces(), tuner=st.sampled_from(list(space.TUNERS)), trials=st.integers(1, 50))
+def test_the_space_round_trips_through_the_graph_file_and_share_links(raw, tuner, trials):
+    graph = iris_graph(raw, tuner=tuner, max_trials=trials)
+    spec = space.read(graph)[0]
+    assert space.read(graph)[1] == [] and len(spec.dims) == 3
     for again in (Graph.loads(graph.dumps()), share.decode(share.encode(graph))):
         assert again.extra["search"] == graph.extra["search"]
-        assert search.read(again)[0] == spec
+        assert space.read(again)[0] == spec
 
 
 @settings(max_examples=40, deadline=None)
-@given(space=_spaces(), seed=st.integers(0, 1000))
-def test_kerastuner_values_stay_inside_the_space(space, seed):
+@given(raw=_spaces(), seed=st.integers(0, 1000))
+def test_kerastuner_values_stay_inside_the_space(raw, seed):
     import keras_tuner as kt
 
-    spec = search.read(iris_graph(space))[0]
+    spec = space.read(iris_graph(raw))[0]
     hp = kt.HyperParameters()
     search.declare(hp, spec)
     for d in spec.dims:  # random values the way the oracle draws them
@@ -212,7 +212,7 @@ def test_kerastuner_values_stay_inside_the_space(space, seed):
             if d.whole:
                 assert isinstance(v, int) and (d.step is None or (v - d.min) % d.step == 0)
     # ... and each one is a valid value for its node.
-    search.apply_values(iris_graph(space), {k: v for k, v in values.items() if not k.startswith("compile.")})
+    space.apply_values(iris_graph(raw), {k: v for k, v in values.items() if not k.startswith("compile.")})
 
 
 @settings(max_examples=60, deadline=None)
@@ -382,13 +382,13 @@ def test_tune_prints_one_line_per_trial(search_file, capsys):
     assert lines[-1].startswith("best: trial ")
 
 
-@pytest.mark.parametrize("space, code, fragment", [
+@pytest.mark.parametrize("raw, code, fragment", [
     (None, 1, "has no search space"),
     ({"hidden.units": {"min": 64, "max": 8}}, 1, "error: hidden: "),
 ])
-def test_tune_refuses_bad_spaces(tmp_path, capsys, space, code, fragment):
+def test_tune_refuses_bad_spaces(tmp_path, capsys, raw, code, fragment):
     path = tmp_path / "g.json"
-    graph = Graph.from_dict(IRIS) if space is None else iris_graph(space)
+    graph = Graph.from_dict(IRIS) if raw is None else iris_graph(raw)
     path.write_text(graph.dumps())
     assert main(["tune", str(path), "--dataset", "iris"]) == code
     err = capsys.readouterr().err
@@ -406,6 +406,6 @@ def test_tune_usage_and_dataset_errors(search_file, capsys):
 
 
 def test_float_steps_give_the_values_a_person_would_write():
-    spec = search.read(iris_graph({"drop.rate": {"min": 0.0, "max": 0.5, "step": 0.1}}))[0]
+    spec = space.read(iris_graph({"drop.rate": {"min": 0.0, "max": 0.5, "step": 0.1}}))[0]
     values = search.values_of({"drop.rate": 0.30000000000000004}, spec)
     assert repr(values["drop.rate"]) == "0.3"

@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
-from builder.model.build import ModelBuilder, build
+from builder.model.build import ModelBuilder, build, validate
 from builder.model.graph import Edge, Graph, Node
-from builder.model.validate import apply_fix, check_structure, validate
+from builder.model.validate import apply_fix, check_structure
 
 
 def g_of(nodes, edges, **kw) -> Graph:

@@ -11,7 +11,16 @@ import json
 import os
 import sys
 
-from builder.model.graph import Graph, GraphFormatError
+from builder.cli.common import (
+    checked_dataset,
+    follow,
+    load_graph,
+    one_line,
+    print_problems,
+    write_output,
+)
+from builder.cli.tune import add_parser as add_tune
+from builder.model.graph import GraphFormatError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,43 +30,15 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _same_target() -> bool:
-    """stdout and stderr go to the same place (a terminal, or `2>&1`): print problems once."""
-    try:
-        out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
-    except (OSError, ValueError, AttributeError):  # captured streams without file descriptors
-        return False
-    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
-
-
-def one_line(text: str) -> str:
-    """A problem as one printable line: messages quote user text (layer types, param names), and a
-    newline or carriage return in it must not start a line that reads like another result ("ok")."""
-    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in str(text))
-
-
-def _problems(lines: list[str], to_stdout: bool) -> None:
-    """Problem lines: on stderr, and also on stdout when they are the command's output; one line each."""
-    for line in map(one_line, lines):
-        if to_stdout:
-            print(line)
-        if not (to_stdout and _same_target()):
-            print(line, file=sys.stderr)
-
-
-def _load(path: str) -> Graph:
-    return Graph.load(path)
-
-
 def cmd_validate(args) -> int:
     from builder.model.build import build
 
-    result = build(_load(args.graph))
+    result = build(load_graph(args.graph))
     lines = [i.line() for i in result.issues]
-    _problems([ln for ln in lines if ln.startswith("warning")], to_stdout=True)
+    print_problems([ln for ln in lines if ln.startswith("warning")], to_stdout=True)
     errors = [ln for ln in lines if ln.startswith("error")]
     if errors:
-        _problems(errors, to_stdout=True)
+        print_problems(errors, to_stdout=True)
         return 1
     print("ok")
     return 0
@@ -67,10 +48,10 @@ def _built(path):
     """The graph at `path` built, its warnings printed; None (its errors printed) when it does not build."""
     from builder.model.build import build
 
-    result = build(_load(path))
-    _problems([i.line() for i in result.warnings], to_stdout=False)
+    result = build(load_graph(path))
+    print_problems([i.line() for i in result.warnings], to_stdout=False)
     if result.model is None:
-        _problems([i.line() for i in result.errors], to_stdout=False)
+        print_problems([i.line() for i in result.errors], to_stdout=False)
         return None
     return result
 
@@ -99,32 +80,16 @@ def cmd_profile(args) -> int:
     return 0
 
 
-def _write(text: str, path: str | None) -> None:
-    """Prints, or writes to `path` whole (a temp file renamed, so no half-written file is left)."""
-    if not path:
-        sys.stdout.write(text)
-        return
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    print(path)
-
-
 def cmd_code(args) -> int:
     from builder.files.codegen import CodegenError, generate_code, generate_script
 
-    graph = _load(args.graph)
+    graph = load_graph(args.graph)
     try:
         text = generate_script(graph, args.dataset) if args.script else generate_code(graph, args.style)
     except CodegenError as e:
-        _problems([f"error: {e.node_id or 'graph'}: {e}"], to_stdout=False)
+        print_problems([f"error: {e.node_id or 'graph'}: {e}"], to_stdout=False)
         return 1
-    _write(text, args.output)
+    write_output(text, args.output)
     return 0
 
 
@@ -134,43 +99,14 @@ def cmd_import(args) -> int:
     try:
         result = import_model(args.model, max_bytes=None)  # a local file: any size that fits in memory
     except ModelImportError as e:
-        _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
+        print_problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
         return 1
     for old, new in result.renamed.items():
         print(one_line(f"note: renamed {old!r} to '{new}' (not a valid id)"), file=sys.stderr)
     for note in result.notes:
         print(one_line(f"note: {note}"), file=sys.stderr)
-    _write(result.graph.dumps() + "\n", args.output)
+    write_output(result.graph.dumps() + "\n", args.output)
     return 0
-
-
-def open_dataset(value: str, graph: Graph):
-    """A built-in or Keras dataset name, or the path of a .csv, .npz or image .zip file.
-
-    Raises:
-        DatasetError: unknown name, unreadable or invalid file.
-    """
-    from builder.data import datasets
-
-    if not os.path.exists(value):
-        return datasets.load(value)
-    name = os.path.basename(value)
-    ext = os.path.splitext(name)[1].lower()
-    parsers = {".csv": datasets.parse_csv, ".npz": datasets.parse_npz, ".zip": datasets.parse_image_zip}
-    if ext not in parsers:
-        raise datasets.DatasetError(f"{name}: use a .csv, .npz or .zip (image folders) file, or a dataset name")
-    size = os.path.getsize(value)
-    if size > datasets.MAX_UPLOAD_BYTES:
-        raise datasets.DatasetError(f"{name} is {size / datasets.MB:.0f} MB; the limit is "
-                                    f"{datasets.MAX_UPLOAD_BYTES // datasets.MB} MB: "
-                                    f"{datasets.allow_more(datasets.UPLOAD_SETTING)}")
-    with open(value, "rb") as f:
-        data = f.read()
-    if ext == ".zip":
-        inputs = [graph.node(i).params.get("shape") for i in graph.input_ids()]
-        shape = tuple(inputs[0]) if len(inputs) == 1 and inputs[0] and len(inputs[0]) == 3 else None
-        return datasets.parse_image_zip(data, name, image_shape=shape)
-    return parsers[ext](data, name)
 
 
 def cmd_datasets(args) -> int:
@@ -190,23 +126,6 @@ def cmd_datasets(args) -> int:
     return 0
 
 
-def checked_dataset(value: str, graph: Graph):
-    """The dataset (`open_dataset`) when the model fits it; else None, its problems printed (one line each)."""
-    from builder.data import compat
-    from builder.data.datasets import DatasetError
-
-    try:
-        data = open_dataset(value, graph)
-    except DatasetError as e:
-        _problems([f"error: dataset: {e}"], to_stdout=False)
-        return None
-    problems = [i for i in compat.check(graph, data) if i.level == "error"]
-    if problems:
-        _problems([f"error: {i.node_id or 'graph'}: {i.message}" for i in problems], to_stdout=False)
-        return None
-    return data
-
-
 def cmd_train(args) -> int:
     import time
 
@@ -217,7 +136,7 @@ def cmd_train(args) -> int:
         suggest_compile,
     )
 
-    graph = _load(args.graph)
+    graph = load_graph(args.graph)
     chief = True
     if args.strategy == "multi-worker":
         from builder.train.distribute import StrategyError, is_chief, parse_tf_config
@@ -225,7 +144,7 @@ def cmd_train(args) -> int:
         try:
             chief = is_chief(parse_tf_config(os.environ.get("TF_CONFIG")))
         except StrategyError as e:
-            _problems([f"error: strategy: {e}"], to_stdout=False)
+            print_problems([f"error: strategy: {e}"], to_stdout=False)
             return 1
     data = checked_dataset(args.dataset, graph)
     if data is None:
@@ -248,12 +167,12 @@ def cmd_train(args) -> int:
                                  jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution)
         job = TrainingJob(graph, data, settings, log_dir=args.logdir if chief else None)
     except SettingsError as e:
-        _problems([f"error: settings: {e}"], to_stdout=False)
+        print_problems([f"error: settings: {e}"], to_stdout=False)
         return 1
     follow(job, lambda snap: snap["history"],
            None if args.json else lambda row: print(_epoch_line(row, settings.epochs), flush=True))
     if job.status == "failed":
-        _problems([f"error: graph: {job.message}"], to_stdout=False)
+        print_problems([f"error: graph: {job.message}"], to_stdout=False)
         if args.strategy == "multi-worker":
             # TensorFlow's cluster set-up may still be waiting in a thread that would hold the exit: leave now.
             sys.stdout.flush()
@@ -267,7 +186,7 @@ def cmd_train(args) -> int:
         try:
             _save_model(job.model, args.out)
         except OSError as e:
-            _problems([f"error: out: cannot write {args.out}: {e.strerror or e}"], to_stdout=False)
+            print_problems([f"error: out: cannot write {args.out}: {e.strerror or e}"], to_stdout=False)
             return 1
     if args.json:
         print(json.dumps({"status": job.status, "history": job.history, "test": metrics,
@@ -305,25 +224,24 @@ def cmd_export(args) -> int:
     from_graph = args.source.lower().endswith(".json")
     weights = {}
     if from_graph:
-        graph = _load(args.source)
+        graph = load_graph(args.source)
     else:
         from builder.files.importer import ModelImportError, import_model
 
         try:
             imported = import_model(args.source, max_bytes=None)
         except ModelImportError as e:
-            _problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
+            print_problems([f"error: {e.node_id or 'model'}: {e}"], to_stdout=False)
             return 1
         graph, weights = imported.graph, imported.weights
     model = None
     if FORMATS[args.format].needs_model:
-        from builder.files.importer import apply_weights
-        from builder.model.build import BuildError, build_model
+        from builder.model.build import BuildError, apply_weights, build_model
 
         try:
             model = build_model(graph)
         except BuildError as e:
-            _problems([i.line() for i in e.issues], to_stdout=False)
+            print_problems([i.line() for i in e.issues], to_stdout=False)
             return 1
         apply_weights(model, weights)
         if from_graph:
@@ -331,7 +249,7 @@ def cmd_export(args) -> int:
     try:
         print(export(args.format, args.output, model=model, graph=graph, dataset=args.dataset))
     except ExportError as e:
-        _problems([f"error: export: {e}"], to_stdout=False)
+        print_problems([f"error: export: {e}"], to_stdout=False)
         return 1
     return 0
 
@@ -388,41 +306,12 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, help="the file to write (savedmodel: a folder, or a .zip)")
     e.add_argument("--dataset", help="for --format script or notebook: the built-in dataset it loads")
     e.set_defaults(func=cmd_export)
-    from builder.cli.tune import add_parser as add_tune
 
     add_tune(sub)
     d = sub.add_parser("datasets", help="list the built-in datasets")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_datasets)
     return p
-
-
-def follow(job, rows, show, done=lambda row: True) -> None:
-    """Starts a background job and shows each new row of its snapshot as it comes, until it ends; Ctrl+C stops it
-    (what it finished is kept).
-
-    Args:
-        job: A `BackgroundJob` (training or search).
-        rows: snapshot -> the list of rows so far (epochs, trials).
-        show: Called with each new row in turn; None shows nothing (`--json`).
-        done: Whether a row is final; the rows from the first one that is not wait for the next look.
-    """
-    job.start()
-    shown = 0
-    try:
-        while True:
-            ended = job.wait(0.2)
-            for row in rows(job.snapshot())[shown:]:
-                if not done(row):
-                    break
-                if show is not None:
-                    show(row)
-                shown += 1
-            if ended:
-                break
-    except KeyboardInterrupt:
-        job.stop()
-        job.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except GraphFormatError as e:
         # For `validate` the problems are the output; other commands only report them.
-        _problems([f"error: {nid or 'graph'}: {msg}" for nid, msg in e.problems], to_stdout=args.command == "validate")
+        print_problems([f"error: {nid or 'graph'}: {msg}" for nid, msg in e.problems], to_stdout=args.command == "validate")
         return 1
     except KeyboardInterrupt:
         print("error: graph: interrupted", file=sys.stderr)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from builder.train.search import TUNERS, SearchError, SearchJob, apply_values, read
+from builder.cli.common import checked_dataset, follow, load_graph, print_problems, write_output
+from builder.model.space import TUNERS, SearchError, apply_values, read
+from builder.train.search import SearchJob
 
 
 def add_parser(sub) -> None:
@@ -44,25 +46,24 @@ def trial_line(trial: dict, objective: str, max_trials: int) -> str:
 
 
 def cmd_tune(args) -> int:
-    from builder.cli.main import _load, _problems, checked_dataset, follow
     from builder.train.training import SettingsError, settings_from_graph
 
-    graph = _load(args.graph)
+    graph = load_graph(args.graph)
     spec, problems = read(graph)
     if problems:
-        _problems([i.line() for i in problems], to_stdout=False)
+        print_problems([i.line() for i in problems], to_stdout=False)
         return 1
     if spec is None or not spec.dims:
-        _problems([("error: graph: the graph has no search space: add a \"search\" field (CONTRACT.md) or mark "
+        print_problems([("error: graph: the graph has no search space: add a \"search\" field (CONTRACT.md) or mark "
                     "parameters for search in the app")], to_stdout=False)
         return 1
     for name in ("max_trials", "epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            _problems([f"error: settings: --{name.replace('_', '-')} must be 1 or more, got {value}"], to_stdout=False)
+            print_problems([f"error: settings: --{name.replace('_', '-')} must be 1 or more, got {value}"], to_stdout=False)
             return 1
     if args.max_minutes is not None and not args.max_minutes > 0:
-        _problems([f"error: settings: --max-minutes must be above 0, got {args.max_minutes}"], to_stdout=False)
+        print_problems([f"error: settings: --max-minutes must be above 0, got {args.max_minutes}"], to_stdout=False)
         return 1
     data = checked_dataset(args.dataset, graph)
     if data is None:
@@ -72,25 +73,24 @@ def cmd_tune(args) -> int:
         job = SearchJob(graph, data, settings, max_trials=args.max_trials, tuner=args.tuner,
                         max_minutes=args.max_minutes)
     except (SettingsError, SearchError) as e:
-        _problems([f"error: search: {e}"], to_stdout=False)
+        print_problems([f"error: search: {e}"], to_stdout=False)
         return 1
     follow(job, lambda snap: snap["trials"],
            None if args.json else lambda t: print(trial_line(t, job.objective, job.spec.max_trials), flush=True),
            done=lambda t: t["status"] != "running")
     result = job.result()
     if job.status == "failed" and result["best"] is None:
-        _problems([f"error: search: {job.message}"], to_stdout=False)
+        print_problems([f"error: search: {job.message}"], to_stdout=False)
         return 1
     if job.message:
         print(f"note: {job.message}", file=sys.stderr)
     best = job.best()
     if args.output and best is not None:
-        from builder.cli.main import _write
 
         try:
-            _write(apply_values(graph, best.values).dumps() + "\n", args.output)
+            write_output(apply_values(graph, best.values).dumps() + "\n", args.output)
         except OSError as e:
-            _problems([f"error: output: cannot write {args.output}: {e.strerror or e}"], to_stdout=False)
+            print_problems([f"error: output: cannot write {args.output}: {e.strerror or e}"], to_stdout=False)
             return 1
     if args.json:
         print(json.dumps(result))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from builder.model.catalog import DEFAULT_MODULE, LAYERS, LayerSpec, _tuples, inner_layer_name
+from builder.model.catalog import DEFAULT_MODULE, LAYERS, LayerSpec, as_tuples, inner_layer_name
 from builder.model.graph import Graph, GraphError, Node, keras_name
 from builder.model.validate import check_structure, errors
 
@@ -80,7 +80,7 @@ def var_names(graph: Graph) -> dict[str, str]:
 
 def literal(value: Any) -> str:
     """A Python literal for a JSON value (lists become tuples, strings go through repr)."""
-    value = _tuples(value)
+    value = as_tuples(value)
     if isinstance(value, tuple):
         inner = ", ".join(literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
@@ -100,7 +100,7 @@ def _regularizer(value: dict) -> str:
 
 def _differs(spec: LayerSpec, name: str, value: Any) -> bool:
     ps = spec.param(name)
-    return ps.required or _tuples(value) != _tuples(ps.default)
+    return ps.required or as_tuples(value) != as_tuples(ps.default)
 
 
 def layer_expr(node: Node, name: str | None = None) -> str:

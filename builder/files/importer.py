@@ -1327,35 +1327,3 @@ def _read_model(model, label: str) -> ImportResult:
         raise
     except Exception as e:  # noqa: BLE001 - never a traceback: one line that says where
         raise ModelImportError(f"LayerCanvas could not read {label}: {type(e).__name__}: {_one_line(e, 160)}") from None
-
-
-def apply_weights(model, weights: dict) -> list[str]:
-    """Loads imported weights into a built model, layer by layer, where the shapes match.
-
-    Args:
-        model: A `keras.Model` whose layers are named after node ids (as
-            `builder.model.build` names them).
-        weights: node id -> list of arrays (`ImportResult.weights`).
-
-    Returns:
-        The node ids whose weights were loaded. A missing layer, or one whose
-        weight shapes differ (the node was edited), is skipped.
-    """
-    from builder.model.build import set_layer_weights
-
-    loaded, remade = [], False
-    for nid, arrays in weights.items():
-        try:
-            layer = model.get_layer(nid)
-        except ValueError:
-            continue
-        current = layer.weights
-        if len(current) != len(arrays) or any(tuple(w.shape) != tuple(getattr(a, "shape", ())) for w, a in zip(current, arrays, strict=False)):
-            continue
-        remade = set_layer_weights(layer, arrays) or remade
-        loaded.append(nid)
-    if remade:  # a predict function traced before holds the old constants: trace it again
-        for attr in ("predict_function", "test_function", "train_function"):
-            if getattr(model, attr, None) is not None:
-                setattr(model, attr, None)
-    return loaded

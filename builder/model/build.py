@@ -21,9 +21,9 @@ from builder.kerasenv import load_keras
 from builder.model.catalog import (
     LAYERS,
     LayerSpec,
-    _show,
     channel_projection,
     inner_layer_name,
+    show_value,
 )
 from builder.model.graph import Graph, GraphError, Node, describe, keras_name
 from builder.model.memory import (
@@ -403,10 +403,10 @@ _PYTHON_ERRORS = (TypeError, LookupError, AttributeError, AssertionError, ZeroDi
 
 def _settings_reason(node: Node, spec: LayerSpec, shapes: list, exc: BaseException) -> str:
     """Why Keras failed, in the node's own terms, when Keras's message is a Python error's."""
-    axes = [f"{p.name}={_show(node.params[p.name])}" for p in spec.params if p.kind == "axes" and p.name in node.params]
+    axes = [f"{p.name}={show_value(node.params[p.name])}" for p in spec.params if p.kind == "axes" and p.name in node.params]
     if axes and shapes and isinstance(exc, LookupError):
         return f"{', '.join(axes)} names an axis its input does not have ({len(shapes[0])} axes, the batch axis included)"
-    shown = ", ".join(f"{k}={_show(v)}" for k, v in node.params.items())
+    shown = ", ".join(f"{k}={show_value(v)}" for k, v in node.params.items())
     return f"Keras cannot use these settings with this input ({shown[:160]})" if shown else "Keras cannot build it"
 
 
@@ -529,7 +529,7 @@ def set_layer_weights(layer, arrays: list) -> bool:
 
     Returns:
         Whether the layer remade such constants: a model that has already predicted then needs its predict
-        function traced again (see `builder.files.importer.apply_weights`).
+        function traced again (see `apply_weights`).
     """
     layer.set_weights(arrays)
     finalize = getattr(layer, "finalize_state", None)
@@ -562,3 +562,38 @@ def build_model(graph: Graph):
     if result.model is None:
         raise BuildError(result.errors or result.issues)
     return result.model
+
+
+def validate(graph: Graph) -> list[Issue]:
+    """All issues: structure, then shapes (this builds the model, so it loads Keras)."""
+    return ModelBuilder().build(graph).issues
+
+
+def apply_weights(model, weights: dict) -> list[str]:
+    """Loads imported weights into a built model, layer by layer, where the shapes match.
+
+    Args:
+        model: A `keras.Model` whose layers are named after node ids (as
+            `builder.model.build` names them).
+        weights: node id -> list of arrays (`builder.files.importer.ImportResult.weights`, or a trained model's).
+
+    Returns:
+        The node ids whose weights were loaded. A missing layer, or one whose
+        weight shapes differ (the node was edited), is skipped.
+    """
+    loaded, remade = [], False
+    for nid, arrays in weights.items():
+        try:
+            layer = model.get_layer(nid)
+        except ValueError:
+            continue
+        current = layer.weights
+        if len(current) != len(arrays) or any(tuple(w.shape) != tuple(getattr(a, "shape", ())) for w, a in zip(current, arrays, strict=False)):
+            continue
+        remade = set_layer_weights(layer, arrays) or remade
+        loaded.append(nid)
+    if remade:  # a predict function traced before holds the old constants: trace it again
+        for attr in ("predict_function", "test_function", "train_function"):
+            if getattr(model, attr, None) is not None:
+                setattr(model, attr, None)
+    return loaded

@@ -55,7 +55,7 @@ def _is_num(v: Any) -> bool:
 MAX_FLOAT = 1.7976931348623157e308
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
     """Short, single-line rendering of a received value for messages."""
     try:
         text = repr(v)
@@ -128,27 +128,27 @@ class ParamSpec:
     def _number_problem(self, v: Any, whole: bool) -> str | None:
         word = "a whole number" if whole else "a number"
         if not (_is_int(v) if whole else _is_num(v)):
-            return f"expected {word}, got {_show(v)}"
+            return f"expected {word}, got {show_value(v)}"
         if not self._in_bounds(v):
-            return f"expected {word} {self._bounds_text()}, got {_show(v)}"
+            return f"expected {word} {self._bounds_text()}, got {show_value(v)}"
         return None
 
     def _numbers_problem(self, v: Any) -> str | None:
         """A number, or a non-empty list of them (nested lists of equal lengths: one per kept axis)."""
         expected = "expected a number or a list of numbers, e.g. [123.7, 116.3, 103.5]"
         if _is_num(v):
-            return None if self._in_bounds(v) else f"expected numbers {self._bounds_text()}, got {_show(v)}"
+            return None if self._in_bounds(v) else f"expected numbers {self._bounds_text()}, got {show_value(v)}"
         level = [v]
         while level and all(isinstance(i, (list, tuple)) for i in level):
             if not all(level):
-                return f"{expected}, got {_show(v)}"
+                return f"{expected}, got {show_value(v)}"
             if len({len(i) for i in level}) != 1:
-                return f"{expected} (lists of equal lengths), got {_show(v)}"
+                return f"{expected} (lists of equal lengths), got {show_value(v)}"
             level = [j for i in level for j in i]
         if not level or not all(_is_num(i) for i in level):
-            return f"{expected}, got {_show(v)}"
+            return f"{expected}, got {show_value(v)}"
         if not all(self._in_bounds(i) for i in level):
-            return f"expected numbers {self._bounds_text()}, got {_show(v)}"
+            return f"expected numbers {self._bounds_text()}, got {show_value(v)}"
         return None
 
     def problem(self, v: Any) -> str | None:
@@ -161,16 +161,16 @@ class ParamSpec:
         if k == "float":
             return self._number_problem(v, whole=False)
         if k == "bool":
-            return None if isinstance(v, bool) else f"expected true or false, got {_show(v)}"
+            return None if isinstance(v, bool) else f"expected true or false, got {show_value(v)}"
         if k in ("choice", "initializer"):
             if isinstance(v, (str, type(None))) and v in self.choices:
                 return None
             shown = ", ".join("none" if c is None else c for c in self.choices)
-            return f"expected one of {shown}; got {_show(v)}"
+            return f"expected one of {shown}; got {show_value(v)}"
         if k == "ints":
             items = [v] if _is_int(v) else v
             if not isinstance(items, (list, tuple)) or len(items) != (1 if _is_int(v) else self.length):
-                return f"expected a whole number or a list of {self.length}, got {_show(v)}"
+                return f"expected a whole number or a list of {self.length}, got {show_value(v)}"
             for item in items:
                 if (p := self._number_problem(item, whole=True)) is not None:
                     return p
@@ -180,29 +180,29 @@ class ParamSpec:
         if k == "axes":
             bounds = f" {self._bounds_text()}" if self.min is not None or self.max is not None else ""
             if self.single and not (_is_int(v) and self._in_bounds(v) and abs(v) <= INT_MAX):
-                return f"expected one axis (a whole number{bounds}), got {_show(v)}"
+                return f"expected one axis (a whole number{bounds}), got {show_value(v)}"
             if self.many and not isinstance(v, (list, tuple)):
-                return f"expected a list of axes, e.g. [2, 1], got {_show(v)}"
+                return f"expected a list of axes, e.g. [2, 1], got {show_value(v)}"
             items = [v] if _is_int(v) else v
             if not isinstance(items, (list, tuple)) or not items or not all(_is_int(i) for i in items):
-                return f"expected an axis or a list of axes (whole numbers), got {_show(v)}"
+                return f"expected an axis or a list of axes (whole numbers), got {show_value(v)}"
             if any(abs(i) > INT_MAX for i in items):  # 10**5000 would not even fit in the graph file
-                return f"expected axes such as -1, 1 or [1, 2], got {_show(v)}"
+                return f"expected axes such as -1, 1 or [1, 2], got {show_value(v)}"
             if not all(self._in_bounds(i) for i in items):
-                return f"expected axes{bounds}, got {_show(v)}"
+                return f"expected axes{bounds}, got {show_value(v)}"
             if self.length and len(items) not in (1, self.length) and not _is_int(v):
-                return f"expected 1 or {self.length} axes, got {_show(v)}"
+                return f"expected 1 or {self.length} axes, got {show_value(v)}"
             if not self.length and len(set(items)) != len(items):
-                return f"must not name an axis twice, got {_show(v)}"
+                return f"must not name an axis twice, got {show_value(v)}"
             return None
         if k == "range":
             items = [v] if _is_num(v) else v
             if not isinstance(items, (list, tuple)) or len(items) not in (1, 2) or not all(_is_num(i) for i in items):
-                return f"expected a number or a pair [low, high], got {_show(v)}"
+                return f"expected a number or a pair [low, high], got {show_value(v)}"
             if any(not self._in_bounds(i) for i in items):
-                return f"expected numbers {self._bounds_text()}, got {_show(v)}"
+                return f"expected numbers {self._bounds_text()}, got {show_value(v)}"
             if len(items) == 2 and items[0] > items[1]:
-                return f"expected [low, high] with low <= high, got {_show(v)}"
+                return f"expected [low, high] with low <= high, got {show_value(v)}"
             return None
         if k == "numbers":
             return self._numbers_problem(v)
@@ -210,18 +210,18 @@ class ParamSpec:
             return _pad2d_problem(v)
         if k == "regularizer":
             if not isinstance(v, dict) or not v or set(v) - {"l1", "l2"}:
-                return f'expected {{"l1": x, "l2": y}} (either or both), got {_show(v)}'
+                return f'expected {{"l1": x, "l2": y}} (either or both), got {show_value(v)}'
             for key, f in v.items():
                 if not _is_num(f) or f < 0 or f > 1e3:
-                    return f"expected {key} between 0 and 1000, got {_show(f)}"
+                    return f"expected {key} between 0 and 1000, got {show_value(f)}"
             return None
         if k == "layer":
             if not isinstance(v, dict) or not isinstance(v.get("type"), str):
-                return f'expected {{"type": ..., "params": {{...}}}}, got {_show(v)}'
+                return f'expected {{"type": ..., "params": {{...}}}}, got {show_value(v)}'
             if v["type"] not in (self.layer_types or ()):
-                return f"can wrap {', '.join(self.layer_types or ())}; got {_show(v['type'])}"
+                return f"can wrap {', '.join(self.layer_types or ())}; got {show_value(v['type'])}"
             if set(v) - {"type", "params"} or not isinstance(v.get("params", {}), dict):
-                return f'expected {{"type": ..., "params": {{...}}}}, got {_show(v)}'
+                return f'expected {{"type": ..., "params": {{...}}}}, got {show_value(v)}'
             return None
         raise AssertionError(f"unknown param kind {k}")  # a catalog bug, not user input
 
@@ -241,32 +241,32 @@ class ParamSpec:
             return keras.regularizers.L2(l2) if l2 else None
         if self.kind == "layer":
             raise TypeError("wrapped layers are built by builder.model.build")
-        return _tuples(v)
+        return as_tuples(v)
 
 
-def _tuples(v: Any) -> Any:
+def as_tuples(v: Any) -> Any:
     if isinstance(v, list):
-        return tuple(_tuples(i) for i in v)
+        return tuple(as_tuples(i) for i in v)
     return v
 
 
 def _shape_problem(v: Any, allow_none: bool, allow_minus_one: bool) -> str | None:
     if not isinstance(v, (list, tuple)) or not v:
-        return f"expected a non-empty list of sizes, e.g. [28, 28, 1], got {_show(v)}"
+        return f"expected a non-empty list of sizes, e.g. [28, 28, 1], got {show_value(v)}"
     for d in v:
         if d is None and allow_none:
             continue
         if d == -1 and allow_minus_one and _is_int(d):
             continue
         if not _is_int(d) or d < 1 or d > INT_MAX:
-            return f"every size must be a whole number >= 1, got {_show(d)} in {_show(v)}"
+            return f"every size must be a whole number >= 1, got {show_value(d)} in {show_value(v)}"
     if allow_minus_one and sum(1 for d in v if d == -1) > 1:
-        return f"at most one size may be -1, got {_show(v)}"
+        return f"at most one size may be -1, got {show_value(v)}"
     return None
 
 
 def _pad2d_problem(v: Any) -> str | None:
-    msg = f"expected n, [rows, cols] or [[top, bottom], [left, right]] (whole numbers >= 0), got {_show(v)}"
+    msg = f"expected n, [rows, cols] or [[top, bottom], [left, right]] (whole numbers >= 0), got {show_value(v)}"
     if _is_int(v):
         return None if 0 <= v <= INT_MAX else msg
     if not isinstance(v, (list, tuple)) or len(v) != 2:

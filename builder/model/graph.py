@@ -433,10 +433,8 @@ class Graph:
                 edges.append(e)
         outputs = None if self.outputs is None else tuple(o for o in self.outputs if o != node_id)
         layout = {k: v for k, v in self.layout.items() if k != node_id}
-        from builder.train.search import drop_node
-
         return replace(
-            self, extra=self._with_search(drop_node(self.extra.get("search"), node_id)),
+            self, extra=self._with_search(_search_without(self.extra.get("search"), node_id)),
             nodes=tuple(n for n in self.nodes if n.id != node_id), edges=tuple(edges),
             outputs=outputs, layout=layout, groups=_without_nodes(self.groups, {node_id}),
         )
@@ -566,11 +564,9 @@ class Graph:
         def r(x: str) -> str:
             return new if x == old else x
 
-        from builder.train.search import rename_node
-
         return replace(
             self,
-            extra=self._with_search(rename_node(self.extra.get("search"), old, new)),
+            extra=self._with_search(_search_renamed(self.extra.get("search"), old, new)),
             nodes=tuple(replace(n, id=new) if n.id == old else n for n in self.nodes),
             edges=tuple(Edge(r(e.source), r(e.target), e.port) for e in self.edges),
             outputs=None if self.outputs is None else tuple(r(o) for o in self.outputs),
@@ -995,3 +991,20 @@ def _parse_groups(raw: Any, node_ids: set[str], problems: list) -> tuple[Group, 
         if ok:
             groups.append(Group(gid, name, tuple(members), collapsed))
     return tuple(groups)
+
+
+# -- the `search` field follows its nodes (builder.model.space reads it; a key starts with its node's id) ---------
+
+def _search_renamed(raw: Any, old: str, new: str) -> Any:
+    """The `search` field with the keys of node `old` renamed to `new`."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("space"), dict):
+        return raw
+    space = {(new + k[len(old):] if k.startswith(old + ".") else k): v for k, v in raw["space"].items()}
+    return {**raw, "space": space}
+
+
+def _search_without(raw: Any, node_id: str) -> Any:
+    """The `search` field without the keys of a removed node."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("space"), dict):
+        return raw
+    return {**raw, "space": {k: v for k, v in raw["space"].items() if not k.startswith(node_id + ".")}}

@@ -8,37 +8,11 @@ layer by layer (see builder.model.build).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
 
 from builder.model.catalog import LAYERS, STARTERS
 from builder.model.graph import Graph, GraphCycleError, GraphError, Node, describe, printable
-
-ERROR, WARNING = "error", "warning"
-
-
-@dataclass(frozen=True)
-class Fix:
-    """A one-click graph edit: `op` is a Graph method, `args` its kwargs."""
-
-    label: str
-    op: str
-    args: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem, pinned to a node (node_id None: the graph as a whole)."""
-
-    node_id: str | None
-    code: str
-    message: str
-    fix: Fix | None = None
-    severity: str = ERROR
-
-    def line(self) -> str:
-        """`error: NODE_ID: message`, as the command line prints it."""
-        return f"{self.severity}: {self.node_id or 'graph'}: {self.message}"
-
+from builder.model.issues import ERROR, WARNING, Fix, Issue
+from builder.model.space import issues as search_issues
 
 FIX_OPS = (
     "add_node", "remove_node", "connect", "disconnect", "set_param", "insert_between",
@@ -154,9 +128,8 @@ def check_structure(graph: Graph) -> list[Issue]:
     if not outputs and graph.nodes:
         issues.append(Issue(None, "bad_output", "the model has no output: list at least one node in the outputs"))
     issues.extend(_connectivity(graph, [o for o in outputs if o in ids]))
-    if "search" in graph.extra:  # the design space for `tune`: its problems are pinned to the searched nodes,
-        from builder.train.search import issues as search_issues  # as warnings (the model itself is fine; tune refuses)
-
+    if "search" in graph.extra:  # the design space for `tune`: its problems are pinned to the searched nodes, as
+        # warnings (the model itself is fine; tune refuses)
         issues.extend(Issue(i.node_id, i.code, i.message, i.fix, WARNING) for i in search_issues(graph))
     return issues
 
@@ -181,13 +154,6 @@ def _connectivity(graph: Graph, outputs: list[str]) -> list[Issue]:
             issues.append(Issue(node.id, "unused", f"{describe(node)} does not lead to any model output, so it is left out: connect it or delete it",
                                 Fix(f"Delete {node.id}", "remove_node", {"node_id": node.id}), WARNING))
     return issues
-
-
-def validate(graph: Graph) -> list[Issue]:
-    """All issues: structure, then shapes (this builds the model, so it loads Keras)."""
-    from builder.model.build import ModelBuilder
-
-    return ModelBuilder().build(graph).issues
 
 
 def errors(issues: list[Issue]) -> list[Issue]:

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from builder.config import env_int
+from builder.config import BATCH_SIZE, EPOCHS, OPTIMIZER_NAMES, PATIENCE, STEPS_PER_EXECUTION, env_int
 from builder.kerasenv import load_keras
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
@@ -26,6 +26,7 @@ OPTIMIZERS = {
     "adagrad": "keras.optimizers.Adagrad(learning_rate={lr!r})",
     "adamw": "keras.optimizers.AdamW(learning_rate={lr!r})",
 }
+assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES, "builder.config.OPTIMIZER_NAMES names these"
 LOSSES = {
     "sparse_categorical_crossentropy": "keras.losses.SparseCategoricalCrossentropy(from_logits={logits!r})",
     "categorical_crossentropy": "keras.losses.CategoricalCrossentropy(from_logits={logits!r})",
@@ -197,11 +198,11 @@ class TrainSettings:
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
-        whole("epochs", self.epochs, 1, 10_000)
-        whole("batch size", self.batch_size, 1, 65_536)
-        whole("patience", self.patience, 0, 10_000)
+        whole("epochs", self.epochs, *EPOCHS)
+        whole("batch size", self.batch_size, *BATCH_SIZE)
+        whole("patience", self.patience, *PATIENCE)
         whole("seed", self.seed, 0, 2**31 - 1)
-        whole("steps per execution", self.steps_per_execution, 1, 10_000)
+        whole("steps per execution", self.steps_per_execution, *STEPS_PER_EXECUTION)
         from builder.train.distribute import STRATEGIES
 
         if self.strategy not in STRATEGIES:
@@ -450,7 +451,7 @@ class TrainingJob(BackgroundJob):
             self.fit_cpu_seconds = time.process_time() - cpu_start
             self._done_training(keras, model)
         except Exception as e:  # noqa: BLE001 - the run fails with a message; the thread never raises
-            self._end("failed", _failure_message(e))
+            self._end("failed", failure_message(e))
         finally:
             self._sampling_done = True
             if self.tensorboard is not None:
@@ -460,8 +461,7 @@ class TrainingJob(BackgroundJob):
 
     def _prepare(self, keras):
         """Builds, seeds, loads weights and compiles; returns (model, x, y, fit kwargs)."""
-        from builder.files.importer import apply_weights
-        from builder.model.build import BuildError, build
+        from builder.model.build import BuildError, apply_weights, build
         from builder.train.distribute import check_batch, make_strategy
 
         s, data = self.settings, self.dataset
@@ -723,7 +723,7 @@ def memory_problem(result, settings: TrainSettings, budget: int | None = None) -
     return over_budget(need, BUDGET_BYTES if budget is None else budget)
 
 
-def _failure_message(e: BaseException) -> str:
+def failure_message(e: BaseException) -> str:
     """One plain line for the user; Keras/TensorFlow errors are cut to their first line."""
     from builder.train.distribute import StrategyError
 

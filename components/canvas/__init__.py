@@ -25,7 +25,7 @@ from builder.model.build import BuildResult, fmt_shape
 from builder.model.catalog import LAYERS, by_category
 from builder.model.graph import Graph, GraphError, printable, valid_id
 from builder.model.layout import NODE_H, V_GAP, auto_layout, missing_positions, place_free
-from builder.train.search import searched as search_marks
+from builder.model.space import searched as search_marks
 
 HERE = pathlib.Path(__file__).resolve().parent
 DIST = HERE / "dist"
