@@ -191,6 +191,18 @@ def new_project_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def run_file(directory: str | os.PathLike, run_id: Any, suffix: str) -> str:
+    """`<directory>/<run id><suffix>`: where a run keeps a file (its model, logs, inspection rows). The one check
+    that a run id names no path outside `directory`.
+
+    Raises:
+        ValueError: `run_id` is not a store id (8 to 64 letters, digits, '_' or '-').
+    """
+    if not isinstance(run_id, str) or not ID_RE.fullmatch(run_id):
+        raise ValueError(f"a run id is 8 to 64 letters, digits, '_' or '-', got {str(run_id)[:40]!r}")
+    return os.path.join(directory, run_id + suffix)
+
+
 def check_id(value: Any, what: str = "project id") -> str:
     """Returns `value` if it is a valid id.
 

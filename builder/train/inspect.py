@@ -21,6 +21,7 @@ import numpy as np
 
 from builder.kerasenv import load_keras
 from builder.model.build import build_model
+from builder.store import run_file
 from builder.train.training import SEED_LOCK
 
 KINDS = ("image", "vector", "sequence", "probabilities", "tensor")
@@ -760,11 +761,7 @@ def __getattr__(name):  # PEP 562: the Keras callback class is made on first use
 # -- rows of past runs -----------------------------------------------------------------------------------------------
 
 def _inspect_path(directory: str, run_id: str) -> str:
-    from builder.store import ID_RE
-
-    if not isinstance(run_id, str) or not ID_RE.fullmatch(run_id):
-        raise ValueError(f"a run id is 8 to 64 letters, digits, '_' or '-', got {str(run_id)[:40]!r}")
-    return os.path.join(directory, f"{run_id}.inspect.json")
+    return run_file(directory, run_id, ".inspect.json")
 
 
 def save_rows(rows: list[dict], directory: str, run_id: str) -> str | None:

@@ -17,6 +17,8 @@ import os
 import time
 import zipfile
 
+from builder.store import run_file
+
 TB_SUFFIX = ".tb"
 
 
@@ -26,11 +28,7 @@ def log_dir(artifact_dir: str, run_id: str) -> str:
     Raises:
         ValueError: `run_id` is not a store id (it could name a path outside `artifact_dir`).
     """
-    from builder.store import ID_RE
-
-    if not isinstance(run_id, str) or not ID_RE.fullmatch(run_id):
-        raise ValueError(f"a run id is 8 to 64 letters, digits, '_' or '-', got {str(run_id)[:40]!r}")
-    return os.path.join(artifact_dir, run_id + TB_SUFFIX)
+    return run_file(artifact_dir, run_id, TB_SUFFIX)
 
 
 def has_logs(folder: str) -> bool:

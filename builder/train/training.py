@@ -18,6 +18,7 @@ from builder.config import BATCH_SIZE, EPOCHS, OPTIMIZER_NAMES, PATIENCE, STEPS_
 from builder.kerasenv import load_keras
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
+from builder.store import run_file
 
 OPTIMIZERS = {
     "adam": "keras.optimizers.Adam(learning_rate={lr!r})",
@@ -865,12 +866,8 @@ def save_artifact(model, directory: str, run_id: str) -> str | None:
         ValueError: `run_id` is not a store id (8 to 64 letters, digits, '_' or '-'), so it could
             name a path outside `directory`.
     """
-    from builder.store import ID_RE
-
-    if not isinstance(run_id, str) or not ID_RE.fullmatch(run_id):
-        raise ValueError(f"a run id is 8 to 64 letters, digits, '_' or '-', got {str(run_id)[:40]!r}")
+    path = run_file(directory, run_id, ".keras")
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{run_id}.keras")
     tmp = os.path.join(directory, f".{run_id}.tmp.keras")
     try:
         model.save(tmp)
