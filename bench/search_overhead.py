@@ -97,7 +97,7 @@ def workload(kind: str):
 
 
 def settings_for(graph, data, epochs: int, batch: int):
-    from builder.train.training import TrainSettings, suggest_compile
+    from builder.train.settings import TrainSettings, suggest_compile
 
     settings = TrainSettings(compile=suggest_compile(graph, data.task, data.classes), epochs=epochs,
                              batch_size=batch, validation_split=0.2)
@@ -151,9 +151,9 @@ def timers(probe: Probe):
     """Wraps the steps of a trial with timers (restored on exit). Nested labels are marked with '  ' in front."""
     import builder.model.build
     import builder.store
+    import builder.train.job
     import builder.train.runlogs
     import builder.train.search
-    import builder.train.training
     from builder.kerasenv import load_keras
 
     keras = load_keras()
@@ -183,7 +183,7 @@ def timers(probe: Probe):
         return lambda: label if probe.phase == phase else None
 
     wrap(builder.train.search.SearchJob, "_check_graph", lambda: "check graph (build + profile)")
-    wrap(builder.train.training.TrainingJob, "_prepare", lambda: "prepare (build, compile, ...)")
+    wrap(builder.train.job.TrainingJob, "_prepare", lambda: "prepare (build, compile, ...)")
     wrap(builder.model.build, "build", inside("prepare (build, compile, ...)", "  build"))
     wrap(keras.Model, "evaluate", lambda: {"prepare (build, compile, ...)": "  untrained-loss evaluate",
                                            "test evaluate + predict": "  evaluate"}.get(probe.phase))
@@ -191,11 +191,11 @@ def timers(probe: Probe):
     wrap(builder.train.runlogs.RunLog, "model", inside("prepare (build, compile, ...)", "  TensorBoard graph"))
     wrap(keras.Model, "fit", lambda: "fit (sampler, epoch callback)")
     # The sampler thread's readings of the running metrics, beside the training loop (5 a second).
-    wrap(builder.train.training, "_consistent_metrics",
+    wrap(builder.train.job, "_consistent_metrics",
          inside("fit (sampler, epoch callback)", "  sampler readings (beside fit)"))
     wrap(builder.train.runlogs.RunLog, "epoch", inside("fit (sampler, epoch callback)", "  TensorBoard epoch scalars"))
-    wrap(builder.train.training, "evaluate", lambda: "test evaluate + predict")
-    wrap(builder.train.training, "save_artifact", lambda: "save .keras")
+    wrap(builder.train.job, "evaluate", lambda: "test evaluate + predict")
+    wrap(builder.train.job, "save_artifact", lambda: "save .keras")
     wrap(builder.train.runlogs.RunLog, "close", lambda: None if probe.phase else "TensorBoard close")
     wrap(builder.store.Store, "add_epoch", inside("fit (sampler, epoch callback)", "  store epoch rows"))
     for name in ("create_run", "set_run_status", "finish_run"):

@@ -70,8 +70,9 @@ def workload(kind: str):
 
 def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float, float, float]:
     """(wall s, CPU s, seconds in the weight/gradient sampler during fit, and before it) of our job's `fit`."""
+    from builder.train.job import TrainingJob
     from builder.train.runlogs import has_logs
-    from builder.train.training import TrainingJob, TrainSettings, suggest_compile
+    from builder.train.settings import TrainSettings, suggest_compile
 
     settings = TrainSettings(compile=suggest_compile(graph, "classification", 10), epochs=epochs,
                              batch_size=batch, validation_split=0.1, inspect=inspect)
@@ -94,7 +95,7 @@ def ours(graph, data, epochs, batch, inspect: bool = True) -> tuple[float, float
 
 def raw(graph, data, epochs, batch) -> float:
     from builder.model.build import build_model
-    from builder.train.training import suggest_compile
+    from builder.train.settings import suggest_compile
 
     model = build_model(graph)
     optimizer, loss, metrics = suggest_compile(graph, "classification", 10).keras_objects()

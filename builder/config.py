@@ -28,4 +28,4 @@ EPOCHS = (1, 10_000)
 BATCH_SIZE = (1, 65_536)
 PATIENCE = (0, 10_000)
 STEPS_PER_EXECUTION = (1, 10_000)
-OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adagrad", "adamw")  # builder.train.training.OPTIMIZERS builds them
+OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adagrad", "adamw")  # builder.train.settings.OPTIMIZERS builds them

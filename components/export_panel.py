@@ -195,7 +195,7 @@ def render_tflite_comparison(model, graph: Graph, key: str) -> None:
 
 
 def _compare(model, graph: Graph, key: str) -> dict | str:
-    from builder.train.training import suggest_compile
+    from builder.train.settings import suggest_compile
 
     ds = _test_data(graph, key)
     if ds is None or len(ds.x_test) == 0:

@@ -217,7 +217,7 @@ def _save_options(keys: dict) -> None:
 
 def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
     """Searching the learning rate, the batch size and the optimizer."""
-    from builder.train.training import OPTIMIZERS
+    from builder.train.settings import OPTIMIZERS
 
     with st.expander("Also search the training settings", expanded=bool(spec and any(
             space.split_key(d.key)[0] in ("compile", "training") for d in spec.dims))):

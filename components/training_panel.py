@@ -1,6 +1,6 @@
 """The Train page's parts: settings, Start/Stop, live progress and curves, results, freezing.
 
-Jobs run in `builder.train.training` threads that never touch streamlit; a
+Jobs run in `builder.train.job` threads that never touch streamlit; a
 fragment redraws the current job's progress every second while it trains.
 The run id is kept in the URL (`?run=...`), so a reload reattaches to it.
 """
@@ -13,13 +13,13 @@ import streamlit as st
 from builder.config import BATCH_SIZE, EPOCHS, PATIENCE, STEPS_PER_EXECUTION
 from builder.data.datasets import Dataset
 from builder.model.graph import Graph
-from builder.train.training import (
+from builder.train.job import TrainingJob
+from builder.train.registry import JobRegistry
+from builder.train.settings import (
     LOSSES,
     METRICS,
     OPTIMIZERS,
-    JobRegistry,
     SettingsError,
-    TrainingJob,
     TrainSettings,
     loss_warnings,
     suggest_compile,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from builder.train.training import memory_problem
+from builder.train.settings import memory_problem
 from components import state
 from components.data_panel import current_dataset, data_problem, render_compat
 from components.network_view import render_network_view

@@ -1,7 +1,7 @@
 """AppTest: the Runs page's run detail reads as labelled settings and results, never as raw JSON."""
 
 from builder.store import Store, default_path
-from builder.train.training import CompileSettings, TrainSettings
+from builder.train.settings import CompileSettings, TrainSettings
 from components import owner, state
 from tests.test_app_build import fresh_browser, plain, run_app
 

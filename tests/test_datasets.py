@@ -52,7 +52,7 @@ def test_unknown_dataset_lists_the_names():
 
 def test_compile_settings_follow_the_labels_and_the_last_activation():
     from builder.model.templates import template
-    from builder.train.training import suggest_compile
+    from builder.train.settings import suggest_compile
 
     logits = suggest_compile(template("cifar_cnn"), "classification", 10)  # head has no activation: logits
     assert (logits.loss, logits.from_logits) == ("sparse_categorical_crossentropy", True)

@@ -21,7 +21,7 @@ from builder.files.export import (
 from builder.kerasenv import load_keras
 from builder.model.build import build_model
 from builder.model.templates import template
-from builder.train.training import LOSSES, METRICS, OPTIMIZERS, CompileSettings
+from builder.train.settings import LOSSES, METRICS, OPTIMIZERS, CompileSettings
 from tests.conftest import ROOT
 from tests.layer_cases import all_cases, case_graph
 

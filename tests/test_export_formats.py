@@ -21,7 +21,8 @@ from builder.kerasenv import load_keras
 from builder.model.build import build_model
 from builder.model.graph import Graph
 from builder.model.templates import template
-from builder.train.training import TrainingJob, TrainSettings, suggest_compile
+from builder.train.job import TrainingJob
+from builder.train.settings import TrainSettings, suggest_compile
 
 keras = load_keras()
 

@@ -20,7 +20,7 @@ from builder.train.finetune import (
     plan,
     unfreeze_top,
 )
-from builder.train.training import CompileSettings, TrainSettings
+from builder.train.settings import CompileSettings, TrainSettings
 
 keras = load_keras()
 

@@ -491,7 +491,7 @@ def test_each_hostile_class_as_a_download_name(label, text):
 
 
 def test_run_artifacts_are_named_by_checked_run_ids_only(tmp_path):
-    from builder.train.training import save_artifact
+    from builder.train.job import save_artifact
 
     class Model:
         def save(self, path):
@@ -829,7 +829,7 @@ def test_export_page_names_files_safely_for_a_hostile_model_name():
 def test_a_saved_learning_rate_the_train_page_cannot_show_falls_back_to_the_suggestion():
     """A graph file or share link with compile.learning_rate 1e-9 stopped the Train page (its field starts at
     1e-7): StreamlitAPIException."""
-    from builder.train.training import suggest_compile
+    from builder.train.settings import suggest_compile
 
     for lr, expected in ((1e-9, 0.001), (0.0, 0.001), (1e-7, 1e-7), (0.5, 0.5)):
         g = template("iris_mlp").set_extra("compile", {"learning_rate": lr})

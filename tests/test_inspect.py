@@ -16,7 +16,8 @@ from builder.model.graph import Graph
 from builder.model.templates import template
 from builder.train import inspect as insp
 from builder.train.inspect import InspectError, layer_outputs
-from builder.train.training import TrainingJob, TrainSettings, suggest_compile
+from builder.train.job import TrainingJob
+from builder.train.settings import TrainSettings, suggest_compile
 
 
 def chain(name, shape, layers):
@@ -389,7 +390,7 @@ def test_the_job_records_nothing_when_inspect_is_off(tmp_path):
 
 
 def test_the_inspect_setting_is_kept_and_checked():
-    from builder.train.training import SettingsError
+    from builder.train.settings import SettingsError
 
     off = TrainSettings(inspect=False)
     assert TrainSettings().inspect is True and TrainSettings.from_dict(off.to_dict()) == off

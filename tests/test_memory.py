@@ -11,7 +11,7 @@ from builder.config import fmt_bytes
 from builder.model.build import ModelBuilder, build
 from builder.model.memory import MB, OPTIMIZER_SLOTS, estimate, over_budget
 from builder.model.templates import template
-from builder.train.training import CompileSettings, TrainSettings, memory_problem
+from builder.train.settings import CompileSettings, TrainSettings, memory_problem
 from tests.test_training import chain
 
 
@@ -81,7 +81,7 @@ def test_a_job_over_the_budget_fails_with_the_message_and_allocates_no_batch(mon
 
     from builder.data.datasets import Dataset
     from builder.model import memory
-    from builder.train.training import TrainingJob
+    from builder.train.job import TrainingJob
 
     monkeypatch.setattr(memory, "BUDGET_BYTES", 1 * MB)
     graph = chain("m", [32, 32, 3], [("conv", "Conv2D", {"filters": 32, "kernel_size": 3, "padding": "same"}),

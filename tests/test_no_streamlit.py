@@ -10,7 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def test_every_builder_module_imports_without_streamlit():
     modules = sorted(".".join(p.relative_to(ROOT / "builder").with_suffix("").parts)
                      for p in (ROOT / "builder").rglob("*.py") if p.stem not in ("__main__", "__init__"))
-    assert {"model.catalog", "model.graph", "model.validate", "model.build", "data.datasets", "train.training",
+    assert {"model.catalog", "model.graph", "model.validate", "model.build", "data.datasets", "train.job", "train.settings",
             "files.codegen", "cli.main", "store"} <= set(modules)
     code = (
         "import sys, importlib\n"

@@ -17,7 +17,7 @@ from builder.model.graph import Graph
 from builder.model.validate import WARNING, check_structure
 from builder.train import search
 from builder.train.search import SearchError, SearchJob
-from builder.train.training import TrainSettings, settings_from_graph, suggest_compile
+from builder.train.settings import TrainSettings, settings_from_graph, suggest_compile
 
 IRIS = {
     "format": "layercanvas-graph", "version": 1, "name": "iris_search",

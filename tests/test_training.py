@@ -13,15 +13,9 @@ from builder.data import datasets
 from builder.model.graph import Graph
 from builder.model.templates import template
 from builder.store import Store
-from builder.train.training import (
-    CompileSettings,
-    JobRegistry,
-    SettingsError,
-    TrainingJob,
-    TrainSettings,
-    loss_warnings,
-    suggest_compile,
-)
+from builder.train.job import TrainingJob
+from builder.train.registry import JobRegistry
+from builder.train.settings import CompileSettings, SettingsError, TrainSettings, loss_warnings, suggest_compile
 
 
 def data(name):
@@ -293,7 +287,7 @@ def test_labels_that_do_not_fit_the_loss_get_the_reason_not_graph_execution_erro
 
 
 def test_the_default_job_cap_is_one_per_two_cores(monkeypatch):
-    from builder.train.training import JobRegistry, default_max_jobs
+    from builder.train.registry import JobRegistry, default_max_jobs
 
     for cores, jobs in [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8), (None, 1)]:
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
@@ -306,9 +300,9 @@ def test_the_default_job_cap_is_one_per_two_cores(monkeypatch):
 
 def test_a_run_whose_epochs_pass_between_two_samples_is_running(tmp_path, monkeypatch):
     """Tiny data: whole epochs end before the sampler looks; the first recorded epoch marks the run running."""
-    import builder.train.training as training
+    import builder.train.job as job_module
 
-    monkeypatch.setattr(training, "SAMPLE_EVERY_S", 30.0)  # the sampler never gets to look
+    monkeypatch.setattr(job_module, "SAMPLE_EVERY_S", 30.0)  # the sampler never gets to look
     ds = data("iris")
     graph = template("iris_mlp")
     store = Store(tmp_path / "lc.db")

@@ -129,12 +129,8 @@ def cmd_datasets(args) -> int:
 def cmd_train(args) -> int:
     import time
 
-    from builder.train.training import (
-        SettingsError,
-        TrainingJob,
-        TrainSettings,
-        suggest_compile,
-    )
+    from builder.train.job import TrainingJob
+    from builder.train.settings import SettingsError, TrainSettings, suggest_compile
 
     graph = load_graph(args.graph)
     chief = True

@@ -46,7 +46,7 @@ def trial_line(trial: dict, objective: str, max_trials: int) -> str:
 
 
 def cmd_tune(args) -> int:
-    from builder.train.training import SettingsError, settings_from_graph
+    from builder.train.settings import SettingsError, settings_from_graph
 
     graph = load_graph(args.graph)
     spec, problems = read(graph)

@@ -27,7 +27,7 @@ from builder.model.validate import check_structure, errors
 
 if TYPE_CHECKING:
     from builder.data.datasets import DatasetInfo
-    from builder.train.training import CompileSettings
+    from builder.train.settings import CompileSettings
 
 # Names the generated module, the training script and the notebook define or import, and every Python builtin
 # (`input`, `list`, `sum`, ...; `exit`, `help` and the like are listed too, as `site` adds them only to some
@@ -480,7 +480,7 @@ def training_parts(graph: Graph, dataset: str | None = None, epochs: int = 10, b
         CodegenError: the graph has structural errors.
     """
     from builder.data.datasets import BUILTIN
-    from builder.train.training import suggest_compile
+    from builder.train.settings import suggest_compile
 
     training = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
     dataset = dataset or training.get("dataset")

@@ -165,7 +165,7 @@ def finetune_learning_rate(lr: float) -> float:
 
 
 def finetune_settings(settings):
-    """A copy of `settings` (builder.train.training.TrainSettings) with the learning rate divided by 10."""
+    """A copy of `settings` (builder.train.settings.TrainSettings) with the learning rate divided by 10."""
     comp = settings.compile
     return replace(settings, compile=replace(comp, learning_rate=finetune_learning_rate(comp.learning_rate),
                                              metrics=list(comp.metrics)))

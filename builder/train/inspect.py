@@ -22,7 +22,7 @@ import numpy as np
 from builder.kerasenv import load_keras
 from builder.model.build import build_model
 from builder.store import run_file
-from builder.train.training import SEED_LOCK
+from builder.train.job import SEED_LOCK
 
 KINDS = ("image", "vector", "sequence", "probabilities", "tensor")
 MAX_STEPS = 512  # sequence outputs keep at most this many time steps
@@ -290,7 +290,7 @@ def compared_models(job) -> list[tuple[str, object]]:
     The starting weights are known when the run kept them (settings.inspect); made once per job.
 
     Args:
-        job: A builder.train.training.TrainingJob whose model is trained (not running).
+        job: A builder.train.job.TrainingJob whose model is trained (not running).
     """
     if job.model is None:
         return []

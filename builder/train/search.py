@@ -42,7 +42,7 @@ from builder.model.space import (
     set_options,
     split_key,
 )
-from builder.train.training import BackgroundJob
+from builder.train.job import BackgroundJob
 
 
 def trial_settings(settings, values: dict[str, Any]):
@@ -353,7 +353,7 @@ class SearchJob(BackgroundJob):
             else:
                 self._end("finished")
         except Exception as e:  # noqa: BLE001 - the search fails with a message; the thread never raises
-            from builder.train.training import failure_message
+            from builder.train.job import failure_message
 
             self._end("failed", failure_message(e))
         finally:
@@ -394,7 +394,7 @@ class SearchJob(BackgroundJob):
         """Runs one KerasTuner trial as a TrainingJob; returns {objective: best value} or raises FailedTrialError."""
         import keras_tuner as kt
 
-        from builder.train.training import TrainingJob
+        from builder.train.job import TrainingJob
 
         if self._stop.is_set() or self._deadline_passed():
             self.budget_hit = self.budget_hit or self._deadline_passed()

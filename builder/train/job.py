@@ -1,7 +1,6 @@
-"""Training settings: optimizer, loss and metrics, suggested from the data and the model.
-
-Losses and metrics are Keras objects, never strings: a model compiled with the
-string "mse" fails to reload from .h5 (keras issue 19330).
+"""The training job: a thread that builds, compiles and fits the model, samples its curves, stops when asked
+(keeping what it learned) or when the loss turns NaN or explodes, evaluates and saves the result into the store.
+No Streamlit here.
 """
 
 from __future__ import annotations
@@ -12,282 +11,19 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 
-from builder.config import BATCH_SIZE, EPOCHS, OPTIMIZER_NAMES, PATIENCE, STEPS_PER_EXECUTION, env_int
 from builder.kerasenv import load_keras
-from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
 from builder.store import run_file
-
-OPTIMIZERS = {
-    "adam": "keras.optimizers.Adam(learning_rate={lr!r})",
-    "sgd": "keras.optimizers.SGD(learning_rate={lr!r}, momentum=0.9)",
-    "rmsprop": "keras.optimizers.RMSprop(learning_rate={lr!r})",
-    "adagrad": "keras.optimizers.Adagrad(learning_rate={lr!r})",
-    "adamw": "keras.optimizers.AdamW(learning_rate={lr!r})",
-}
-assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES, "builder.config.OPTIMIZER_NAMES names these"
-LOSSES = {
-    "sparse_categorical_crossentropy": "keras.losses.SparseCategoricalCrossentropy(from_logits={logits!r})",
-    "categorical_crossentropy": "keras.losses.CategoricalCrossentropy(from_logits={logits!r})",
-    "binary_crossentropy": "keras.losses.BinaryCrossentropy(from_logits={logits!r})",
-    "mse": "keras.losses.MeanSquaredError()",
-    "mae": "keras.losses.MeanAbsoluteError()",
-}
-METRICS = {
-    "accuracy": {
-        "sparse_categorical_crossentropy": 'keras.metrics.SparseCategoricalAccuracy(name="accuracy")',
-        "categorical_crossentropy": 'keras.metrics.CategoricalAccuracy(name="accuracy")',
-        "binary_crossentropy": 'keras.metrics.BinaryAccuracy(name="accuracy"{threshold})',
-    },
-    # Only for numbers to predict: with class labels (sparse) it would compare a label with a row of scores.
-    "mae": {"mse": 'keras.metrics.MeanAbsoluteError(name="mae")', "mae": 'keras.metrics.MeanAbsoluteError(name="mae")'},
-}
-
-
-@dataclass
-class CompileSettings:
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    loss: str = "sparse_categorical_crossentropy"
-    from_logits: bool = False
-    metrics: list[str] = field(default_factory=lambda: ["accuracy"])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def optimizer_code(self) -> str:
-        return OPTIMIZERS[self.optimizer].format(lr=self.learning_rate)
-
-    def loss_code(self) -> str:
-        return LOSSES[self.loss].format(logits=self.from_logits)
-
-    def metrics_code(self) -> list[str]:
-        out = []
-        for m in self.metrics:
-            code = METRICS[m]
-            if isinstance(code, dict):
-                if self.loss not in code:
-                    continue
-                code = code[self.loss].format(threshold=", threshold=0.0" if self.from_logits else "")
-            out.append(code)
-        return out
-
-    def keras_objects(self):
-        """(optimizer, loss, metrics) as new Keras objects."""
-        from builder.kerasenv import load_keras
-
-        scope = {"keras": load_keras()}
-        return (eval(self.optimizer_code(), scope), eval(self.loss_code(), scope),
-                [eval(m, scope) for m in self.metrics_code()])
-
-
-def _value_source(graph: Graph, output_id: str | None = None):
-    """The node whose values an output gives out: through dropout and noise layers, which pass them on."""
-    node = graph.node(output_id or graph.output_ids()[0])
-    seen = set()
-    while node.id not in seen:
-        seen.add(node.id)
-        spec = LAYERS.get(node.type)
-        sources = graph.inputs_of(node.id)
-        if spec is None or not spec.passthrough or len(sources) != 1:
-            break
-        node = graph.node(sources[0])
-    return node
-
-
-def output_activation(graph: Graph, output_id: str | None = None) -> str | None:
-    """The activation of an output node (None/'linear' mean logits)."""
-    node = _value_source(graph, output_id)
-    spec = LAYERS.get(node.type)
-    if spec is None:
-        return None
-    if spec.param("activation") is None:
-        return spec.applies
-    return spec.effective(node.params).get("activation")
-
-
-def output_units(graph: Graph, output_id: str | None = None) -> int | None:
-    node = _value_source(graph, output_id)
-    units = node.params.get("units")
-    return units if isinstance(units, int) else None
-
-
-def suggest_compile(graph: Graph, task: str, classes: int) -> CompileSettings:
-    """Loss and metrics that fit the labels and the output layer.
-
-    A linear (or missing) last activation means the model outputs logits, so the
-    loss is told `from_logits=True`.
-    """
-    saved = graph.extra.get("compile")
-    act = output_activation(graph)
-    logits = act in (None, "linear")
-    if task == "regression":
-        settings = CompileSettings(loss="mse", from_logits=False, metrics=["mae"])
-    elif classes == 2 and output_units(graph) == 1:
-        settings = CompileSettings(loss="binary_crossentropy", from_logits=act != "sigmoid")
-    else:
-        settings = CompileSettings(loss="sparse_categorical_crossentropy", from_logits=logits)
-    if isinstance(saved, dict):  # a graph file's own choices, when they are well-formed
-        checks = {
-            # Names are looked up only when they are text: a list or an object from the file is not hashable.
-            "optimizer": lambda v: isinstance(v, str) and v in OPTIMIZERS,
-            # The Train page's field takes 1e-7 to 1e6: a saved rate outside it would stop the page.
-            "learning_rate": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 1e-7 <= v < 1e3,
-            "loss": lambda v: isinstance(v, str) and v in LOSSES,
-            "from_logits": lambda v: isinstance(v, bool),
-            "metrics": lambda v: isinstance(v, list) and all(isinstance(m, str) and m in METRICS for m in v),
-        }
-        for key, ok in checks.items():
-            if key in saved and ok(saved[key]):
-                setattr(settings, key, saved[key])
-    return settings
-
-
-# -- fit settings ---------------------------------------------------------------------------------------------------
-
-class SettingsError(ValueError):
-    """Training settings that can't be used; str(e) says which and why."""
-
-
-@dataclass
-class TrainSettings:
-    """Everything a training run needs besides the graph and the data."""
-
-    compile: CompileSettings = field(default_factory=CompileSettings)
-    epochs: int = 10
-    batch_size: int = 32
-    validation_split: float = 0.2
-    patience: int = 0  # early stopping on the validation loss; 0 = off
-    seed: int = 0
-    strategy: str = "auto"  # builder.train.distribute.STRATEGIES
-    mixed_precision: bool = False  # float16 compute, float32 weights (fast on recent GPUs)
-    jit_compile: bool = False  # XLA
-    steps_per_execution: int = 1  # batches per call into TensorFlow
-    inspect: bool = True  # per-epoch weight and gradient norms and histograms of each layer (builder.train.inspect)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainSettings:
-        """Settings from `to_dict` output (e.g. a stored run), checked.
-
-        Raises:
-            SettingsError: a value of the wrong type or out of range.
-        """
-        if not isinstance(data, dict):
-            raise SettingsError("training settings must be a dict")
-        comp = data.get("compile", {})
-        if not isinstance(comp, dict):
-            raise SettingsError("compile settings must be a dict")
-        known = set(CompileSettings.__dataclass_fields__)
-        settings = cls(compile=CompileSettings(**{k: v for k, v in comp.items() if k in known}),
-                       **{k: data[k] for k in ("epochs", "batch_size", "validation_split", "patience", "seed",
-                                                 "strategy", "mixed_precision", "jit_compile", "steps_per_execution",
-                                                 "inspect")
-                          if k in data})
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        """Raises SettingsError naming the first bad value."""
-        c = self.compile
-
-        def whole(name, value, low, high):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise SettingsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-
-        whole("epochs", self.epochs, *EPOCHS)
-        whole("batch size", self.batch_size, *BATCH_SIZE)
-        whole("patience", self.patience, *PATIENCE)
-        whole("seed", self.seed, 0, 2**31 - 1)
-        whole("steps per execution", self.steps_per_execution, *STEPS_PER_EXECUTION)
-        from builder.train.distribute import STRATEGIES
-
-        if self.strategy not in STRATEGIES:
-            raise SettingsError(f"unknown strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
-        for name in ("mixed_precision", "jit_compile", "inspect"):
-            if not isinstance(getattr(self, name), bool):
-                raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if not isinstance(self.validation_split, (int, float)) or isinstance(self.validation_split, bool) \
-                or not 0 <= self.validation_split < 1:
-            raise SettingsError(f"validation split must be from 0 to 0.9, got {self.validation_split!r}")
-        if c.optimizer not in OPTIMIZERS:
-            raise SettingsError(f"unknown optimizer {c.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
-        if c.loss not in LOSSES:
-            raise SettingsError(f"unknown loss {c.loss!r}: use one of {', '.join(LOSSES)}")
-        lr = c.learning_rate
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < 1e7:
-            raise SettingsError(f"learning rate must be a number above 0, got {lr!r}")
-        if not isinstance(c.from_logits, bool):
-            raise SettingsError(f"from_logits must be true or false, got {c.from_logits!r}")
-        if not isinstance(c.metrics, list) or any(m not in METRICS for m in c.metrics):
-            raise SettingsError(f"metrics must be a list of {', '.join(METRICS)}, got {c.metrics!r}")
-
-
-def settings_from_graph(graph: Graph, dataset, **overrides) -> TrainSettings:
-    """Settings for training `graph` on `dataset`: the compile settings suggested for the model and the data, with
-    the graph file's `compile` (optimizer, learning_rate) and `training` fields (epochs, batch_size,
-    validation_split, patience, seed) on top, and `overrides` (None: not given) over everything.
-
-    Raises:
-        SettingsError: a value of the wrong type or out of range.
-    """
-    comp = suggest_compile(graph, dataset.task, dataset.classes)
-    saved_compile = graph.extra.get("compile") if isinstance(graph.extra.get("compile"), dict) else {}
-    for key in ("optimizer", "learning_rate"):
-        value = overrides.pop(key, None)
-        value = saved_compile.get(key) if value is None else value
-        if value is not None:
-            setattr(comp, key, value)
-    saved = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
-    defaults = {"epochs": 10, "batch_size": 32, "validation_split": 0.2, "patience": 0, "seed": 0}
-    values = {k: saved.get(k, v) if saved.get(k) is not None else v for k, v in defaults.items()}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    settings = TrainSettings(compile=comp, **values)
-    settings.check()
-    return settings
-
-
-def suggest_epochs(n_train: int, batch_size: int, steps: int = 300) -> int:
-    """Enough epochs for about `steps` batches in all (small datasets need many), from 10 to 100."""
-    per_epoch = max(1, math.ceil(n_train * 0.8 / max(batch_size, 1)))
-    return min(100, max(10, math.ceil(steps / per_epoch)))
-
-
-def loss_warnings(graph: Graph, settings: CompileSettings, task: str, classes: int) -> list[str]:
-    """Plain warnings when the chosen loss contradicts the labels or the output layer."""
-    out = []
-    act = output_activation(graph)
-    units = output_units(graph)
-    linear = act in (None, "linear")
-    loss = settings.loss
-    if task == "regression" and loss not in ("mse", "mae"):
-        out.append(f"The labels are numbers to predict (regression), but the loss is {loss}: use mse or mae.")
-    if task == "classification" and loss in ("mse", "mae"):
-        out.append(f"The labels are {classes} classes, but the loss is {loss}: use a crossentropy loss.")
-    if loss == "binary_crossentropy" and classes > 2:
-        out.append(f"binary_crossentropy is for 2 classes; the data has {classes}: "
-                   "use sparse_categorical_crossentropy.")
-    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy") and units == 1:
-        out.append(f"{loss} needs one output unit per class, but the model ends in 1 unit: "
-                   "use binary_crossentropy, or Dense(2, softmax).")
-    if loss.endswith("crossentropy"):
-        if linear and not settings.from_logits:
-            out.append("The last layer has no activation (it outputs logits): tick from_logits.")
-        if not linear and settings.from_logits:
-            out.append(f"The last layer applies {act}, so its outputs are not logits: untick from_logits.")
-        if act == "softmax" and loss == "binary_crossentropy" and units == 1:
-            out.append("softmax over 1 unit always outputs 1: use sigmoid.")
-    return out
-
-
-# -- the training job -----------------------------------------------------------------------------------------------
+from builder.train.evaluate import evaluate
+from builder.train.settings import SettingsError, TrainSettings, memory_problem
 
 DIVERGED_FACTOR = 1e3  # a training loss this many times its starting value (or above it, if that was < 1) stops training
+
+
 SAMPLE_EVERY_S = 0.2  # batch metrics are sampled at most 5 times a second (each sample reads them twice)
+
+
 MAX_BATCH_POINTS = 5_000  # sampled points kept per run; older ones are thinned
 
 
@@ -715,15 +451,6 @@ class _Diverged(Exception):
 SEED_LOCK = threading.Lock()
 
 
-def memory_problem(result, settings: TrainSettings, budget: int | None = None) -> str | None:
-    """None if training a built graph (`BuildResult`) with these settings fits the server's memory
-    budget (LAYERCANVAS_MEMORY_BUDGET_MB); else what to change."""
-    from builder.model.memory import BUDGET_BYTES, estimate, over_budget
-
-    need = estimate(result.infos, result.order, settings.batch_size, settings.compile.optimizer)
-    return over_budget(need, BUDGET_BYTES if budget is None else budget)
-
-
 def failure_message(e: BaseException) -> str:
     """One plain line for the user; Keras/TensorFlow errors are cut to their first line."""
     from builder.train.distribute import StrategyError
@@ -771,53 +498,6 @@ def _JobCallback(job: TrainingJob):
     return JobCallback()
 
 
-def evaluate(model, dataset, compile_settings: CompileSettings, samples: int = 8, misclassified: int = 16) -> dict:
-    """Test metrics, predictions on a few samples and, for classes, the confusion matrix.
-
-    Returns:
-        {"metrics": {"loss", ...}, "samples": [{"index", "true", "pred", "confidence"}],
-         "confusion": [[...]] (rows = true class) or None, "misclassified": [test indices],
-         "misclassified_pred": [the predicted class of each], "predicted": [the predicted class of every test
-         sample] (classification only: the examples behind a confusion-matrix cell)}
-    """
-    import numpy as np
-
-    x, y = dataset.x_test, dataset.y_test
-    if len(x) == 0:
-        return {"metrics": {}, "samples": [], "confusion": None, "misclassified": []}
-    y_fit = y
-    if compile_settings.loss == "categorical_crossentropy" and y.ndim == 1:
-        y_fit = np.eye(max(int(dataset.classes), int(y.max()) + 1), dtype="float32")[y]
-    elif compile_settings.loss == "binary_crossentropy" and y.ndim == 1:
-        y_fit = y.astype("float32").reshape(-1, 1)
-    metrics = model.evaluate(x, y_fit, verbose=0, return_dict=True)
-    metrics = {k: float(v) for k, v in metrics.items()}
-    pred = _predict(model, x)
-    out = {"metrics": metrics, "samples": [], "confusion": None, "misclassified": []}
-    if dataset.task == "classification":
-        if pred.ndim == 2 and pred.shape[1] > 1:
-            probs = pred if not compile_settings.from_logits else _softmax(pred)
-            labels, conf = probs.argmax(axis=1), probs.max(axis=1)
-        else:
-            p = pred.reshape(len(pred), -1)[:, 0]
-            p = 1 / (1 + np.exp(-p)) if compile_settings.from_logits else p
-            labels, conf = (p > 0.5).astype("int64"), np.where(p > 0.5, p, 1 - p)
-        k = max(int(dataset.classes), int(labels.max()) + 1, int(y.max()) + 1)
-        matrix = np.zeros((k, k), dtype="int64")
-        np.add.at(matrix, (y.astype("int64"), labels), 1)
-        out["confusion"] = matrix.tolist()
-        out["predicted"] = labels.astype("int64").tolist()
-        out["misclassified"] = [int(i) for i in np.flatnonzero(labels != y)[:misclassified]]
-        out["misclassified_pred"] = [int(labels[i]) for i in out["misclassified"]]
-        out["samples"] = [{"index": i, "true": int(y[i]), "pred": int(labels[i]), "confidence": float(conf[i])}
-                          for i in range(min(samples, len(x)))]
-    else:
-        flat = pred.reshape(len(pred), -1)[:, 0]
-        out["samples"] = [{"index": i, "true": float(np.ravel(y[i])[0]), "pred": float(flat[i])}
-                          for i in range(min(samples, len(x)))]
-    return out
-
-
 def _untrained_loss(model, x, y, batch_size: int) -> float | None:
     """The loss of the model as it starts, on a few samples (the baseline that tells when training explodes).
 
@@ -833,30 +513,6 @@ def _untrained_loss(model, x, y, batch_size: int) -> float | None:
         return float(loss)
     except Exception:  # noqa: BLE001 - the slower way always works
         return _floats(model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)).get("loss")
-
-
-DIRECT_PREDICT = 1024  # test sets this small are predicted in one direct call (no predict function to trace)
-
-
-def _predict(model, x):
-    """The model's outputs on `x`: one direct call for small sets (`predict` traces a function first, about 0.1 s),
-    `predict` in batches otherwise."""
-    import numpy as np
-
-    if len(x) <= DIRECT_PREDICT:
-        from builder.kerasenv import load_keras
-
-        out = model(x, training=False)
-        convert = load_keras().ops.convert_to_numpy
-        return np.asarray([convert(o) for o in out] if isinstance(out, (list, tuple)) else convert(out))
-    return np.asarray(model.predict(x, verbose=0))
-
-
-def _softmax(z):
-    import numpy as np
-
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def save_artifact(model, directory: str, run_id: str) -> str | None:
@@ -877,75 +533,3 @@ def save_artifact(model, directory: str, run_id: str) -> str | None:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         return None
-
-
-# -- the registry ---------------------------------------------------------------------------------------------------
-
-def default_max_jobs() -> int:
-    """One job per two cores. Jobs share the server's interpreter, and TensorFlow already spreads one job over
-    the cores: on 2 cores, four small jobs took about as long two at a time as one after the other (15.7 against
-    15.5 s), while every job at once slows the pages that everybody else is using (bench/classroom.py)."""
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
-class JobRegistry:
-    """Process-wide: caps how many jobs train at once; the others wait in line.
-
-    Args:
-        max_running: Jobs training at once (env LAYERCANVAS_MAX_JOBS, default `default_max_jobs()`).
-        keep: Ended jobs kept in memory (their runs stay in the store).
-    """
-
-    def __init__(self, max_running: int | None = None, keep: int = 32):
-        self.max_running = max_running or env_int("LAYERCANVAS_MAX_JOBS", default_max_jobs(), low=1)
-        self.keep = keep
-        self._jobs: dict[str, TrainingJob] = {}
-        self._queue: list[TrainingJob] = []
-        self._lock = threading.Lock()
-
-    def submit(self, job: TrainingJob) -> TrainingJob:
-        """Starts the job now, or queues it."""
-        with self._lock:
-            self._jobs[job.id] = job
-            self._queue.append(job)
-            self._prune()
-        self._pump()
-        return job
-
-    def get(self, run_id: str) -> TrainingJob | None:
-        with self._lock:
-            return self._jobs.get(run_id)
-
-    def jobs(self) -> list[TrainingJob]:
-        with self._lock:
-            return list(self._jobs.values())
-
-    def running(self) -> int:
-        with self._lock:
-            return sum(1 for j in self._jobs.values() if j.status in ("compiling", "running"))
-
-    def _pump(self) -> None:
-        """Starts queued jobs while there are free slots; updates queue positions."""
-        with self._lock:
-            self._queue = [j for j in self._queue if not j._done.is_set()]
-            busy = sum(1 for j in self._jobs.values() if j._thread is not None and not j._done.is_set())
-            starting = []
-            while self._queue and busy < self.max_running:
-                job = self._queue.pop(0)
-                starting.append(job)
-                busy += 1
-            for i, job in enumerate(self._queue):
-                job.queue_position = i + 1
-        for job in starting:
-            job.queue_position = 0
-            job.start()
-            threading.Thread(target=self._follow, args=(job,), daemon=True).start()
-
-    def _follow(self, job: TrainingJob) -> None:
-        job.wait()
-        self._pump()
-
-    def _prune(self) -> None:
-        ended = [j for j in self._jobs.values() if j._done.is_set()]
-        for job in sorted(ended, key=lambda j: j.ended or 0)[:max(0, len(ended) - self.keep)]:
-            del self._jobs[job.id]
