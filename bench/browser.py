@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `builder` imp
 from bench.report import emit, machine
 from builder.model.graph import Edge, Graph, Node
 from builder.model.share import link
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ".react-flow__node"

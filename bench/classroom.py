@@ -90,7 +90,7 @@ def query(page, key: str) -> str | None:
 
 def open_sessions(browser, url: str, n: int = 8) -> tuple[list, list, list]:
     """n browser contexts, each opening its own model by share link: (contexts, pages, project ids)."""
-    from tests.e2e.test_e2e_build import metric_value, settle
+    from tests.e2e.helpers import metric_value, settle
 
     contexts, pages = [], []
     for i in range(n):
@@ -106,8 +106,7 @@ def open_sessions(browser, url: str, n: int = 8) -> tuple[list, list, list]:
 
 def select_hidden_layer(page, i: int) -> None:
     """An editor's page: Build, with its first hidden layer selected in the inspector."""
-    from tests.e2e.test_e2e_build import canvas_node, metric_value, settle
-    from tests.e2e.test_e2e_train import click_until, go_to
+    from tests.e2e.helpers import canvas_node, click_until, go_to, metric_value, settle
 
     units = page.get_by_role("spinbutton", name="units *")
     if not units.is_visible():
@@ -120,7 +119,7 @@ def start_all(pages) -> list[str]:
     """Every session opens Train and the whole class presses Start; returns the run ids (from the URLs)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from tests.e2e.test_e2e_train import go_to
+    from tests.e2e.helpers import go_to
 
     for page in pages:
         go_to(page, "Train", page.get_by_role("button", name="Start training"))
@@ -195,8 +194,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     from bench.browser import chromium_missing
     from bench.report import emit, machine
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server
-    from tests.e2e.test_e2e_train import go_to
+    from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS, go_to, start_server
 
     if chromium_missing():
         return []

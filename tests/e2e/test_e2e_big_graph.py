@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import canvas_node, settle, wait_graph
-from tests.e2e.test_e2e_canvas import open_app
+from tests.e2e.helpers import ARTIFACTS, canvas_node, open_app, settle, wait_graph
 
 GROUP = "conv4"
 BLOCKS = 25  # conv4: 25 blocks of 7 layers; with the rest collapsed, 190 boxes once it is expanded

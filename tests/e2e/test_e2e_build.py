@@ -2,113 +2,20 @@
 one-click fixes, save and open, and share links."""
 
 import re
-import time
-from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import expect
 
 from builder.model.graph import Graph
-from tests.e2e.conftest import ARTIFACTS
-
-CANVAS = ".lc-canvas"  # the canvas component (in an open shadow root: Playwright's CSS locators pierce it)
-
-
-def metric_value(page, label: str):
-    return page.locator('[data-testid="stMetric"]').filter(has_text=label).locator('[data-testid="stMetricValue"]')
-
-
-def canvas_node(page, node_id: str):
-    return page.locator(f".react-flow__node[data-id='{node_id}']")
-
-
-def canvas_ids(page) -> list[str]:
-    return sorted(n.get_attribute("data-id") for n in page.locator(".react-flow__node-layer").all())
-
-
-def settle(page) -> None:
-    """Waits until the app is idle: no rerun running, nothing drawn stale."""
-    quiet = 0
-    for _ in range(100):
-        page.wait_for_timeout(100)
-        busy = page.locator('[data-stale="true"]').count() + page.locator('[data-testid="stStatusWidget"]').count()
-        quiet = 0 if busy else quiet + 1
-        if quiet >= 5:
-            return
-    raise AssertionError("the app never became idle")
-
-
-def project_graph(page) -> Graph:
-    """The project's graph as saved (every edit is saved at once), read from the store the server uses."""
-    from builder.store import Store, default_path
-
-    pid = parse_qs(urlparse(page.url).query)["project"][0]
-    return Store(default_path()).load_project(pid)
-
-
-def wait_graph(page, check, timeout: float = 30) -> Graph:
-    """Polls the saved graph until `check(graph)` holds; returns it."""
-    deadline = time.time() + timeout
-    while True:
-        g = project_graph(page)
-        if g is not None and check(g):
-            return g
-        if time.time() > deadline:
-            raise AssertionError(f"the graph never reached the expected state: {g.to_dict() if g else None}")
-        page.wait_for_timeout(150)
-
-
-def new_from_template(page, label: str) -> None:
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').click()
-    page.get_by_role("option", name=re.compile(re.escape(label))).click()
-    page.get_by_role("button", name="New from template").click()
-
-
-def palette_item(page, type_: str):
-    search = page.get_by_placeholder("Search layers")
-    search.fill(type_)
-    return page.locator(f".lc-item[data-type='{type_}']")
-
-
-def add_from_palette(page, type_: str) -> None:
-    """A click on a palette item: the layer goes after the selected one."""
-    settle(page)
-    palette_item(page, type_).click()
-
-
-def center(box: dict) -> tuple[float, float]:
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def drag_to(page, source, x: float, y: float) -> None:
-    """Drags `source` to (x, y) with the mouse: pointer events, as a finger on a touch screen gives."""
-    sx, sy = center(source.bounding_box())
-    page.mouse.move(sx, sy)
-    page.mouse.down()
-    page.mouse.move(sx + 20, sy + 5, steps=4)
-    page.mouse.move(x, y, steps=12)
-    page.mouse.up()
-
-
-def stable_box(page, locator) -> dict:
-    """The element's box once it stops moving (the canvas fits its view after edits)."""
-    box = None
-    for _ in range(40):
-        page.wait_for_timeout(150)
-        new = locator.bounding_box()
-        if new is not None and new == box:
-            return new
-        box = new
-    raise AssertionError("the canvas kept moving")
-
-
-def drag_connect(page, source: str, target: str, handle: str = ".react-flow__handle.target") -> None:
-    settle(page)
-    src = stable_box(page, canvas_node(page, source).locator(".react-flow__handle.source"))
-    dst = stable_box(page, canvas_node(page, target).locator(handle).first)
-    page.mouse.move(*center(src))
-    page.mouse.down()
-    page.mouse.move(*center(dst), steps=15)
-    page.mouse.up()
+from tests.e2e.helpers import (
+    ARTIFACTS,
+    add_from_palette,
+    canvas_ids,
+    canvas_node,
+    drag_connect,
+    metric_value,
+    new_from_template,
+    settle,
+)
 
 
 def test_design_a_model_by_hand(page, server):

@@ -13,27 +13,21 @@ from urllib.parse import parse_qs, urlparse
 from playwright.sync_api import expect
 
 from builder.model.layout import NODE_H, NODE_W
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import (
+from tests.e2e.helpers import (
+    ARTIFACTS,
     canvas_node,
     center,
     drag_connect,
     drag_to,
     metric_value,
     new_from_template,
+    open_app,
     palette_item,
     settle,
     stable_box,
     wait_graph,
 )
 from tests.test_layout import overlaps
-
-
-def open_app(page, server, total: str = "243") -> None:
-    page.goto(server)
-    expect(metric_value(page, "Total params")).to_have_text(total, timeout=90_000)
-    expect(canvas_node(page, "output")).to_be_visible(timeout=30_000)
-    settle(page)
 
 
 def pane_point(page, dx: float, dy: float) -> tuple[float, float]:
@@ -328,7 +322,7 @@ def test_moving_a_layer_saves_its_place_and_auto_layout_restores_the_rows(page, 
 
 def test_the_project_stays_in_the_url_through_page_switches_and_reloads(page, server):
     """Edit on Build, switch to Data, reload there: the same graph comes back (issue 14's first point)."""
-    from tests.e2e.test_e2e_train import go_to
+    from tests.e2e.helpers import go_to
 
     open_app(page, server)
     palette_item(page, "Dropout").click()

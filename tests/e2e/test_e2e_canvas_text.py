@@ -7,8 +7,7 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import canvas_node, metric_value, settle
+from tests.e2e.helpers import ARTIFACTS, canvas_node, metric_value, settle
 
 GROUP_NAME = "MobileNetV2 base (frozen, ImageNet weights)"
 GRAPH = {

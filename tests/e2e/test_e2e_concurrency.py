@@ -21,9 +21,7 @@ from bench.classroom import (
     train_and_interact,
 )
 from builder.store import Store
-from tests.e2e.conftest import ARTIFACTS, start_server
-from tests.e2e.test_e2e_build import canvas_ids, metric_value
-from tests.e2e.test_e2e_train import go_to
+from tests.e2e.helpers import ARTIFACTS, canvas_ids, go_to, metric_value, start_server
 
 EPOCH_POINTS = """() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')]
     .flatMap(d => (d.data || []).filter(t => t.name && !/batch/i.test(t.name)).map(t => (t.x || []).length)))"""

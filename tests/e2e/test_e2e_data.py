@@ -2,33 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.test_e2e_build import metric_value, settle
-from tests.e2e.test_e2e_train import go_to
-
-
-def open_uploader(page, server):
-    """A new session's Data page with "Upload" chosen; returns the file input."""
-    page.goto(server)
-    metric_value(page, "Total params").wait_for(timeout=120_000)
-    upload = page.locator('[data-testid="stMain"]').get_by_text("Upload", exact=True)
-    go_to(page, "Data", upload)
-    upload.click()
-    settle(page)
-    return page.locator('[data-testid="stMain"] input[type="file"]')
-
-
-def give_until(page, uploader, files, samples: str) -> None:
-    """Gives `files` to the uploader until the Data page shows `samples` ("train / test"): a file given while the
-    app reruns can be dropped by Streamlit."""
-    samples_shown = metric_value(page, "Train / test samples")
-    for _ in range(3):
-        uploader.set_input_files(files)
-        try:
-            expect(samples_shown).to_have_text(samples, timeout=20_000)
-            break
-        except AssertionError:
-            settle(page)
-    expect(samples_shown).to_have_text(samples)
+from tests.e2e.helpers import give_until, metric_value, open_uploader, settle
 
 
 def test_csv_upload_error_then_success(page, server, tmp_path):

@@ -13,8 +13,7 @@ from urllib.parse import parse_qs, urlparse
 from playwright.sync_api import expect
 
 from builder.store import Store
-from tests.e2e.conftest import ARTIFACTS, start_server
-from tests.e2e.test_e2e_build import metric_value, new_from_template, settle
+from tests.e2e.helpers import ARTIFACTS, metric_value, new_from_template, settle, start_server
 
 VIEW = {"width": 1400, "height": 900}
 

@@ -7,21 +7,7 @@ import zipfile
 import numpy as np
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import metric_value, settle
-from tests.e2e.test_e2e_train import go_to, start_training
-
-
-def download(page, fmt: str, path) -> str:
-    """Prepares the format if it must be, then downloads it (buttons found by their keys)."""
-    prepare = page.locator(f".st-key-prepare-{fmt} button")
-    if prepare.count():
-        prepare.click()
-        settle(page)
-    with page.expect_download(timeout=120_000) as info:
-        page.locator(f".st-key-download-{fmt} button").click()
-    info.value.save_as(path)
-    return info.value.suggested_filename
+from tests.e2e.helpers import ARTIFACTS, download, go_to, metric_value, settle, start_training
 
 
 def test_train_download_h5_savedmodel_and_onnx_then_compare(page, server, tmp_path):

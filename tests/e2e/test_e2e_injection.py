@@ -13,10 +13,7 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import canvas_node, metric_value, settle
-from tests.e2e.test_e2e_data import give_until, open_uploader
-from tests.e2e.test_e2e_train import go_to
+from tests.e2e.helpers import ARTIFACTS, canvas_node, give_until, go_to, metric_value, open_uploader, settle
 
 AGRAPH = "iframe[title='streamlit_agraph.agraph']"
 IMG = "<img src=x onerror=window.__pwned=1>"

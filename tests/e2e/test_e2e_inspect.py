@@ -3,8 +3,7 @@ and see the prediction."""
 
 from playwright.sync_api import expect
 
-from tests.e2e.test_e2e_build import metric_value, new_from_template, settle
-from tests.e2e.test_e2e_train import go_to, start_run
+from tests.e2e.helpers import go_to, metric_value, new_from_template, settle, start_run
 
 
 def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):

@@ -13,15 +13,17 @@ import numpy as np
 from playwright.sync_api import expect
 
 from builder.store import INTERRUPTED_MESSAGE, Store
-from tests.e2e.conftest import ARTIFACTS, start_server
-from tests.e2e.test_e2e_build import (
+from tests.e2e.helpers import (
+    ARTIFACTS,
     add_from_palette,
     canvas_ids,
     canvas_node,
+    go_to,
     metric_value,
     settle,
+    start_run,
+    start_server,
 )
-from tests.e2e.test_e2e_train import go_to, start_run
 
 
 def _stop(proc) -> None:

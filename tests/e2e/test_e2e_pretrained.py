@@ -8,10 +8,7 @@ import zipfile
 import numpy as np
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import metric_value, settle
-from tests.e2e.test_e2e_export import download
-from tests.e2e.test_e2e_train import go_to, start_run
+from tests.e2e.helpers import ARTIFACTS, download, go_to, metric_value, settle, start_run
 
 
 def image_zip() -> bytes:

@@ -9,9 +9,17 @@ import numpy as np
 from playwright.sync_api import expect
 
 from builder.store import Store, default_path
-from tests.e2e.test_e2e_build import add_from_palette, canvas_node, metric_value, settle
-from tests.e2e.test_e2e_export import download
-from tests.e2e.test_e2e_train import click_until, go_to, start_run, start_training
+from tests.e2e.helpers import (
+    add_from_palette,
+    canvas_node,
+    click_until,
+    download,
+    go_to,
+    metric_value,
+    settle,
+    start_run,
+    start_training,
+)
 
 
 def project_of(page) -> str:

@@ -3,8 +3,7 @@ the Train page, see the table and the chart, apply the best trial."""
 
 from playwright.sync_api import expect
 
-from tests.e2e.test_e2e_build import canvas_node, metric_value, settle, wait_graph
-from tests.e2e.test_e2e_train import click_until, go_to
+from tests.e2e.helpers import canvas_node, click_until, go_to, metric_value, settle, wait_graph
 
 
 def test_mark_units_run_a_4_trial_search_and_apply_the_best(page, server):

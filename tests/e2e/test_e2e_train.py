@@ -3,60 +3,9 @@
 import re
 import time
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_e2e_build import metric_value, settle
-
-POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
-    .map(d => (d.data || []).map(t => (t.x || []).length).reduce((a, b) => a + b, 0))"""
-
-
-def chart_points(page) -> int:
-    counts = page.evaluate(POINTS)
-    return max(counts) if counts else 0
-
-
-def click_until(page, target, ready, timeout: int = 20_000) -> None:
-    """Clicks `target` until `ready` shows: a click that lands while a rerun runs (or the canvas redraws) can be
-    dropped."""
-    for _ in range(3):
-        settle(page)
-        target.click()
-        try:
-            ready.wait_for(timeout=timeout)
-            break
-        except PlaywrightTimeout:
-            continue
-    ready.wait_for(timeout=30_000)
-    settle(page)
-
-
-def go_to(page, link: str, ready) -> None:
-    """Follows a sidebar link until `ready` shows."""
-    click_until(page, page.get_by_role("link", name=link, exact=True), ready)
-
-
-def start_training(page, server, epochs: int) -> None:
-    """A new project (the iris classifier) in a fresh session: Train page, set the epochs, Start."""
-    page.goto(server)
-    metric_value(page, "Total params").wait_for(timeout=120_000)
-    start_run(page, epochs)
-
-
-def start_run(page, epochs: int) -> None:
-    """This session's Train page: set the epochs (opening the settings, which fold away after a run), Start."""
-    start = page.get_by_role("button", name="Start training")
-    go_to(page, "Train", start)
-    box = page.get_by_label("Epochs")
-    if not box.is_visible():
-        page.locator('[data-testid="stExpander"] summary').filter(has_text="Settings").click()
-    box.fill(str(epochs))
-    box.press("Enter")
-    settle(page)
-    expect(start).to_be_enabled(timeout=60_000)
-    start.click()
+from tests.e2e.helpers import ARTIFACTS, chart_points, go_to, metric_value, settle, start_training
 
 
 def test_train_watch_the_curves_grow_stop_and_see_results(page, server):
