@@ -241,7 +241,8 @@ def settings_from_graph(graph: Graph, dataset, **overrides) -> TrainSettings:
         if value is not None:
             setattr(comp, key, value)
     saved = graph.extra.get("training") if isinstance(graph.extra.get("training"), dict) else {}
-    defaults = {"epochs": 10, "batch_size": 32, "validation_split": 0.2, "patience": 0, "seed": 0}
+    plain = TrainSettings()  # the defaults, as the dataclass declares them
+    defaults = {k: getattr(plain, k) for k in ("epochs", "batch_size", "validation_split", "patience", "seed")}
     values = {k: saved.get(k, v) if saved.get(k) is not None else v for k, v in defaults.items()}
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = TrainSettings(compile=comp, **values)
