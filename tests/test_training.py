@@ -312,6 +312,8 @@ def test_a_run_whose_epochs_pass_between_two_samples_is_running(tmp_path, monkey
     while len(store.get_run(job.id)["epochs"]) < 2 and time.time() < deadline:
         time.sleep(0.05)
     assert store.get_run(job.id)["status"] == "running" and job.status == "running"
+    assert job.snapshot()["samples_per_s"] > 0  # counted at the epoch ends, with no sample taken
     job.stop()
     assert job.wait(60)
+    assert store.get_run(job.id)["stats"]["samples_per_s"] > 0
     store.close()

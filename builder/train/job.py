@@ -132,6 +132,7 @@ class TrainingJob(BackgroundJob):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._epoch_start_iter = self._start_iter = 0
+        self._first_epoch_began: float | None = None
         self._phase = "between"  # "train" while an epoch's batches run; "val" during validation
         self._initial_loss: float | None = None
         self._diverged: float | None = None  # the loss that stopped training
@@ -324,13 +325,16 @@ class TrainingJob(BackgroundJob):
         self._epoch_start_iter = int(self.model.optimizer.iterations.numpy())
         with self._lock:
             self.batch = 0
+            if self.started is None:
+                self._first_epoch_began = time.time()  # when no sample comes before the epoch ends (tiny data)
         self._phase = "train"
 
     def _on_epoch_end(self, epoch: int, logs: dict) -> None:
         self._phase = "between"
         logs = _floats(logs or {})
         self._check_loss(logs.get("loss"))
-        done = int(self.model.optimizer.iterations.numpy()) - self._epoch_start_iter
+        now_iter = int(self.model.optimizer.iterations.numpy())
+        done = now_iter - self._epoch_start_iter
         row = {"epoch": epoch + 1, **logs, **({"partial": True} if done < self.steps else {})}
         if self.tensorboard is not None:
             self.tensorboard.epoch(epoch + 1, logs)
@@ -338,10 +342,12 @@ class TrainingJob(BackgroundJob):
             self.history.append(row)
             self.epoch = epoch + 1
             self.batch = done
+            # The samples so far, also when no sample of the sampler came (a short run): the speed shown and kept.
+            self.samples = max(self.samples, (now_iter - self._start_iter) * self.settings.batch_size)
             # A whole epoch can pass between two samples (tiny data): it is training all the same.
             first = self.started is None
             if first:
-                self.started = time.time()
+                self.started = self._first_epoch_began or time.time()
                 self.status = "running"
         if self.store is not None:
             with contextlib.suppress(Exception):
