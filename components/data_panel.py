@@ -165,16 +165,6 @@ def _on_keras(key: str) -> None:
     choose(DataChoice("keras", name), ds)
 
 
-def _read_upload(choice: DataChoice, data: bytes) -> Dataset:
-    if choice.format == "csv":
-        return datasets.parse_csv(data, choice.name, target=choice.options.get("label"),
-                                  standardize=choice.options.get("standardize", True))
-    if choice.format == "npz":
-        return datasets.parse_npz(data, choice.name)
-    shape = choice.options.get("image_shape")
-    return datasets.parse_image_zip(data, choice.name, image_shape=tuple(shape) if shape else None)
-
-
 def keep_upload(choice: DataChoice, data: bytes) -> DataChoice | None:
     """Keeps an uploaded file beside the database, as this owner's: their projects may then use it.
 
@@ -195,7 +185,7 @@ def _use_upload(choice: DataChoice, data: bytes) -> None:
     """Reads an uploaded file with its options; when it reads, keeps it and makes it the project's data."""
     st.session_state.pop(UPLOAD_ERROR, None)
     try:
-        ds = _read_upload(choice, data)
+        ds = datachoice.read(choice, data)
     except DatasetError as e:
         st.session_state[UPLOAD_ERROR] = str(e)
         return

@@ -208,6 +208,17 @@ def load(choice: DataChoice, folder: str | os.PathLike | None = None):
     except OSError:
         raise datasets.DatasetError(f"The uploaded file {choice.name} is no longer on the server: upload it "
                                     "again on the Data page.") from None
+    return read(choice, data)
+
+
+def read(choice: DataChoice, data: bytes):
+    """An upload's bytes read as the choice says (its format, label column, standardization, image size).
+
+    Raises:
+        builder.data.datasets.DatasetError: the file cannot be read that way; the message says why.
+    """
+    from builder.data import datasets
+
     if choice.format == "csv":
         return datasets.parse_csv(data, choice.name, target=choice.options.get("label"),
                                   standardize=choice.options.get("standardize", True))
