@@ -205,7 +205,10 @@ def _node_ids(graph: Graph, ids: Any) -> list[str]:
     return [i for i in ids if isinstance(i, str) and graph.has(i)] if isinstance(ids, list) else []
 
 
-def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
+Applied = tuple[Graph, list[str] | None, bool]  # (the new graph, the ids to select or None, whether to fit)
+
+
+def apply_event(graph: Graph, ev: dict) -> Applied:
     """Applies one canvas event.
 
     Returns:
@@ -215,76 +218,97 @@ def apply_event(graph: Graph, ev: dict) -> tuple[Graph, list[str] | None, bool]:
         _Refused, GraphError: the event cannot be applied (the message says why).
     """
     kind = ev.get("kind")
-    if kind == "add":
-        type_ = _require_type(ev.get("type"))
-        at = _xy(ev)
-        edge = parse_edge_id(ev["edge"]) if ev.get("edge") else None
-        if ev.get("edge") and edge is None:
-            raise _Refused("that connection is gone: drop the layer again")
-        if edge is not None:
-            # Into the connection: right below its source, and what was below moves down a row.
-            g, nid = graph.insert_between(edge[0], edge[1], type_)
-            g = _make_room(g, nid, edge[0])
-        elif ev.get("connect"):
-            source = ev["connect"]
-            graph.node(source)
-            g, nid = graph.add_node(type_)
-            g = place_free(g.connect(source, nid), nid, _below(graph, source))
-        elif ev.get("after") is not None or at is None:
-            after = ev.get("after")
-            g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
-            anchor = g.inputs_of(nid)
-            if anchor:
-                g = _make_room(g, nid, anchor[0])
-        else:
-            g, nid = graph.add_node(type_)
-            g = place_free(g, nid, at)
-        return g, [nid], False
-    if kind == "connect":
-        port = ev.get("port")
-        return graph.connect(ev.get("source"), ev.get("target"), port if isinstance(port, int) else None), None, False
-    if kind == "delete":
-        g = graph
-        for eid in ev.get("edges", []) if isinstance(ev.get("edges"), list) else []:
-            parsed = parse_edge_id(eid)
-            if parsed and g.has(parsed[0]) and g.has(parsed[1]) and parsed[0] in g.inputs_of(parsed[1]):
-                g = g.disconnect(parsed[0], parsed[1])
-        for nid in _node_ids(g, ev.get("nodes")):
-            if g.has(nid):
-                g = g.remove_node(nid, bridge=True)
-        return g, [], False
-    if kind == "move":
-        g = graph
-        positions = ev.get("positions")
-        for nid, xy in positions.items() if isinstance(positions, dict) else []:
-            at = _xy({"x": xy[0], "y": xy[1]}) if isinstance(xy, list) and len(xy) == 2 else None
-            if at is not None and g.has(nid):
-                g = g.set_position(nid, (round(at[0], 1), round(at[1], 1)))
-        return g, None, False
-    if kind == "select":
-        return graph, _node_ids(graph, ev.get("ids")) + [i for i in ev.get("ids", []) if isinstance(i, str)
-                                                          and i.startswith("g:")], False
-    if kind == "paste":
-        return _paste(graph, ev)
-    if kind == "group":
-        ids = _node_ids(graph, ev.get("ids"))
-        if not ids:
-            raise _Refused("select the layers to group first")
-        g, _gid = graph.group(ids)
-        return g, None, False
-    if kind == "ungroup":
-        gid = str(ev.get("group"))
-        folded = graph.group_by_id(gid).collapsed
-        g = graph.ungroup(gid)
-        return (auto_layout(g), None, True) if folded else (g, None, False)
-    if kind == "collapse":
-        # Collapsing or expanding changes what is drawn: the graph is laid out again around it.
-        return auto_layout(graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed")))), None, True
-    if kind == "rename_group":
-        return graph.rename_group(str(ev.get("group")), str(ev.get("name", ""))[:200]), None, False
-    if kind == "layout":
-        return auto_layout(graph), None, True
-    raise _Refused(f"the canvas sent an unknown action {printable(kind, 30)!r}")
+    apply = _APPLY.get(kind) if isinstance(kind, str) else None
+    if apply is None:
+        raise _Refused(f"the canvas sent an unknown action {printable(kind, 30)!r}")
+    return apply(graph, ev)
+
+
+def _add(graph: Graph, ev: dict) -> Applied:
+    type_ = _require_type(ev.get("type"))
+    at = _xy(ev)
+    edge = parse_edge_id(ev["edge"]) if ev.get("edge") else None
+    if ev.get("edge") and edge is None:
+        raise _Refused("that connection is gone: drop the layer again")
+    if edge is not None:
+        # Into the connection: right below its source, and what was below moves down a row.
+        g, nid = graph.insert_between(edge[0], edge[1], type_)
+        g = _make_room(g, nid, edge[0])
+    elif ev.get("connect"):
+        source = ev["connect"]
+        graph.node(source)
+        g, nid = graph.add_node(type_)
+        g = place_free(g.connect(source, nid), nid, _below(graph, source))
+    elif ev.get("after") is not None or at is None:
+        after = ev.get("after")
+        g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
+        anchor = g.inputs_of(nid)
+        if anchor:
+            g = _make_room(g, nid, anchor[0])
+    else:
+        g, nid = graph.add_node(type_)
+        g = place_free(g, nid, at)
+    return g, [nid], False
+
+
+def _connect(graph: Graph, ev: dict) -> Applied:
+    port = ev.get("port")
+    return graph.connect(ev.get("source"), ev.get("target"), port if isinstance(port, int) else None), None, False
+
+
+def _delete(graph: Graph, ev: dict) -> Applied:
+    g = graph
+    for eid in ev.get("edges", []) if isinstance(ev.get("edges"), list) else []:
+        parsed = parse_edge_id(eid)
+        if parsed and g.has(parsed[0]) and g.has(parsed[1]) and parsed[0] in g.inputs_of(parsed[1]):
+            g = g.disconnect(parsed[0], parsed[1])
+    for nid in _node_ids(g, ev.get("nodes")):
+        if g.has(nid):
+            g = g.remove_node(nid, bridge=True)
+    return g, [], False
+
+
+def _move(graph: Graph, ev: dict) -> Applied:
+    g = graph
+    positions = ev.get("positions")
+    for nid, xy in positions.items() if isinstance(positions, dict) else []:
+        at = _xy({"x": xy[0], "y": xy[1]}) if isinstance(xy, list) and len(xy) == 2 else None
+        if at is not None and g.has(nid):
+            g = g.set_position(nid, (round(at[0], 1), round(at[1], 1)))
+    return g, None, False
+
+
+def _select(graph: Graph, ev: dict) -> Applied:
+    return graph, _node_ids(graph, ev.get("ids")) + [i for i in ev.get("ids", []) if isinstance(i, str)
+                                                      and i.startswith("g:")], False
+
+
+def _group(graph: Graph, ev: dict) -> Applied:
+    ids = _node_ids(graph, ev.get("ids"))
+    if not ids:
+        raise _Refused("select the layers to group first")
+    g, _gid = graph.group(ids)
+    return g, None, False
+
+
+def _ungroup(graph: Graph, ev: dict) -> Applied:
+    gid = str(ev.get("group"))
+    folded = graph.group_by_id(gid).collapsed
+    g = graph.ungroup(gid)
+    return (auto_layout(g), None, True) if folded else (g, None, False)
+
+
+def _collapse(graph: Graph, ev: dict) -> Applied:
+    # Collapsing or expanding changes what is drawn: the graph is laid out again around it.
+    return auto_layout(graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed")))), None, True
+
+
+def _rename_group(graph: Graph, ev: dict) -> Applied:
+    return graph.rename_group(str(ev.get("group")), str(ev.get("name", ""))[:200]), None, False
+
+
+def _layout(graph: Graph, ev: dict) -> Applied:
+    return auto_layout(graph), None, True
 
 
 def _make_room(graph: Graph, nid: str, anchor: str) -> Graph:
@@ -307,7 +331,7 @@ def _make_room(graph: Graph, nid: str, anchor: str) -> Graph:
     return g
 
 
-def _paste(graph: Graph, ev: dict) -> tuple[Graph, list[str], bool]:
+def _paste(graph: Graph, ev: dict) -> Applied:
     nodes, edges = ev.get("nodes"), ev.get("edges")
     if not isinstance(nodes, list) or not isinstance(edges, list) or not nodes:
         raise _Refused("the clipboard holds no LayerCanvas layers: select layers and press Ctrl+C first")
@@ -340,6 +364,14 @@ def _paste(graph: Graph, ev: dict) -> tuple[Graph, list[str], bool]:
         if s and t:
             g = g.connect(s, t)
     return g, list(ids.values()) or [nid], False
+
+
+# The edit each event kind makes. With "ready" (the canvas has painted: apply_events notes it), these are the
+# kinds of event the canvas sends.
+_APPLY = {"add": _add, "connect": _connect, "delete": _delete, "move": _move, "select": _select, "paste": _paste,
+          "group": _group, "ungroup": _ungroup, "collapse": _collapse, "rename_group": _rename_group,
+          "layout": _layout}
+EVENT_KINDS = frozenset(_APPLY) | {"ready"}
 
 
 def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: int) -> CanvasChange:
