@@ -26,7 +26,10 @@ import {
 } from "@xyflow/react";
 import { NODE_W, edgeTypes, nodeTypes, type GroupData, type LayerData } from "./nodes";
 import { Palette, searchPalette } from "./Palette";
-import type { CanvasEvent, Clip, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./types";
+import type { CanvasEvent, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./types";
+
+/** What Ctrl+C puts on the clipboard (as JSON text): layers and the connections between them. */
+type Clip = { format: "layercanvas-clip"; version: 1; nodes: ClipNode[]; edges: ClipEdge[] };
 
 const MIN_FIT_ZOOM = 0.93; // node text is 13 px: a fit never shows it below 12 px; a taller graph scrolls instead
 const NODE_H = 76;

@@ -4,8 +4,15 @@ import { createRoot, type Root } from "react-dom/client";
 import "@xyflow/react/dist/style.css";
 import "./style.css";
 import { App } from "./App";
-import type { Args, CanvasEvent, Data, Sent } from "./types";
+import type { CanvasEvent, Data, Sent } from "./types";
 
+/** What Streamlit passes the component (components v2). */
+type Args = {
+  data: Data;
+  parentElement: HTMLElement | ShadowRoot;
+  setStateValue: (name: string, value: unknown) => void;
+  setTriggerValue: (name: string, value: unknown) => void;
+};
 type Mount = { root: Root; host: HTMLElement; pending: Sent[]; seq: number; args: Args };
 
 const mounts = new WeakMap<object, Mount>();

@@ -1,7 +1,28 @@
+// Generated from components/canvas/schema.json by `python -m components.canvas.typegen`: do not edit.
 // What Python sends (components/canvas/__init__.py: canvas_data) and what the canvas sends back (events).
 
-export type Issue = { sev: "error" | "warning"; msg: string };
+/** What Python sends on every run. */
+export type Data = {
+  v: number; // graph version: every event carries the version it was made on
+  ack: number; // the last event sequence number Python applied
+  nodes: NodeIn[];
+  edges: EdgeIn[];
+  groups: GroupIn[];
+  palette: PaletteItem[];
+  sel: { n: number; ids: string[] }; // a selection Python asks for (after an add), applied when n changes
+  fit: number; // fit the view when this changes
+  toast: Toast | null;
+  building: boolean; // no build result yet: shapes and counts are missing
+  big: string | null; // a message instead of drawing a huge graph
+  ro: boolean; // read-only: someone else's project, opened by its link
+};
 
+export type Issue = {
+  sev: "error" | "warning";
+  msg: string;
+};
+
+/** A layer. */
 export type NodeIn = {
   id: string;
   type: string;
@@ -9,10 +30,10 @@ export type NodeIn = {
   keyp: string; // key params, e.g. "units 64 · relu"
   shape: string; // output shape, "" while building or on error
   params: number | null; // parameter count (null: unknown)
-  macs?: number | null; // multiply-accumulates for one sample (null: unknown)
-  heavy?: number | null; // one of the heaviest layers: its share of the model's MACs, in percent
+  macs: number | null; // multiply-accumulates for one sample (null: unknown)
+  heavy: number | null; // one of the heaviest layers: its share of the model's MACs, in percent
   frozen: boolean;
-  input: boolean;
+  input: boolean; // a model input: no input handle
   issues: Issue[];
   ports: string[]; // labelled input handles; [] = one plain input handle (none for Input)
   nin: number; // inputs connected now
@@ -21,10 +42,16 @@ export type NodeIn = {
   x: number;
   y: number;
   group: string | null;
-  searched?: Record<string, string> | null; // param -> the values a search tries ("8, 16 or 32")
+  searched: Record<string, string> | null; // param -> the values a search tries ("8, 16 or 32")
 };
 
-export type EdgeIn = { id: string; source: string; target: string; port: number | null; label: string };
+export type EdgeIn = {
+  id: string;
+  source: string;
+  target: string;
+  port: number | null;
+  label: string;
+};
 
 export type GroupIn = {
   id: string;
@@ -37,46 +64,120 @@ export type GroupIn = {
   errors: number;
 };
 
-export type PaletteItem = { type: string; cat: string; help: string };
-
-export type Data = {
-  v: number; // graph version: every event carries the version it was made on
-  ack: number; // the last event sequence number Python applied
-  nodes: NodeIn[];
-  edges: EdgeIn[];
-  groups: GroupIn[];
-  palette: PaletteItem[];
-  sel: { n: number; ids: string[] }; // a selection Python asks for (after an add), applied when n changes
-  fit: number; // fit the view when this changes
-  toast: { n: number; kind: "error" | "warning" | "info"; text: string } | null;
-  building: boolean;
-  big: string | null; // a message instead of drawing a huge graph
-  ro?: boolean; // read-only: someone else's project, opened by its link
+export type PaletteItem = {
+  type: string;
+  cat: string;
+  help: string;
 };
 
+export type Toast = {
+  n: number;
+  kind: "error" | "warning" | "info";
+  text: string;
+};
+
+export type AddEvent = {
+  kind: "add";
+  type: string;
+  x?: number;
+  y?: number;
+  after?: string | null;
+  edge?: string | null;
+  connect?: string | null;
+};
+
+export type ConnectEvent = {
+  kind: "connect";
+  source: string;
+  target: string;
+  port: number | null;
+};
+
+export type DeleteEvent = {
+  kind: "delete";
+  nodes: string[];
+  edges: string[];
+};
+
+export type MoveEvent = {
+  kind: "move";
+  positions: Record<string, [number, number]>;
+};
+
+export type SelectEvent = {
+  kind: "select";
+  ids: string[];
+};
+
+export type PasteEvent = {
+  kind: "paste";
+  nodes: ClipNode[];
+  edges: ClipEdge[];
+  x?: number;
+  y?: number;
+};
+
+export type GroupEvent = {
+  kind: "group";
+  ids: string[];
+};
+
+export type UngroupEvent = {
+  kind: "ungroup";
+  group: string;
+};
+
+export type CollapseEvent = {
+  kind: "collapse";
+  group: string;
+  collapsed: boolean;
+};
+
+export type RenameGroupEvent = {
+  kind: "rename_group";
+  group: string;
+  name: string;
+};
+
+export type LayoutEvent = {
+  kind: "layout";
+};
+
+/** the canvas has painted its nodes (the page waits for it before loading TensorFlow) */
+export type ReadyEvent = {
+  kind: "ready";
+};
+
+/** A gesture, as the canvas makes it. Each kind's object allows no other fields where it is sent (Sent). */
 export type CanvasEvent =
-  | { kind: "add"; type: string; x?: number; y?: number; after?: string | null; edge?: string | null; connect?: string | null }
-  | { kind: "connect"; source: string; target: string; port: number | null }
-  | { kind: "delete"; nodes: string[]; edges: string[] }
-  | { kind: "move"; positions: Record<string, [number, number]> }
-  | { kind: "select"; ids: string[] }
-  | { kind: "paste"; nodes: ClipNode[]; edges: ClipEdge[]; x?: number; y?: number }
-  | { kind: "group"; ids: string[] }
-  | { kind: "ungroup"; group: string }
-  | { kind: "collapse"; group: string; collapsed: boolean }
-  | { kind: "rename_group"; group: string; name: string }
-  | { kind: "layout" }
-  | { kind: "ready" };
+  | AddEvent
+  | ConnectEvent
+  | DeleteEvent
+  | MoveEvent
+  | SelectEvent
+  | PasteEvent
+  | GroupEvent
+  | UngroupEvent
+  | CollapseEvent
+  | RenameGroupEvent
+  | LayoutEvent
+  | ReadyEvent;
 
-export type ClipNode = { id: string; type: string; params: Record<string, unknown>; trainable: boolean; x: number; y: number };
-export type ClipEdge = { source: string; target: string; port: number | null };
-export type Clip = { format: "layercanvas-clip"; version: 1; nodes: ClipNode[]; edges: ClipEdge[] };
-
+/** An event in the queue the canvas keeps in its state value "events", stamped with its sequence number (only grows: Python applies each event once, seq > the last it applied) and the graph version it was made on. */
 export type Sent = CanvasEvent & { seq: number; v: number };
 
-export type Args = {
-  data: Data;
-  parentElement: HTMLElement | ShadowRoot;
-  setStateValue: (name: string, value: unknown) => void;
-  setTriggerValue: (name: string, value: unknown) => void;
+/** A copied layer (the clipboard and the paste event). */
+export type ClipNode = {
+  id: string;
+  type: string;
+  params: Record<string, unknown>;
+  trainable: boolean;
+  x: number;
+  y: number;
+};
+
+export type ClipEdge = {
+  source: string;
+  target: string;
+  port: number | null;
 };
