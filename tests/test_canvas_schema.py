@@ -13,12 +13,14 @@ import pytest
 
 from builder.model.build import build
 from builder.model.graph import Graph
-from builder.model.layout import auto_layout
+from builder.model.layout import NODE_H, NODE_W, auto_layout
 from builder.model.profile import profile
 from builder.model.templates import TEMPLATES, template
 from components.canvas import (
+    DRAW_ALL,
     EVENT_KINDS,
     MAX_DRAWN,
+    MAX_EVENTS,
     apply_events,
     canvas_data,
     edge_id,
@@ -114,6 +116,12 @@ def test_a_payload_that_drifts_from_the_schema_fails():
     wrong = copy.deepcopy(data)
     wrong["edges"][0]["port"] = "0"
     assert errors(DATA, wrong)
+
+
+def test_sizes_and_limits_come_from_python_constants():
+    data = canvas_data(placed("mlp"), None)
+    assert data["box"] == {"w": NODE_W, "h": NODE_H}
+    assert data["limits"] == {"events": MAX_EVENTS, "drawAll": DRAW_ALL}
 
 
 def test_types_ts_is_generated_from_the_schema():

@@ -18,7 +18,8 @@ SWEEPS = 4  # down+up barycenter sweeps: enough for model graphs
 SMOOTHING = 8  # passes that pull nodes toward their neighbours
 # A node's box on the canvas and the space between boxes: a box is 240 px wide and 60 to 100 px tall (type and
 # id, key params, shape and params, and a one-line message when it has a problem); the edge's shape label sits
-# in the gap below it.
+# in the gap below it. The canvas takes NODE_W and NODE_H from its payload (its box width, and the height of a box
+# it has not measured yet): they are set here only.
 NODE_W, NODE_H, H_GAP, V_GAP = 240, 84, 40, 40
 MAX_DUMMIES = 20_000  # long edges beyond this budget get no lane (keeps huge graphs fast)
 

@@ -24,7 +24,7 @@ import streamlit as st
 from builder.model.build import BuildResult, fmt_shape
 from builder.model.catalog import LAYERS, by_category
 from builder.model.graph import Graph, GraphError, printable, valid_id
-from builder.model.layout import NODE_H, V_GAP, auto_layout, missing_positions, place_free
+from builder.model.layout import NODE_H, NODE_W, V_GAP, auto_layout, missing_positions, place_free
 from builder.model.space import searched as search_marks
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -33,8 +33,13 @@ NAME = "layercanvas.canvas"
 KEY = "lc_canvas"
 META = "lc_canvas_meta"
 MAX_DRAWN = 1500  # boxes drawn at once; a bigger graph shows a message (or its groups, collapsed)
+DRAW_ALL = 150  # up to this many boxes the canvas draws them all; above it only those in view
 MAX_PASTE = 500  # layers in one paste
-MAX_EVENTS = 50  # events read from one reply
+MAX_EVENTS = 50  # events read from one reply (the canvas keeps no more in its queue)
+# What the canvas must know of Python's sizes and limits travels in the payload (schema.json: Box, Limits), so each
+# is set once: here, or in builder/model/layout.py.
+BOX = {"w": NODE_W, "h": NODE_H}
+LIMITS = {"events": MAX_EVENTS, "drawAll": DRAW_ALL}
 
 
 def _short(value) -> str:
@@ -135,7 +140,8 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
     return {
         "v": version, "ack": ack, "nodes": [] if big else nodes, "edges": [] if big else edges, "groups": groups,
         "palette": _PALETTE, "sel": {"n": sel[0], "ids": list(sel[1])}, "fit": fit, "toast": toast,
-        "building": result is None, "big": big, "ro": bool(read_only),
+        "building": result is None, "big": big, "ro": bool(read_only), "box": dict(BOX),
+        "limits": dict(LIMITS),
     }
 
 

@@ -24,7 +24,7 @@ import {
   type Rect,
   type Viewport,
 } from "@xyflow/react";
-import { NODE_W, edgeTypes, nodeTypes, type GroupData, type LayerData } from "./nodes";
+import { edgeTypes, nodeTypes, type GroupData, type LayerData } from "./nodes";
 import { Palette, searchPalette } from "./Palette";
 import type { CanvasEvent, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./types";
 
@@ -32,9 +32,7 @@ import type { CanvasEvent, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./t
 type Clip = { format: "layercanvas-clip"; version: 1; nodes: ClipNode[]; edges: ClipEdge[] };
 
 const MIN_FIT_ZOOM = 0.93; // node text is 13 px: a fit never shows it below 12 px; a taller graph scrolls instead
-const NODE_H = 76;
 const GROUP_PAD = 18;
-const BIG = 150; // above this many boxes only what is in view is drawn
 
 type Send = (ev: CanvasEvent, v: number) => void;
 type Toast = { kind: "error" | "warning" | "info"; text: string; n: number };
@@ -192,7 +190,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       for (const id of g.nodes) {
         const n = pos.get(id);
         if (!n) continue;
-        const w = n.measured?.width ?? NODE_W, h = n.measured?.height ?? NODE_H;
+        const w = n.measured?.width ?? data.box.w, h = n.measured?.height ?? data.box.h;
         x0 = Math.min(x0, n.position.x); y0 = Math.min(y0, n.position.y);
         x1 = Math.max(x1, n.position.x + w); y1 = Math.max(y1, n.position.y + h);
       }
@@ -212,7 +210,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     }
     boxCache.current = cache;
     return out;
-  }, [nodes, data.groups, toggleGroup, ungroup, renameGroup]);
+  }, [nodes, data.groups, data.box, toggleGroup, ungroup, renameGroup]);
 
   const [edgeSel, setEdgeSel] = useState<Set<string>>(new Set());
   const edgeCache = useRef(new Map<string, { key: string; edge: Edge }>());
@@ -280,7 +278,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     const add = (id: string, x: number, y: number) => {
       const m = rf.getInternalNode(id)?.measured;
       x0 = Math.min(x0, x); y0 = Math.min(y0, y);
-      x1 = Math.max(x1, x + (m?.width ?? NODE_W)); y1 = Math.max(y1, y + (m?.height ?? NODE_H));
+      x1 = Math.max(x1, x + (m?.width ?? d.box.w)); y1 = Math.max(y1, y + (m?.height ?? d.box.h));
     };
     for (const n of d.nodes) if (!gs.get(n.id)?.collapsed) add(n.id, n.x, n.y);
     for (const [gid, at] of collapsedPlaces(d, gs)) add(`g:${gid}`, at.x, at.y);
@@ -541,9 +539,9 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
       emit({ kind: "add", type, connect: nodeId });
     } else if (edgeEl) {
       const edgeId = edgeEl.getAttribute("data-id") || (edgeEl.getAttribute("data-testid") ?? "").replace(/^rf__edge-/, "");
-      emit({ kind: "add", type, edge: edgeId, x: p.x - NODE_W / 2, y: p.y - 30 });
+      emit({ kind: "add", type, edge: edgeId, x: p.x - dataRef.current.box.w / 2, y: p.y - 30 });
     } else {
-      emit({ kind: "add", type, x: p.x - NODE_W / 2, y: p.y - 30 });
+      emit({ kind: "add", type, x: p.x - dataRef.current.box.w / 2, y: p.y - 30 });
     }
     return true;
   }, [rootNode, flowAt, emit, say]);
@@ -560,9 +558,10 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   }, [flowAt]);
   const quickPick = useCallback((type: string) => {
     if (!quick) return;
-    if (quick.edge) emit({ kind: "add", type, edge: quick.edge, x: quick.flow.x - NODE_W / 2, y: quick.flow.y - 30 });
+    const w = dataRef.current.box.w;
+    if (quick.edge) emit({ kind: "add", type, edge: quick.edge, x: quick.flow.x - w / 2, y: quick.flow.y - 30 });
     else if (quick.after) emit({ kind: "add", type, connect: quick.after });
-    else emit({ kind: "add", type, x: quick.flow.x - NODE_W / 2, y: quick.flow.y - 30 });
+    else emit({ kind: "add", type, x: quick.flow.x - w / 2, y: quick.flow.y - 30 });
     setQuick(null);
     wrapRef.current?.focus({ preventScroll: true });
   }, [quick, emit]);
@@ -639,7 +638,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
   const handleSize = `${Math.round(Math.max(14, 14 / Math.max(zoom, 0.1)))}px`;
   const nSel = nodes.filter((n) => n.selected).length;
   const allNodes = useMemo(() => [...boxes, ...nodes], [boxes, nodes]);
-  const big = nodes.length > BIG;
+  const big = nodes.length > data.limits.drawAll;
 
   return (
     <div className="lc-canvas" ref={wrapRef} tabIndex={0} onKeyDown={onKeyDown} onPaste={onPaste} onCopy={onCopyEvent}
@@ -648,7 +647,7 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
 >
       {!data.ro && <Palette items={data.palette} onAdd={addAfterSelected} onDrag={setGhost}
         onDrop={(type, x, y) => { if (!dropAt(type, x, y)) say("Drop the layer on the canvas.", "info"); }} />}
-      <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize }}>
+      <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize, ["--lc-node-w" as string]: `${data.box.w}px` }}>
         <div className="lc-toolbar">
           {!data.ro && <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>}
           <button onClick={fit} title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)">Fit view</button>
@@ -766,7 +765,8 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     const box = wrapRef.current?.getBoundingClientRect();
     if (!n || !box) return;
     const vp = rf.getViewport();
-    setQuick({ x: n.position.x * vp.zoom + vp.x + (flowRef.current?.offsetLeft ?? 0), y: (n.position.y + NODE_H + 10) * vp.zoom + vp.y, flow: n.position, after: id });
+    const h = n.measured?.height ?? data.box.h;
+    setQuick({ x: n.position.x * vp.zoom + vp.x + (flowRef.current?.offsetLeft ?? 0), y: (n.position.y + h + 10) * vp.zoom + vp.y, flow: n.position, after: id });
   }
 }
 

@@ -49,7 +49,7 @@ export default function render(raw: Omit<Args, "data"> & { data: unknown }) {
     mount.pending.push({ ...ev, seq: nextSeq, v } as Sent);
     // A state value (not a trigger): it persists until Python has applied it, so an event that lands while a
     // run is under way is not lost; Python skips what it already applied.
-    mount.args.setStateValue("events", mount.pending.slice(-50));
+    mount.args.setStateValue("events", mount.pending.slice(-mount.args.data.limits.events));
   };
   mount.root.render(<App data={args.data} send={send} rootNode={parentElement} />);
   return () => {

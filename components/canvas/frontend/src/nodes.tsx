@@ -4,8 +4,6 @@ import { memo, useState } from "react";
 import { BaseEdge, Handle, Position, getSmoothStepPath, type EdgeProps, type NodeProps } from "@xyflow/react";
 import type { GroupIn, NodeIn } from "./types";
 
-export const NODE_W = 240;
-
 export function fmtCount(n: number | null | undefined): string {
   return n === null || n === undefined ? "?" : n.toLocaleString("en-US");
 }

@@ -15,6 +15,20 @@ export type Data = {
   building: boolean; // no build result yet: shapes and counts are missing
   big: string | null; // a message instead of drawing a huge graph
   ro: boolean; // read-only: someone else's project, opened by its link
+  box: Box;
+  limits: Limits;
+};
+
+/** A layer's box, as Python lays the graph out (builder/model/layout.py): the size of a box not measured yet. */
+export type Box = {
+  w: number; // width in px (every box has it)
+  h: number; // height in px of a box not measured yet
+};
+
+/** Python's limits the canvas keeps to. */
+export type Limits = {
+  events: number; // most events in the queue sent to Python (it reads no more)
+  drawAll: number; // up to this many boxes all are drawn; above it only those in view
 };
 
 export type Issue = {
@@ -163,7 +177,7 @@ export type CanvasEvent =
   | LayoutEvent
   | ReadyEvent;
 
-/** An event in the queue the canvas keeps in its state value "events", stamped with its sequence number (only grows: Python applies each event once, seq > the last it applied) and the graph version it was made on. */
+/** An event in the queue the canvas keeps in its state value "events" (at most Limits.events of them), stamped with its sequence number (only grows: Python applies each event once, seq > the last it applied) and the graph version it was made on. */
 export type Sent = CanvasEvent & { seq: number; v: number };
 
 /** A copied layer (the clipboard and the paste event). */
