@@ -116,7 +116,9 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
             "input": bool(spec and spec.is_input),
             "issues": [{"sev": i.severity, "msg": i.message} for i in issues],
             "ports": spec.port_labels(n_in) if spec is not None else [],
-            "nin": n_in, "maxin": (spec.arity[1] if spec is not None else 1),
+            # What the canvas's connect rules read (frontend/src/rules.ts): Graph.connect's facts, from the catalog.
+            # A type the catalog does not know takes any number of inputs there, so here too.
+            "nin": n_in, "maxin": spec.arity[1] if spec is not None else None,
             "raw": {"params": node.params, "trainable": node.trainable},
             "x": _finite(x), "y": _finite(y), "group": member.get(node.id),
             "macs": macs.get(node.id), "heavy": heavy.get(node.id), "searched": searched.get(node.id),

@@ -26,6 +26,7 @@ import {
 } from "@xyflow/react";
 import { edgeTypes, nodeTypes, type GroupData, type LayerData } from "./nodes";
 import { Palette, searchPalette } from "./Palette";
+import { portOf, successorsOf, whyNot as connectRefusal } from "./rules";
 import type { CanvasEvent, ClipEdge, ClipNode, Data, GroupIn, NodeIn } from "./types";
 
 /** What Ctrl+C puts on the clipboard (as JSON text): layers and the connections between them. */
@@ -366,48 +367,13 @@ function Canvas({ data, send, rootNode }: { data: Data; send: Send; rootNode: HT
     if (Object.keys(positions).length) emit({ kind: "move", positions });
   }, [boxGroup, data.nodes, emit]);
 
-  // -- connecting: refused at once when it would make a cycle or use a wrong port --
-  // Successors by node, once per graph: a connection being dragged is checked on every pointer move.
-  const successors = useMemo(() => {
-    const out = new Map<string, string[]>();
-    for (const e of data.edges) out.set(e.source, [...(out.get(e.source) ?? []), e.target]);
-    return out;
-  }, [data.edges]);
-  const reaches = useCallback((from: string, to: string) => {
-    const stack = [from], seen = new Set<string>();
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (id === to) return true;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      stack.push(...(successors.get(id) ?? []));
-    }
-    return false;
-  }, [successors]);
-  const whyNot = useCallback((c: Connection | Edge): string | null => {
-    if (c.source.startsWith("g:") || c.target.startsWith("g:")) return "Expand the group to connect to a layer inside it.";
-    const s = byId.get(c.source), t = byId.get(c.target);
-    if (!s || !t) return "That layer is gone: the canvas is being redrawn.";
-    if (c.source === c.target) return `${t.type} '${t.id}' cannot take its own output.`;
-    if (t.input) return `${t.type} '${t.id}' is a model input and takes no inputs.`;
-    if (reaches(c.target, c.source)) return `Connecting '${s.id}' to '${t.id}' would make a cycle.`;
-    if (data.edges.some((e) => e.source === c.source && e.target === c.target)) return `'${s.id}' is already connected to '${t.id}'.`;
-    if (t.maxin !== null && t.nin >= t.maxin)
-      return `${t.type} '${t.id}' takes at most ${t.maxin} input${t.maxin === 1 ? "" : "s"} and has ${t.nin}: delete one first.`;
-    const h = c.targetHandle ?? "in";
-    if (h.startsWith("in-")) {
-      const port = Number(h.slice(3));
-      if (port > t.nin) {
-        const missing = t.ports[t.nin] ?? String(t.nin);
-        return `Connect input '${missing}' of ${t.type} '${t.id}' first: inputs go in order.`;
-      }
-    }
-    return null;
-  }, [byId, data.edges, reaches]);
+  // -- connecting: refused at once, with Python's reason (rules.ts) --
+  const successors = useMemo(() => successorsOf(data.edges), [data.edges]);
+  const whyNot = useCallback((c: Connection | Edge) => connectRefusal(c, byId, data.edges, successors)?.text ?? null,
+    [byId, data.edges, successors]);
   const isValidConnection = useCallback((c: Connection | Edge) => whyNot(c) === null, [whyNot]);
   const onConnect = useCallback((c: Connection) => {
-    const h = c.targetHandle ?? "in";
-    emit({ kind: "connect", source: c.source, target: c.target, port: h.startsWith("in-") ? Number(h.slice(3)) : null });
+    emit({ kind: "connect", source: c.source, target: c.target, port: portOf(c.targetHandle) });
   }, [emit]);
   const onConnectEnd: OnConnectEnd = useCallback((_e, st) => {
     if (st.toHandle && !st.isValid && st.fromNode && st.toNode) {

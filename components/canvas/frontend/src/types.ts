@@ -36,7 +36,7 @@ export type Issue = {
   msg: string;
 };
 
-/** A layer. */
+/** A layer. Its maxin, nin and ports are all the canvas knows for its connect rules (rules.ts): Graph.connect's, from the catalog. */
 export type NodeIn = {
   id: string;
   type: string;
