@@ -5,19 +5,34 @@ import "@xyflow/react/dist/style.css";
 import "./style.css";
 import { App } from "./App";
 import type { CanvasEvent, Data, Sent } from "./types";
+import type { Kept } from "./view";
 
-/** What Streamlit passes the component (components v2). */
+/** What Streamlit passes the component (components v2). `key`: the element's id, the same for a canvas across
+ * reruns and redraws (from its Streamlit key and page). */
 type Args = {
+  name: string;
+  key: string;
   data: Data;
   parentElement: HTMLElement | ShadowRoot;
   setStateValue: (name: string, value: unknown) => void;
   setTriggerValue: (name: string, value: unknown) => void;
 };
-type Mount = { root: Root; host: HTMLElement; pending: Sent[]; seq: number; args: Args };
 
+/** A mounted element: its React root, the events Python has not yet applied, and Streamlit's latest args. */
+type Mount = { root: Root; pending: Sent[]; args: Args };
+/** What a canvas keeps across its elements: its last sequence number and its view. */
+type Life = { seq: number; kept: Kept };
+
+// Module state, each for a reason:
+// `mounts`: each mounted element's React root. Streamlit calls `render` again for the same element with new data,
+// and the root must be found again, not made anew; keyed weakly by the element and dropped when it leaves the page.
 const mounts = new WeakMap<object, Mount>();
-// Sequence numbers only grow, across reloads too: Python applies each event once (seq > the last it applied).
-let nextSeq = Date.now() * 1000;
+// `lives`: what a canvas keeps beyond its element, by its Streamlit id. Streamlit may draw the element anew (a page
+// switch, a rerun that changes what is above it; the new element mounts before the old one leaves). The view the
+// user panned to must come back with it (not a fit), and sequence numbers must only grow: Python applies each event
+// once (seq > the last it applied), in a session that outlives elements and reloads; started from the clock, they
+// grow across reloads too. One small entry per canvas id, for the page's life.
+const lives = new Map<string, Life>();
 
 const decoder = new TextDecoder();
 
@@ -32,12 +47,19 @@ function decode(raw: unknown): Data {
 export default function render(raw: Omit<Args, "data"> & { data: unknown }) {
   const args: Args = { ...raw, data: decode(raw.data) };
   const { parentElement } = args;
+  const id = args.key || args.name;
+  let life = lives.get(id);
+  if (!life) {
+    life = { seq: Date.now() * 1000, kept: { fit: -1, viewport: null } };
+    lives.set(id, life);
+  }
+  const canvas = life;
   let m = mounts.get(parentElement);
   if (!m) {
     const host = document.createElement("div");
     host.className = "lc-host";
     parentElement.appendChild(host);
-    m = { root: createRoot(host), host, pending: [], seq: 0, args };
+    m = { root: createRoot(host), pending: [], args };
     mounts.set(parentElement, m);
   }
   const mount = m;
@@ -45,13 +67,13 @@ export default function render(raw: Omit<Args, "data"> & { data: unknown }) {
   const ack = args.data?.ack ?? 0;
   mount.pending = mount.pending.filter((e) => e.seq > ack);
   const send = (ev: CanvasEvent, v: number) => {
-    nextSeq += 1;
-    mount.pending.push({ ...ev, seq: nextSeq, v } as Sent);
+    canvas.seq += 1;
+    mount.pending.push({ ...ev, seq: canvas.seq, v });
     // A state value (not a trigger): it persists until Python has applied it, so an event that lands while a
-    // run is under way is not lost; Python skips what it already applied.
+    // run is under way is not lost; Python skips what it already applied. Python reads the last limits.events.
     mount.args.setStateValue("events", mount.pending.slice(-mount.args.data.limits.events));
   };
-  mount.root.render(<App data={args.data} send={send} rootNode={parentElement} />);
+  mount.root.render(<App data={args.data} send={send} rootNode={parentElement} kept={canvas.kept} />);
   return () => {
     // Unmount only when the element really left the page (not between two renders).
     setTimeout(() => {

@@ -1,0 +1,93 @@
+// The view: fitting it (never above 100%, never below readable; a tall graph starts at its top and scrolls), keeping
+// it across a new element, the handles' size at any zoom, and telling Python when the nodes are painted.
+// The view is the user's: it changes only on Fit view, on the first open, and once for each fit Python asks for (an
+// expand, a collapse, an auto-layout), right when the data that asks arrives; never on a later rerun.
+import { useCallback, useEffect, useRef } from "react";
+import { getNodesBounds, useReactFlow, useStore, useStoreApi, type Node, type Rect, type Viewport } from "@xyflow/react";
+import { collapsedPlaces, groupOf } from "./groups";
+import type { Data } from "./types";
+import type { Emit } from "./ui";
+
+const MIN_FIT_ZOOM = 0.93; // node text is 13 px: a fit never shows it below 12 px; a taller graph scrolls instead
+const START: Viewport = { x: 40, y: 40, zoom: 1 };
+
+/** What a canvas keeps of its view when Streamlit draws its element anew (index.tsx keeps one per canvas): the
+ * view the user panned to, and `fit`, the last fit request (Data.fit) carried out. */
+export type Kept = { fit: number; viewport: Viewport | null };
+
+/** Fit view (the toolbar's), and the view to start from. Carries out each fit Python asks for, once. */
+export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | null>, kept: Kept) {
+  const rf = useReactFlow();
+  const fitRect = useCallback((b: Rect | null) => {
+    const el = flowRef.current;
+    if (!el) return;
+    let vp: Viewport = START;
+    if (b) {
+      // Room for the toolbar above the graph, and for the zoom buttons and minimap below it.
+      const W = el.clientWidth, H = el.clientHeight, pad = 30, top = 52, bottom = 30;
+      let z = Math.min((W - 2 * pad) / Math.max(b.width, 1), (H - top - bottom) / Math.max(b.height, 1));
+      z = Math.max(MIN_FIT_ZOOM, Math.min(1, z));
+      const x = b.width * z <= W - 2 * pad ? (W - b.width * z) / 2 - b.x * z : pad - b.x * z;
+      const y = b.height * z <= H - top - bottom ? top + (H - top - bottom - b.height * z) / 2 - b.y * z : top - b.y * z;
+      vp = { x, y, zoom: z };
+    }
+    rf.setViewport(vp);
+  }, [rf, flowRef]);
+  // Fit view: what is drawn now.
+  const fit = useCallback(() => {
+    const vis = rf.getNodes().filter((n) => n.type !== "groupbox");
+    fitRect(vis.length ? getNodesBounds(vis) : null);
+  }, [rf, fitRect]);
+  // A fit Python asks for: the boxes of that data, where Python puts them, sized as measured where they have been
+  // (new ones as a layer box). It needs no measuring: with only the boxes in view drawn (a big graph), waiting
+  // until all are measured once let a fit land on some later rerun, long after the user had moved the view.
+  const fitData = useCallback((d: Data) => {
+    const gs = groupOf(d);
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const add = (id: string, x: number, y: number) => {
+      const m = rf.getInternalNode(id)?.measured;
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x + (m?.width ?? d.box.w)); y1 = Math.max(y1, y + (m?.height ?? d.box.h));
+    };
+    for (const n of d.nodes) if (!gs.get(n.id)?.collapsed) add(n.id, n.x, n.y);
+    for (const [gid, at] of collapsedPlaces(d, gs)) add(`g:${gid}`, at.x, at.y);
+    fitRect(isFinite(x0) ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null);
+  }, [rf, fitRect]);
+  useEffect(() => {
+    if (data.fit === kept.fit) return;
+    kept.fit = data.fit; // at most once per request, whatever comes next
+    let tries = 0;
+    const go = () => {
+      if (!rf.viewportInitialized && tries++ < 30) requestAnimationFrame(go);
+      else fitData(data);
+    };
+    requestAnimationFrame(go);
+  }, [data, rf, fitData, kept]);
+  // The view as it is now, for when the element is drawn anew.
+  const store = useStoreApi();
+  useEffect(() => store.subscribe((st, old) => {
+    if (st.transform !== old.transform) kept.viewport = { x: st.transform[0], y: st.transform[1], zoom: st.transform[2] };
+  }), [store, kept]);
+  return { fit, startView: kept.viewport ?? START };
+}
+
+/** Once the nodes are painted (measured, so visible), says so: the page waits for it before drawing the rest and
+ * loading TensorFlow. */
+export function useReadySignal(nodes: Node[], data: Data, emit: Emit): void {
+  const sent = useRef(false);
+  const initialized = nodes.length > 0 && nodes.every((n) => !!n.measured?.width);
+  const drawn = initialized || data.nodes.length === 0;
+  useEffect(() => {
+    if (!sent.current && drawn) {
+      sent.current = true;
+      // After two frames: the one that shows the nodes has been painted.
+      requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => emit({ kind: "ready" }), 50)));
+    }
+  }, [drawn, emit]);
+}
+
+/** Handles keep at least 14 screen pixels whatever the zoom (easy to hit when zoomed out): their CSS size. */
+export function useHandleSize(): string {
+  const zoom = useStore((st) => st.transform[2]);
+  return `${Math.round(Math.max(14, 14 / Math.max(zoom, 0.1)))}px`;
+}
