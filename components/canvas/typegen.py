@@ -7,6 +7,8 @@ shapes through the types written here, so a field renamed on either side fails a
     .venv/bin/python -m components.canvas.typegen          # rewrites frontend/src/types.ts
     .venv/bin/python -m components.canvas.typegen --check  # exits 1 when types.ts is not what the schema gives
 
+It needs only the standard library, so scripts/check-bundle runs it as a file (python3 components/canvas/typegen.py).
+
 Only the schema keywords the file uses are translated (type, const, enum, $ref, anyOf, oneOf, allOf, properties,
 required, additionalProperties, items, prefixItems); anything else raises, so a new keyword is not silently lost.
 """
