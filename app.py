@@ -9,7 +9,7 @@ from components import state
 from components.canvas import first_paint
 from components.canvas import painted as canvas_painted
 from components.owner import keep_browser_key
-from components.runtime import keep_keras_session
+from components.runtime import keep_keras_session, rerun
 from components.sidebar import render_sidebar
 from components.text import md_escape
 
@@ -46,14 +46,17 @@ if page.title != "Build" or not first_paint():
     render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
     with st.sidebar:
         keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
+# Messages go in a slot that is always there, whether or not it holds any: an element that moves (a message
+# above it came or went) is drawn anew by the browser, which loses a click on it, its scroll and its open state.
+messages = st.container()
 for kind, text in state.take_flashes():
-    getattr(st, kind)(md_escape(text))
+    getattr(messages, kind)(md_escape(text))
 if state.read_only() and page.title != "Projects":
-    notice = st.container(horizontal=True, vertical_alignment="center")
+    notice = messages.container(horizontal=True, vertical_alignment="center")
     notice.info(state.READ_ONLY_MESSAGE, icon=":material/visibility:", width="stretch")
     if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
         state.save_copy()
-        st.rerun()
+        rerun()
 with state.app_run():
     page.run()
 if page.title != "Build" or canvas_painted():

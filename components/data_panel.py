@@ -17,6 +17,7 @@ from builder.data.datachoice import DataChoice, DataChoiceError
 from builder.data.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
 from builder.model.graph import Graph, GraphError
 from components import charts, state
+from components.runtime import rerun
 from components.text import md_escape
 
 DATASET = state.per_project("lc_dataset")  # (choice key, Dataset) of the last data loaded in this session
@@ -396,7 +397,7 @@ def render_compat(graph: Graph, ds: Dataset) -> bool:
                     st.error(md_escape(f"That change no longer applies: {e}"), icon=":material/error:")
                 else:
                     state.flash("success", f"Changed {issue.fix.label}. Undo on the Build page reverts it.")
-                    st.rerun()
+                    rerun()
         if issue.level == "error":
             box.error(text, icon=":material/error:")
         else:

@@ -18,6 +18,7 @@ from builder.files.export import (
 )
 from builder.model.graph import Graph
 from components import state
+from components.runtime import rerun
 from components.text import md_escape
 from components.training_panel import WEIGHTS, current_run, restore_weights, stored_model
 
@@ -130,7 +131,7 @@ def _render_format(fmt: str, model, graph: Graph, key: str) -> None:
             if right.button("Prepare", key=f"prepare:{fmt}", icon=":material/build:", width="stretch"):
                 with st.spinner(f"Exporting {spec.label}..."):
                     _prepare(key, fmt, model, graph)
-                st.rerun()
+                rerun()
         else:
             data = _prepare(key, fmt, model, graph)
             if isinstance(data, bytes):
@@ -187,7 +188,7 @@ def render_tflite_comparison(model, graph: Graph, key: str) -> None:
             with st.spinner("Converting and scoring the three TFLite files..."):
                 result = _compare(model, graph, key)
             st.session_state[COMPARED] = (key, result)
-            st.rerun()  # the files just made are now ready above
+            rerun()  # the files just made are now ready above
         if isinstance(result, str):
             st.error(md_escape(result), icon=":material/error:")
         elif result is not None:

@@ -13,6 +13,8 @@ import secrets
 
 import streamlit as st
 
+from components.runtime import rerun
+
 COOKIE = "lc_owner"
 KEY = "lc_owner_key"  # session: this browser's key
 FROM_BROWSER = "lc_owner_known"  # session: the key came from the browser (not made up in this session)
@@ -97,4 +99,4 @@ def keep_browser_key(store) -> None:
             and not st.session_state.get(FROM_BROWSER)):
         store.transfer_owner(owner_of(None, key), owner_of(None, reported))
         st.session_state[KEY], st.session_state[FROM_BROWSER] = reported, True
-        st.rerun()
+        rerun()

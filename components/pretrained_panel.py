@@ -31,6 +31,7 @@ from builder.files.pretrained import (
     start_graph,
 )
 from components import state
+from components.runtime import rerun
 from components.text import md_escape
 
 APP_KEY = "pt_app"
@@ -229,7 +230,7 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
             made = start_graph(name, ds.input_shape, ds.classes, ds.task, size=size, weights=arg)
     except WeightsUnavailable as e:
         st.session_state[OFFLINE] = (name, str(e), e.url)
-        st.rerun()
+        rerun()
     except PretrainedError as e:
         st.error(md_escape(str(e)[0].upper() + str(e)[1:] + "."), icon=":material/error:")
         return

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from typing import NoReturn
 
 _lock = threading.Lock()
 _done = False
@@ -67,3 +68,18 @@ def freeze_after_first_page() -> None:
     # Fewer, larger young collections: a model build makes tens of thousands of short-lived containers, and
     # most are freed by reference counting before a collection would look at them.
     gc.set_threshold(10_000, 50, 100)
+
+
+def rerun() -> NoReturn:
+    """`st.rerun()`, after a last look for a run the browser asked for meanwhile.
+
+    A click on a sidebar link (or a button) that arrives while this run works waits as a rerun request. A
+    plain `st.rerun()` folds its own request into it, and Streamlit keeps the page of the newer request
+    (`ScriptRequests._request_rerun_locked`): the click on the link would be lost. Writing an element first is
+    a yield point: a request that is waiting stops this run there and runs as the browser sent it (the empty
+    element is then never sent).
+    """
+    import streamlit as st
+
+    st.empty()
+    st.rerun()

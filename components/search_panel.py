@@ -15,6 +15,7 @@ from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
 from builder.train.search import SearchError, SearchJob
 from components import charts, state
+from components.runtime import rerun
 from components.text import md_escape
 
 SEARCH = state.per_project("lc_search")  # the id of this session's search job
@@ -173,7 +174,7 @@ def render_space(graph: Graph, metrics: list[str], disabled: bool) -> space.Sear
         if c2.button("", icon=":material/close:", key=f"unsearch_key:{d.key}", help=f"Stop searching {d.key}",
                      type="tertiary", disabled=disabled):
             state.commit(space.set_dim(graph, d.key, None))
-            st.rerun()
+            rerun()
     _settings_dims(graph, spec, disabled)
     spec = space.read(state.get_graph())[0]
     if spec is None:
@@ -235,7 +236,7 @@ def _settings_dims(graph: Graph, spec, disabled: bool) -> None:
                     state.commit(space.set_dim(state.get_graph(), key, default if on else None))
                 except SearchError as e:
                     st.error(md_escape(str(e)))
-                st.rerun()
+                rerun()
             if current is None:
                 continue
             if key == "compile.optimizer":
@@ -401,7 +402,7 @@ def render_search(graph: Graph, ds, settings, ready: bool) -> None:
         except SearchError as e:
             st.error(md_escape(str(e)))
         else:
-            st.rerun()
+            rerun()
     if buttons.button("Stop", icon=":material/stop:", key="search_stop", disabled=not active):
         job.stop()
         st.toast("Stopping: the running trial ends at its next batch; finished trials are kept.")
@@ -413,7 +414,7 @@ def render_search(graph: Graph, ds, settings, ready: bool) -> None:
             snap = job.snapshot()
             render_search_progress(snap)
             if snap["status"] not in ("queued", "compiling", "running"):
-                st.rerun(scope="app")
+                rerun()
 
         live()
     else:

@@ -9,6 +9,7 @@ from builder.model.graph import Graph, GraphError, GraphFormatError
 from builder.model.share import link
 from builder.model.templates import TEMPLATES, template
 from components import state
+from components.runtime import rerun
 from components.text import md_escape
 
 MAX_GRAPH_FILE = 5 * 1024 * 1024
@@ -141,14 +142,14 @@ def render_sidebar() -> None:
         if name != graph.name and not read_only:
             try:
                 state.commit(graph.set_name(name))
-                st.rerun()
+                rerun()
             except GraphError as e:
                 st.error(md_escape(str(e)))  # it quotes the name typed
         keys = list(TEMPLATES)
         choice = st.selectbox("New project from template", keys, format_func=lambda k: TEMPLATES[k][0], key="template_choice")
         if st.button("New from template", width="stretch", icon=":material/add_circle:"):
             new_from_template(choice)
-            st.rerun()
+            rerun()
         upload = st.file_uploader("Open a graph file or a model", type=["json", "keras", "h5"], key="open_graph",
                                   max_upload_size=upload_limit_mb(), help="A LayerCanvas graph (.json), or a Keras "
                                   "model (.keras or .h5) to edit, fine-tune and export: its weights come along. "
@@ -157,7 +158,7 @@ def render_sidebar() -> None:
         if upload is not None and st.session_state.get("lc_opened") != upload.file_id:
             st.session_state["lc_opened"] = upload.file_id
             open_upload(upload)
-            st.rerun()
+            rerun()
         from components.data_panel import with_data
 
         carried = with_data(graph)  # the graph file and the link name the project's data

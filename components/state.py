@@ -15,6 +15,7 @@ import streamlit as st
 
 from builder.model.graph import Graph
 from builder.model.templates import TEMPLATES, template
+from components.runtime import rerun
 
 GRAPH = "lc_graph"
 UNDO = "lc_undo"
@@ -84,7 +85,7 @@ def ensure_navigation() -> None:
 
     PagesManager.uses_pages_directory = False
     if not st.session_state.get(SEEN_APP):
-        st.rerun()
+        rerun()
 
 
 def default_graph() -> Graph:

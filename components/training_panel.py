@@ -27,6 +27,7 @@ from builder.train.settings import (
 )
 from components import charts, state
 from components.data_panel import label_name, render_images
+from components.runtime import rerun
 from components.text import md_escape
 
 RUN = state.per_project("lc_run")
@@ -366,7 +367,7 @@ def render_live(job: TrainingJob) -> None:
         render_progress(snap)
         render_curves(snap["history"], snap["batches"], key="live", run_id=job.id)
         if snap["status"] not in ("queued", "compiling", "running"):
-            st.rerun(scope="app")  # once: the page shows the results and stops this timer
+            rerun()  # once: the page shows the results and stops this timer
 
     live()
 

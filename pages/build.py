@@ -11,7 +11,7 @@ from builder.model.validate import apply_fix
 from components import canvas, state
 from components.code_panel import render_code
 from components.inspector import render_inspector
-from components.runtime import freeze_after_first_page
+from components.runtime import freeze_after_first_page, rerun
 from components.summary_panel import (
     render_issues,
     render_summary,
@@ -31,7 +31,7 @@ def wait_for_paint() -> None:
     since = st.session_state.setdefault("lc_paint_wait", time.monotonic())
     if canvas.painted() or time.monotonic() - since > PAINT_WAIT:
         canvas.meta().painted = True
-        st.rerun(scope="app")
+        rerun()
 
 graph = state.get_graph()
 if any(nid not in graph.layout for nid in graph.ids()):
@@ -65,11 +65,11 @@ if not first_paint:
     if top.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo",
                   help="Undo the last change (Ctrl+Z)"):
         state.undo()
-        st.rerun()
+        rerun()
     if top.button("Redo", icon=":material/redo:", disabled=not state.can_redo(), shortcut="Mod+Shift+Z", key="redo",
                   help="Redo (Ctrl+Shift+Z)"):
         state.redo()
-        st.rerun()
+        rerun()
 
 main, side = st.columns([3.5, 1.25], gap="small")
 with main:
@@ -81,7 +81,7 @@ with side, st.container(height="stretch"):
             state.commit(apply_fix(graph, fix))
         except GraphError as e:
             canvas.say(f"That fix no longer applies: {e}")
-        st.rerun()
+        rerun()
     if state.read_only():
         st.caption("Read-only: select layers to see them; Save a copy to change them.")
     elif not first_paint:
@@ -95,7 +95,7 @@ with side, st.container(height="stretch"):
                 state.commit(edited)
             state.select(new_selection)
             canvas.push_selection([new_selection] if new_selection else [])
-            st.rerun()
+            rerun()
 
 if current is not None:
     # Only the chosen panel is computed: formatting the code of a big graph takes a while.
@@ -111,6 +111,6 @@ if current is not None:
 elif canvas.painted():
     with st.spinner("Loading TensorFlow and building the model…"):
         state.build_result()
-    st.rerun()
+    rerun()
 else:
     wait_for_paint()

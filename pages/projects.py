@@ -9,6 +9,7 @@ from builder.files.codegen import safe_filename
 from builder.model.templates import TEMPLATES
 from builder.store import StoreError
 from components import state
+from components.runtime import rerun
 from components.sidebar import new_from_template, open_upload, upload_limit_mb
 from components.text import md_escape
 
@@ -52,7 +53,7 @@ if deleted:
         store.restore_project(deleted[0], owner=me)
         st.session_state.pop(DELETED, None)
         state.flash("success", f"{deleted[1]} is back.")
-        st.rerun()
+        rerun()
 
 projects = store.list_projects(limit=200, owner=me, search=search or None)
 if not projects:
@@ -124,7 +125,7 @@ for p in projects:
                 store.duplicate_project(pid, me)
             except StoreError as e:
                 state.flash("error", str(e))
-            st.rerun()
+            rerun()
         graph = store.load_project(pid)
         if graph is not None:
             head.download_button("Download", graph.dumps(), file_name=safe_filename(name, ".json"),
@@ -144,7 +145,7 @@ for p in projects:
                     rest = [q for q in projects if q["id"] != pid]
                     if not (rest and state.open_project(rest[0]["id"], quiet=True)):
                         new_from_template(state.DEFAULT_TEMPLATE)
-                st.rerun()
+                rerun()
 
 older = store.list_projects(limit=200, unowned=True, search=search or None)
 if older:

@@ -6,6 +6,7 @@ from builder.train.settings import memory_problem
 from components import state
 from components.data_panel import current_dataset, data_problem, render_compat
 from components.network_view import render_network_view
+from components.runtime import rerun
 from components.search_panel import current_search, render_search
 from components.text import md_escape
 from components.training_panel import (
@@ -80,7 +81,7 @@ if buttons.button("Start training", type="primary", icon=":material/play_arrow:"
                   disabled=active or not ok or settings is None or bool(too_big) or state.read_only(),
                   help="Save a copy of this project to train it." if state.read_only() else None):
     start(graph, ds, settings, use_weights)
-    st.rerun()  # the buttons and the settings are drawn again for a running job
+    rerun()  # the buttons and the settings are drawn again for a running job
 if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active):
     job.stop()
     st.toast("Stopping at the next batch...")
@@ -123,6 +124,6 @@ with freeze_box:
         node = graph.node(clicked)
         state.commit(graph.set_trainable(clicked, not node.trainable))
         state.flash("info", f"{clicked} is now {'trainable' if not node.trainable else 'frozen'}.")
-        st.rerun()
+        rerun()
     elif clicked:
         st.warning("Wait for training to end before freezing layers.")
