@@ -54,7 +54,8 @@ EPOCHS = [60 + i for i in range(8)]  # each session's curves are told apart by t
 
 METRIC_JS = """(label) => [...document.querySelectorAll('[data-testid="stMetric"]')]
     .find(m => m.innerText.includes(label))?.querySelector('[data-testid="stMetricValue"]')?.innerText"""
-IDLE_JS = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# No script run under way or asked for (Streamlit's own marker; the status widget is hidden in "minimal" mode).
+IDLE_JS = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 
 
 def model(i: int, name: str | None = None) -> Graph:
@@ -106,12 +107,14 @@ def open_sessions(browser, url: str, n: int = 8) -> tuple[list, list, list]:
 
 def select_hidden_layer(page, i: int) -> None:
     """An editor's page: Build, with its first hidden layer selected in the inspector."""
-    from tests.e2e.helpers import canvas_node, click_until, go_to, metric_value, settle
+    from tests.e2e.helpers import canvas_node, go_to, metric_value, settle
 
     units = page.get_by_role("spinbutton", name="units *")
     if not units.is_visible():
         go_to(page, "Build", metric_value(page, "Total params"))
-        click_until(page, canvas_node(page, f"m{i}_0"), units, timeout=10_000)
+        settle(page)
+        canvas_node(page, f"m{i}_0").click()
+        units.wait_for(timeout=30_000)
     settle(page)
 
 
@@ -132,15 +135,7 @@ def start_all(pages) -> list[str]:
     runs = []
     has_run = "() => new URLSearchParams(location.search).get('run')"
     for page in pages:
-        for _ in range(3):  # a click that lands during a rerun can be dropped
-            try:
-                page.wait_for_function(has_run, timeout=20_000)
-                break
-            except PlaywrightTimeout:
-                start = page.get_by_role("button", name="Start training")
-                if start.is_enabled():
-                    start.click()
-        page.wait_for_function(has_run, timeout=20_000)
+        page.wait_for_function(has_run, timeout=60_000)
         runs.append(query(page, "run"))
     return runs
 

@@ -13,7 +13,6 @@ import time
 import urllib.request
 from urllib.parse import parse_qs, urlparse
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from builder.model.graph import Graph
@@ -78,13 +77,22 @@ def canvas_ids(page) -> list[str]:
     return sorted(n.get_attribute("data-id") for n in page.locator(".react-flow__node-layer").all())
 
 
+# Whether a script run is under way or asked for, as Streamlit's own browser tests read it (the running-man
+# status widget is not drawn with the toolbar in "minimal" mode), and whether anything is drawn stale.
+BUSY_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app ? app.getAttribute('data-test-script-state') : 'initial';
+    return state !== 'notRunning' || document.querySelector('[data-stale="true"]') !== null;
+}"""
+
+
 def settle(page) -> None:
-    """Waits until the app is idle: no rerun running, nothing drawn stale."""
+    """Waits until the app is idle: no script run under way or asked for, nothing drawn stale, for half a second
+    (a run the canvas or a timer asks for follows the last one within that)."""
     quiet = 0
-    for _ in range(100):
+    for _ in range(300):
         page.wait_for_timeout(100)
-        busy = page.locator('[data-stale="true"]').count() + page.locator('[data-testid="stStatusWidget"]').count()
-        quiet = 0 if busy else quiet + 1
+        quiet = 0 if page.evaluate(BUSY_JS) else quiet + 1
         if quiet >= 5:
             return
     raise AssertionError("the app never became idle")
@@ -173,24 +181,12 @@ def chart_points(page) -> int:
     return max(counts) if counts else 0
 
 
-def click_until(page, target, ready, timeout: int = 20_000) -> None:
-    """Clicks `target` until `ready` shows: a click that lands while a rerun runs (or the canvas redraws) can be
-    dropped."""
-    for _ in range(3):
-        settle(page)
-        target.click()
-        try:
-            ready.wait_for(timeout=timeout)
-            break
-        except PlaywrightTimeout:
-            continue
+def go_to(page, link: str, ready) -> None:
+    """Follows a sidebar link (one click) and waits until `ready` shows and the page is idle."""
+    settle(page)
+    page.get_by_role("link", name=link, exact=True).click()
     ready.wait_for(timeout=30_000)
     settle(page)
-
-
-def go_to(page, link: str, ready) -> None:
-    """Follows a sidebar link until `ready` shows."""
-    click_until(page, page.get_by_role("link", name=link, exact=True), ready)
 
 
 def start_training(page, server, epochs: int) -> None:
@@ -223,20 +219,6 @@ def open_uploader(page, server):
     upload.click()
     settle(page)
     return page.locator('[data-testid="stMain"] input[type="file"]')
-
-
-def give_until(page, uploader, files, samples: str) -> None:
-    """Gives `files` to the uploader until the Data page shows `samples` ("train / test"): a file given while the
-    app reruns can be dropped by Streamlit."""
-    samples_shown = metric_value(page, "Train / test samples")
-    for _ in range(3):
-        uploader.set_input_files(files)
-        try:
-            expect(samples_shown).to_have_text(samples, timeout=20_000)
-            break
-        except AssertionError:
-            settle(page)
-    expect(samples_shown).to_have_text(samples)
 
 
 def download(page, fmt: str, path) -> str:

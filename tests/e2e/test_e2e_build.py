@@ -27,7 +27,7 @@ def test_design_a_model_by_hand(page, server):
     new_from_template(page, "Two outputs")
     expect(metric_value(page, "Total params")).to_have_text("676", timeout=30_000)
     canvas_node(page, "value_head").click()
-    page.wait_for_timeout(800)
+    expect(page.get_by_role("textbox", name="Name (id)")).to_have_value("value_head", timeout=30_000)
 
     # A Concatenate from the palette lands after the selected node and is red: it needs a second input.
     add_from_palette(page, "Concatenate")
@@ -60,7 +60,7 @@ def test_design_a_model_by_hand(page, server):
 
     # A Conv2D on flat data: pinned error, and its one-click fix inserts a Reshape.
     canvas_node(page, "dense").click()
-    page.wait_for_timeout(800)
+    expect(page.get_by_role("textbox", name="Name (id)")).to_have_value("dense", timeout=30_000)
     add_from_palette(page, "Conv2D")
     expect(canvas_node(page, "conv2d")).to_contain_text("needs (batch, height, width, channels)", timeout=30_000)
     page.get_by_role("button", name=re.compile("^Insert Reshape")).click()

@@ -251,6 +251,7 @@ def test_the_canvas_is_quiet_when_nobody_touches_it(page, server):
     wait_graph(page, lambda g: g.has("dropout"))
     expect(page.locator("h4").filter(has_text="Dropout")).to_be_visible(timeout=30_000)  # the inspector follows
     settle(page)
+    # Not a wait for something to show: 3.5 s in which nothing may be sent (a loop resends within a second).
     page.wait_for_timeout(1000)
     quiet_from = time.monotonic()
     page.wait_for_timeout(2500)

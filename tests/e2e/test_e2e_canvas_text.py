@@ -7,7 +7,7 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import ARTIFACTS, canvas_node, metric_value, settle
+from tests.e2e.helpers import ARTIFACTS, canvas_node, metric_value, settle, stable_box
 
 GROUP_NAME = "MobileNetV2 base (frozen, ImageNet weights)"
 GRAPH = {
@@ -47,7 +47,7 @@ def test_long_type_group_name_and_edge_labels_into_one_layer_read_whole(page, se
     expect(group).to_be_visible(timeout=60_000)
     expect(canvas_node(page, "pool")).to_be_visible(timeout=30_000)
     settle(page)
-    page.wait_for_timeout(500)
+    stable_box(page, canvas_node(page, "pool"))
     page.locator(".lc-canvas").screenshot(path=str(ARTIFACTS / "canvas-long-texts.png"))
 
     # The type is shown whole, never "GlobalAveragePooling…", and is also its tooltip.

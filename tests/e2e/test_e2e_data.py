@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import give_until, metric_value, open_uploader, settle
+from tests.e2e.helpers import metric_value, open_uploader, settle
 
 
 def test_csv_upload_error_then_success(page, server, tmp_path):
@@ -16,7 +16,8 @@ def test_csv_upload_error_then_success(page, server, tmp_path):
     expect(page.get_by_text("missing values")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("'c'").first).to_be_visible()
     settle(page)
-    give_until(page, uploader, str(good), "48 / 12")
+    uploader.set_input_files(str(good))
+    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=60_000)
     expect(page.get_by_text("missing values")).to_have_count(0)
     expect(page.get_by_text("The model fits this data")).to_be_visible()
     # The upload is kept with the project: a reload (a new session) finds the same data, read the same way.

@@ -13,7 +13,7 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import ARTIFACTS, canvas_node, give_until, go_to, metric_value, open_uploader, settle
+from tests.e2e.helpers import ARTIFACTS, canvas_node, go_to, metric_value, open_uploader, settle, stable_box
 
 AGRAPH = "iframe[title='streamlit_agraph.agraph']"
 IMG = "<img src=x onerror=window.__pwned=1>"
@@ -163,7 +163,7 @@ def test_hostile_graph_on_the_canvas_inspector_issues_sidebar_and_network_view(p
     # To look at it, the iframe is given the height the view has inside (420 px).
     page.locator(AGRAPH).evaluate("el => { el.style.height = '430px'; }")
     page.locator(AGRAPH).scroll_into_view_if_needed()
-    page.wait_for_timeout(1000)
+    stable_box(page, page.locator(AGRAPH))
     page.locator('[data-testid="stExpander"]').filter(has_text="Freeze layers").screenshot(
         path=str(ARTIFACTS / "injection-agraph.png"))
     assert_nothing_ran(page, dialogs, frames=2)  # and the network view
@@ -178,8 +178,8 @@ def test_hostile_csv_names_on_the_data_page(page, server, tmp_path):
     rows = [",".join(str((i * (j + 3)) % 7) for j in range(len(columns))) + f',"{classes[i % 3]}"' for i in range(60)]
     name = "<b>up</b> **load** " + IMG.replace("1>", "8>") + ".csv"
     uploader = open_uploader(page, server)
-    give_until(page, uploader, [{"name": name, "mimeType": "text/csv",
-                                 "buffer": ("\n".join([header, *rows]) + "\n").encode()}], "48 / 12")
+    uploader.set_input_files([{"name": name, "mimeType": "text/csv", "buffer": ("\n".join([header, *rows]) + "\n").encode()}])
+    expect(metric_value(page, "Train / test samples")).to_have_text("48 / 12", timeout=60_000)
     settle(page)
     expect(page.get_by_text(f"Using: upload: {name}")).to_be_visible()
     # The label-column select shows the column names as they are (it showed md_escape's backslashes).

@@ -3,7 +3,7 @@ and see the prediction."""
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import go_to, metric_value, new_from_template, settle, start_run
+from tests.e2e.helpers import go_to, metric_value, new_from_template, settle, stable_box, start_run
 
 
 def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
@@ -19,7 +19,7 @@ def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
     # The diagonal cell of class 3: its examples are test images of 3s the model got right.
     chart = page.locator(".js-plotly-plot").filter(has_text="Confusion matrix")
     chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
+    expect(chart.locator(".xtick text", has_text="3")).to_be_in_viewport()
     column = chart.locator(".xtick text", has_text="3").bounding_box()  # the cell under "3" and beside "3"
     row = chart.locator(".ytick text", has_text="3").bounding_box()
     page.mouse.click(column["x"] + column["width"] / 2, row["y"] + row["height"] / 2)
@@ -31,8 +31,7 @@ def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
     settle(page)
     # The canvas's toolbar, shown while the pointer is over the canvas, leaves the input choice above it clear.
     page.locator("canvas").last.hover()
-    page.wait_for_timeout(600)  # the toolbar slides up
-    toolbar = page.locator(".dc-toolbar").first.bounding_box()
+    toolbar = stable_box(page, page.locator(".dc-toolbar").first)  # once it has slid up
     for name in ("Draw", "Upload an image", "A test sample"):
         button = page.locator('[data-testid="stButtonGroup"] button').filter(has_text=name).bounding_box()
         assert button["y"] + button["height"] <= toolbar["y"], (name, button, toolbar)

@@ -12,7 +12,6 @@ from builder.store import Store, default_path
 from tests.e2e.helpers import (
     add_from_palette,
     canvas_node,
-    click_until,
     download,
     go_to,
     metric_value,
@@ -89,7 +88,8 @@ def test_two_projects_switch_rename_delete_and_undo(page, server):
     open_app(page, server)
     first = project_of(page)
     projects_page(page)
-    click_until(page, page.get_by_role("button", name="New", exact=True), page.get_by_text("New project:"))
+    page.get_by_role("button", name="New", exact=True).click()
+    page.get_by_text("New project:").wait_for(timeout=30_000)
     second = project_of(page)
     assert second != first
     projects_page(page)
@@ -98,7 +98,8 @@ def test_two_projects_switch_rename_delete_and_undo(page, server):
     expect(card(page, names[first])).to_have_count(1)
     expect(card(page, names[second])).to_have_count(1)
     # Open the first one from the list.
-    click_until(page, card(page, names[first]).get_by_role("button", name="Open"), metric_value(page, "Total params"))
+    card(page, names[first]).get_by_role("button", name="Open").click()
+    metric_value(page, "Total params").wait_for(timeout=30_000)
     assert project_of(page) == first
     # Rename it.
     projects_page(page)
@@ -134,7 +135,8 @@ def test_open_a_run_in_the_editor_and_export_it(page, server, tmp_path):
         artifact = s.get_run(run)["artifact_path"]
     go_to(page, "Runs", page.get_by_text("This project", exact=True))
     page.locator('[data-testid="stExpander"] summary').filter(has_text=run[:6]).click()
-    click_until(page, page.get_by_role("button", name="Open in editor"), page.locator(".react-flow__node").first)
+    page.get_by_role("button", name="Open in editor").click()
+    page.locator(".react-flow__node").first.wait_for(timeout=60_000)
     expect(page.get_by_text(f"Opened run {run[:6]} in the editor")).to_be_visible(timeout=30_000)
     with Store(default_path()) as s:
         assert s.project_info(project_of(page))["weights_run"] == run
@@ -187,7 +189,8 @@ def test_two_visitors_see_only_their_own_work(browser, server):
         with Store(default_path()) as s:
             assert s.load_project(a_project).name == "alice_secret"
         # Save a copy: Bob's own, editable.
-        click_until(bob, bob.get_by_role("button", name="Save a copy"), bob.get_by_text("this one is yours"))
+        bob.get_by_role("button", name="Save a copy").click()
+        bob.get_by_text("this one is yours").wait_for(timeout=30_000)
         copy = project_of(bob)
         assert copy != a_project
         with Store(default_path()) as s:

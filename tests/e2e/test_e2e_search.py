@@ -3,7 +3,7 @@ the Train page, see the table and the chart, apply the best trial."""
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import canvas_node, click_until, go_to, metric_value, settle, wait_graph
+from tests.e2e.helpers import canvas_node, go_to, metric_value, settle, wait_graph
 
 
 def test_mark_units_run_a_4_trial_search_and_apply_the_best(page, server):
@@ -13,7 +13,8 @@ def test_mark_units_run_a_4_trial_search_and_apply_the_best(page, server):
     # Select the first Dense and mark its units for search: 4, 8, 32, 64.
     canvas_node(page, "dense").click()
     search_box = page.locator('[data-testid="stExpander"]').filter(has_text="try several values")
-    click_until(page, search_box.locator("summary"), search_box.get_by_role("textbox", name="Values to try"))
+    search_box.locator("summary").click()
+    search_box.get_by_role("textbox", name="Values to try").wait_for(timeout=30_000)
     search_box.get_by_role("textbox", name="Values to try").fill("4, 8, 32, 64")
     search_box.get_by_role("button", name="Search it").click()
     graph = wait_graph(page, lambda g: "search" in g.extra)
@@ -26,7 +27,8 @@ def test_mark_units_run_a_4_trial_search_and_apply_the_best(page, server):
     # The Train page in Search mode: 4 trials of 30 epochs.
     go_to(page, "Train", page.get_by_role("button", name="Start training"))
     start = page.get_by_role("button", name="Start search")
-    click_until(page, page.locator('[data-testid="stButtonGroup"]').get_by_text("Search", exact=True), start)
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("Search", exact=True).click()
+    start.wait_for(timeout=30_000)
     settle(page)
     epochs = page.get_by_label("Epochs")
     if not epochs.is_visible():
