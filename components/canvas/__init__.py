@@ -90,7 +90,7 @@ _PALETTE = palette()
 
 def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, ack: int = 0,
                 sel: tuple[int, list[str]] = (0, []), fit: int = 0, toast: dict | None = None,
-                read_only: bool = False, cost=None) -> dict:
+                read_only: bool = False, cost=None, wait: bool = False) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
     groups with their in/out shapes and totals, the palette. Pure: no Streamlit."""
     graph = missing_positions(graph)
@@ -142,7 +142,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
     return {
         "v": version, "ack": ack, "nodes": [] if big else nodes, "edges": [] if big else edges, "groups": groups,
         "palette": _PALETTE, "sel": {"n": sel[0], "ids": list(sel[1])}, "fit": fit, "toast": toast,
-        "building": result is None, "big": big, "ro": bool(read_only), "box": dict(BOX),
+        "building": result is None, "big": big, "ro": bool(read_only), "wait": bool(wait), "box": dict(BOX),
         "limits": dict(LIMITS),
     }
 
@@ -557,7 +557,7 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
             m.external = m.version  # an edit from elsewhere: events made before it are stale
         m.graph = graph
     data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
-                       fit=m.fit_n, toast=m.toast, read_only=read_only, cost=cost)
+                       fit=m.fit_n, toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted)
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")

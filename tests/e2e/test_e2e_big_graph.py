@@ -123,5 +123,4 @@ def test_a_panned_view_of_an_expanded_big_group_stays_through_selection_and_edit
 
     # Fit view still fits when asked.
     page.get_by_role("button", name="Fit view").click()
-    page.wait_for_function("t => document.querySelector('.react-flow__viewport').style.transform === t", arg=fitted)
-    assert still_view(page) == fitted
+    assert still_view(page) == fitted  # (the view is still for a second: the fit has landed)

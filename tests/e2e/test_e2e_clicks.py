@@ -79,3 +79,18 @@ def test_the_canvas_is_not_drawn_anew_when_a_message_comes_or_goes(page, server)
     settle(page)
     assert page.evaluate(MARK) == mark
     expect(page.locator(".react-flow__node.selected")).to_have_count(1)  # the click itself was not lost either
+
+
+def test_back_on_the_build_page_the_canvas_sends_nothing_of_its_own(page, server):
+    """The canvas says it has painted only when Python waits for that (a session's first paint). Drawn again on
+    a later visit it sends nothing: its rerun would be one more, and one sent just after a click on a sidebar link
+    carries the old page and takes the click's place."""
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(time.monotonic())))
+    open_app(page, server)
+    go_to(page, "Train", page.get_by_role("button", name="Start training"))
+    since = time.monotonic()
+    page.get_by_role("link", name="Build", exact=True).click()
+    expect(canvas_node(page, "output")).to_be_visible(timeout=30_000)
+    settle(page)
+    assert len([t for t in sent if t > since]) == 1  # the click's own rerun, nothing after it

@@ -15,6 +15,7 @@ export type Data = {
   building: boolean; // no build result yet: shapes and counts are missing
   big: string | null; // a message instead of drawing a huge graph
   ro: boolean; // read-only: someone else's project, opened by its link
+  wait: boolean; // Python waits for the canvas's first paint (the session's first): the canvas then sends a ready event, and otherwise nothing of its own
   box: Box;
   limits: Limits;
 };

@@ -71,19 +71,22 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
   return { fit, startView: kept.viewport ?? START };
 }
 
-/** Once the nodes are painted (measured, so visible), says so: the page waits for it before drawing the rest and
- * loading TensorFlow. */
+/** Once the nodes are painted (measured, so visible), says so when Python waits for it (`data.wait`: the session's
+ * first paint; the page then draws the rest and loads TensorFlow). Otherwise it sends nothing: a canvas drawn again
+ * (back on the Build page) would make a rerun that nobody needs, and a rerun sent just after a click on a sidebar
+ * link carries the old page and takes the click's place. */
 export function useReadySignal(nodes: Node[], data: Data, emit: Emit): void {
   const sent = useRef(false);
   const initialized = nodes.length > 0 && nodes.every((n) => !!n.measured?.width);
   const drawn = initialized || data.nodes.length === 0;
+  const wait = data.wait;
   useEffect(() => {
-    if (!sent.current && drawn) {
+    if (!sent.current && drawn && wait) {
       sent.current = true;
       // After two frames: the one that shows the nodes has been painted.
       requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => emit({ kind: "ready" }), 50)));
     }
-  }, [drawn, emit]);
+  }, [drawn, wait, emit]);
 }
 
 /** Handles keep at least 14 screen pixels whatever the zoom (easy to hit when zoomed out): their CSS size. */
