@@ -8,6 +8,8 @@ from builder.kerasenv import preload_in_background
 from components import state
 from components.canvas import first_paint
 from components.canvas import painted as canvas_painted
+from components.messages import take_flashes
+from components.navigation import app_run
 from components.owner import keep_browser_key
 from components.runtime import keep_keras_session, rerun
 from components.sidebar import render_sidebar
@@ -49,7 +51,7 @@ if page.title != "Build" or not first_paint():
 # Messages go in a slot that is always there, whether or not it holds any: an element that moves (a message
 # above it came or went) is drawn anew by the browser, which loses a click on it, its scroll and its open state.
 messages = st.container()
-for kind, text in state.take_flashes():
+for kind, text in take_flashes():
     getattr(messages, kind)(md_escape(text))
 if state.read_only() and page.title != "Projects":
     notice = messages.container(horizontal=True, vertical_alignment="center")
@@ -57,7 +59,7 @@ if state.read_only() and page.title != "Projects":
     if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
         state.save_copy()
         rerun()
-with state.app_run():
+with app_run():
     page.run()
 if page.title != "Build" or canvas_painted():
     _preload()  # after the canvas's first paint: importing TensorFlow competes with it for the CPU

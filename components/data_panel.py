@@ -17,6 +17,9 @@ from builder.data.datachoice import DataChoice, DataChoiceError
 from builder.data.datasets import BUILTIN, KERAS_DATASETS, Dataset, DatasetError
 from builder.model.graph import Graph, GraphError
 from components import charts, state
+from components.messages import flash
+from components.navigation import cli_option
+from components.owner import current_owner
 from components.runtime import rerun
 from components.text import md_escape
 
@@ -58,7 +61,7 @@ def project_choice(graph: Graph | None = None) -> DataChoice:
         except StoreError:
             stored = None
     graph = graph if graph is not None else state.get_graph()
-    return (stored or datachoice.in_graph(graph) or datachoice.named(state.cli_option("dataset"))
+    return (stored or datachoice.in_graph(graph) or datachoice.named(cli_option("dataset"))
             or DataChoice("builtin", DEFAULT_DATASET))
 
 
@@ -75,7 +78,7 @@ def with_data(graph: Graph) -> Graph:
 
 def _unavailable(choice: DataChoice) -> str | None:
     """Why this session may not read the chosen data (someone else's private upload), else None."""
-    if choice.kind != "upload" or state.get_store().owns_upload(choice.id, state.owner()):
+    if choice.kind != "upload" or state.get_store().owns_upload(choice.id, current_owner()):
         return None
     if state.read_only():
         return (f"This project uses {choice.name}, a file its owner uploaded. Uploaded data stays private to its "
@@ -125,11 +128,11 @@ def choose(choice: DataChoice, ds: Dataset | None = None) -> bool:
         Whether it was recorded (not in someone else's project).
     """
     if state.read_only():
-        state.flash("warning", state.READ_ONLY_MESSAGE)
+        flash("warning", state.READ_ONLY_MESSAGE)
         return False
     pid = state.project_id()
     if pid:
-        state.get_store().set_project_data(pid, choice.to_dict(), owner=state.owner())
+        state.get_store().set_project_data(pid, choice.to_dict(), owner=current_owner())
     graph = state.get_graph()
     new = datachoice.into_graph(graph, choice)
     if new is not graph:
@@ -178,7 +181,7 @@ def keep_upload(choice: DataChoice, data: bytes) -> DataChoice | None:
         st.session_state[UPLOAD_ERROR] = (f"{choice.name} could not be kept on the server "
                                           f"({e.strerror or type(e).__name__}): nothing was changed.")
         return None
-    state.get_store().add_upload(choice.id, state.owner(), choice.name, choice.format, len(data))
+    state.get_store().add_upload(choice.id, current_owner(), choice.name, choice.format, len(data))
     return choice
 
 
@@ -396,7 +399,7 @@ def render_compat(graph: Graph, ds: Dataset) -> bool:
                 except GraphError as e:
                     st.error(md_escape(f"That change no longer applies: {e}"), icon=":material/error:")
                 else:
-                    state.flash("success", f"Changed {issue.fix.label}. Undo on the Build page reverts it.")
+                    flash("success", f"Changed {issue.fix.label}. Undo on the Build page reverts it.")
                     rerun()
         if issue.level == "error":
             box.error(text, icon=":material/error:")

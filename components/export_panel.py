@@ -18,6 +18,7 @@ from builder.files.export import (
 )
 from builder.model.graph import Graph
 from components import state
+from components.build_cache import build_result
 from components.runtime import rerun
 from components.text import md_escape
 from components.training_panel import WEIGHTS, current_run, restore_weights, stored_model
@@ -53,7 +54,7 @@ def model_to_export(graph: Graph):
         if job.graph != graph:
             text += " The graph changed since: the code files describe the model as trained."
         return job.model, job.graph, text, f"run:{job.id}"
-    if state.build_result().model is None:
+    if build_result().model is None:
         return None, graph, "The model has errors: fix them on the Build page first.", None
     restore_weights(job, stored)
     weights = st.session_state.get(WEIGHTS)

@@ -83,6 +83,12 @@ def current_owner() -> str:
     return owner_of(signed_in_user(), browser_key())
 
 
+def bring_browser_work(store, me: str) -> None:
+    """Work made in this browser before signing in becomes the signed-in user's (`me`, this session's owner)."""
+    if me.startswith("user:"):
+        store.transfer_owner(owner_of(None, browser_key()), me)
+
+
 @st.cache_resource
 def _keeper():
     return st.components.v2.component("layercanvas_owner", js=_JS)

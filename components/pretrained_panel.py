@@ -31,6 +31,8 @@ from builder.files.pretrained import (
     start_graph,
 )
 from components import state
+from components.messages import flash
+from components.owner import current_owner
 from components.runtime import rerun
 from components.text import md_escape
 
@@ -256,7 +258,7 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
     graph = datachoice.into_graph(graph, data)  # the project keeps the data it was made with
     pid = state.new_project(graph)
     if data is not None:
-        state.get_store().set_project_data(pid, data.to_dict(), owner=state.owner())
+        state.get_store().set_project_data(pid, data.to_dict(), owner=current_owner())
         st.session_state[DATASET] = (data.key, ds)
     st.session_state[WEIGHTS] = made.weights
     if model is not None:
@@ -264,6 +266,6 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
 
         with st.spinner("Keeping the weights..."):
             keep_project_model(pid, ".keras", model.save, "The starting weights are kept for this session only")
-    state.flash("success", f"New project from {name}: {len(graph.nodes)} layers, the base frozen. "
-                           + " ".join(n + "." for n in made.notes[1:]))
+    flash("success", f"New project from {name}: {len(graph.nodes)} layers, the base frozen. "
+                     + " ".join(n + "." for n in made.notes[1:]))
     st.switch_page("pages/build.py")

@@ -15,6 +15,8 @@ from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
 from builder.train.search import SearchError, SearchJob
 from components import charts, state
+from components.messages import flash
+from components.owner import current_owner
 from components.runtime import rerun
 from components.text import md_escape
 
@@ -131,7 +133,7 @@ def current_search() -> SearchJob | None:
 
     sid = st.session_state.get(SEARCH) or st.query_params.get("search")
     job = registry().get(sid) if sid else None
-    if job is None or getattr(job, "kind", None) != "search" or job.owner != state.owner():
+    if job is None or getattr(job, "kind", None) != "search" or job.owner != current_owner():
         return None
     st.session_state[SEARCH] = sid
     return job
@@ -150,7 +152,7 @@ def start_search(graph: Graph, ds, settings, objective: str | None = None) -> Se
         current = space.set_options(current, objective=objective)
         state.replace(current)
     job = SearchJob(current, ds, settings, store=state.get_store(), project_id=state.project_id(),
-                    artifact_dir=artifact_dir(), owner=state.owner())
+                    artifact_dir=artifact_dir(), owner=current_owner())
     registry().submit(job)
     st.session_state[SEARCH] = job.id
     st.query_params["search"] = job.id
@@ -379,7 +381,7 @@ def apply_trial(job: SearchJob, trial) -> None:
         # The weights are a convenience: the values are applied all the same if the store is busy.
         with contextlib.suppress(Exception):
             state.get_store().set_weights_run(state.project_id(), trial.run_id)
-    state.flash("success", f"Applied trial {trial.number}: " + ", ".join(
+    flash("success", f"Applied trial {trial.number}: " + ", ".join(
         f"{k} = {charts.json_text(v)}" for k, v in trial.values.items()) + ". Undo takes it back.")
 
 

@@ -9,6 +9,7 @@ from builder.model.graph import Graph, GraphError, GraphFormatError
 from builder.model.share import link
 from builder.model.templates import TEMPLATES, template
 from components import state
+from components.messages import flash
 from components.runtime import rerun
 from components.text import md_escape
 
@@ -21,17 +22,17 @@ def _import(upload) -> None:
     from components.training_panel import WEIGHTS
 
     if upload.size > MAX_BYTES:
-        state.flash("error", f"{upload.name} is {upload.size / 2**20:.0f} MB; a model file is at most "
-                             f"{MAX_BYTES // 2**20} MB. Nothing was changed.")
+        flash("error", f"{upload.name} is {upload.size / 2**20:.0f} MB; a model file is at most "
+                       f"{MAX_BYTES // 2**20} MB. Nothing was changed.")
         return
     try:
         with st.spinner(f"Reading {md_escape(upload.name)}..."):  # spinner text is Markdown
             result = import_model(upload.getvalue(), filename=upload.name)
     except ModelImportError as e:
-        state.flash("error", f"{upload.name} cannot be imported: {e}. Your project is unchanged.")
+        flash("error", f"{upload.name} cannot be imported: {e}. Your project is unchanged.")
         return
     except Exception as e:  # noqa: BLE001 - never a traceback: say what failed
-        state.flash("error", f"{upload.name} cannot be imported ({type(e).__name__}). Your project is unchanged.")
+        flash("error", f"{upload.name} cannot be imported ({type(e).__name__}). Your project is unchanged.")
         return
     from builder.model.layout import auto_layout
 
@@ -40,8 +41,8 @@ def _import(upload) -> None:
     _keep_model_file(pid, upload)
     layers = sum(1 for w in result.weights.values() if w)
     notes = " ".join(result.notes)
-    state.flash("success", f"Imported {upload.name}: {len(result.graph.nodes)} layers, weights for {layers}. "
-                           f"Freeze layers and train on the Train page. {notes}".strip())
+    flash("success", f"Imported {upload.name}: {len(result.graph.nodes)} layers, weights for {layers}. "
+                     f"Freeze layers and train on the Train page. {notes}".strip())
 
 
 def _keep_model_file(pid: str, upload) -> None:
@@ -84,7 +85,7 @@ def keep_project_model(pid: str, ext: str, write, failed: str) -> None:
         state.get_store().set_weights_file(pid, pathlib.Path(target))
     except Exception as e:  # noqa: BLE001 - the project works; only a reload would start without these weights
         reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
-        state.flash("warning", f"{failed}: the file could not be saved ({reason}).")
+        flash("warning", f"{failed}: the file could not be saved ({reason}).")
 
 
 def open_upload(upload) -> None:
@@ -93,20 +94,20 @@ def open_upload(upload) -> None:
         _import(upload)
         return
     if upload.size > MAX_GRAPH_FILE:
-        state.flash("error", f"{upload.name} is {upload.size / 1e6:.1f} MB; a graph file is at most 5 MB. Nothing was changed.")
+        flash("error", f"{upload.name} is {upload.size / 1e6:.1f} MB; a graph file is at most 5 MB. Nothing was changed.")
         return
     try:
         graph = Graph.loads(upload.getvalue())
     except GraphFormatError as e:
-        state.flash("error", f"{upload.name} cannot be opened: {e}. Your project is unchanged.")
+        flash("error", f"{upload.name} cannot be opened: {e}. Your project is unchanged.")
         return
     state.new_project(graph)
-    state.flash("success", f"Opened {upload.name} as a new project.")
+    flash("success", f"Opened {upload.name} as a new project.")
 
 
 def new_from_template(choice: str) -> None:
     state.new_project(template(choice))
-    state.flash("success", f"New project: {TEMPLATES[choice][0]}. The previous one is in Projects.")
+    flash("success", f"New project: {TEMPLATES[choice][0]}. The previous one is in Projects.")
 
 
 def render_login() -> None:

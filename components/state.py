@@ -1,41 +1,31 @@
-"""Session keys and the current project: graph, undo/redo, selection, autosave.
+"""The session's project: the store, opening one (new, copied, read-only), its graph, undo/redo, selection, autosave.
 
 Each browser session edits one project. Its id is in the URL (`?project=...`),
 and every edit is saved to the store, so a page reload or a server restart
 loses no work. Undo history lives in the session only.
+
+Elsewhere: flash messages in components.messages, whose work it is in
+components.owner, the model built from the graph in components.build_cache,
+how a run reaches its page in components.navigation.
 """
 
 from __future__ import annotations
-
-import contextlib
-import sys
-import time
 
 import streamlit as st
 
 from builder.model.graph import Graph
 from builder.model.templates import TEMPLATES, template
-from components.runtime import rerun
+from components.messages import flash
+from components.navigation import cli_option
+from components.owner import bring_browser_work, current_owner
 
 GRAPH = "lc_graph"
 UNDO = "lc_undo"
 REDO = "lc_redo"
 SELECTED = "lc_selected"
-BUILDER = "lc_builder"
-RESULT = "lc_result"
 PROJECT = "lc_project"
-FLASH = "lc_flash"
 DEFAULT_TEMPLATE = "iris_mlp"
 HISTORY = 100  # undo steps kept
-
-
-def cli_option(name: str, default: str | None = None) -> str | None:
-    """`streamlit run app.py -- --template mlp`: options after `--`."""
-    args = sys.argv[1:]
-    flag = f"--{name}"
-    if flag in args and args.index(flag) + 1 < len(args):
-        return args[args.index(flag) + 1]
-    return default
 
 
 @st.cache_resource
@@ -57,67 +47,13 @@ def get_store():
     return store
 
 
-INSIDE_APP = "lc_inside_app"
-SEEN_APP = "lc_seen_app"
-
-
-@contextlib.contextmanager
-def app_run():
-    """app.py runs its page inside this: pages then know they were reached through the app."""
-    st.session_state[INSIDE_APP] = st.session_state[SEEN_APP] = True
-    try:
-        yield
-    finally:
-        st.session_state.pop(INSIDE_APP, None)
-
-
-def ensure_navigation() -> None:
-    """Called first by every page: a deep link (`/train`) as the first request of a new server goes through app.py.
-
-    Until app.py has called `st.navigation` once in this process, Streamlit treats `pages/` as an old-style
-    multipage folder and runs a linked page's file on its own, without the app's set-up (project, sidebar,
-    layout). A new session that arrives that way is run again, through app.py. (AppTest runs every page that
-    way after the first run; its sessions have been through app.py, so they go on, and keep their clicks.)
-    """
-    if st.session_state.get(INSIDE_APP):
-        return
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-    if not st.session_state.get(SEEN_APP):
-        rerun()
-
-
 def default_graph() -> Graph:
     key = cli_option("template", DEFAULT_TEMPLATE)
     return template(key if key in TEMPLATES else DEFAULT_TEMPLATE)
 
 
-FLASH_SECONDS = 15
-
-
-def flash(kind: str, text: str) -> None:
-    """A message shown at the top of the page for a while, across reruns (the canvas causes some)."""
-    st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic()))
-
-
-def take_flashes() -> list[tuple[str, str]]:
-    """The messages still to show (younger than FLASH_SECONDS)."""
-    now = time.monotonic()
-    live = [f for f in st.session_state.get(FLASH, []) if now - f[2] < FLASH_SECONDS]
-    st.session_state[FLASH] = live
-    return [(kind, text) for kind, text, _ in live]
-
-
 READ_ONLY = "lc_read_only"
 NO_PROJECT = "lc_no_project"  # the URL named a project that is not there: the Projects page says so
-
-
-def owner() -> str:
-    """Whose this session's work is (see components.owner)."""
-    from components.owner import current_owner
-
-    return current_owner()
 
 
 def init_project() -> None:
@@ -128,8 +64,8 @@ def init_project() -> None:
     from builder.model.share import ShareLinkError, decode
 
     store = get_store()
-    me = owner()
-    _bring_work_to_the_signed_in_user(store, me)
+    me = current_owner()
+    bring_browser_work(store, me)
     params = st.query_params
     token = params.get("g")
     if token:
@@ -155,22 +91,14 @@ def init_project() -> None:
     new_project(default_graph())
 
 
-def _bring_work_to_the_signed_in_user(store, me: str) -> None:
-    """Work made in this browser before signing in becomes the signed-in user's."""
-    from components.owner import browser_key, owner_of
-
-    if me.startswith("user:"):
-        store.transfer_owner(owner_of(None, browser_key()), me)
-
-
 FIT = "lc_fit"  # the Build page fits the canvas's view to the graph once
 # Session keys that belong to the open project (more are declared with per_project by the panels).
-_PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, RESULT, NO_PROJECT}
+_PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, NO_PROJECT}
 
 
 # The modules that declare per-project keys (a page may open another project before any of them was imported).
-PER_PROJECT_MODULES = ("components.data_panel", "components.training_panel", "components.inspect_panel",
-                       "components.export_panel", "components.search_panel")
+PER_PROJECT_MODULES = ("components.build_cache", "components.data_panel", "components.training_panel",
+                       "components.inspect_panel", "components.export_panel", "components.search_panel")
 
 
 def per_project(key: str) -> str:
@@ -218,7 +146,7 @@ def open_project(pid: str, quiet: bool = False) -> bool:
         if not quiet:
             flash("error", "That project is not there any more (deleted, or a wrong link).")
         return False
-    me = owner()
+    me = current_owner()
     mine = info["owner"] == me or (info["owner"] is None and store.claim_project(pid, me))
     _reset_session(pid, graph, read_only=not mine)
     return True
@@ -232,7 +160,7 @@ def new_project(graph: Graph, weights_run: str | None = None) -> str:
     graph = missing_positions(graph)  # placed when made: the Build page then has nothing to place (and save)
     pid = new_project_id()
     store = get_store()
-    store.save_project(pid, graph, owner(), params=_count_params(graph))
+    store.save_project(pid, graph, current_owner(), params=_count_params(graph))
     if weights_run:
         store.set_weights_run(pid, weights_run)
     _reset_session(pid, graph, read_only=False)
@@ -278,7 +206,7 @@ def save_copy() -> str:
     from components.data_panel import with_data
 
     graph = with_data(get_graph())
-    pid = new_project(_unique_name(get_store(), owner(), graph, "copy"))
+    pid = new_project(_unique_name(get_store(), current_owner(), graph, "copy"))
     flash("success", f"Saved a copy of {graph.name}: this one is yours.")
     return pid
 
@@ -318,7 +246,7 @@ def get_graph() -> Graph:
 def _save(graph: Graph) -> None:
     pid = st.session_state.get(PROJECT)
     if pid and not read_only():
-        get_store().save_project(pid, graph, owner(), params=_known_params(pid, graph))
+        get_store().save_project(pid, graph, current_owner(), params=_known_params(pid, graph))
 
 
 def _known_params(pid: str, graph: Graph) -> int | None:
@@ -406,41 +334,3 @@ def select_many(ids: list[str]) -> None:
     """The canvas's selection: the inspector shows the one selected layer (none when several are, or a
     collapsed group is)."""
     select(ids[0] if len(ids) == 1 and get_graph().has(ids[0]) else None)
-
-
-def build_result():
-    """The BuildResult of the current graph, rebuilt only when the graph changed."""
-    from builder.model.build import ModelBuilder
-
-    graph = get_graph()
-    cached = st.session_state.get(RESULT)
-    if cached is not None and cached[0] is graph:
-        return cached[1]
-    builder = st.session_state.setdefault(BUILDER, ModelBuilder())
-    result = builder.build(graph)
-    st.session_state[RESULT] = (graph, result)
-    return result
-
-
-DERIVED = "lc_derived"  # (BuildResult, Summary, Profile) of the last result drawn
-per_project(DERIVED)
-
-
-def summary_and_cost(result):
-    """The Summary and the cost per layer (Profile) of a BuildResult, made once per result: a rerun that only
-    selects or moves costs nothing here."""
-    cached = st.session_state.get(DERIVED)
-    if cached is not None and cached[0] is result:
-        return cached[1], cached[2]
-    from builder.model.profile import profile
-    from builder.model.summary import summarize
-
-    summary, cost = summarize(result), profile(result)
-    st.session_state[DERIVED] = (result, summary, cost)
-    return summary, cost
-
-
-def cached_result():
-    """The last BuildResult, even of an older graph (None before the first build)."""
-    cached = st.session_state.get(RESULT)
-    return None if cached is None else cached[1]

@@ -27,6 +27,7 @@ from builder.train.settings import (
 )
 from components import charts, state
 from components.data_panel import label_name, render_images
+from components.owner import current_owner
 from components.runtime import rerun
 from components.text import md_escape
 
@@ -56,7 +57,7 @@ def run_owner() -> str:
         info = state.get_store().project_info(state.project_id())
         if info and info["owner"]:
             return info["owner"]
-    return state.owner()
+    return current_owner()
 
 
 def current_run() -> tuple[TrainingJob | None, dict | None]:
@@ -299,9 +300,9 @@ def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool,
     weights = st.session_state.get(WEIGHTS) if use_weights else None
     store, graph = state.get_store(), state.get_graph()
     run_id = store.create_run(state.project_id(), graph, {**settings.to_dict(), **record}, ds.name,
-                              owner=state.owner()) if record else None
+                              owner=current_owner()) if record else None
     job = TrainingJob(graph, ds, settings, weights=weights, store=store, run_id=run_id,
-                      project_id=state.project_id(), artifact_dir=artifact_dir(), owner=state.owner())
+                      project_id=state.project_id(), artifact_dir=artifact_dir(), owner=current_owner())
     registry().submit(job)
     st.session_state[RUN] = job.id
     st.query_params["run"] = job.id
@@ -502,7 +503,7 @@ def phases(run_id: str) -> tuple[list[dict], str | None]:
     cache = st.session_state.setdefault(PHASES, {})
     if run_id in cache:
         return cache[run_id]
-    store, me = state.get_store(), state.owner()
+    store, me = state.get_store(), current_owner()
 
     def get(rid):
         try:

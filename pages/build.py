@@ -9,8 +9,10 @@ from builder.model.graph import GraphError
 from builder.model.layout import missing_positions
 from builder.model.validate import apply_fix
 from components import canvas, state
+from components.build_cache import build_result, cached_result, summary_and_cost
 from components.code_panel import render_code
 from components.inspector import render_inspector
+from components.navigation import ensure_navigation
 from components.runtime import freeze_after_first_page, rerun
 from components.summary_panel import (
     render_issues,
@@ -19,7 +21,7 @@ from components.summary_panel import (
     render_totals,
 )
 
-state.ensure_navigation()
+ensure_navigation()
 
 FIT = state.FIT
 PAINT_WAIT = 2.0  # seconds the first build waits for the canvas to say it has painted
@@ -49,10 +51,10 @@ if st.session_state.pop(FIT, False):
 graph = state.get_graph()
 selected = state.selected()
 
-result = state.build_result() if keras_loaded() else state.cached_result()
+result = build_result() if keras_loaded() else cached_result()
 current = result if result is not None and result.graph is graph else None
 # For the totals and the table; the cost (MACs per layer) also for the nodes and the inspector.
-summary, cost = state.summary_and_cost(current) if current is not None else (None, None)
+summary, cost = summary_and_cost(current) if current is not None else (None, None)
 if summary is not None and current.model is not None:
     state.note_params(summary.total_params)  # the projects list shows it
 
@@ -110,7 +112,7 @@ if current is not None:
     freeze_after_first_page()
 elif canvas.painted():
     with st.spinner("Loading TensorFlow and building the model…"):
-        state.build_result()
+        build_result()
     rerun()
 else:
     wait_for_paint()

@@ -11,9 +11,10 @@ from components.data_panel import (
     render_picker,
     render_preview,
 )
+from components.navigation import ensure_navigation
 from components.text import md_escape
 
-state.ensure_navigation()
+ensure_navigation()
 
 graph = state.get_graph()
 st.subheader("Data")

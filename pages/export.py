@@ -4,8 +4,9 @@ import streamlit as st
 
 from components import state
 from components.export_panel import render_export
+from components.navigation import ensure_navigation
 
-state.ensure_navigation()
+ensure_navigation()
 
 st.subheader("Export")
 render_export(state.get_graph())

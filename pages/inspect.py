@@ -4,6 +4,7 @@ import streamlit as st
 
 from builder.train.inspect import compared_models
 from components import state
+from components.build_cache import build_result
 from components.data_panel import current_dataset
 from components.export_panel import model_to_export
 from components.inspect_panel import (
@@ -14,15 +15,16 @@ from components.inspect_panel import (
     render_prediction,
     render_weights_gradients,
 )
+from components.navigation import ensure_navigation
 from components.text import md_escape
 from components.training_panel import artifact_dir, current_run
 
-state.ensure_navigation()
+ensure_navigation()
 
 graph = state.get_graph()
 st.subheader("Inspect")
 ds = current_dataset(graph)
-if state.build_result().model is None:
+if build_result().model is None:
     st.error("The model has errors: fix them on the Build page first.", icon=":material/error:")
     st.stop()
 with st.spinner("Loading the model..."):

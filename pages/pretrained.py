@@ -1,7 +1,7 @@
 """Start from a pretrained keras.applications network (a new project)."""
 
-from components import state
+from components.navigation import ensure_navigation
 from components.pretrained_panel import render
 
-state.ensure_navigation()
+ensure_navigation()
 render()

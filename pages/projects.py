@@ -9,18 +9,21 @@ from builder.files.codegen import safe_filename
 from builder.model.templates import TEMPLATES
 from builder.store import StoreError
 from components import state
+from components.messages import flash
+from components.navigation import ensure_navigation
+from components.owner import current_owner
 from components.runtime import rerun
 from components.sidebar import new_from_template, open_upload, upload_limit_mb
 from components.text import md_escape
 
-state.ensure_navigation()
+ensure_navigation()
 
 DELETED = "lc_deleted"  # (project id, name) of the last project deleted in this session: Undo brings it back
 RENAME_ERROR = "lc_rename_error"  # (project id, reason) of a name just refused, shown in that project's Rename
 UNDO_WINDOW_S = 3600  # a deleted project is removed for good after this (at the next visit of this page)
 
 store = state.get_store()
-me = state.owner()
+me = current_owner()
 store.purge_deleted(older_than_s=UNDO_WINDOW_S)
 st.subheader("Projects")
 missing = state.missing_project()
@@ -52,7 +55,7 @@ if deleted:
     if row.button("Undo", key="projects_undo", icon=":material/undo:"):
         store.restore_project(deleted[0], owner=me)
         st.session_state.pop(DELETED, None)
-        state.flash("success", f"{deleted[1]} is back.")
+        flash("success", f"{deleted[1]} is back.")
         rerun()
 
 projects = store.list_projects(limit=200, owner=me, search=search or None)
@@ -124,7 +127,7 @@ for p in projects:
             try:
                 store.duplicate_project(pid, me)
             except StoreError as e:
-                state.flash("error", str(e))
+                flash("error", str(e))
             rerun()
         graph = store.load_project(pid)
         if graph is not None:

@@ -6,12 +6,15 @@ import datetime
 import streamlit as st
 
 from components import charts, state
+from components.messages import flash
+from components.navigation import ensure_navigation
+from components.owner import current_owner
 from components.text import md_escape
 
-state.ensure_navigation()
+ensure_navigation()
 
 store = state.get_store()
-me = state.owner()
+me = current_owner()
 st.subheader("Runs")
 store.mark_interrupted()  # runs of a server that has died since (another server may share the file)
 scope = st.segmented_control("Show", ["This project", "All my projects"], default="This project", key="runs_scope")
@@ -109,11 +112,11 @@ def _open_in_editor(run: dict) -> None:
     if model is not None:
         st.session_state[WEIGHTS] = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
         st.session_state[WEIGHTS_FROM] = run["id"]
-        state.flash("success", f"Opened run {run['id'][:6]} in the editor as a new project, with its trained "
-                               "weights: training, freezing and export start from them.")
+        flash("success", f"Opened run {run['id'][:6]} in the editor as a new project, with its trained "
+                         "weights: training, freezing and export start from them.")
     else:
-        state.flash("warning", f"Opened run {run['id'][:6]} in the editor as a new project. Its trained model was "
-                               "not saved (the run did not finish), so the layers start untrained.")
+        flash("warning", f"Opened run {run['id'][:6]} in the editor as a new project. Its trained model was "
+                         "not saved (the run did not finish), so the layers start untrained.")
 
 
 def _number(v) -> str:

@@ -4,7 +4,10 @@ import streamlit as st
 
 from builder.train.settings import memory_problem
 from components import state
+from components.build_cache import build_result
 from components.data_panel import current_dataset, data_problem, render_compat
+from components.messages import flash
+from components.navigation import ensure_navigation
 from components.network_view import render_network_view
 from components.runtime import rerun
 from components.search_panel import current_search, render_search
@@ -25,7 +28,7 @@ from components.training_panel import (
     stored_snapshot,
 )
 
-state.ensure_navigation()
+ensure_navigation()
 
 graph = state.get_graph()
 ds = current_dataset(graph)
@@ -44,7 +47,7 @@ if ds is None:
 st.markdown(f"**Data:** {md_escape(ds.name)} ({ds.task}, input {' x '.join(map(str, ds.input_shape))}, "
             f"{len(ds.x_train):,} training samples)")
 
-result = state.build_result()
+result = build_result()
 fits = result.model is not None
 if not fits:
     first = next(iter(result.errors or result.issues), None)
@@ -123,7 +126,7 @@ with freeze_box:
     elif clicked and not active:
         node = graph.node(clicked)
         state.commit(graph.set_trainable(clicked, not node.trainable))
-        state.flash("info", f"{clicked} is now {'trainable' if not node.trainable else 'frozen'}.")
+        flash("info", f"{clicked} is now {'trainable' if not node.trainable else 'frozen'}.")
         rerun()
     elif clicked:
         st.warning("Wait for training to end before freezing layers.")

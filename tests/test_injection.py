@@ -703,13 +703,13 @@ def test_rename_and_project_name_errors_quote_what_was_typed_literally():
 def test_flash_messages_and_the_data_page_show_hostile_names_literally():
     import time
 
-    from components import state
+    from components import messages
     from tests.test_app_build import use_data
 
     at = run_app()
     name = "<img src=x onerror=window.__pwned=1> **f** [l](javascript:1).json"
-    at.session_state[state.FLASH] = [("error", f"{name} cannot be opened: bad. Your project is unchanged.",
-                                      time.monotonic())]
+    at.session_state[messages.FLASH] = [("error", f"{name} cannot be opened: bad. Your project is unchanged.",
+                                         time.monotonic())]
     at.run()
     assert_literal(next(e.value for e in at.error if "cannot be opened" in e.value), name)
     at.switch_page("pages/data.py").run()
