@@ -77,18 +77,24 @@ def canvas_ids(page) -> list[str]:
     return sorted(n.get_attribute("data-id") for n in page.locator(".react-flow__node-layer").all())
 
 
-# Whether a script run is under way or asked for, as Streamlit's own browser tests read it (the running-man
-# status widget is not drawn with the toolbar in "minimal" mode), and whether anything is drawn stale.
+# Whether the app is busy: a script run under way or asked for, as Streamlit's own browser tests read it (the
+# running-man status widget is not drawn with the toolbar in "minimal" mode), anything drawn stale, or the canvas's
+# view moving (it fits itself after an edit, in an animation: a click then lands beside what was aimed at).
 BUSY_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     const state = app ? app.getAttribute('data-test-script-state') : 'initial';
-    return state !== 'notRunning' || document.querySelector('[data-stale="true"]') !== null;
+    const view = [...document.querySelectorAll('*')].map((e) => e.shadowRoot?.querySelector('.react-flow__viewport'))
+        .find(Boolean);
+    const transform = view ? view.style.transform : '';
+    const moved = transform !== window.__lcLastView;
+    window.__lcLastView = transform;
+    return state !== 'notRunning' || document.querySelector('[data-stale="true"]') !== null || moved;
 }"""
 
 
 def settle(page) -> None:
-    """Waits until the app is idle: no script run under way or asked for, nothing drawn stale, for half a second
-    (a run the canvas or a timer asks for follows the last one within that)."""
+    """Waits until the app is idle: no script run under way or asked for, nothing drawn stale, the canvas's view
+    still, for half a second (a run the canvas or a timer asks for follows the last one within that)."""
     quiet = 0
     for _ in range(300):
         page.wait_for_timeout(100)
