@@ -52,6 +52,7 @@ def test_train_digits_click_a_confusion_cell_then_draw_a_digit(page, server):
     expect(page.get_by_text("conv2d (Conv2D): 8 × 8 × 16", exact=False).first).to_be_visible()
     grids = page.locator('[data-testid="stImage"] img')
     expect(grids.first).to_be_visible()
+    settle(page)  # every layer drawn
     assert grids.count() >= 4
     widest = max(g.bounding_box()["width"] for g in grids.all())
     assert widest > 300  # a grid of 16 maps side by side, not a single thumbnail
