@@ -8,7 +8,7 @@ from builder.kerasenv import preload_in_background
 from components import state
 from components.canvas import first_paint
 from components.canvas import painted as canvas_painted
-from components.messages import take_flashes
+from components.messages import show_flashes
 from components.navigation import app_run
 from components.owner import keep_browser_key
 from components.runtime import keep_keras_session, rerun
@@ -48,13 +48,12 @@ if page.title != "Build" or not first_paint():
     render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
     with st.sidebar:
         keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
-# Messages go in a slot that is always there, whether or not it holds any: an element that moves (a message
-# above it came or went) is drawn anew by the browser, which loses a click on it, its scroll and its open state.
-messages = st.container()
-for kind, text in take_flashes():
-    getattr(messages, kind)(md_escape(text))
+show_flashes(md_escape)
+# The read-only notice sits in a slot that is always there: an element that moves (something above it came or went)
+# is drawn anew by the browser, which loses a click on it, its scroll and its open state.
+slot = st.container()
 if state.read_only() and page.title != "Projects":
-    notice = messages.container(horizontal=True, vertical_alignment="center")
+    notice = slot.container(horizontal=True, vertical_alignment="center")
     notice.info(state.READ_ONLY_MESSAGE, icon=":material/visibility:", width="stretch")
     if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
         state.save_copy()

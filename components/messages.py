@@ -1,26 +1,33 @@
-"""Flash messages: what an action says, shown at the top of the page for a while, across reruns.
+"""Flash messages: what an action says, shown as a toast in the page's top-right corner.
 
-app.py draws them (`take_flashes`) in a slot that is always there; anything in the app says one with `flash`.
+Anything in the app says one with `flash`; app.py shows them (`show_flashes`). A toast lies over the page: a message
+that came or went never moves what is below it (a button that jumps as a message above it goes loses the click
+aimed at it).
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-FLASH = "lc_flash"  # session: [(kind, text, time.monotonic())]
-FLASH_SECONDS = 15
+FLASH = "lc_flash"  # session: [(kind, text)] not shown yet
+ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
+         "error": ":material/error:"}
 
 
 def flash(kind: str, text: str) -> None:
-    """A message shown at the top of the page for a while, across reruns (the canvas causes some)."""
-    st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic()))
+    """A message for the next time the page is drawn (the action's own run often ends in a rerun)."""
+    st.session_state.setdefault(FLASH, []).append((kind, text))
 
 
-def take_flashes() -> list[tuple[str, str]]:
-    """The messages still to show (younger than FLASH_SECONDS)."""
-    now = time.monotonic()
-    live = [f for f in st.session_state.get(FLASH, []) if now - f[2] < FLASH_SECONDS]
-    st.session_state[FLASH] = live
-    return [(kind, text) for kind, text, _ in live]
+def show_flashes(escape) -> list[tuple[str, str]]:
+    """Shows the messages not shown yet, each once, as a toast (`escape` makes the text plain); returns them.
+
+    An error stays until it is closed; the others for ten seconds. A message leaves the queue only once its toast
+    is sent: a run that a click stops at the toast shows it in the next run."""
+    shown = []
+    while st.session_state.get(FLASH):
+        kind, text = st.session_state[FLASH][0]
+        st.toast(escape(text), icon=ICONS.get(kind), duration="infinite" if kind == "error" else "long")
+        st.session_state[FLASH] = st.session_state[FLASH][1:]
+        shown.append((kind, text))
+    return shown

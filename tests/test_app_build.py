@@ -164,7 +164,7 @@ def test_share_link_opens_the_graph_and_a_broken_one_says_so():
     assert at.session_state[state.GRAPH].name == "lenet5"
     assert metric(at, "Total params") == "61,706"  # 156 + 2,416 + 48,120 + 10,164 + 850
     bad = run_app({"g": "1AAAA-not-a-graph"})
-    assert any("share link cannot be opened" in m for m in messages(bad.error))
+    assert any("share link cannot be opened" in m for m in messages(bad.toast))
     assert bad.session_state[state.GRAPH].name == "iris_mlp"
 
 

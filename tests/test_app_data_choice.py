@@ -252,7 +252,7 @@ def test_someone_elses_trained_project_is_shown_as_it_is_and_clicking_everything
                     bob = run_app({"project": pid}, browser=bob.session_state["lc_owner_key"])
                     page(bob, path)
         assert dump_of(pid) == before, path
-    assert not any("Changed" in m for m in messages(bob.success))  # nothing claims a change that did not happen
+    assert not any("Changed" in m for m in messages(bob.toast) + messages(bob.success))  # nothing claims a change that did not happen
     # Bob's own copy: Alice's data choice comes along (built-in data is everyone's).
     page(bob, "pages/build.py")
     ok(bob.button(key="save_copy").click().run())

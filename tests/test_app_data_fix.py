@@ -53,7 +53,7 @@ def test_apply_to_the_model_fixes_the_input_and_the_output_and_undo_reverts_each
     assert graph.node("output").params == original.node("output").params  # only what the message said
     assert not any("expects (4,)" in e for e in texts(at.error))
     assert fix_keys(at) == [CLASSES_FIX]
-    assert any("Changed Input 'input': shape [4] → [64]" in s for s in texts(at.success)), texts(at.success)
+    assert any("Changed Input 'input': shape [4] → [64]" in s for s in texts(at.toast)), texts(at.toast)
     assert at.session_state[state.UNDO][-1].to_dict() == original.to_dict()
 
     ok(at.button(key=CLASSES_FIX).click().run())
@@ -62,7 +62,7 @@ def test_apply_to_the_model_fixes_the_input_and_the_output_and_undo_reverts_each
     assert graph.node("input").params["shape"] == [64]
     assert not at.error and fix_keys(at) == []
     assert any("The model fits this data" in s for s in texts(at.success))
-    assert any("Changed Dense 'output': units 3 → 10" in s for s in texts(at.success))
+    assert any("Changed Dense 'output': units 3 → 10" in s for s in texts(at.toast))
     assert len(at.session_state[state.UNDO]) == 2  # one step per click
 
     # The Build page's Undo reverts one click at a time. (Its toolbar waits for TensorFlow, which the app loads in

@@ -76,4 +76,4 @@ def test_digits_into_mobilenet_v2_with_random_weights(monkeypatch):
     assert set(weights) <= set(group.nodes) and len(weights) == 104
     info = state.get_store().project_info(at.session_state[state.PROJECT])
     assert info["weights_file"] and info["weights_file"].endswith(".keras")
-    assert any("New project from MobileNetV2" in m for m in messages(at.success))
+    assert any("New project from MobileNetV2" in m for m in messages(at.toast))
