@@ -41,6 +41,7 @@ def _free_port() -> int:
 def start_server(*app_args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     """Starts `streamlit run app.py` on a free port; returns (process, base url)."""
     port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)  # a fresh checkout has none (bench/ starts servers outside the test session)
     log = open(ARTIFACTS / f"server-{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
