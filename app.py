@@ -13,7 +13,6 @@ from components.navigation import app_run
 from components.owner import keep_browser_key
 from components.runtime import keep_keras_session, rerun
 from components.sidebar import render_sidebar
-from components.text import md_escape
 
 
 @st.cache_resource
@@ -48,9 +47,10 @@ if page.title != "Build" or not first_paint():
     render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
     with st.sidebar:
         keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
-show_flashes(md_escape)
-# The read-only notice sits in a slot that is always there: an element that moves (something above it came or went)
-# is drawn anew by the browser, which loses a click on it, its scroll and its open state.
+show_flashes()
+# The read-only notice goes into a container that every run draws at this place, notice or not. The page below then
+# keeps its place in the element tree whether the notice shows or not: an element whose place changes is drawn anew
+# by the browser, which loses a click on it, its scroll and its open state.
 slot = st.container()
 if state.read_only() and page.title != "Projects":
     notice = slot.container(horizontal=True, vertical_alignment="center")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.text import md_escape
+
 FLASH = "lc_flash"  # session: [(kind, text)] not shown yet
 ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
          "error": ":material/error:"}
@@ -19,15 +21,12 @@ def flash(kind: str, text: str) -> None:
     st.session_state.setdefault(FLASH, []).append((kind, text))
 
 
-def show_flashes(escape) -> list[tuple[str, str]]:
-    """Shows the messages not shown yet, each once, as a toast (`escape` makes the text plain); returns them.
+def show_flashes() -> None:
+    """Shows the messages not shown yet, each once, as a toast, in plain text (no Markdown from a user's names).
 
     An error stays until it is closed; the others for ten seconds. A message leaves the queue only once its toast
     is sent: a run that a click stops at the toast shows it in the next run."""
-    shown = []
     while st.session_state.get(FLASH):
         kind, text = st.session_state[FLASH][0]
-        st.toast(escape(text), icon=ICONS.get(kind), duration="infinite" if kind == "error" else "long")
+        st.toast(md_escape(text), icon=ICONS.get(kind), duration="infinite" if kind == "error" else "long")
         st.session_state[FLASH] = st.session_state[FLASH][1:]
-        shown.append((kind, text))
-    return shown

@@ -77,7 +77,8 @@ def rerun() -> NoReturn:
     plain `st.rerun()` folds its own request into it, and Streamlit keeps the page of the newer request
     (`ScriptRequests._request_rerun_locked`): the click on the link would be lost. Writing an element first is
     a yield point: a request that is waiting stops this run there and runs as the browser sent it (the empty
-    element is then never sent).
+    element is then never sent). With no request waiting, the empty element is sent (it draws nothing) and the
+    rerun follows.
     """
     import streamlit as st
 

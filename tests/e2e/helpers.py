@@ -84,8 +84,14 @@ def canvas_ids(page) -> list[str]:
 BUSY_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     const state = app ? app.getAttribute('data-test-script-state') : 'initial';
-    const view = [...document.querySelectorAll('*')].map((e) => e.shadowRoot?.querySelector('.react-flow__viewport'))
-        .find(Boolean);
+    // The canvas lives in a shadow root: find its host once (a full search of the page each poll costs the
+    // browser time the app's own run needs), and again only when it was drawn anew.
+    let host = window.__lcCanvasHost;
+    if (!host || !host.isConnected) {
+        host = [...document.querySelectorAll('*')].find((e) => e.shadowRoot?.querySelector('.react-flow__viewport'));
+        window.__lcCanvasHost = host;
+    }
+    const view = host ? host.shadowRoot.querySelector('.react-flow__viewport') : null;
     const transform = view ? view.style.transform : '';
     const moved = transform !== window.__lcLastView;
     window.__lcLastView = transform;
