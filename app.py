@@ -1,9 +1,9 @@
 """LayerCanvas: design Keras models visually. Run: streamlit run app.py"""
 
-import os
 
 import streamlit as st
 
+from builder.config import number
 from builder.kerasenv import preload_in_background
 from components import state
 from components.canvas import first_paint
@@ -13,12 +13,13 @@ from components.navigation import app_run
 from components.owner import keep_browser_key
 from components.runtime import keep_keras_session, rerun
 from components.sidebar import render_sidebar
+from components.state import database_guard
 
 
 @st.cache_resource
 def _preload():
     """TensorFlow loads in the background once per process, while the first page paints."""
-    if os.environ.get("LAYERCANVAS_PRELOAD", "1") != "0":
+    if number("LAYERCANVAS_PRELOAD"):
         return preload_in_background()
     return None
 
@@ -29,36 +30,42 @@ st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
 st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}"
         "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}"
         "[data-testid='stMetricValue']{font-size:1.6rem}</style>")
-state.init_project()
-state.keep_project_in_url()
-page = st.navigation([
-    st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
-    st.Page("pages/pretrained.py", title="Pretrained", icon=":material/model_training:"),
-    st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-    st.Page("pages/export.py", title="Export", icon=":material/download:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
-])
-if not state.has_project() and page.title != "Projects":
-    st.switch_page("pages/projects.py")  # the URL named a project that is not there: pick one
-if page.title != "Build" or not first_paint():
-    render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
-    with st.sidebar:
-        keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
-show_flashes()
-# The read-only notice goes into a container that every run draws at this place, notice or not. The page below then
-# keeps its place in the element tree whether the notice shows or not: an element whose place changes is drawn anew
-# by the browser, which loses a click on it, its scroll and its open state.
-slot = st.container()
-if state.read_only() and page.title != "Projects":
-    notice = slot.container(horizontal=True, vertical_alignment="center")
-    notice.info(state.READ_ONLY_MESSAGE, icon=":material/visibility:", width="stretch")
-    if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
-        state.save_copy()
-        rerun()
-with app_run():
-    page.run()
-if page.title != "Build" or canvas_painted():
-    _preload()  # after the canvas's first paint: importing TensorFlow competes with it for the CPU
+with database_guard():
+    state.init_project()
+    state.keep_project_in_url()
+    page = st.navigation([
+        st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
+        st.Page("pages/pretrained.py", title="Pretrained", icon=":material/model_training:"),
+        st.Page("pages/build.py", title="Build", icon=":material/schema:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+        st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+        st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+        st.Page("pages/export.py", title="Export", icon=":material/download:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    ])
+    if not state.has_project() and page.title != "Projects":
+        st.switch_page("pages/projects.py")  # the URL named a project that is not there: pick one
+    if page.title != "Build" or not first_paint():
+        render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
+        with st.sidebar:
+            keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early
+    show_flashes()
+    # The read-only notice goes into a container that every run draws at this place, notice or not. The page below then
+    # keeps its place in the element tree whether the notice shows or not: an element whose place changes is drawn anew
+    # by the browser, which loses a click on it, its scroll and its open state.
+    slot = st.container()
+    if state.read_only() and page.title != "Projects":
+        notice = slot.container(horizontal=True, vertical_alignment="center")
+        notice.info(state.READ_ONLY_MESSAGE, icon=":material/visibility:", width="stretch")
+        if notice.button("Save a copy", type="primary", icon=":material/content_copy:", key="save_copy"):
+            state.save_copy()
+            rerun()
+    try:
+        with app_run():
+            page.run()
+    finally:  # also after a page that stopped early: an edit the database did not take says so
+        if state.unsaved():
+            with slot:
+                state.render_unsaved()
+    if page.title != "Build" or canvas_painted():
+        _preload()  # after the canvas's first paint: importing TensorFlow competes with it for the CPU

@@ -1,31 +1,42 @@
-"""SQLite store: projects (autosave), training runs and their metrics.
+"""The store: projects (autosave), training runs and their metrics, in SQLite or PostgreSQL.
 
-One `Store` per database file, shared by every thread of the app (Streamlit
-runs each session in its own threads). It holds one connection behind a
-lock; writes take the database lock up front (`BEGIN IMMEDIATE`), and WAL
-mode with a busy timeout lets another process (the CLI, a second server)
-use the same file. Every public method is one transaction: it happens
-entirely or not at all.
+One schema for both, in SQLAlchemy Core: the tables below, and the migration steps (`MIGRATIONS`) that bring any
+database to them, run through Alembic's operations so the same step works on either. `LAYERCANVAS_DB` picks the
+database: a file path (SQLite, the default `data/layercanvas.db`) or a `postgresql://` URL, which several app servers
+can share.
 
-Ids are checked against `ID_RE` before any use, so text from a URL never
-reaches SQL or a path unchecked. Times are seconds since the epoch (UTC).
+One `Store` per database, shared by every thread of the app (Streamlit runs each session in its own threads); it
+keeps a pool of connections. Every public method is one transaction: it happens entirely or not at all. On SQLite,
+writes take the database lock up front (`BEGIN IMMEDIATE`), and WAL mode with a busy timeout lets another process
+(the CLI, a second server on the same host) use the same file. On PostgreSQL, the pool checks a connection before
+each use (pre-ping), so a restarted server costs no error.
+
+Ids are checked against `ID_RE` before any use, so text from a URL never reaches SQL or a path unchecked. Times are
+seconds since the epoch (UTC).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pathlib
 import re
 import secrets
 import socket
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from typing import Any, Self
 
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from builder.config import text
 from builder.model.graph import Graph, GraphError
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")  # used with fullmatch: "$" would let "id\n" through
@@ -34,77 +45,175 @@ ACTIVE_STATUSES = ("queued", "compiling", "running")
 FINAL_STATUSES = ("stopped", "finished", "failed", "interrupted")
 INTERRUPTED_MESSAGE = "the server stopped while this run was active"
 BUSY_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: how long one connection attempt waits for the server
 
-# Migrations, in order: index i brings the schema from version i to i + 1.
-# Append only; never edit a step that has shipped.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE IF NOT EXISTS projects (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            graph TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS projects_updated ON projects (updated_at)",
-        """CREATE TABLE IF NOT EXISTS runs (
-            id TEXT PRIMARY KEY,
-            project_id TEXT,
-            name TEXT NOT NULL,
-            graph TEXT NOT NULL,
-            settings TEXT NOT NULL,
-            dataset TEXT NOT NULL,
-            status TEXT NOT NULL,
-            message TEXT,
-            final_metrics TEXT,
-            artifact_path TEXT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS runs_project ON runs (project_id, created_at)",
-        "CREATE INDEX IF NOT EXISTS runs_status ON runs (status)",
-        """CREATE TABLE IF NOT EXISTS epochs (
-            run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-            epoch INTEGER NOT NULL,
-            metrics TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            PRIMARY KEY (run_id, epoch)
-        )""",
-    ),
-    # 2: which process runs each run ("host/pid/start time"), so a server marks only
-    # the runs of processes that are gone, not those of another live server on the file.
-    ("ALTER TABLE runs ADD COLUMN owner TEXT",),
-    # 3: whose projects and runs (`owner_key`: "user:<login>" or "key:<browser key>"; NULL for those made
-    # before, claimed by the first who opens them), soft deletion (undo), and what the projects list previews.
-    (
-        "ALTER TABLE projects ADD COLUMN owner_key TEXT",
-        "ALTER TABLE projects ADD COLUMN deleted_at REAL",
-        "ALTER TABLE projects ADD COLUMN purge_runs INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE projects ADD COLUMN layers INTEGER",
-        "ALTER TABLE projects ADD COLUMN params INTEGER",
-        "ALTER TABLE projects ADD COLUMN weights_run TEXT",
-        "ALTER TABLE projects ADD COLUMN weights_file TEXT",
-        "ALTER TABLE runs ADD COLUMN owner_key TEXT",
-        "CREATE INDEX IF NOT EXISTS projects_owner ON projects (owner_key, updated_at)",
-        "CREATE INDEX IF NOT EXISTS runs_owner_key ON runs (owner_key, created_at)",
-    ),
-    # 4: the project's data choice (builder.data.datachoice as JSON; NULL: the one its graph carries), written only when
-    # the user chooses; who uploaded which data file (kept beside the database under its sha1); and a run's
-    # figures that are not metrics (samples per second), for showing it after a restart.
-    (
-        "ALTER TABLE projects ADD COLUMN data TEXT",
-        "ALTER TABLE runs ADD COLUMN stats TEXT",
-        """CREATE TABLE IF NOT EXISTS uploads (
-            id TEXT NOT NULL,
-            owner_key TEXT NOT NULL,
-            file_name TEXT NOT NULL,
-            format TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            created_at REAL NOT NULL,
-            PRIMARY KEY (id, owner_key)
-        )""",
-    ),
-]
+# -- the schema, as it is now ------------------------------------------------------------------------------------
+# Times are doubles (PostgreSQL's REAL is 4 bytes: seconds since 1970 would lose their minutes).
+metadata = sa.MetaData()
+projects = sa.Table(
+    "projects", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("graph", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("owner_key", sa.Text),
+    sa.Column("deleted_at", sa.Double),
+    sa.Column("purge_runs", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("layers", sa.Integer),
+    sa.Column("params", sa.BigInteger),
+    sa.Column("weights_run", sa.Text),
+    sa.Column("weights_file", sa.Text),
+    sa.Column("data", sa.Text),
+)
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("project_id", sa.Text),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("graph", sa.Text, nullable=False),
+    sa.Column("settings", sa.Text, nullable=False),
+    sa.Column("dataset", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("final_metrics", sa.Text),
+    sa.Column("artifact_path", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("owner", sa.Text),
+    sa.Column("owner_key", sa.Text),
+    sa.Column("stats", sa.Text),
+    sa.Column("backend", sa.Text),
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("started_at", sa.Double),
+    sa.Column("stop_at", sa.Double),
+    sa.Column("heartbeat_at", sa.Double),
+    sa.Column("progress", sa.Text),
+    sa.Column("result", sa.Text),
+)
+epochs = sa.Table(
+    "epochs", metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.PrimaryKeyConstraint("run_id", "epoch"),
+)
+uploads = sa.Table(
+    "uploads", metadata,
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("owner_key", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.PrimaryKeyConstraint("id", "owner_key"),
+)
+services = sa.Table(
+    "services", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("info", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+schema_version_table = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
+
+
+# -- migrations: step i brings the schema from version i to i + 1. Append only; never edit a step that has shipped.
+# (Versions 1 to 4 shipped as SQLite SQL text; tests/store_history.py keeps that text, and the tests check that
+# these steps make the same tables.)
+def _v1(op) -> None:
+    op.create_table(
+        "projects",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("graph", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("updated_at", sa.Double, nullable=False),
+    )
+    op.create_index("projects_updated", "projects", ["updated_at"])
+    op.create_table(
+        "runs",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("project_id", sa.Text),
+        *(sa.Column(c, sa.Text, nullable=False) for c in ("name", "graph", "settings", "dataset", "status")),
+        sa.Column("message", sa.Text),
+        sa.Column("final_metrics", sa.Text),
+        sa.Column("artifact_path", sa.Text),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("updated_at", sa.Double, nullable=False),
+    )
+    op.create_index("runs_project", "runs", ["project_id", "created_at"])
+    op.create_index("runs_status", "runs", ["status"])
+    op.create_table(
+        "epochs",
+        sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("epoch", sa.Integer, nullable=False),
+        sa.Column("metrics", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "epoch"),
+    )
+
+
+def _v2(op) -> None:
+    """Which process runs each run ("host/pid/start time"), so a server marks only the runs of processes that are
+    gone, not those of another live server on the same database."""
+    op.add_column("runs", sa.Column("owner", sa.Text))
+
+
+def _v3(op) -> None:
+    """Whose projects and runs (`owner_key`: "user:<login>" or "key:<browser key>"; NULL for those made before,
+    claimed by the first who opens them), soft deletion (undo), and what the projects list previews."""
+    op.add_column("projects", sa.Column("owner_key", sa.Text))
+    op.add_column("projects", sa.Column("deleted_at", sa.Double))
+    op.add_column("projects", sa.Column("purge_runs", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("projects", sa.Column("layers", sa.Integer))
+    op.add_column("projects", sa.Column("params", sa.BigInteger))
+    op.add_column("projects", sa.Column("weights_run", sa.Text))
+    op.add_column("projects", sa.Column("weights_file", sa.Text))
+    op.add_column("runs", sa.Column("owner_key", sa.Text))
+    op.create_index("projects_owner", "projects", ["owner_key", "updated_at"])
+    op.create_index("runs_owner_key", "runs", ["owner_key", "created_at"])
+
+
+def _v4(op) -> None:
+    """The project's data choice (builder.data.datachoice as JSON; NULL: the one its graph carries), who uploaded
+    which data file (kept under its sha1), and a run's figures that are not metrics (samples per second)."""
+    op.add_column("projects", sa.Column("data", sa.Text))
+    op.add_column("runs", sa.Column("stats", sa.Text))
+    op.create_table(
+        "uploads",
+        sa.Column("id", sa.Text, nullable=False),
+        sa.Column("owner_key", sa.Text, nullable=False),
+        sa.Column("file_name", sa.Text, nullable=False),
+        sa.Column("format", sa.Text, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.PrimaryKeyConstraint("id", "owner_key"),
+    )
+
+
+def _v5(op) -> None:
+    """Runs that any process may run, watch and stop: where a run trains (`backend`: NULL in this process, "ray" a
+    Ray task), which dispatcher took it from the queue, when it started, when Stop was pressed, the worker's last
+    sign of life, its live progress (JSON: batch, speed, sampled batch metrics) and its result (test metrics,
+    confusion matrix, predictions); and the services that report on themselves (the Ray cluster's size)."""
+    op.add_column("runs", sa.Column("backend", sa.Text))
+    op.add_column("runs", sa.Column("claimed_by", sa.Text))
+    op.add_column("runs", sa.Column("started_at", sa.Double))
+    op.add_column("runs", sa.Column("stop_at", sa.Double))
+    op.add_column("runs", sa.Column("heartbeat_at", sa.Double))
+    op.add_column("runs", sa.Column("progress", sa.Text))
+    op.add_column("runs", sa.Column("result", sa.Text))
+    op.create_table(
+        "services",
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("info", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.Double, nullable=False),
+    )
+    op.create_index("runs_queue", "runs", ["backend", "status", "created_at"])
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -112,24 +221,35 @@ class StoreError(Exception):
     """A store operation that cannot be done (bad id, bad value, database problem)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database does not answer (a server that is down or restarting, a file that stays locked): the same
+    call may work a moment later."""
+
+
+class LimitError(StoreError):
+    """Someone has as many runs queued or running as one person may."""
+
+
 class DamagedStoreError(StoreError):
     """The database file is damaged (not a database, or it fails SQLite's integrity check)."""
 
 
-def open_or_set_aside(path: str | os.PathLike | None = None) -> tuple[Store, str | None]:
-    """Opens the store at `path`; a damaged file is renamed (kept for rescue, never overwritten) and a new one
-    started.
+def open_or_set_aside(location: str | os.PathLike | None = None) -> tuple[Store, str | None]:
+    """Opens the store at `location`; a damaged SQLite file is renamed (kept for rescue, never overwritten) and a
+    new one started.
 
     Returns:
         (the store, None) or (a new store, a message saying what was set aside where).
 
     Raises:
-        StoreError: The file cannot be opened for another reason (a newer schema, no permission).
+        StoreError: The database cannot be opened for another reason (a newer schema, no permission, a server
+            that does not answer, a malformed LAYERCANVAS_DB).
     """
-    path = pathlib.Path(path) if path is not None else default_path()
+    location = default_location() if location is None else location
     try:
-        return Store(path), None
+        return Store(location), None
     except DamagedStoreError as e:
+        path = pathlib.Path(location)
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
         try:
             path.rename(aside)
@@ -143,12 +263,42 @@ def open_or_set_aside(path: str | os.PathLike | None = None) -> tuple[Store, str
                              "new one started: projects and runs saved before are in that file.")
 
 
+def default_location() -> str | pathlib.Path:
+    """`$LAYERCANVAS_DB` (a file path, or a database URL as text), or `data/layercanvas.db` in the repository."""
+    env = text("LAYERCANVAS_DB")
+    if env and is_url(env):
+        return env
+    return pathlib.Path(env) if env else pathlib.Path(__file__).resolve().parents[1] / "data" / "layercanvas.db"
+
+
 def default_path() -> pathlib.Path:
-    """`$LAYERCANVAS_DB`, or `data/layercanvas.db` in the repository."""
-    env = os.environ.get("LAYERCANVAS_DB")
+    """The SQLite file the store uses by default (`$LAYERCANVAS_DB`, or `data/layercanvas.db` in the repository).
+
+    Raises:
+        StoreError: LAYERCANVAS_DB names a database server, not a file.
+    """
+    location = default_location()
+    if not isinstance(location, pathlib.Path):
+        raise StoreError("LAYERCANVAS_DB names a database server, not a file")
+    return location
+
+
+def is_url(location: Any) -> bool:
+    """Whether `location` is a database URL (`scheme://...`) rather than a file path."""
+    return isinstance(location, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", location) is not None
+
+
+def artifact_dir(*parts: str) -> pathlib.Path:
+    """Where files go that every app server must see: `$LAYERCANVAS_ARTIFACTS`, or else the SQLite file's folder
+    (`data/` by default); `parts` name a folder inside it ("runs", "uploads", "imports")."""
+    env = text("LAYERCANVAS_ARTIFACTS")
     if env:
-        return pathlib.Path(env)
-    return pathlib.Path(__file__).resolve().parents[1] / "data" / "layercanvas.db"
+        base = pathlib.Path(env)
+    else:
+        location = default_location()
+        base = location.parent if isinstance(location, pathlib.Path) else \
+            pathlib.Path(__file__).resolve().parents[1] / "data"
+    return base.joinpath(*parts)
 
 
 def process_owner(pid: int | None = None) -> str:
@@ -177,6 +327,11 @@ def owner_alive(owner: str | None) -> bool | None:
     pid = int(pid_text)
     if start:
         return _start_time(pid) == start
+    return pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (one that is not ours counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -214,57 +369,107 @@ def check_id(value: Any, what: str = "project id") -> str:
     return value
 
 
-class Store:
-    """Projects and training runs in one SQLite file; safe to share between threads.
+def _sqlite_engine(path: pathlib.Path) -> sa.Engine:
+    """A pool of connections to one SQLite file: WAL, a busy timeout, foreign keys, and transactions that LayerCanvas
+    begins itself (`BEGIN IMMEDIATE` for writes: they take the lock up front instead of failing to upgrade later)."""
+    engine = sa.create_engine(
+        sa.URL.create("sqlite+pysqlite", database=str(path)),
+        connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+        pool_size=8, max_overflow=32, pool_timeout=BUSY_TIMEOUT_S,
+    )
 
-    Args:
-        path: The database file; created with its parent folders if missing.
-            Defaults to `default_path()`.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite begins no transaction of its own (see _begin)
+        for pragma in (f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}", "PRAGMA journal_mode = WAL",
+                       "PRAGMA synchronous = NORMAL",  # durable enough with WAL, much faster
+                       "PRAGMA foreign_keys = ON"):
+            dbapi_conn.execute(pragma)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("lc_write") else "BEGIN")
+
+    return engine
+
+
+def _server_engine(url: str) -> sa.Engine:
+    """A pool of connections to a PostgreSQL server, each checked before use (pre-ping: a server that restarted
+    costs no error).
 
     Raises:
-        StoreError: The file cannot be opened, is not a database, or was
-            written by a newer LayerCanvas.
+        StoreError: The URL is malformed or names another kind of database.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as e:
+        raise StoreError(f"LAYERCANVAS_DB is not a valid database URL ({_one_line(e)}): use a file path or "
+                         "postgresql://user:password@host/database") from None
+    if parsed.get_backend_name() != "postgresql":
+        raise StoreError(f"LAYERCANVAS_DB names a {parsed.get_backend_name()!r} database: use a file path (SQLite) "
+                         "or a postgresql:// URL")
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 (SQLAlchemy's default would be psycopg2)
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=32, pool_timeout=BUSY_TIMEOUT_S,
+                                connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    except (sa.exc.ArgumentError, ImportError, ValueError) as e:
+        raise StoreError(f"LAYERCANVAS_DB cannot be used: {_one_line(e)}") from None
+
+
+class Store:
+    """Projects and training runs in one database; safe to share between threads.
+
+    Args:
+        location: A SQLite file (created with its parent folders if missing), or a `postgresql://` URL.
+            Defaults to `default_location()` (LAYERCANVAS_DB).
+
+    Raises:
+        StoreError: The database cannot be opened, is not a database, does not answer, or was written by a newer
+            LayerCanvas.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = pathlib.Path(path) if path is not None else default_path()
+    def __init__(self, location: str | os.PathLike | None = None):
+        location = default_location() if location is None else location
         self.owner = process_owner()  # recorded with each run this store creates
-        self._lock = threading.RLock()
+        self._engine: sa.Engine | None = None
+        if is_url(location):
+            self.path: pathlib.Path | None = None
+            self._engine = _server_engine(str(location))
+            self.where = self._engine.url.render_as_string(hide_password=True)
+        else:
+            self.path = pathlib.Path(location)
+            self.where = str(self.path)
+        self.dialect = "sqlite" if self.path is not None else "postgresql"
+        self._insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: transactions are explicit (see _tx), so writes
-            # can take the lock up front instead of failing to upgrade later.
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            check = self._conn.execute("PRAGMA quick_check").fetchone()
-            if check is None or check[0] != "ok":
-                raise DamagedStoreError(f"{self.path.name} fails the integrity check: {check and check[0]}")
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._engine = _sqlite_engine(self.path)
+                with self._tx(write=False) as conn:
+                    check = conn.exec_driver_sql("PRAGMA quick_check").fetchone()
+                if check is None or check[0] != "ok":
+                    raise DamagedStoreError(f"{self.path.name} fails the integrity check: {check and check[0]}")
             self._migrate()
         except StoreError:
             self.close()
             raise
-        except sqlite3.DatabaseError as e:
-            self.close()
-            text = _one_line(e)
-            if "not a database" in text or "malformed" in text or "corrupt" in text:
-                raise DamagedStoreError(f"{self.path.name} is not a readable database: {text}") from None
-            raise StoreError(f"cannot open the database {self.path}: {text}") from None
         except OSError as e:
             self.close()
-            raise StoreError(f"cannot open the database {self.path}: {_one_line(e)}") from None
+            raise StoreError(f"cannot open the database {self.where}: {_one_line(e)}") from None
 
     # -- plumbing ---------------------------------------------------------
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            raise StoreError("the store is closed")
+        return self._engine
+
     def close(self) -> None:
-        """Closes the connection; later calls raise StoreError."""
-        with self._lock:
-            conn, self._conn = getattr(self, "_conn", None), None
-            if conn is not None:
-                conn.close()
+        """Closes every connection; later calls raise StoreError."""
+        engine, self._engine = getattr(self, "_engine", None), None
+        if engine is not None:
+            engine.dispose()
 
     def __enter__(self) -> Self:
         return self
@@ -272,48 +477,58 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError("the store is closed")
-        return self._conn
-
     @contextlib.contextmanager
-    def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _tx(self, write: bool = True) -> Iterator[sa.Connection]:
         """One transaction: committed at the end, rolled back on any exception."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.Error as e:
-                raise StoreError(f"the database {self.path} is not available: {_one_line(e)}") from None
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as e:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise StoreError(f"database error in {self.path}: {_one_line(e)}") from None
-                raise
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(lc_write=write)
+                with conn.begin():
+                    yield conn
+        except sa.exc.SQLAlchemyError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: sa.exc.SQLAlchemyError) -> StoreError:
+        """What went wrong, as a StoreError that says where: StoreUnavailable when the database does not answer."""
+        orig = getattr(e, "orig", None)
+        text_ = _one_line(orig if orig is not None else e)
+        if isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, sqlite3.OperationalError) and (
+                "not a database" in text_ or "malformed" in text_ or "corrupt" in text_):
+            return DamagedStoreError(f"{self.path.name if self.path else self.where} is not a readable database: "
+                                     f"{text_}")
+        if isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)) and (
+                self.dialect == "postgresql" or "locked" in text_ or "unable to open" in text_):
+            return StoreUnavailable(f"the database {self.where} does not answer (LAYERCANVAS_DB): {text_}")
+        return StoreError(f"database error in {self.where}: {text_}")
 
     def _migrate(self) -> None:
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
         with self._tx() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            current = row[0] or 0
+            schema_version_table.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar() or 0
             if current > SCHEMA_VERSION:
                 raise StoreError(
-                    f"the database {self.path} has schema version {current}, made by a newer LayerCanvas; "
+                    f"the database {self.where} has schema version {current}, made by a newer LayerCanvas; "
                     f"this one reads up to {SCHEMA_VERSION}"
                 )
-            for version in range(current, SCHEMA_VERSION):
-                for sql in MIGRATIONS[version]:
-                    conn.execute(sql)
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+            if current < SCHEMA_VERSION:
+                op = Operations(MigrationContext.configure(conn))
+                for version in range(current, SCHEMA_VERSION):
+                    MIGRATIONS[version](op)
+                    conn.execute(schema_version_table.insert().values(version=version + 1))
 
     def schema_version(self) -> int:
         with self._tx(write=False) as conn:
-            return conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            return conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
+
+    def _upsert(self, table: sa.Table, values: dict, keys: list[str], update: list[str] | None) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET the `update` columns (None: DO NOTHING), in this dialect."""
+        stmt = self._insert(table).values(**values)
+        if update is None:
+            return stmt.on_conflict_do_nothing(index_elements=keys)
+        return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
 
     # -- projects ---------------------------------------------------------
     def save_project(self, project_id: str, graph: Graph, owner: str | None = None, params: int | None = None) -> None:
@@ -326,19 +541,16 @@ class Store:
             params: Its parameter total, for the projects list (None: not known for this graph).
         """
         check_id(project_id)
-        text = _graph_json(graph)
+        text_ = _graph_json(graph)
         owner = _owner(owner)
         if params is not None and (not isinstance(params, int) or isinstance(params, bool) or params < 0):
             raise StoreError(f"params must be a whole number >= 0, got {params!r}")
         now = time.time()
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO projects (id, name, graph, created_at, updated_at, owner_key, layers, params) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, graph = excluded.graph, "
-                "updated_at = excluded.updated_at, layers = excluded.layers, params = excluded.params",
-                (project_id, str(graph.name), text, now, now, owner, len(graph.nodes), params),
-            )
+            conn.execute(self._upsert(
+                projects, {"id": project_id, "name": str(graph.name), "graph": text_, "created_at": now,
+                           "updated_at": now, "owner_key": owner, "layers": len(graph.nodes), "params": params},
+                ["id"], ["name", "graph", "updated_at", "layers", "params"]))
 
     def set_project_params(self, project_id: str, params: int) -> None:
         """Records the parameter total of the project's current graph (the app counts it when it builds)."""
@@ -346,31 +558,28 @@ class Store:
         if not isinstance(params, int) or isinstance(params, bool) or params < 0:
             raise StoreError(f"params must be a whole number >= 0, got {params!r}")
         with self._tx() as conn:
-            conn.execute("UPDATE projects SET params = ? WHERE id = ?", (params, project_id))
+            conn.execute(projects.update().where(projects.c.id == project_id).values(params=params))
 
     def load_project(self, project_id: str) -> Graph | None:
         """A project's graph; None if there is none, it was deleted, or it no longer parses."""
         check_id(project_id)
         with self._tx(write=False) as conn:
-            row = conn.execute(
-                "SELECT graph FROM projects WHERE id = ? AND deleted_at IS NULL", (project_id,)
-            ).fetchone()
-        return None if row is None else _parse_graph(row[0])
+            text_ = conn.execute(sa.select(projects.c.graph).where(
+                projects.c.id == project_id, projects.c.deleted_at.is_(None))).scalar()
+        return None if text_ is None else _parse_graph(text_)
 
     def project_info(self, project_id: str) -> dict | None:
         """`{"id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file",
         "data"}` (`data`: the data choice as a dict, or None), or None."""
         check_id(project_id)
-        keys = ("id", "name", "owner", "created_at", "updated_at", "deleted_at", "weights_run", "weights_file",
-                "data")
+        p = projects.c
         with self._tx(write=False) as conn:
-            row = conn.execute(
-                "SELECT id, name, owner_key, created_at, updated_at, deleted_at, weights_run, weights_file, data "
-                "FROM projects WHERE id = ?", (project_id,)
-            ).fetchone()
+            row = conn.execute(sa.select(
+                p.id, p.name, p.owner_key.label("owner"), p.created_at, p.updated_at, p.deleted_at, p.weights_run,
+                p.weights_file, p.data).where(p.id == project_id)).mappings().first()
         if row is None:
             return None
-        info = dict(zip(keys, row, strict=False))
+        info = dict(row)
         info["data"] = _json_dict(info["data"])
         return info
 
@@ -378,8 +587,8 @@ class Store:
         """The project's data choice (a dict, see builder.data.datachoice), or None when none was chosen for it."""
         check_id(project_id)
         with self._tx(write=False) as conn:
-            row = conn.execute("SELECT data FROM projects WHERE id = ?", (project_id,)).fetchone()
-        return None if row is None else _json_dict(row[0])
+            text_ = conn.execute(sa.select(projects.c.data).where(projects.c.id == project_id)).scalar()
+        return _json_dict(text_)
 
     def set_project_data(self, project_id: str, data: dict | None, owner: str | None = None) -> bool:
         """Records the project's data choice (only `owner`'s project, when given).
@@ -390,11 +599,11 @@ class Store:
         check_id(project_id)
         if data is not None and not isinstance(data, dict):
             raise StoreError(f"the data choice must be a dict, got {type(data).__name__}")
-        text = None if data is None else _to_json(data, "the data choice")
-        mine, args = _owned(owner)
+        text_ = None if data is None else _to_json(data, "the data choice")
         with self._tx() as conn:
-            return conn.execute(f"UPDATE projects SET data = ? WHERE id = ? AND deleted_at IS NULL{mine}",
-                                (text, project_id, *args)).rowcount > 0
+            return conn.execute(projects.update().where(
+                projects.c.id == project_id, projects.c.deleted_at.is_(None), *_owned(owner)
+            ).values(data=text_)).rowcount > 0
 
     def add_upload(self, digest: str, owner: str, file_name: str, fmt: str, size: int) -> None:
         """Records that `owner` uploaded the data file `digest` (its sha1): they may use it in their projects."""
@@ -404,19 +613,18 @@ class Store:
         if owner is None:
             raise StoreError("an upload needs an owner")
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO uploads (id, owner_key, file_name, format, size, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id, owner_key) DO UPDATE SET file_name = excluded.file_name",
-                (digest, owner, str(file_name)[:200], str(fmt)[:10], int(size), time.time()),
-            )
+            conn.execute(self._upsert(
+                uploads, {"id": digest, "owner_key": owner, "file_name": str(file_name)[:200], "format": str(fmt)[:10],
+                          "size": int(size), "created_at": time.time()},
+                ["id", "owner_key"], ["file_name"]))
 
     def owns_upload(self, digest: str, owner: str | None) -> bool:
         """Whether `owner` uploaded the data file `digest` (so their projects may read it)."""
         if owner is None or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{40}", digest):
             return False
         with self._tx(write=False) as conn:
-            return conn.execute("SELECT 1 FROM uploads WHERE id = ? AND owner_key = ?",
-                                (digest, _owner(owner))).fetchone() is not None
+            return conn.execute(sa.select(uploads.c.id).where(
+                uploads.c.id == digest, uploads.c.owner_key == _owner(owner))).first() is not None
 
     def claim_project(self, project_id: str, owner: str) -> bool:
         """Gives a project without an owner (made before owners existed) to `owner`.
@@ -427,24 +635,26 @@ class Store:
         check_id(project_id)
         owner = _owner(owner)
         with self._tx() as conn:
-            if conn.execute(
-                "UPDATE projects SET owner_key = ? WHERE id = ? AND owner_key IS NULL", (owner, project_id)
-            ).rowcount:
-                conn.execute("UPDATE runs SET owner_key = ? WHERE project_id = ? AND owner_key IS NULL",
-                             (owner, project_id))  # its runs from before owners come along
-            row = conn.execute("SELECT owner_key FROM projects WHERE id = ?", (project_id,)).fetchone()
-        return row is not None and row[0] == owner
+            if conn.execute(projects.update().where(
+                    projects.c.id == project_id, projects.c.owner_key.is_(None)).values(owner_key=owner)).rowcount:
+                conn.execute(runs.update().where(  # its runs from before owners come along
+                    runs.c.project_id == project_id, runs.c.owner_key.is_(None)).values(owner_key=owner))
+            now = conn.execute(sa.select(projects.c.owner_key).where(projects.c.id == project_id)).first()
+        return now is not None and now[0] == owner
 
     def transfer_owner(self, old: str, new: str) -> int:
         """Moves every project and run of `old` to `new` (a browser that turned out to have a key already)."""
         old, new = _owner(old), _owner(new)
+        u = uploads.c
         with self._tx() as conn:
-            n = conn.execute("UPDATE projects SET owner_key = ? WHERE owner_key = ?", (new, old)).rowcount
-            conn.execute("UPDATE runs SET owner_key = ? WHERE owner_key = ?", (new, old))
-            conn.execute("INSERT INTO uploads (id, owner_key, file_name, format, size, created_at) "
-                         "SELECT id, ?, file_name, format, size, created_at FROM uploads WHERE owner_key = ? "
-                         "ON CONFLICT (id, owner_key) DO NOTHING", (new, old))
-            conn.execute("DELETE FROM uploads WHERE owner_key = ?", (old,))
+            n = conn.execute(projects.update().where(projects.c.owner_key == old).values(owner_key=new)).rowcount
+            conn.execute(runs.update().where(runs.c.owner_key == old).values(owner_key=new))
+            copy = self._insert(uploads).from_select(
+                ["id", "owner_key", "file_name", "format", "size", "created_at"],
+                sa.select(u.id, sa.literal(new, sa.Text), u.file_name, u.format, u.size, u.created_at)
+                .where(u.owner_key == old))
+            conn.execute(copy.on_conflict_do_nothing(index_elements=["id", "owner_key"]))
+            conn.execute(uploads.delete().where(u.owner_key == old))
         return n
 
     def list_projects(self, limit: int = 50, owner: str | None = None, search: str | None = None,
@@ -462,32 +672,32 @@ class Store:
             accuracy of the project's runs, else their lowest test loss, as `{"accuracy": x}` / `{"loss": x}`,
             or None.
         """
-        where, args = ["p.deleted_at IS NULL"], []
+        p = projects.c
+        where = [p.deleted_at.is_(None)]
         if owner is not None:
-            where.append("p.owner_key = ?")
-            args.append(_owner(owner))
+            where.append(p.owner_key == _owner(owner))
         if unowned:
-            where.append("p.owner_key IS NULL")
+            where.append(p.owner_key.is_(None))
         if search:
-            where.append("instr(lower(p.name), lower(?)) > 0")
-            args.append(str(search)[:200])
+            where.append(p.name.icontains(str(search)[:200], autoescape=True))
+        count = sa.select(sa.func.count()).where(runs.c.project_id == p.id).scalar_subquery()
         with self._tx(write=False) as conn:
             rows = conn.execute(
-                "SELECT p.id, p.name, p.updated_at, p.layers, p.params, "
-                "(SELECT COUNT(*) FROM runs r WHERE r.project_id = p.id), "
-                "(SELECT MAX(json_extract(r.final_metrics, '$.accuracy')) FROM runs r "
-                " WHERE r.project_id = p.id AND json_valid(r.final_metrics)), "
-                "(SELECT MIN(json_extract(r.final_metrics, '$.loss')) FROM runs r "
-                " WHERE r.project_id = p.id AND json_valid(r.final_metrics)) "
-                f"FROM projects p WHERE {' AND '.join(where)} ORDER BY p.updated_at DESC, p.rowid DESC LIMIT ?",
-                (*args, _limit(limit)),
-            ).fetchall()
+                sa.select(p.id, p.name, p.updated_at, p.layers, p.params, count.label("runs"))
+                .where(*where).order_by(p.updated_at.desc(), p.created_at.desc(), p.id).limit(_limit(limit))
+            ).mappings().all()
+            scores: dict[str, list] = {}
+            if rows:
+                for pid, metrics in conn.execute(sa.select(runs.c.project_id, runs.c.final_metrics).where(
+                        runs.c.project_id.in_([r["id"] for r in rows]), runs.c.final_metrics.is_not(None))):
+                    scores.setdefault(pid, []).append(_json_dict(metrics))
         out = []
-        for pid, name, updated, layers, params, runs, acc, loss in rows:
-            best = {"accuracy": acc} if isinstance(acc, (int, float)) else \
-                {"loss": loss} if isinstance(loss, (int, float)) else None
-            out.append({"id": pid, "name": name, "updated_at": updated, "layers": layers, "params": params,
-                        "runs": runs, "best": best})
+        for row in rows:
+            found = scores.get(row["id"], [])
+            acc = [m["accuracy"] for m in found if m and _finite(m.get("accuracy"))]
+            loss = [m["loss"] for m in found if m and _finite(m.get("loss"))]
+            best = {"accuracy": max(acc)} if acc else {"loss": min(loss)} if loss else None
+            out.append({**row, "best": best})
         return out
 
     def rename_project(self, project_id: str, name: str, owner: str | None = None) -> Graph:
@@ -500,22 +710,18 @@ class Store:
             StoreError: No such project (of that owner), or the name is not valid.
         """
         check_id(project_id)
-        mine, args = _owned(owner)
         with self._tx() as conn:
-            row = conn.execute(
-                f"SELECT graph FROM projects WHERE id = ? AND deleted_at IS NULL{mine}", (project_id, *args)
-            ).fetchone()
-            graph = None if row is None else _parse_graph(row[0])
+            text_ = conn.execute(sa.select(projects.c.graph).where(
+                projects.c.id == project_id, projects.c.deleted_at.is_(None), *_owned(owner))).scalar()
+            graph = None if text_ is None else _parse_graph(text_)
             if graph is None:
                 raise StoreError(f"there is no project {project_id!r}")
             try:
                 graph = graph.set_name(name)
             except GraphError as e:
                 raise StoreError(str(e)) from None
-            conn.execute(
-                "UPDATE projects SET name = ?, graph = ?, updated_at = ? WHERE id = ?",
-                (graph.name, _graph_json(graph), time.time(), project_id),
-            )
+            conn.execute(projects.update().where(projects.c.id == project_id).values(
+                name=graph.name, graph=_graph_json(graph), updated_at=time.time()))
         return graph
 
     def duplicate_project(self, project_id: str, owner: str | None, name: str | None = None) -> str:
@@ -525,11 +731,10 @@ class Store:
             The new project's id.
         """
         check_id(project_id)
+        p = projects.c
         with self._tx(write=False) as conn:
-            row = conn.execute(
-                "SELECT graph, params, weights_run, weights_file, data FROM projects WHERE id = ? "
-                "AND deleted_at IS NULL", (project_id,),
-            ).fetchone()
+            row = conn.execute(sa.select(p.graph, p.params, p.weights_run, p.weights_file, p.data).where(
+                p.id == project_id, p.deleted_at.is_(None))).first()
         graph = None if row is None else _parse_graph(row[0])
         if graph is None:
             raise StoreError(f"there is no project {project_id!r}")
@@ -554,8 +759,8 @@ class Store:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise StoreError(f"the weights file must be a path, got {type(path).__name__}")
         with self._tx() as conn:
-            conn.execute("UPDATE projects SET weights_file = ? WHERE id = ?",
-                         (None if path is None else os.fspath(path), project_id))
+            conn.execute(projects.update().where(projects.c.id == project_id).values(
+                weights_file=None if path is None else os.fspath(path)))
 
     def set_weights_run(self, project_id: str, run_id: str | None) -> None:
         """The run whose trained model gives the project its starting weights (a run opened in the editor)."""
@@ -563,7 +768,7 @@ class Store:
         if run_id is not None:
             check_id(run_id, "run id")
         with self._tx() as conn:
-            conn.execute("UPDATE projects SET weights_run = ? WHERE id = ?", (run_id, project_id))
+            conn.execute(projects.update().where(projects.c.id == project_id).values(weights_run=run_id))
 
     def delete_project(self, project_id: str, delete_runs: bool = False, owner: str | None = None) -> bool:
         """Deletes a project, undoably until `purge_deleted` runs: `restore_project` brings it back.
@@ -578,23 +783,19 @@ class Store:
             Whether there was such a project (not deleted already).
         """
         check_id(project_id)
-        mine, args = _owned(owner)
         with self._tx() as conn:
-            return conn.execute(
-                f"UPDATE projects SET deleted_at = ?, purge_runs = ? WHERE id = ? AND deleted_at IS NULL{mine}",
-                (time.time(), int(bool(delete_runs)), project_id, *args),
-            ).rowcount > 0
+            return conn.execute(projects.update().where(
+                projects.c.id == project_id, projects.c.deleted_at.is_(None), *_owned(owner)
+            ).values(deleted_at=time.time(), purge_runs=int(bool(delete_runs)))).rowcount > 0
 
     def restore_project(self, project_id: str, owner: str | None = None) -> bool:
         """Undoes `delete_project` (before the purge); only `owner`'s, when given. Returns whether there was a
         deleted project to restore."""
         check_id(project_id)
-        mine, args = _owned(owner)
         with self._tx() as conn:
-            return conn.execute(
-                f"UPDATE projects SET deleted_at = NULL, purge_runs = 0 WHERE id = ? AND deleted_at IS NOT NULL{mine}",
-                (project_id, *args),
-            ).rowcount > 0
+            return conn.execute(projects.update().where(
+                projects.c.id == project_id, projects.c.deleted_at.is_not(None), *_owned(owner)
+            ).values(deleted_at=None, purge_runs=0)).rowcount > 0
 
     def purge_deleted(self, older_than_s: float = 0.0) -> int:
         """Removes projects deleted more than `older_than_s` seconds ago for good, with their runs and the
@@ -604,23 +805,21 @@ class Store:
             How many projects were removed.
         """
         cutoff = time.time() - float(older_than_s)
+        p = projects.c
         with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT id, purge_runs, weights_file FROM projects WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
-                (cutoff,),
-            ).fetchall()
+            rows = conn.execute(sa.select(p.id, p.purge_runs, p.weights_file).where(
+                p.deleted_at.is_not(None), p.deleted_at <= cutoff)).all()
             files = []
             for pid, purge, weights_file in rows:
-                if weights_file and not conn.execute(
-                    "SELECT 1 FROM projects WHERE weights_file = ? AND id != ? AND "
-                    "(deleted_at IS NULL OR deleted_at > ?)", (weights_file, pid, cutoff)
-                ).fetchone():
+                if weights_file and conn.execute(sa.select(p.id).where(
+                        p.weights_file == weights_file, p.id != pid,
+                        sa.or_(p.deleted_at.is_(None), p.deleted_at > cutoff))).first() is None:
                     files.append(weights_file)
                 if purge:
-                    files += [f for (f,) in conn.execute(
-                        "SELECT artifact_path FROM runs WHERE project_id = ? AND artifact_path IS NOT NULL", (pid,))]
-                    conn.execute("DELETE FROM runs WHERE project_id = ?", (pid,))
-                conn.execute("DELETE FROM projects WHERE id = ?", (pid,))
+                    files += conn.execute(sa.select(runs.c.artifact_path).where(
+                        runs.c.project_id == pid, runs.c.artifact_path.is_not(None))).scalars().all()
+                    conn.execute(runs.delete().where(runs.c.project_id == pid))
+                conn.execute(projects.delete().where(p.id == pid))
         for f in files:  # after the commit: a failed transaction keeps its files
             with contextlib.suppress(OSError):
                 pathlib.Path(f).unlink()
@@ -628,7 +827,7 @@ class Store:
 
     # -- runs -------------------------------------------------------------
     def create_run(self, project_id: str | None, graph: Graph, settings: dict, dataset: str,
-                   owner: str | None = None) -> str:
+                   owner: str | None = None, backend: str | None = None, limit: int | None = None) -> str:
         """Records a new run, status `queued`.
 
         Args:
@@ -637,9 +836,15 @@ class Store:
             settings: Training settings (epochs, batch size, ...), JSON-able.
             dataset: The dataset name or description.
             owner: Whose run it is (see `list_projects`); None from the command line.
+            backend: Where it trains: None in this process (its job object), "ray" as a Ray task that a dispatcher
+                takes from the queue in the store (`claim_next`).
+            limit: At most this many runs of `owner` queued or running at once, counted in the same transaction.
 
         Returns:
             The new run id.
+
+        Raises:
+            LimitError: `owner` has `limit` runs queued or running already.
         """
         if project_id is not None:
             check_id(project_id)
@@ -649,14 +854,28 @@ class Store:
             raise StoreError(f"the dataset must be text, got {type(dataset).__name__}")
         owner = _owner(owner)
         run_id = secrets.token_urlsafe(12)
-        text, settings_text, now = _graph_json(graph), _to_json(settings, "run settings"), time.time()
+        text_, settings_text, now = _graph_json(graph), _to_json(settings, "run settings"), time.time()
+        if backend not in (None, "ray"):
+            raise StoreError(f"invalid backend {str(backend)[:20]!r}: use 'ray' or None")
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO runs (id, project_id, name, graph, settings, dataset, status, created_at, updated_at, "
-                "owner, owner_key) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (run_id, project_id, str(graph.name), text, settings_text, dataset, now, now, self.owner, owner),
-            )
+            if limit is not None and owner is not None:
+                self._lock_owner(conn, owner)
+                active = conn.execute(sa.select(sa.func.count()).where(
+                    runs.c.owner_key == owner, runs.c.status.in_(ACTIVE_STATUSES))).scalar()
+                if active >= limit:
+                    raise LimitError(f"you have {active} runs queued or running, the most one person may have at once "
+                                     f"on this server: wait for one to end, or stop one")
+            conn.execute(runs.insert().values(
+                id=run_id, project_id=project_id, name=str(graph.name), graph=text_, settings=settings_text,
+                dataset=dataset, status="queued", created_at=now, updated_at=now, owner=self.owner, owner_key=owner,
+                backend=backend))
         return run_id
+
+    def _lock_owner(self, conn: sa.Connection, owner: str) -> None:
+        """Serializes this transaction with every other one that counts `owner`'s runs (SQLite's BEGIN IMMEDIATE
+        does already; PostgreSQL takes a transaction lock keyed by the owner)."""
+        if self.dialect == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(owner.encode()))))
 
     def set_run_status(self, run_id: str, status: str, message: str | None = None) -> None:
         """Moves a run to `status` (one of RUN_STATUSES), with an optional message.
@@ -666,8 +885,11 @@ class Store:
         """
         check_id(run_id, "run id")
         _check_status(status, RUN_STATUSES)
+        values = {"status": status, "message": _message(message)}
+        if status == "running":  # the first batch: the wait in line and the compiling are over
+            values["started_at"] = sa.func.coalesce(runs.c.started_at, time.time())
         with self._tx() as conn:
-            self._update_run(conn, run_id, "status = ?, message = ?", (status, _message(message)))
+            self._update_run(conn, run_id, **values)
 
     def add_epoch(self, run_id: str, epoch: int, metrics: dict) -> None:
         """Records one epoch's metrics (again for the same epoch: replaces it)."""
@@ -676,13 +898,11 @@ class Store:
             raise StoreError(f"the epoch must be a whole number >= 0, got {epoch!r}")
         if not isinstance(metrics, dict):
             raise StoreError(f"epoch metrics must be a dict, got {type(metrics).__name__}")
-        text, now = _to_json(metrics, "epoch metrics"), time.time()
+        text_, now = _to_json(metrics, "epoch metrics"), time.time()
         with self._tx() as conn:
-            self._update_run(conn, run_id, "", ())  # raises for an unknown run
-            conn.execute(
-                "INSERT OR REPLACE INTO epochs (run_id, epoch, metrics, created_at) VALUES (?, ?, ?, ?)",
-                (run_id, epoch, text, now),
-            )
+            self._update_run(conn, run_id)  # raises for an unknown run
+            conn.execute(self._upsert(epochs, {"run_id": run_id, "epoch": epoch, "metrics": text_, "created_at": now},
+                                      ["run_id", "epoch"], ["metrics", "created_at"]))
 
     def finish_run(
         self, run_id: str, status: str, final_metrics: dict | None, artifact_path: str | None = None,
@@ -699,14 +919,12 @@ class Store:
             raise StoreError(f"the artifact path must be text, got {type(artifact_path).__name__}")
         if stats is not None and not isinstance(stats, dict):
             raise StoreError(f"run stats must be a dict, got {type(stats).__name__}")
-        metrics_text = None if final_metrics is None else _to_json(final_metrics, "final metrics")
-        stats_text = None if stats is None else _to_json(stats, "run stats")
-        path_text = None if artifact_path is None else os.fspath(artifact_path)
         with self._tx() as conn:
             self._update_run(
-                conn, run_id, "status = ?, message = ?, final_metrics = ?, artifact_path = ?, stats = ?",
-                (status, _message(message), metrics_text, path_text, stats_text),
-            )
+                conn, run_id, status=status, message=_message(message),
+                final_metrics=None if final_metrics is None else _to_json(final_metrics, "final metrics"),
+                artifact_path=None if artifact_path is None else os.fspath(artifact_path),
+                stats=None if stats is None else _to_json(stats, "run stats"))
 
     def get_run(self, run_id: str) -> dict | None:
         """Everything about a run, or None if there is no such run.
@@ -719,79 +937,215 @@ class Store:
         """
         check_id(run_id, "run id")
         with self._tx(write=False) as conn:
-            row = conn.execute(f"SELECT {_RUN_COLUMNS}, graph FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = conn.execute(sa.select(*_RUN_COLUMNS, runs.c.graph, runs.c.progress, runs.c.result)
+                               .where(runs.c.id == run_id)).mappings().first()
             if row is None:
                 return None
-            epochs = conn.execute(
-                "SELECT epoch, metrics FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
-            ).fetchall()
-        run = _run_row(row[:-1])
-        run["graph"] = _parse_graph(row[-1])
-        run["epochs"] = [{"epoch": e, "metrics": _from_json(m) or {}} for e, m in epochs]
+            found = conn.execute(sa.select(epochs.c.epoch, epochs.c.metrics).where(epochs.c.run_id == run_id)
+                                 .order_by(epochs.c.epoch)).all()
+        run = _run_row(row)
+        run["graph"] = _parse_graph(row["graph"])
+        run["progress"], run["result"] = _json_dict(row["progress"]), _json_dict(row["result"])
+        run["epochs"] = [{"epoch": e, "metrics": _from_json(m) or {}} for e, m in found]
         return run
 
     def list_runs(self, project_id: str | None = None, limit: int = 100, owner: str | None = None) -> list[dict]:
         """Runs, newest first, without graphs and epochs (see `get_run`): of one project and/or one owner
         (None: any)."""
-        clauses, args = [], []
+        where = []
         if project_id is not None:
-            clauses.append("project_id = ?")
-            args.append(check_id(project_id))
+            where.append(runs.c.project_id == check_id(project_id))
         if owner is not None:
-            clauses.append("owner_key = ?")
-            args.append(_owner(owner))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            where.append(runs.c.owner_key == _owner(owner))
         with self._tx(write=False) as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (*args, _limit(limit, 10_000)),
-            ).fetchall()
+            rows = conn.execute(sa.select(*_RUN_COLUMNS).where(*where)
+                                .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+                                .limit(_limit(limit, 10_000))).mappings().all()
         return [_run_row(r) for r in rows]
 
     def mark_interrupted(self) -> int:
         """Every run left queued, compiling or running by a process that is gone is
         marked interrupted (called at server start and before runs are listed).
 
-        Runs of live processes (this one, another server on the same file) are left
+        Runs of live processes (this one, another server on the same database) are left
         alone, and so are those of other hosts, which cannot be checked.
 
         Returns:
             How many runs were marked.
         """
-        marks = ", ".join("?" * len(ACTIVE_STATUSES))
+        active = sa.and_(runs.c.status.in_(ACTIVE_STATUSES), runs.c.backend.is_(None))  # Ray runs: `fail_lost`
         with self._tx(write=False) as conn:  # most calls find nothing: no write lock for them
-            rows = conn.execute(f"SELECT id, owner FROM runs WHERE status IN ({marks})", ACTIVE_STATUSES).fetchall()
-        gone = [run_id for run_id, owner in rows if owner != self.owner and owner_alive(owner) is False]
+            found = conn.execute(sa.select(runs.c.id, runs.c.owner).where(active)).all()
+        gone = [run_id for run_id, owner in found if owner != self.owner and owner_alive(owner) is False]
         if not gone:
             return 0
         with self._tx() as conn:
-            now = time.time()
-            for run_id in gone:
-                conn.execute(
-                    f"UPDATE runs SET status = 'interrupted', message = ?, updated_at = ? "
-                    f"WHERE id = ? AND status IN ({marks})",
-                    (INTERRUPTED_MESSAGE, now, run_id, *ACTIVE_STATUSES),
-                )
-            return len(gone)
+            conn.execute(runs.update().where(runs.c.id.in_(gone), active).values(
+                status="interrupted", message=INTERRUPTED_MESSAGE, updated_at=time.time()))
+        return len(gone)
 
-    def _update_run(self, conn: sqlite3.Connection, run_id: str, assignments: str, args: tuple) -> None:
-        sets = f"{assignments}, updated_at = ?" if assignments else "updated_at = ?"
-        cur = conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*args, time.time(), run_id))
-        if cur.rowcount == 0:
+    # -- runs that any process can follow and stop, and the queue of Ray runs -------------------------------------
+    def publish_progress(self, run_id: str, progress: dict) -> bool:
+        """A running job's live progress (JSON-able: batch, speed, sampled batch metrics...) and sign of life, for
+        every server's Train page.
+
+        Returns:
+            Whether Stop was pressed for the run (on any server: `request_stop`).
+        """
+        check_id(run_id, "run id")
+        text_ = _to_json(progress, "the progress")
+        with self._tx() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(progress=text_, heartbeat_at=time.time()))
+            return conn.execute(sa.select(runs.c.stop_at).where(runs.c.id == run_id)).scalar() is not None
+
+    def request_stop(self, run_id: str, owner: str | None = None) -> bool:
+        """Stop pressed: the process that trains the run ends it at the next batch, keeping the model. A Ray run that
+        no dispatcher has taken yet ends at once. Only `owner`'s run, when given.
+
+        Returns:
+            Whether an active run was asked to stop.
+        """
+        check_id(run_id, "run id")
+        mine = () if owner is None else (runs.c.owner_key == _owner(owner),)
+        now = time.time()
+        with self._tx() as conn:
+            asked = conn.execute(runs.update().where(
+                runs.c.id == run_id, runs.c.status.in_(ACTIVE_STATUSES), runs.c.stop_at.is_(None), *mine
+            ).values(stop_at=now)).rowcount > 0
+            if asked:
+                conn.execute(runs.update().where(
+                    runs.c.id == run_id, runs.c.status == "queued", runs.c.backend == "ray",
+                    runs.c.claimed_by.is_(None)
+                ).values(status="stopped", message="Stopped while waiting in line.", updated_at=now))
+        return asked
+
+    def stop_requested(self, run_id: str) -> float | None:
+        """When Stop was pressed for the run (seconds since the epoch), or None."""
+        check_id(run_id, "run id")
+        with self._tx(write=False) as conn:
+            return conn.execute(sa.select(runs.c.stop_at).where(runs.c.id == run_id)).scalar()
+
+    def set_run_result(self, run_id: str, result: dict | None) -> None:
+        """The run's result as its page shows it (test metrics, confusion matrix, predictions): JSON-able."""
+        check_id(run_id, "run id")
+        text_ = None if result is None else _to_json(result, "the result")
+        with self._tx() as conn:
+            self._update_run(conn, run_id, result=text_)
+
+    def claim_next(self, claimer: str, skip: Callable[[dict], bool] | None = None) -> dict | None:
+        """Takes the next Ray run from the queue for `claimer` (a dispatcher), in fair order: the oldest run of the
+        owner with the fewest runs under way, so one person's ten runs do not hold up everybody else. Atomic: two
+        dispatchers never take the same run.
+
+        Args:
+            skip: Runs to leave in the queue this time (those that need more than the cluster has free).
+
+        Returns:
+            The run (as `get_run`), or None when no run waits.
+        """
+        for run_id in self.fair_order():
+            run = self.get_run(run_id)
+            if run is None or (skip is not None and skip(run)):
+                continue
+            with self._tx() as conn:
+                if conn.execute(runs.update().where(
+                        runs.c.id == run_id, runs.c.status == "queued", runs.c.claimed_by.is_(None)
+                ).values(claimed_by=claimer, heartbeat_at=time.time())).rowcount:
+                    run["claimed_by"] = claimer
+                    return run
+        return None
+
+    def fair_order(self) -> list[str]:
+        """The Ray runs waiting in line (no dispatcher took them yet), in the order they will be taken."""
+        q = runs.c
+        taken = sa.or_(q.status.in_(("compiling", "running")), sa.and_(q.status == "queued", q.claimed_by.is_not(None)))
+        with self._tx(write=False) as conn:
+            waiting = conn.execute(sa.select(q.id, q.owner_key).where(
+                q.backend == "ray", q.status == "queued", q.claimed_by.is_(None)).order_by(q.created_at, q.id)).all()
+            busy = dict(conn.execute(sa.select(q.owner_key, sa.func.count()).where(q.backend == "ray", taken)
+                                     .group_by(q.owner_key)).all())
+        order, left = [], list(waiting)
+        while left:  # each turn: the first waiting run of the owner with the fewest runs under way
+            best = min(range(len(left)), key=lambda i: (busy.get(left[i][1], 0), i))
+            run_id, who = left.pop(best)
+            order.append(run_id)
+            busy[who] = busy.get(who, 0) + 1
+        return order
+
+    def ray_runs_under_way(self) -> int:
+        """Ray runs that a dispatcher took and that have not ended."""
+        with self._tx(write=False) as conn:
+            return conn.execute(sa.select(sa.func.count()).where(
+                runs.c.backend == "ray", runs.c.status.in_(ACTIVE_STATUSES), runs.c.claimed_by.is_not(None))).scalar()
+
+    def run_seconds(self, backend: str | None = "ray", last: int = 20) -> list[float]:
+        """How long the latest finished runs took from their first batch to their end (for a wait estimate)."""
+        q = runs.c
+        with self._tx(write=False) as conn:
+            rows = conn.execute(sa.select(q.started_at, q.updated_at).where(
+                q.backend == backend if backend else q.backend.is_(None), q.status.in_(("finished", "stopped")),
+                q.started_at.is_not(None)).order_by(q.updated_at.desc()).limit(last)).all()
+        return [max(0.0, end - start) for start, end in rows]
+
+    def fail_lost(self, older_than_s: float, message: str) -> list[str]:
+        """Ray runs under way whose worker gave no sign of life for `older_than_s` seconds (a lost node, a killed
+        dispatcher) are marked failed with `message`. Returns their ids."""
+        q = runs.c
+        cutoff = time.time() - older_than_s
+        lost = sa.and_(q.backend == "ray", q.status.in_(ACTIVE_STATUSES), q.claimed_by.is_not(None),
+                       q.heartbeat_at < cutoff)
+        with self._tx(write=False) as conn:
+            found = conn.execute(sa.select(q.id).where(lost)).scalars().all()
+        if found:
+            with self._tx() as conn:
+                conn.execute(runs.update().where(q.id.in_(found), lost).values(
+                    status="failed", message=_message(message), updated_at=time.time()))
+        return list(found)
+
+    def end_run_if_active(self, run_id: str, status: str, message: str) -> bool:
+        """Ends a run that is still queued or under way (its worker died, or was ended by force); a run that ended
+        meanwhile keeps its own end. Returns whether it was ended here."""
+        check_id(run_id, "run id")
+        _check_status(status, FINAL_STATUSES)
+        with self._tx() as conn:
+            return conn.execute(runs.update().where(runs.c.id == run_id, runs.c.status.in_(ACTIVE_STATUSES)).values(
+                status=status, message=_message(message), updated_at=time.time())).rowcount > 0
+
+    def set_service(self, name: str, info: dict) -> None:
+        """What a service (the Ray dispatcher) says of itself, with the time: every server reads it."""
+        text_ = _to_json(info, "the service's report")
+        with self._tx() as conn:
+            conn.execute(self._upsert(services, {"name": str(name)[:100], "info": text_, "updated_at": time.time()},
+                                      ["name"], ["info", "updated_at"]))
+
+    def service(self, name: str) -> tuple[dict, float] | None:
+        """(what the service said, when) or None."""
+        with self._tx(write=False) as conn:
+            row = conn.execute(sa.select(services.c.info, services.c.updated_at).where(
+                services.c.name == str(name)[:100])).first()
+        return None if row is None else (_json_dict(row[0]) or {}, row[1])
+
+    def _update_run(self, conn: sa.Connection, run_id: str, **values: Any) -> None:
+        if conn.execute(runs.update().where(runs.c.id == run_id).values(**values, updated_at=time.time())
+                        ).rowcount == 0:
             raise StoreError(f"there is no run {run_id!r}")
 
 
-_RUN_COLUMNS = (
-    "id, project_id, name, settings, dataset, status, message, final_metrics, artifact_path, created_at, updated_at, "
-    "owner_key, stats"
-)
+_RUN_COLUMNS = tuple(runs.c[name] for name in (
+    "id", "project_id", "name", "settings", "dataset", "status", "message", "final_metrics", "artifact_path",
+    "created_at", "updated_at", "owner_key", "stats", "backend", "claimed_by", "started_at", "stop_at",
+    "heartbeat_at"))
 OWNER_RE = re.compile(r"(user|key):[^\x00-\x1f]{1,300}")
 
 
-def _owned(owner: Any) -> tuple[str, tuple]:
-    """The SQL condition (and its argument) that limits a change to `owner`'s projects; none for None."""
+def _owned(owner: Any) -> tuple:
+    """The condition that limits a change to `owner`'s projects (none for None)."""
     owner = _owner(owner)
-    return ("", ()) if owner is None else (" AND owner_key = ?", (owner,))
+    return () if owner is None else (projects.c.owner_key == owner,)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _owner(owner: Any) -> str | None:
@@ -803,9 +1157,8 @@ def _owner(owner: Any) -> str | None:
     return owner
 
 
-def _run_row(row: tuple) -> dict:
-    keys = [k.strip() for k in _RUN_COLUMNS.split(",")]
-    run = dict(zip(keys, row, strict=False))
+def _run_row(row) -> dict:
+    run = {c.name: row[c.name] for c in _RUN_COLUMNS}
     run["settings"] = _from_json(run["settings"]) or {}
     run["final_metrics"] = _from_json(run["final_metrics"])
     run["stats"] = _json_dict(run["stats"]) or {}

@@ -42,10 +42,10 @@ def load_shared(name: str) -> Dataset:
 
 
 def uploads_dir():
-    """Where uploaded data files are kept: beside the database (as imported models are)."""
-    from builder.store import default_path
+    """Where uploaded data files are kept: in the artifact folder every server sees (as imported models are)."""
+    from builder.store import artifact_dir
 
-    return default_path().parent / "uploads"
+    return artifact_dir("uploads")
 
 
 def project_choice(graph: Graph | None = None) -> DataChoice:

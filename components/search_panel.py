@@ -151,8 +151,14 @@ def start_search(graph: Graph, ds, settings, objective: str | None = None) -> Se
     if objective and spec is not None and spec.objective != objective:
         current = space.set_options(current, objective=objective)
         state.replace(current)
-    job = SearchJob(current, ds, settings, store=state.get_store(), project_id=state.project_id(),
-                    artifact_dir=artifact_dir(), owner=current_owner())
+    from components.data_panel import with_data
+    from components.training_panel import ensure_dispatcher, ray_address
+
+    remote = ray_address() is not None  # each trial a Ray task: its graph names the data for the worker
+    job = SearchJob(with_data(current) if remote else current, ds, settings, store=state.get_store(),
+                    project_id=state.project_id(), artifact_dir=artifact_dir(), owner=current_owner(), remote=remote)
+    if remote:
+        ensure_dispatcher()
     registry().submit(job)
     st.session_state[SEARCH] = job.id
     st.query_params["search"] = job.id

@@ -68,9 +68,9 @@ def keep_project_model(pid: str, ext: str, write, failed: str) -> None:
     import pathlib
     import tempfile
 
-    from builder.store import default_path
+    from builder.store import artifact_dir
 
-    folder = default_path().parent / "imports"
+    folder = artifact_dir("imports")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)

@@ -11,6 +11,8 @@ how a run reaches its page in components.navigation.
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from builder.model.graph import Graph
@@ -30,11 +32,12 @@ HISTORY = 100  # undo steps kept
 
 @st.cache_resource
 def _open_store():
-    """The process-wide store (SQLite; thread-safe) and what happened opening it. A damaged database file is set
-    aside and a new one started; runs left running by a dead server are marked interrupted."""
-    from builder.store import default_path, open_or_set_aside
+    """The process-wide store (SQLite or PostgreSQL, LAYERCANVAS_DB; thread-safe) and what happened opening it. A
+    damaged database file is set aside and a new one started; runs left running by a dead server are marked
+    interrupted."""
+    from builder.store import open_or_set_aside
 
-    store, note = open_or_set_aside(default_path())
+    store, note = open_or_set_aside()
     store.mark_interrupted()
     return store, note
 
@@ -243,10 +246,65 @@ def get_graph() -> Graph:
     return st.session_state[GRAPH]
 
 
+UNSAVED = "lc_unsaved"  # the project whose latest graph the database has not taken yet (it did not answer)
+UNSAVED_MESSAGE = ("Not saved yet: the project database does not answer. Your edits stay in this tab and are saved "
+                   "as soon as it answers.")
+
+
 def _save(graph: Graph) -> None:
+    """Saves the graph; when the database does not answer, the session keeps it and marks it "not saved yet"
+    (`render_unsaved` tries again every few seconds, and so does every next edit)."""
+    from builder.store import StoreUnavailable
+
     pid = st.session_state.get(PROJECT)
     if pid and not read_only():
-        get_store().save_project(pid, graph, current_owner(), params=_known_params(pid, graph))
+        try:
+            get_store().save_project(pid, graph, current_owner(), params=_known_params(pid, graph))
+        except StoreUnavailable:
+            st.session_state[UNSAVED] = pid
+        else:
+            st.session_state.pop(UNSAVED, None)
+
+
+def unsaved() -> bool:
+    """Whether this session's project has edits the database has not taken yet."""
+    pid = st.session_state.get(UNSAVED)
+    if pid is not None and pid != st.session_state.get(PROJECT):
+        st.session_state.pop(UNSAVED, None)  # another project was opened since
+        return False
+    return pid is not None
+
+
+def render_unsaved() -> None:
+    """The "not saved yet" notice, trying the save again every 3 seconds; once saved, the page is drawn again."""
+
+    @st.fragment(run_every=3.0)
+    def notice():
+        _save(get_graph())
+        if not unsaved():
+            from components.runtime import rerun
+
+            flash("success", "Saved: the project database answers again.")
+            rerun()
+        st.warning(UNSAVED_MESSAGE, icon=":material/cloud_off:")
+
+    notice()
+
+
+@contextlib.contextmanager
+def database_guard():
+    """app.py draws every page inside this: when the project database does not answer (or cannot be opened), the
+    page says so in one line that names LAYERCANVAS_DB, instead of a traceback; the session keeps its edits."""
+    from builder.store import StoreError
+
+    try:
+        yield
+    except StoreError as e:
+        from components.text import md_escape
+
+        text = str(e)
+        st.error(md_escape(text[0].upper() + text[1:] + "."), icon=":material/cloud_off:")
+        st.caption("Your edits in this tab are kept. The page tries again when you click anything, or reload it.")
 
 
 def _known_params(pid: str, graph: Graph) -> int | None:
@@ -267,8 +325,13 @@ def note_params(total: int) -> None:
     pid = st.session_state.get(PROJECT)
     graph = get_graph()
     if pid and not read_only() and _known_params(pid, graph) != total:
+        from builder.store import StoreUnavailable
+
         st.session_state[PARAMS_NOTED] = (pid, int(total), graph.nodes, graph.edges)
-        get_store().set_project_params(pid, int(total))
+        try:
+            get_store().set_project_params(pid, int(total))
+        except StoreUnavailable:
+            st.session_state.pop(PARAMS_NOTED, None)  # counted again, and saved, with the next build
 
 
 def commit(graph: Graph) -> None:

@@ -1,11 +1,15 @@
 """The Train page's parts: settings, Start/Stop, live progress and curves, results, freezing.
 
-Jobs run in `builder.train.job` threads that never touch streamlit; a
-fragment redraws the current job's progress every second while it trains.
-The run id is kept in the URL (`?run=...`), so a reload reattaches to it.
+Jobs run in `builder.train.job` threads that never touch streamlit, in this process or (LAYERCANVAS_RAY) as Ray
+tasks that a dispatcher process sends from the store's queue; a fragment redraws the current run's progress every
+second while it trains, from the job itself or, for a run this process does not hold (a Ray task, or a run started
+through another app server), from the store. The run id is kept in the URL (`?run=...`), so a reload reattaches
+to it.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import streamlit as st
@@ -45,10 +49,60 @@ def registry() -> JobRegistry:
     return JobRegistry()
 
 
-def artifact_dir() -> str:
-    from builder.store import default_path
+def ray_address() -> str | None:
+    """The Ray cluster runs train on (LAYERCANVAS_RAY), or None: in this process.
 
-    return str(default_path().parent / "runs")
+    Raises:
+        RemoteError: LAYERCANVAS_RAY is malformed (its message names it).
+    """
+    from builder.train.remote import ray_address as address
+
+    return address()
+
+
+@st.cache_resource
+def _dispatchers() -> dict:
+    """This server's dispatcher process (builder.train.remote), started on first need, again if it ended."""
+    return {}
+
+
+def ensure_dispatcher() -> None:
+    """Starts this server's Ray dispatcher if it is not running. It is a process of its own: `ray.init` must not run
+    in Streamlit's threads, and it outlives this server until the runs it sent have ended."""
+    import os
+    import threading
+
+    from builder.store import artifact_dir as artifacts
+    from builder.train.remote import spawn_dispatcher
+
+    held = _dispatchers()
+    lock = held.setdefault("lock", threading.Lock())
+    with lock:
+        proc = held.get("proc")
+        if proc is None or proc.poll() is not None:
+            held["proc"] = spawn_dispatcher(parent=os.getpid(),
+                                            log_path=str(artifacts("logs", f"dispatcher-{os.getpid()}.log")))
+
+
+def ray_problem() -> str | None:
+    """Why training on Ray cannot start now (a malformed LAYERCANVAS_RAY, a cluster that does not answer), or None
+    (also when training runs in this process)."""
+    from builder.train.remote import RemoteError, cluster_problem
+
+    try:
+        address = ray_address()
+    except RemoteError as e:
+        return f"Training is unavailable: {e}."
+    if address is None:
+        return None
+    ensure_dispatcher()  # on every server: runs queued through a server that went away still get sent
+    return cluster_problem(state.get_store(), address)
+
+
+def artifact_dir() -> str:
+    from builder.store import artifact_dir as root
+
+    return str(root("runs"))
 
 
 def run_owner() -> str:
@@ -284,9 +338,13 @@ def remember(settings: TrainSettings) -> None:
 
 
 def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool, record: dict | None = None
-          ) -> TrainingJob:
+          ) -> TrainingJob | None:
     """Submits a job (it may wait in line), remembers it in the session and the URL. Only the project's owner
-    trains it (the Train page disables Start for anyone else).
+    trains it (the Train page disables Start for anyone else). On Ray, the run goes into the store's queue and
+    there is no job object here (None): the page follows it through the store.
+
+    Raises:
+        LimitError: On Ray, this person has as many runs queued or running as one may.
 
     Args:
         record: More to keep in the run's stored settings (a fine-tuning run: the run it continues).
@@ -299,6 +357,17 @@ def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool,
     remember(settings)
     weights = st.session_state.get(WEIGHTS) if use_weights else None
     store, graph = state.get_store(), state.get_graph()
+    if ray_address() is not None:  # a Ray task: recorded in the store's queue, sent by the dispatcher
+        from builder.config import number
+        from builder.train.remote import save_start_weights
+
+        run_id = store.create_run(state.project_id(), graph, {**settings.to_dict(), **(record or {})}, ds.name,
+                                  owner=current_owner(), backend="ray", limit=int(number("LAYERCANVAS_MAX_RUNS")))
+        save_start_weights(artifact_dir(), run_id, weights)
+        ensure_dispatcher()
+        st.session_state[RUN] = run_id
+        st.query_params["run"] = run_id
+        return None
     run_id = store.create_run(state.project_id(), graph, {**settings.to_dict(), **record}, ds.name,
                               owner=current_owner()) if record else None
     job = TrainingJob(graph, ds, settings, weights=weights, store=store, run_id=run_id,
@@ -314,7 +383,11 @@ def start(graph: Graph, ds: Dataset, settings: TrainSettings, use_weights: bool,
 def render_progress(snap: dict) -> None:
     status = snap["status"]
     icon = STATUS_ICONS.get(status, "")
-    line = {"queued": f"Waiting in line (place {snap['queue_position']})" if snap["queue_position"] else "Waiting",
+    wait = snap.get("wait_s")
+    about = f", about {wait / 60:.0f} min" if isinstance(wait, (int, float)) and wait >= 90 else \
+        f", about {wait:.0f} s" if isinstance(wait, (int, float)) else ""
+    line = {"queued": f"Waiting in line (place {snap['queue_position']}{about})" if snap["queue_position"] else
+            "Waiting",
             "compiling": "Building and compiling the model (the first batch traces the graph)...",
             "running": "Training", "stopped": "Stopped", "finished": "Finished", "failed": "Failed",
             "interrupted": "Interrupted"}.get(status, status)
@@ -454,15 +527,55 @@ def render_samples(result: dict, ds: Dataset) -> None:
     st.dataframe(rows, hide_index=True)
 
 
-def stored_snapshot(run: dict) -> dict:
-    """A stored run in the shape of a live job's snapshot (after a server restart)."""
+def stored_snapshot(run: dict, place: tuple[int, float | None] | None = None) -> dict:
+    """A stored run in the shape of a live job's snapshot: a run that another process trains (a Ray task, another
+    app server's job), or one that ended (also before a server restart). `place`: its place in the Ray queue."""
     history = [{"epoch": e["epoch"], **e["metrics"]} for e in run["epochs"]]
     settings = run.get("settings") or {}
+    live = run.get("progress") or {}
+    active = run["status"] in ("queued", "compiling", "running")
+    result = run.get("result") or {"metrics": run.get("final_metrics") or {}}
     return {"id": run["id"], "status": run["status"], "message": run["message"],
-            "epoch": len(history), "epochs": settings.get("epochs") or max(len(history), 1), "batch": 0, "steps": 1,
-            "elapsed_s": max(run["updated_at"] - run["created_at"], 0.0),
-            "samples_per_s": (run.get("stats") or {}).get("samples_per_s"), "history": history,
-            "batches": [], "result": {"metrics": run.get("final_metrics") or {}}, "queue_position": 0}
+            "epoch": len(history), "epochs": settings.get("epochs") or max(len(history), 1),
+            "batch": live.get("batch", 0) if active else 0, "steps": live.get("steps", 1) if active else 1,
+            "elapsed_s": max((time.time() if active else run["updated_at"]) - run["created_at"], 0.0),
+            "samples_per_s": live.get("samples_per_s") if active else (run.get("stats") or {}).get("samples_per_s"),
+            "history": history, "batches": live.get("batches") or [], "result": result,
+            "queue_position": place[0] if place else 0, "wait_s": place[1] if place else None,
+            "notes": live.get("notes") or []}
+
+
+def render_live_stored(run_id: str) -> None:
+    """Progress and curves of a run this process does not hold, read from the store every second while it is
+    active (a Ray task, or a job of another app server)."""
+    from builder.train.remote import queue_estimate
+
+    @st.fragment(run_every=1.0)
+    def live():
+        store = state.get_store()
+        run = store.get_run(run_id)
+        if run is None:
+            return
+        place = queue_estimate(store, run_id) if run["status"] == "queued" and run.get("backend") == "ray" else None
+        snap = stored_snapshot(run, place)
+        render_progress(snap)
+        render_curves(snap["history"], snap["batches"], key="live", run_id=run_id)
+        if snap["status"] not in ("queued", "compiling", "running"):
+            rerun()  # once: the page shows the results and stops this timer
+
+    live()
+
+
+def keep_stored_weights(stored: dict | None) -> None:
+    """After a run that trained in another process (a Ray task) ended: its weights become the starting point for
+    the next run, as a job's do (`keep_weights`)."""
+    if (stored is None or stored.get("backend") != "ray" or stored["status"] not in ("finished", "stopped")
+            or st.session_state.get(WEIGHTS_FROM) == stored["id"]):
+        return
+    st.session_state[WEIGHTS_FROM] = stored["id"]
+    model = stored_model(stored)
+    if model is not None:
+        st.session_state[WEIGHTS] = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 def keep_weights(job: TrainingJob) -> None:

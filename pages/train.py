@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from builder.store import LimitError
 from builder.train.settings import memory_problem
 from components import state
 from components.build_cache import build_result
@@ -9,6 +10,7 @@ from components.data_panel import current_dataset, data_problem, render_compat
 from components.messages import flash
 from components.navigation import ensure_navigation
 from components.network_view import render_network_view
+from components.owner import current_owner
 from components.runtime import rerun
 from components.search_panel import current_search, render_search
 from components.text import md_escape
@@ -16,10 +18,13 @@ from components.training_panel import (
     WEIGHTS,
     counts,
     current_run,
+    keep_stored_weights,
     keep_weights,
+    ray_problem,
     render_curves,
     render_finetune,
     render_live,
+    render_live_stored,
     render_progress,
     render_results,
     render_settings,
@@ -33,10 +38,13 @@ ensure_navigation()
 graph = state.get_graph()
 ds = current_dataset(graph)
 job, stored = current_run()
-active = job is not None and job.active
+# A run this process does not hold (a Ray task, or a job of another app server) is followed through the store.
+elsewhere = job is None and stored is not None and stored["status"] in ("queued", "compiling", "running")
+active = (job is not None and job.active) or elsewhere
 if job is not None and not active:
     keep_weights(job)  # the next run can start from them
-elif job is None:
+elif job is None and not elsewhere:
+    keep_stored_weights(stored)  # a run trained elsewhere that ended: the next run starts from its weights
     restore_weights(job, stored)  # after a reload: the latest run's (saved when it ended)
 
 st.subheader("Train")
@@ -54,6 +62,9 @@ if not fits:
     why = "" if first is None else f" ({first.node_id}: {first.message})" if first.node_id else f" ({first.message})"
     st.error(md_escape(f"The model has errors{why}: fix them on the Build page first."), icon=":material/error:")
 ok = render_compat(graph, ds) if fits else False
+unavailable = ray_problem()
+if unavailable:
+    st.error(md_escape(unavailable), icon=":material/cloud_off:")
 
 mode = st.segmented_control("Mode", ["train", "search"], default="train", key="train_mode",
                             format_func={"train": "Train", "search": "Search"}.get, label_visibility="collapsed",
@@ -81,12 +92,19 @@ if weights and not state.read_only():
                                  help="Layers that did not change since the weights were trained or imported keep "
                                       "them; the others start fresh.")
 if buttons.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-                  disabled=active or not ok or settings is None or bool(too_big) or state.read_only(),
-                  help="Save a copy of this project to train it." if state.read_only() else None):
-    start(graph, ds, settings, use_weights)
+                  disabled=active or not ok or settings is None or bool(too_big) or state.read_only()
+                  or bool(unavailable),
+                  help="Save a copy of this project to train it." if state.read_only() else unavailable):
+    try:
+        start(graph, ds, settings, use_weights)
+    except LimitError as e:
+        flash("warning", str(e)[0].upper() + str(e)[1:] + ".")
     rerun()  # the buttons and the settings are drawn again for a running job
-if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active):
-    job.stop()
+if buttons.button("Stop", icon=":material/stop:", key="train_stop", disabled=not active or state.read_only()):
+    if job is not None:
+        job.stop()
+    else:
+        state.get_store().request_stop(stored["id"], owner=current_owner())
     st.toast("Stopping at the next batch...")
 
 if job is not None:
@@ -99,6 +117,8 @@ if job is not None:
         if job.status in ("finished", "stopped"):
             render_finetune(graph, ds, settings, result, job.id, ready=bool(ok) and not too_big)
         render_results(snap["result"], job.dataset, key=job.id)
+elif elsewhere:
+    render_live_stored(stored["id"])
 elif stored is not None:
     snap = stored_snapshot(stored)
     st.caption(f"The latest run of this project ({md_escape(stored['status'])}): its curves and final metrics.")

@@ -26,6 +26,14 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+if [ "$mode" = dev ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "setup: installing Debian's postgresql for the store's tests" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
 if [ "$mode" = dev ] && [ ! -x /usr/bin/chromium ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -43,3 +43,30 @@ def _pages_through_app_py() -> None:
 
 
 _pages_through_app_py()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (tests/pgserver.py), started on first use."""
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster (2 CPUs, no GPU) for this test session (tests/raycluster.py), started on first use; only
+    inside a network namespace of its own, which scripts/test makes."""
+    from tests.raycluster import RayCluster
+
+    try:
+        cluster = RayCluster(cpus=2)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield cluster
+    cluster.close()

@@ -161,9 +161,19 @@ def cmd_train(args) -> int:
                                  validation_split=pick("validation_split", 0.2), patience=pick("patience", 0),
                                  seed=pick("seed", 0), strategy=args.strategy, mixed_precision=args.mixed_precision,
                                  jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution)
-        job = TrainingJob(graph, data, settings, log_dir=args.logdir if chief else None)
+        settings.check()
     except SettingsError as e:
         print_problems([f"error: settings: {e}"], to_stdout=False)
+        return 1
+    from builder.store import StoreError
+    from builder.train.remote import RemoteError, ray_address
+
+    try:
+        address = ray_address()
+        job = _ray_run(graph, args.dataset, settings, data.name) if address is not None else \
+            TrainingJob(graph, data, settings, log_dir=args.logdir if chief else None)
+    except (RemoteError, StoreError) as e:
+        print_problems([f"error: {e}"], to_stdout=False)
         return 1
     follow(job, lambda snap: snap["history"],
            None if args.json else lambda row: print(_epoch_line(row, settings.epochs), flush=True))
@@ -193,6 +203,19 @@ def cmd_train(args) -> int:
         if args.out and chief:
             print(args.out)
     return 0
+
+
+def _ray_run(graph, dataset: str, settings, name: str):
+    """The run recorded in the store's queue as a Ray task (LAYERCANVAS_RAY), with a dispatcher of this command's
+    own that sends it and ends with it; returned as a job this command follows like an in-process one."""
+    from builder.store import Store, artifact_dir
+    from builder.train.remote import StoredRun, graph_naming_data, spawn_dispatcher
+
+    store = Store()
+    run_id = store.create_run(None, graph_naming_data(graph, dataset, str(artifact_dir())), settings.to_dict(), name,
+                              backend="ray")
+    spawn_dispatcher(parent=os.getpid(), only=run_id, log_path=str(artifact_dir("logs", f"cli-{run_id}.log")))
+    return StoredRun(store, run_id)
 
 
 def _epoch_line(row: dict, epochs: int) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from builder.cli.common import checked_dataset, follow, load_graph, print_problems, write_output
 from builder.model.space import TUNERS, SearchError, apply_values, read
+from builder.store import Store, StoreError, artifact_dir
+from builder.train.remote import RemoteError, graph_naming_data, ray_address, spawn_dispatcher
 from builder.train.search import SearchJob
 
 
@@ -70,10 +73,21 @@ def cmd_tune(args) -> int:
         return 1
     try:
         settings = settings_from_graph(graph, data, epochs=args.epochs)
-        job = SearchJob(graph, data, settings, max_trials=args.max_trials, tuner=args.tuner,
-                        max_minutes=args.max_minutes)
+        address = ray_address()
+        if address is None:
+            job = SearchJob(graph, data, settings, max_trials=args.max_trials, tuner=args.tuner,
+                            max_minutes=args.max_minutes)
+        else:  # each trial a Ray task, sent by a dispatcher of this command's own
+            store, artifacts = Store(), str(artifact_dir())
+            job = SearchJob(graph_naming_data(graph, args.dataset, artifacts), data, settings, store=store,
+                            artifact_dir=str(artifact_dir("runs")), max_trials=args.max_trials, tuner=args.tuner,
+                            max_minutes=args.max_minutes, remote=True)
+            spawn_dispatcher(parent=os.getpid(), log_path=str(artifact_dir("logs", f"cli-{job.id}.log")))
     except (SettingsError, SearchError) as e:
         print_problems([f"error: search: {e}"], to_stdout=False)
+        return 1
+    except (RemoteError, StoreError) as e:
+        print_problems([f"error: {e}"], to_stdout=False)
         return 1
     follow(job, lambda snap: snap["trials"],
            None if args.json else lambda t: print(trial_line(t, job.objective, job.spec.max_trials), flush=True),

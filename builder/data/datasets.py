@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from builder.config import env_int, fmt_bytes
+from builder.config import fmt_bytes, number
 from builder.kerasenv import load_keras  # cheap: Keras itself loads on first call
 
 
@@ -220,14 +220,14 @@ ZIP_ENTRIES_SETTING = "LAYERCANVAS_MAX_ZIP_ENTRIES"
 ZIP_SETTING = "LAYERCANVAS_MAX_ZIP_MB"
 PIXELS_SETTING = "LAYERCANVAS_MAX_IMAGE_PIXELS"
 CLASSES_SETTING = "LAYERCANVAS_MAX_CLASSES"
-MAX_UPLOAD_BYTES = env_int(UPLOAD_SETTING, 200, low=1) * MB
-MAX_SAMPLES = env_int(SAMPLES_SETTING, 200_000, low=1)
-MAX_ARRAY_BYTES = env_int(ARRAY_SETTING, 2048, low=1) * MB  # the loaded arrays, as float32
-MAX_ZIP_ENTRIES = env_int(ZIP_ENTRIES_SETTING, 20_000, low=1)
-MAX_ZIP_BYTES = env_int(ZIP_SETTING, 500, low=1) * MB  # uncompressed, as declared by the zip's directory
-MAX_IMAGE_PIXELS = env_int(PIXELS_SETTING, 40_000_000, low=1)  # one decoded image (a 1 kB PNG can declare 100,000²)
+MAX_UPLOAD_BYTES = number(UPLOAD_SETTING) * MB
+MAX_SAMPLES = number(SAMPLES_SETTING)
+MAX_ARRAY_BYTES = number(ARRAY_SETTING) * MB  # the loaded arrays, as float32
+MAX_ZIP_ENTRIES = number(ZIP_ENTRIES_SETTING)
+MAX_ZIP_BYTES = number(ZIP_SETTING) * MB  # uncompressed, as declared by the zip's directory
+MAX_IMAGE_PIXELS = number(PIXELS_SETTING)  # one decoded image (a 1 kB PNG can declare 100,000²)
 MAX_CATEGORIES = 50  # distinct values of a one-hot encoded CSV column: a rule about what a category is, not a size
-MAX_CLASSES = env_int(CLASSES_SETTING, 1000, low=2)
+MAX_CLASSES = number(CLASSES_SETTING)
 MIN_SAMPLES = 10
 DEFAULT_IMAGE_SIDE = 64
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")

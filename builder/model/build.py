@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.config import env_int, fmt_bytes
+from builder.config import fmt_bytes, number
 from builder.kerasenv import load_keras
 from builder.model.catalog import (
     LAYERS,
@@ -38,8 +38,8 @@ from builder.model.validate import ERROR, WARNING, Fix, Issue, check_structure
 # Weights beyond these counts are refused / warned about before anything is
 # allocated (4 bytes each; training needs about 4x that with Adam).
 PARAMS_SETTING = "LAYERCANVAS_MAX_PARAMS"
-MAX_PARAMS = env_int(PARAMS_SETTING, 250_000_000)
-WARN_PARAMS = env_int("LAYERCANVAS_WARN_PARAMS", 50_000_000)
+MAX_PARAMS = number(PARAMS_SETTING)
+WARN_PARAMS = number("LAYERCANVAS_WARN_PARAMS")
 # A layer object is called again at most this many times, then replaced by a
 # fresh copy (weights carried over): each call leaves a node in Keras's history.
 MAX_CALLS_PER_LAYER = 8

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from builder.config import env_int, fmt_bytes
+from builder.config import fmt_bytes, number
 
 MB = 2**20
 BUDGET_SETTING = "LAYERCANVAS_MEMORY_BUDGET_MB"
-BUDGET_BYTES = env_int(BUDGET_SETTING, 4096, low=1) * MB
+BUDGET_BYTES = number(BUDGET_SETTING) * MB
 DEFAULT_BATCH = 32
 FLOAT_BYTES = 4
 # Extra float32 values kept per trainable weight by each optimizer (its "slots").

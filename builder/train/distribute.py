@@ -16,8 +16,9 @@ import os
 import socket
 import time
 
+from builder.config import number
+
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
-DEFAULT_WORKER_TIMEOUT_S = 120.0
 
 
 class StrategyError(Exception):
@@ -156,10 +157,7 @@ def _multi_worker(tf, config: dict):
 
 
 def _worker_timeout() -> float:
-    try:
-        return float(os.environ.get("LAYERCANVAS_WORKER_TIMEOUT", DEFAULT_WORKER_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_WORKER_TIMEOUT_S
+    return float(number("LAYERCANVAS_WORKER_TIMEOUT"))
 
 
 def check_batch(batch_size: int, strategy) -> None:

@@ -25,6 +25,8 @@ SAMPLE_EVERY_S = 0.2  # batch metrics are sampled at most 5 times a second (each
 
 
 MAX_BATCH_POINTS = 5_000  # sampled points kept per run; older ones are thinned
+PUBLISH_EVERY_S = 1.0  # a run's progress goes into the store this often, for every server's Train page
+MAX_PUBLISHED_POINTS = 1_000  # sampled points in the store's copy of the progress
 
 
 class BackgroundJob:
@@ -163,6 +165,28 @@ class TrainingJob(BackgroundJob):
                 "inspect": list(self.inspector.rows) if self.inspector is not None else None,
             }
 
+    def progress(self) -> dict:
+        """The live progress as the store keeps it for other processes (the Train page of any server, the CLI
+        waiting for a Ray run): the snapshot without what the store holds elsewhere (epochs, the result)."""
+        snap = self.snapshot()
+        batches = snap["batches"]
+        if len(batches) > MAX_PUBLISHED_POINTS:
+            stride = math.ceil(len(batches) / MAX_PUBLISHED_POINTS)
+            batches = batches[-1 - (len(batches) - 1) // stride * stride::stride]  # evenly, ending at the latest
+        keep = ("status", "epoch", "epochs", "batch", "steps", "elapsed_s", "samples_per_s", "queue_position", "notes")
+        return {**{k: snap[k] for k in keep}, "batches": batches}
+
+    def _publish(self) -> None:
+        """Writes the progress into the store (a sign of life too), and stops when Stop was pressed anywhere."""
+        if self.store is None:
+            return
+        try:
+            stop = self.store.publish_progress(self.id, self.progress())
+        except Exception:  # noqa: BLE001 - the run goes on even if the database is busy or gone
+            return
+        if stop and not self._stop.is_set():
+            self.stop()
+
     # -- the thread ------------------------------------------------------
     def _set_status(self, status: str, message: str | None = None) -> None:
         with self._lock:
@@ -279,9 +303,12 @@ class TrainingJob(BackgroundJob):
         """
         iterations = model.optimizer.iterations
         start = self._start_iter = int(iterations.numpy())
-        last = 0
+        last, published = 0, 0.0
         while not self._sampling_done and not self._done.is_set():
             time.sleep(SAMPLE_EVERY_S)
+            if time.monotonic() - published >= PUBLISH_EVERY_S:
+                published = time.monotonic()
+                self._publish()
             if self._stop.is_set() or self._diverged:
                 model.stop_training = True
             step = int(iterations.numpy()) - start
@@ -384,6 +411,9 @@ class TrainingJob(BackgroundJob):
         with self._lock:
             self.status, self.message, self.ended = status, message, time.time()
         if self.store is not None:
+            with contextlib.suppress(Exception):  # the result and the last progress first: whoever reads the
+                self.store.set_run_result(self.id, self.result)  # final status finds them
+            self._publish()
             with contextlib.suppress(Exception):
                 self.store.finish_run(self.id, status, (self.result or {}).get("metrics"), self.artifact_path,
                                       message, stats=self._stats())

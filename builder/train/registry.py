@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from builder.config import env_int
+from builder.config import number
 from builder.train.job import BackgroundJob
 
 
@@ -25,7 +25,7 @@ class JobRegistry:
     """
 
     def __init__(self, max_running: int | None = None, keep: int = 32):
-        self.max_running = max_running or env_int("LAYERCANVAS_MAX_JOBS", default_max_jobs(), low=1)
+        self.max_running = max_running or number("LAYERCANVAS_MAX_JOBS") or default_max_jobs()
         self.keep = keep
         self._jobs: dict[str, BackgroundJob] = {}
         self._queue: list[BackgroundJob] = []

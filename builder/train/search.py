@@ -213,6 +213,8 @@ class SearchJob(BackgroundJob):
         settings: TrainSettings for every trial (the searched compile and training keys replace theirs).
         store, project_id, artifact_dir, owner: As for TrainingJob (each trial's run is recorded there).
         max_trials, tuner, objective, max_minutes: Override the graph's search settings.
+        remote: Each trial is a Ray task (LAYERCANVAS_RAY): its run goes into the store's queue, and the search
+            follows it there (needs `store` and `artifact_dir`, and a graph that names its data).
 
     Raises:
         SearchError: no search space, or a space with problems (the first one, naming its node).
@@ -223,7 +225,8 @@ class SearchJob(BackgroundJob):
 
     def __init__(self, graph: Graph, dataset, settings, store=None, project_id: str | None = None,
                  artifact_dir: str | None = None, owner: str | None = None, max_trials: int | None = None,
-                 tuner: str | None = None, objective: str | None = None, max_minutes: float | None = None):
+                 tuner: str | None = None, objective: str | None = None, max_minutes: float | None = None,
+                 remote: bool = False):
         spec, problems = read(graph)
         if problems:
             raise SearchError(problems[0].message if problems[0].node_id is None
@@ -243,6 +246,9 @@ class SearchJob(BackgroundJob):
         self.objective = spec.objective or default_objective(settings)
         self.maximize = maximize(self.objective)
         self.store, self.project_id, self.artifact_dir, self.owner = store, project_id, artifact_dir, owner
+        if remote and (store is None or artifact_dir is None):
+            raise SearchError("a search on Ray needs the store and the artifact folder")
+        self.remote = remote
         self.id = "search-" + secrets.token_urlsafe(8)
         self.status = "queued"
         self.message: str | None = None
@@ -423,16 +429,27 @@ class SearchJob(BackgroundJob):
         except Exception as e:  # noqa: BLE001 - an invalid combination fails this trial only
             return self._fail(trial, start, _reason(e))
         run_id = None
-        if self.store is not None:
-            with contextlib.suppress(Exception):
-                run_id = self.store.create_run(
-                    self.project_id, graph, {**settings.to_dict(), "search": {"id": self.id, "trial": trial.number,
-                                                                              "values": trial.to_dict()["values"]}},
-                    self.dataset.name, owner=self.owner)
-        # The TensorBoard graph (about 50 ms) only for the first trial: the others differ in sizes, not in shape.
-        job = TrainingJob(graph, self.dataset, settings, weights=weights, store=self.store if run_id else None,
-                          project_id=self.project_id, artifact_dir=self.artifact_dir, run_id=run_id, owner=self.owner,
-                          log_graph=trial.number == 1)
+        record = {**settings.to_dict(), "search": {"id": self.id, "trial": trial.number,
+                                                   "values": trial.to_dict()["values"]}}
+        if self.remote:  # a Ray task: the trial's run waits in the store's queue for a dispatcher
+            from builder.train.remote import StoredRun, save_start_weights
+
+            try:
+                run_id = self.store.create_run(self.project_id, graph, record, self.dataset.name, owner=self.owner,
+                                               backend="ray")
+                save_start_weights(self.artifact_dir, run_id, weights)
+            except Exception as e:  # noqa: BLE001 - the database or the folder failed: this trial fails
+                return self._fail(trial, start, _reason(e))
+            job = StoredRun(self.store, run_id)
+        else:
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    run_id = self.store.create_run(self.project_id, graph, record, self.dataset.name,
+                                                   owner=self.owner)
+            # The TensorBoard graph (about 50 ms) only for the first trial: the others differ in sizes, not shape.
+            job = TrainingJob(graph, self.dataset, settings, weights=weights, store=self.store if run_id else None,
+                              project_id=self.project_id, artifact_dir=self.artifact_dir, run_id=run_id,
+                              owner=self.owner, log_graph=trial.number == 1)
         trial.run_id = job.id if run_id else None
         with self._lock:
             self.current = job

@@ -113,10 +113,11 @@ def settle(page) -> None:
 
 def project_graph(page) -> Graph:
     """The project's graph as saved (every edit is saved at once), read from the store the server uses."""
-    from builder.store import Store, default_path
+    from builder.store import Store
 
     pid = parse_qs(urlparse(page.url).query)["project"][0]
-    return Store(default_path()).load_project(pid)
+    with Store() as store:
+        return store.load_project(pid)
 
 
 def wait_graph(page, check, timeout: float = 30) -> Graph:
