@@ -215,3 +215,49 @@ def test_the_command_line_trains_and_searches_through_ray(app, tmp_path, monkeyp
         assert stored["backend"] == "ray" and stored["claimed_by"] and stored["status"] == "finished"
         assert stored["settings"]["search"]["values"] == trial["values"]
     assert {t["values"]["dense.units"] for t in tuned["trials"]} == {4, 12}
+
+
+class _FakeRay:
+    """Ray as the dispatcher sees it, for what cannot be staged on a real cluster in seconds: a worker that does not
+    answer Stop."""
+
+    def __init__(self):
+        import ray
+
+        self.exceptions = ray.exceptions
+        self.cancelled = []
+
+    def cancel(self, ref, force=False):
+        self.cancelled.append((ref, force))
+
+    def wait(self, refs, num_returns, timeout):
+        return list(refs), []
+
+    def get(self, ref):
+        raise self.exceptions.TaskCancelledError()
+
+
+def test_a_worker_that_ignores_stop_is_ended_by_force_after_the_grace(tmp_path):
+    d = remote.Dispatcher(str(tmp_path / "lc.db"), str(tmp_path / "artifacts"), "auto")
+    fake = d._ray = _FakeRay()
+    run_id = queue(d.store)
+    assert d.store.claim_next(d.name)["id"] == run_id
+    d.store.set_run_status(run_id, "running")
+    d.refs = {"ref-1": run_id}
+    d.force_stops()
+    assert fake.cancelled == []  # no Stop yet
+    d.store.request_stop(run_id)
+    d.force_stops()
+    assert fake.cancelled == []  # within the grace: the worker ends it itself, keeping the model
+    from builder.store import runs
+
+    with d.store.engine.begin() as conn:  # Stop was pressed longer ago than the grace
+        conn.execute(runs.update().where(runs.c.id == run_id).values(stop_at=time.time() - remote.STOP_GRACE_S - 1))
+    d.force_stops()
+    d.force_stops()
+    assert fake.cancelled == [("ref-1", True)]  # once, by force
+    d.collect()
+    run = d.store.get_run(run_id)
+    assert run["status"] == "stopped" and run["message"] == remote.FORCED_MESSAGE.format(grace=remote.STOP_GRACE_S)
+    assert d.refs == {}
+    d.store.close()
