@@ -151,6 +151,8 @@ def interaction_round(pages, units: dict, rnd: int, latencies: dict) -> None:
     """One edit in every editor, one page switch in every watcher (Runs on even rounds, Train on odd)."""
     for i in EDITORS:
         page = pages[i]
+        if page is None:  # its server is gone
+            continue
         before = page.evaluate(METRIC_JS, "Total params")
         units[i] += 1
         box = page.get_by_role("spinbutton", name="units *")
@@ -159,6 +161,8 @@ def interaction_round(pages, units: dict, rnd: int, latencies: dict) -> None:
                                        f"() => ({METRIC_JS})('Total params') !== {before!r} && {IDLE_JS}"))
     for i in WATCHERS:
         page = pages[i]
+        if page is None:
+            continue
         target, marker = ("Runs", "This project") if rnd % 2 == 0 else ("Train", "Start training")
         latencies["page switch"].append(timed(
             page, lambda page=page, target=target: page.get_by_role("link", name=target, exact=True).click(),
@@ -173,12 +177,20 @@ def running(store, runs) -> int:
     return sum(store.get_run(r)["status"] in ("compiling", "running") for r in runs)
 
 
-def train_and_interact(pages, store, rounds: int, latencies: dict) -> tuple[list[str], int]:
+def train_and_interact(pages, store, rounds: int, latencies: dict, killed=None, servers: int = 1
+                       ) -> tuple[list[str], int]:
     """Starts all 8 jobs, then runs interaction rounds while they train (at least `rounds`, more while jobs
-    remain, up to twice that). Returns (run ids, most jobs seen training at once)."""
+    remain, up to twice that). `killed`: a server process to kill once everybody pressed Start (the first of
+    `servers`, which served sessions 0, `servers`, ...): its sessions stop interacting. Returns (run ids, most jobs
+    seen training at once)."""
     runs = start_all(pages)
+    if killed is not None:
+        killed.kill()
+        killed.wait(30)
+        pages = [None if i % servers == 0 else page for i, page in enumerate(pages)]
     for i in EDITORS:
-        select_hidden_layer(pages[i], i)
+        if pages[i] is not None:
+            select_hidden_layer(pages[i], i)
     units = {i: MODELS[i][1][1][1]["units"] for i in EDITORS}
     most, rnd = 0, 0
     while rnd < rounds or (active(store, runs) and rnd < 2 * rounds):
@@ -193,7 +205,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--jobs", type=int, help="LAYERCANVAS_MAX_JOBS for the server (default: its own)")
     parser.add_argument("--servers", type=int, default=1, help="app servers, on one PostgreSQL when more than one")
-    parser.add_argument("--ray", action="store_true", help="train on a local Ray cluster (2 CPUs)")
+    parser.add_argument("--ray", action="store_true", help="train on a local Ray cluster: a head and a worker node, "
+                                                           "1 CPU each")
+    parser.add_argument("--kill-one", action="store_true", help="with --servers 2 or more: kill the first server "
+                                                                "once the class pressed Start; every run must "
+                                                                "still finish")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     from bench.browser import chromium_missing
@@ -221,7 +237,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if args.ray:
             from tests.raycluster import RayCluster
 
-            cluster = RayCluster(cpus=2)
+            cluster = RayCluster(cpus=1, worker_cpus=1)
             env["LAYERCANVAS_RAY"] = cluster.address
             env["LAYERCANVAS_MAX_RUNS"] = "8"
         urls = []
@@ -242,7 +258,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 interaction_round(pages, units, rnd, idle)
             store = Store(db)
             busy = {"edit": [], "page switch": []}
-            _, most = train_and_interact(pages, store, args.rounds, busy)
+            killed = procs[0] if args.kill_one and len(procs) > 1 else None
+            runs, most = train_and_interact(pages, store, args.rounds, busy, killed=killed, servers=len(procs))
+            if killed is not None:  # every run of the class ends, the killed server's sessions' too
+                deadline = time.time() + 600
+                while active(store, runs) and time.time() < deadline:
+                    time.sleep(1)
+                ended = [store.get_run(r)["status"] for r in runs]
+                print(f"server 1 of {len(procs)} killed after Start: runs finished {ended.count('finished')} of "
+                      f"{len(runs)} ({', '.join(ended)})")
             store.close()
             for ctx in contexts:
                 ctx.close()

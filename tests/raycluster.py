@@ -27,9 +27,10 @@ def isolated() -> bool:
 
 
 class RayCluster:
-    """`ray start --head` with `cpus` CPUs and no GPU; `address` is its host:port; `close()` stops it."""
+    """`ray start --head` with `cpus` CPUs and no GPU, and `worker_cpus` > 0: a second node (a worker machine, here on
+    the same one) joined to it; `address` is the head's host:port; `close()` stops both."""
 
-    def __init__(self, cpus: int = 2):
+    def __init__(self, cpus: int = 2, worker_cpus: int = 0):
         if not isolated():
             raise RuntimeError("Ray runs here only in a network namespace of its own (it would talk over the "
                                f"machine's network, here {interfaces()}): run the tests through scripts/test")
@@ -42,6 +43,10 @@ class RayCluster:
                         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={self.temp}",
                         "--node-ip-address=127.0.0.1"], check=True, env=self.env, capture_output=True, timeout=120)
         self.address = f"127.0.0.1:{port}"
+        if worker_cpus:
+            subprocess.run([RAY, "start", f"--address={self.address}", f"--num-cpus={worker_cpus}", "--num-gpus=0",
+                            "--node-ip-address=127.0.0.1", "--disable-usage-stats"], check=True, env=self.env,
+                           capture_output=True, timeout=120)
 
     def close(self) -> None:
         subprocess.run([RAY, "stop", "--force"], env=self.env, capture_output=True, timeout=120)

@@ -236,6 +236,12 @@ class _FakeRay:
     def get(self, ref):
         raise self.exceptions.TaskCancelledError()
 
+    def cluster_resources(self):
+        return {"CPU": 2.0}
+
+    def nodes(self):
+        return [{"Alive": True}]
+
 
 def test_a_worker_that_ignores_stop_is_ended_by_force_after_the_grace(tmp_path):
     d = remote.Dispatcher(str(tmp_path / "lc.db"), str(tmp_path / "artifacts"), "auto")
@@ -260,4 +266,16 @@ def test_a_worker_that_ignores_stop_is_ended_by_force_after_the_grace(tmp_path):
     run = d.store.get_run(run_id)
     assert run["status"] == "stopped" and run["message"] == remote.FORCED_MESSAGE.format(grace=remote.STOP_GRACE_S)
     assert d.refs == {}
+    d.store.close()
+
+
+def test_a_dispatcher_whose_server_is_gone_takes_no_new_run(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    d = remote.Dispatcher(str(tmp_path / "lc.db"), str(tmp_path / "artifacts"), "auto", parent_pid=gone.pid)
+    d._ray = _FakeRay()
+    run_id = queue(d.store)
+    d.tick()
+    assert d.store.get_run(run_id)["claimed_by"] is None  # left for a dispatcher whose server is alive
+    assert d._should_end()  # and nothing of its own under way: it ends
     d.store.close()

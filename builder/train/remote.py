@@ -284,7 +284,8 @@ class Dispatcher:
         self.collect()
         self.force_stops()
         self.store.fail_lost(HEARTBEAT_LOST_S, LOST_MESSAGE)
-        self.dispatch()
+        if self.parent_pid is None or pid_alive(self.parent_pid):  # an orphan only sees its own runs to their end
+            self.dispatch()
 
     def collect(self) -> None:
         if not self.refs:
