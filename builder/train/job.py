@@ -176,12 +176,13 @@ class TrainingJob(BackgroundJob):
         keep = ("status", "epoch", "epochs", "batch", "steps", "elapsed_s", "samples_per_s", "queue_position", "notes")
         return {**{k: snap[k] for k in keep}, "batches": batches}
 
-    def _publish(self) -> None:
-        """Writes the progress into the store (a sign of life too), and stops when Stop was pressed anywhere."""
+    def _publish(self, status: str | None = None) -> None:
+        """Writes the progress into the store (a sign of life too), and stops when Stop was pressed anywhere.
+        `status`: the one to record (the final one, written before this object's own changes)."""
         if self.store is None:
             return
         try:
-            stop = self.store.publish_progress(self.id, self.progress())
+            stop = self.store.publish_progress(self.id, {**self.progress(), **({"status": status} if status else {})})
         except Exception:  # noqa: BLE001 - the run goes on even if the database is busy or gone
             return
         if stop and not self._stop.is_set():
@@ -408,15 +409,19 @@ class TrainingJob(BackgroundJob):
                                   "stopped improving." if self.epoch < epochs else None)
 
     def _end(self, status: str, message: str | None = None) -> None:
+        # The store first, then this object: whoever sees the job end here (a page that then lists the runs, opens
+        # the run or exports it) finds it ended in the store too, with its result, last progress and model.
         with self._lock:
-            self.status, self.message, self.ended = status, message, time.time()
+            self.ended = time.time()  # the time and speed the store keeps are those this object then shows
         if self.store is not None:
-            with contextlib.suppress(Exception):  # the result and the last progress first: whoever reads the
-                self.store.set_run_result(self.id, self.result)  # final status finds them
-            self._publish()
+            with contextlib.suppress(Exception):
+                self.store.set_run_result(self.id, self.result)
+            self._publish(status)
             with contextlib.suppress(Exception):
                 self.store.finish_run(self.id, status, (self.result or {}).get("metrics"), self.artifact_path,
                                       message, stats=self._stats())
+        with self._lock:
+            self.status, self.message = status, message
         self._done.set()
 
     def _stats(self) -> dict:
