@@ -23,30 +23,57 @@ from components.data_panel import label_name, to_picture
 from components.text import md_escape
 
 DRAW_PX = 280  # the drawing square, in screen pixels
+NARROW_DRAW_PX = 220  # in the Build page's side column (at 1400 px the column is about 290 px wide)
 # streamlit-drawable-canvas floats its toolbar 2.65rem (42 px) above the canvas, over whatever is there (the input
 # choice); elements are 1rem apart: this much more room keeps the toolbar clear of the buttons above.
 TOOLBAR_ROOM_PX = 16
 
 
-def choose_sample(ds: Dataset | None, input_shape: tuple, key: str = "try") -> tuple[np.ndarray | None, str]:
-    """The input controls for `input_shape`; returns (the sample or None, a short description of it)."""
+def fitting_builtins(input_shape: tuple) -> list[str]:
+    """The built-in datasets whose samples have the model's input shape."""
+    from builder.data.datasets import BUILTIN
+
+    return [name for name, info in BUILTIN.items() if tuple(info.input_shape) == tuple(input_shape)]
+
+
+def _data_does_not_fit(ds: Dataset, input_shape: tuple) -> None:
+    """Says that the project's data does not fit the model, and which built-in data would."""
+    shown = " × ".join(map(str, input_shape))
+    have = " × ".join(map(str, ds.x_test.shape[1:]))
+    fits = fitting_builtins(input_shape)
+    st.caption(f"The project's data ({md_escape(ds.name)}: {have}) does not fit this model's input ({shown}). "
+               + (f"Data that fits: {', '.join(fits)}. Choose it on the Data page." if fits else
+                  "Choose or upload data of that shape on the Data page."))
+    st.page_link("pages/data.py", label="Data page", icon=":material/dataset:")
+
+
+def choose_sample(ds: Dataset | None, input_shape: tuple, key: str = "try",
+                  narrow: bool = False) -> tuple[np.ndarray | None, str]:
+    """The input controls for `input_shape`; returns (the sample or None, a short description of it). Drawing is
+    offered for one-channel images (a digit), a test sample when the project's data fits the model; `narrow`: a
+    side column (things stacked, not side by side)."""
     image = image_shape(input_shape) is not None
+    drawable = image and input_shape[2] == 1
     tokens = ds is not None and ds.kind == "tokens"
-    sources = (["Draw", "Upload an image"] if image else ["Type values"]) + (["A test sample"] if ds is not None else [])
+    fits = ds is not None and len(ds.x_test) > 0 and tuple(ds.x_test.shape[1:]) == tuple(input_shape)
+    sources = (["Draw"] if drawable else []) + (["Upload an image"] if image else ["Type values"]) \
+        + (["A test sample"] if fits else [])
     source = st.segmented_control("Input", sources, default=sources[0], key=f"{key}_source",
                                   label_visibility="collapsed") or sources[0]
+    if ds is not None and not fits:
+        _data_does_not_fit(ds, input_shape)
     try:
         if source == "Draw":
-            return _drawn(ds, input_shape, key)
+            return _drawn(ds if fits else None, input_shape, key, narrow)
         if source == "Upload an image":
             file = st.file_uploader("A picture (PNG, JPEG, GIF, BMP, WebP; up to 10 MB)", key=f"{key}_upload",
                                     type=["png", "jpg", "jpeg", "gif", "bmp", "webp"])
             if file is None:
                 return None, ""
-            lo_hi = value_range(ds.x_train) if ds is not None else (0.0, 1.0)
+            lo_hi = value_range(ds.x_train) if fits else (0.0, 1.0)
             return from_image_bytes(file.getvalue(), input_shape, lo_hi), f"the picture {file.name}"
         if source == "Type values":
-            return _typed(ds, input_shape, tokens, key)
+            return _typed(ds if fits else None, input_shape, tokens, key)
         n = len(ds.x_test)
         index = st.number_input(f"Test sample (0 to {n - 1})", 0, n - 1, 0, key=f"{key}_index")
         sample = check_sample(ds.x_test[int(index)], input_shape)
@@ -57,15 +84,20 @@ def choose_sample(ds: Dataset | None, input_shape: tuple, key: str = "try") -> t
         return None, ""
 
 
-def _drawn(ds: Dataset | None, input_shape: tuple, key: str) -> tuple[np.ndarray | None, str]:
+def _drawn(ds: Dataset | None, input_shape: tuple, key: str, narrow: bool = False) -> tuple[np.ndarray | None, str]:
     from streamlit_drawable_canvas import st_canvas
 
-    left, right = st.columns([3, 2], vertical_alignment="top")
-    right.space(TOOLBAR_ROOM_PX)  # what is beside the canvas starts level with it
+    # Side by side on a wide page; one below the other in a side column, where a note beside the square would be
+    # one word a line.
+    left, right = (st.container(), st.container()) if narrow else st.columns([3, 2], vertical_alignment="top")
+    if not narrow:
+        right.space(TOOLBAR_ROOM_PX)  # what is beside the canvas starts level with it
     with left:
         st.space(TOOLBAR_ROOM_PX)
-        drawn = st_canvas(stroke_width=22, stroke_color="#ffffff", background_color="#000000", height=DRAW_PX,
-                          width=DRAW_PX, drawing_mode="freedraw", return_image_data=True, key=f"{key}_canvas")
+        size = NARROW_DRAW_PX if narrow else DRAW_PX
+        drawn = st_canvas(stroke_width=round(22 * size / DRAW_PX), stroke_color="#ffffff", background_color="#000000",
+                          height=size, width=size, drawing_mode="freedraw", return_image_data=True,
+                          key=f"{key}_canvas")
         st.caption("Draw with the mouse (or a finger); the toolbar undoes or clears.")
     image = drawn.image_data if drawn is not None and drawn.json_data and drawn.json_data.get("objects") else None
     if image is None:
@@ -203,7 +235,7 @@ def render_live_output(result, nid: str, graph) -> None:
         ds = current_dataset(graph)
         _with_session_weights(model)
         input_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-        sample, described = choose_sample(ds, input_shape, key="live")
+        sample, described = choose_sample(ds, input_shape, key="live", narrow=True)
         if sample is None:
             return
         from builder.train.inspect import InspectError, layer_outputs

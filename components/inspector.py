@@ -7,6 +7,7 @@ message and leaves the graph as it was.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import streamlit as st
@@ -19,27 +20,43 @@ from components.text import clip, md_escape
 ERROR = "lc_inspector_error"  # (node id, param path, message) of the last refused value
 
 
-def _parse(text: str) -> Any:
-    """`3, 3` -> [3, 3]; `3` -> 3; `none` or empty -> None; JSON otherwise."""
+LISTS = ("shape",)  # kinds whose value is always a list: a single number typed there is a list of one
+
+
+def _parse(text: str, kind: str = "") -> Any:
+    """`3, 3` -> [3, 3]; `3` -> 3; `none` or empty -> None; JSON otherwise. A trailing comma is dropped, and for
+    a shape `16`, `16,` and `[16]` are all [16]."""
     text = text.strip()
     if text.lower() in ("", "none", "null"):
         return None
     text = text.replace("(", "[").replace(")", "]").replace("None", "null")
+    text = re.sub(r",\s*(?=\]|$)", "", text).strip()
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
         try:
-            return json.loads(f"[{text}]")
+            value = json.loads(f"[{text}]")
         except json.JSONDecodeError:
             return text
+    if kind in LISTS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    return value
 
 
 def _show(value: Any) -> str:
+    """A value as the inspector shows it, one form for every list: `3, 3`, `16` (a shape of one); None: empty."""
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ", ".join(json.dumps(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(json.dumps(_plain(v)) for v in value)  # nested lists (padding pairs) keep brackets
     return json.dumps(value)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (a catalog default) as lists, so they show as JSON does."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _widget(ps: ParamSpec, value: Any, key: str, on_change=None, args=()) -> Any:
@@ -71,7 +88,7 @@ def _widget(ps: ParamSpec, value: Any, key: str, on_change=None, args=()) -> Any
         l2 = c2.number_input(f"{ps.name} l2", value=float(value.get("l2", 0.0)), min_value=0.0, format="%g", key=key + ":l2", **cb)
         return _regularizer(l1, l2)
     text = st.text_input(label, value=_show(value), key=key, help=ps.help + " Separate numbers with commas.", **cb)
-    return _parse(text)
+    return _parse(text, ps.kind)
 
 
 def _regularizer(l1: float, l2: float) -> dict | None:
@@ -87,7 +104,7 @@ def _read(ps: ParamSpec, key: str) -> Any:
         return value
     if ps.kind in ("int", "float") and (value is None or isinstance(value, (int, float))):
         return value
-    return _parse(value if isinstance(value, str) else "")
+    return _parse(value if isinstance(value, str) else "", ps.kind)
 
 
 def _apply(nid: str, path: str, ps: ParamSpec, key: str) -> None:
@@ -202,6 +219,41 @@ def _inference_note(graph: Graph, node) -> None:
         st.caption(f":material/lock: Stays frozen when fine-tuning: {why}")
 
 
+def render_selection(graph: Graph, result: BuildResult | None, ids: list[str], cost=None) -> Graph | None:
+    """Several layers selected: how many, their parameters and MACs together, and what can be done to them all
+    (group, delete, copy).
+
+    Returns:
+        The edited graph (grouped or deleted), or None.
+    """
+    from components import canvas
+    from components.summary_panel import compact
+
+    st.markdown(f"#### {len(ids)} layers selected")
+    infos = result.infos if result is not None else {}
+    known = [infos[i].params for i in ids if i in infos]
+    if len(known) == len(ids):
+        st.text(f"Params {sum(known):,}")
+    macs = {r.name: r.macs for r in cost.rows} if cost is not None else {}
+    if all(i in macs for i in ids):
+        st.text(f"Cost {compact(sum(macs[i] or 0 for i in ids))} MACs")
+    st.caption(", ".join(clip(i, 40) for i in ids[:12]) + (f" and {len(ids) - 12} more" if len(ids) > 12 else ""))
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Group", key="many:group", icon=":material/select_all:",
+                 help="Put these layers in one block (Ctrl+G)"):
+        return graph.group(ids)[0]
+    if c2.button("Delete", key="many:delete", icon=":material/delete:",
+                 help="Delete these layers (Undo brings them back)"):
+        for nid in ids:
+            if graph.has(nid):
+                graph = graph.remove_node(nid, bridge=True)
+        return graph
+    if c3.button("Copy", key="many:copy", icon=":material/content_copy:",
+                 help="Copy these layers: Ctrl+V on the canvas pastes them"):
+        canvas.request_copy(ids)
+    return None
+
+
 def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None) -> tuple[Graph | None, str | None]:
     """Draws the selected node's inspector.
 
@@ -241,8 +293,12 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
             return graph.rename(nid, new_id), new_id
         except GraphError as e:
             st.error(md_escape(str(e)))  # it quotes what was typed
-    c1, c2 = st.columns(2)
-    if spec is not None and not spec.is_input:
+    # One line when the column is wide; the button wraps below the toggle when it is narrow (nothing is cut).
+    c1 = c2 = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    # Trainable only where there are weights to train (not on MaxPooling2D, Flatten, Dropout, Concatenate...);
+    # before the build has said, it is offered.
+    weighted = info is None or info.params > 0 or not node.trainable
+    if spec is not None and not spec.is_input and weighted:
         trainable = c1.toggle("Trainable", value=node.trainable, key=f"trainable:{nid}:{node.trainable}",
                               help="Off: the layer is frozen (its weights are not trained).")
         if trainable != node.trainable:

@@ -25,6 +25,7 @@ GRAPH = "lc_graph"
 UNDO = "lc_undo"
 REDO = "lc_redo"
 SELECTED = "lc_selected"
+SELECTED_MANY = "lc_selected_many"  # the layers selected together on the canvas, when more than one
 PROJECT = "lc_project"
 DEFAULT_TEMPLATE = "iris_mlp"
 HISTORY = 100  # undo steps kept
@@ -96,7 +97,7 @@ def init_project() -> None:
 
 FIT = "lc_fit"  # the Build page fits the canvas's view to the graph once
 # Session keys that belong to the open project (more are declared with per_project by the panels).
-_PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, NO_PROJECT}
+_PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, SELECTED_MANY, NO_PROJECT}
 
 
 # The modules that declare per-project keys (a page may open another project before any of them was imported).
@@ -391,9 +392,23 @@ def selected() -> str | None:
 
 def select(node_id: str | None) -> None:
     st.session_state[SELECTED] = node_id
+    st.session_state[SELECTED_MANY] = []
 
 
 def select_many(ids: list[str]) -> None:
-    """The canvas's selection: the inspector shows the one selected layer (none when several are, or a
-    collapsed group is)."""
-    select(ids[0] if len(ids) == 1 and get_graph().has(ids[0]) else None)
+    """The canvas's selection: the inspector shows the one selected layer, or what several have together (a
+    collapsed group counts as its layers)."""
+    graph = get_graph()
+    layers: list[str] = []
+    for i in ids:
+        inside = next((g.nodes for g in graph.groups if f"g:{g.id}" == i), (i,))
+        layers.extend(n for n in inside if graph.has(n) and n not in layers)
+    select(ids[0] if len(ids) == 1 and graph.has(ids[0]) else None)
+    st.session_state[SELECTED_MANY] = layers if len(layers) > 1 else []
+
+
+def selected_many() -> list[str]:
+    """The layers selected together (two or more that still exist), else []."""
+    graph = get_graph()
+    ids = [i for i in st.session_state.get(SELECTED_MANY) or [] if graph.has(i)]
+    return ids if len(ids) > 1 else []

@@ -11,7 +11,7 @@ from builder.model.validate import apply_fix
 from components import canvas, state
 from components.build_cache import build_result, cached_result, summary_and_cost
 from components.code_panel import render_code
-from components.inspector import render_inspector
+from components.inspector import render_inspector, render_selection
 from components.navigation import ensure_navigation
 from components.runtime import freeze_after_first_page, rerun
 from components.summary_panel import (
@@ -80,12 +80,21 @@ with side, st.container(height="stretch"):
     fix = render_issues(current, selected) if current is not None else None
     if fix is not None:
         try:
-            state.commit(apply_fix(graph, fix))
+            fixed = apply_fix(graph, fix)
+            state.commit(fixed)
+            canvas.reveal([nid for nid in fixed.ids() if not graph.has(nid)])
         except GraphError as e:
             canvas.say(f"That fix no longer applies: {e}")
         rerun()
     if state.read_only():
         st.caption("Read-only: select layers to see them; Save a copy to change them.")
+    elif not first_paint and state.selected_many():
+        edited = render_selection(graph, current, state.selected_many(), cost)
+        if edited is not None:
+            state.commit(edited)
+            state.select(None)
+            canvas.push_selection([])
+            rerun()
     elif not first_paint:
         edited, new_selection = render_inspector(graph, current, selected, cost)
         if selected and edited is None and new_selection == selected and current is not None:

@@ -70,3 +70,14 @@ def ray_cluster():
         pytest.fail(str(e))
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(autouse=True)
+def _keras_for_app_tests(request):
+    """AppTest pages run as in a browser whose canvas has painted: with TensorFlow loaded, as it is in a whole
+    run of the suite by the time they run. Without it, a page test run on its own would see the canvas's
+    first paint (the Build page waits for the browser's "painted", which AppTest never sends)."""
+    if request.module.__name__.rsplit(".", 1)[-1].startswith("test_app_"):
+        from builder.kerasenv import load_keras
+
+        load_keras()

@@ -229,3 +229,54 @@ def test_reload_with_the_project_id_restores_the_work():
     assert any("no project no-such-project-id here" in m for m in messages(lost.warning))
     assert lost.session_state[state.PROJECT] is None  # nothing was made up
     assert any(b.label == "Open" for b in lost.button)  # the projects list, with this browser's project
+
+
+@pytest.mark.parametrize("typed", ["16", "16,", "[16]", " 16 , "])
+def test_a_shape_takes_one_size_typed_any_of_the_usual_ways(typed):
+    at = run_app()
+    at.session_state[state.SELECTED] = "input"
+    at.run()
+    shape = next(t for t in at.text_input if t.label == "shape *")
+    assert shape.value == "4"  # one form: no brackets, as "3, 3" is shown
+    shape.set_value(typed).run()
+    assert not at.error, messages(at.error)
+    assert at.session_state[state.GRAPH].node("input").params["shape"] == [16]
+    assert metric(at, "Total params") == f"{16 * 16 + 16 + 16 * 8 + 8 + 27:,}"
+
+
+def test_lists_show_one_way_and_trainable_only_where_there_are_weights():
+    at = run_app()
+    graph = template("digits_cnn")
+    conv = next(n.id for n in graph.nodes if n.type == "Conv2D")
+    set_graph(at, graph.set_param(conv, "kernel_size", [3, 3]))
+    pool = next(n.id for n in graph.nodes if n.type in ("MaxPooling2D", "Flatten", "Dropout"))
+    at.session_state[state.SELECTED] = conv
+    at.run()
+    assert any(t.label == "Trainable" for t in at.toggle)
+    shown = {t.label: t.value for t in at.text_input}
+    # A list the user set and a default (a tuple in the catalog) look the same.
+    assert shown["kernel_size *"] == "3, 3" and shown["strides"] == "1, 1", shown
+    at.session_state[state.SELECTED] = pool
+    at.run()
+    assert not any(t.label == "Trainable" for t in at.toggle)  # nothing to train
+
+
+def test_several_layers_selected_show_their_totals_and_group_delete_copy():
+    at = run_app()
+    canvas_event(at, kind="select", ids=["dense", "dense_1"])
+    assert any("2 layers selected" in m.value for m in at.markdown)
+    assert any(t.value == f"Params {4 * 16 + 16 + 16 * 8 + 8:,}" for t in at.text)
+    assert any(t.value.startswith("Cost ") and "MACs" in t.value for t in at.text)
+    at.button(key="many:copy").click().run()
+    from components.canvas import META
+
+    assert at.session_state[META].copy_ids == ["dense", "dense_1"] and at.session_state[META].copy_n == 1
+    at.button(key="many:group").click().run()
+    g = at.session_state[state.GRAPH]
+    assert len(g.groups) == 1 and set(g.groups[0].nodes) == {"dense", "dense_1"}
+    at.button(key="undo").click().run()
+    canvas_event(at, kind="select", ids=["dense", "dense_1"])
+    at.button(key="many:delete").click().run()
+    g = at.session_state[state.GRAPH]
+    assert not g.has("dense") and not g.has("dense_1") and g.inputs_of("output") == ["input"]
+    assert not any("layers selected" in m.value for m in at.markdown)

@@ -124,3 +124,26 @@ def test_after_training_every_inspect_view_draws():
     at.toggle(key=f"wg_open:{job.id}").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key=f"wg_layer{job.id}").options == ["conv2d", "conv2d_1", "dense", "head"]
+
+
+def test_output_on_a_sample_fits_the_model_and_says_which_data_would():
+    at = run_app(browser=fresh_browser())
+    at.session_state[state.GRAPH] = template("cifar_cnn")  # 32 x 32 x 3 images
+    use_data(at, "iris")  # 4 values: it does not fit
+    at.session_state[state.SELECTED] = next(n.id for n in template("cifar_cnn").nodes if n.type == "Conv2D")
+    at.session_state["live_open"] = True
+    at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    sources = at.segmented_control(key="live_source").options
+    assert "Draw" not in sources and "A test sample" not in sources and "Upload an image" in sources, sources
+    said = " ".join(plain(c.value) for c in at.caption)
+    assert "does not fit this model's input (32 × 32 × 3)" in said and "iris: 4" in said, said
+    assert "Choose or upload data of that shape on the Data page" in said
+    # A one-channel image model: drawing is offered, and the data that fits is named.
+    at.session_state[state.GRAPH] = template("digits_cnn")
+    at.session_state[state.SELECTED] = "conv2d_1"
+    at.run()
+    assert "Draw" in at.segmented_control(key="live_source").options
+    said = " ".join(plain(c.value) for c in at.caption)
+    assert "Data that fits: digits." in said, said

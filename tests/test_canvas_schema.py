@@ -165,6 +165,8 @@ EXAMPLES = [
      lambda g, c: g.inputs_of("dropout") == ["input"] and g.inputs_of("dense") == ["dropout"]),
     (mlp, {"kind": "add", "type": "Dropout", "edge": edge_id("dense", "dense_1", None), "x": 0, "y": 0},
      lambda g, c: g.inputs_of("dense_1") == ["dropout"] and g.inputs_of("dropout") == ["dense"]),
+    (mlp, {"kind": "add", "type": "Dense", "x": -4000.0, "y": 9000.0, "view": [1000, 0, 1800, 600]},
+     lambda g, c: 1000 <= g.layout["dense_2"][0] <= 1800 - NODE_W and 0 <= g.layout["dense_2"][1] <= 600 - NODE_H),
     (mlp, {"kind": "add", "type": "Dense", "connect": "dense", "after": None, "edge": None},
      lambda g, c: g.inputs_of("dense_2") == ["dense"] and g.inputs_of("dense_1") == ["dense"]),
     (two_inputs_open, {"kind": "connect", "source": "flat", "target": "joined", "port": 0},
@@ -179,6 +181,9 @@ EXAMPLES = [
         "edges": [{"source": "dense", "target": "dense_1", "port": None}], "x": 600, "y": 10},
      lambda g, c: g.inputs_of("dense_3") == ["dense_2"] and g.node("dense_2").params["units"] == 7
      and not g.node("dense_2").trainable and g.layout["dense_2"] == [600.0, 10.0]),
+    (mlp, {"kind": "paste", "nodes": [{"id": "dense", "type": "Dense", "params": {"units": 7}, "trainable": True,
+                                      "x": 0, "y": 0}], "edges": [], "view": [2000, 2000, 2600, 2400]},
+     lambda g, c: 2000 <= g.layout["dense_2"][0] <= 2600 - NODE_W and 2000 <= g.layout["dense_2"][1] <= 2400 - NODE_H),
     (mlp, {"kind": "group", "ids": ["dense", "dense_1"]}, lambda g, c: set(g.groups[0].nodes) == {"dense", "dense_1"}),
     (mlp_grouped, {"kind": "ungroup", "group": "group"}, lambda g, c: g.groups == ()),
     (mlp_grouped, {"kind": "collapse", "group": "group", "collapsed": True},

@@ -233,3 +233,80 @@ def test_a_collapsed_group_is_laid_out_as_one_box():
     assert {tuple(folded.layout[n]) for n in ("conv2d", "pool", "conv2d_1", "pool_1")} == {tuple(folded.layout["conv2d"])}
     opened = auto_layout(folded.set_group_collapsed(gid, False))
     assert opened.layout == auto_layout(g).layout and no_overlaps(opened)
+
+
+# -- placing one new layer: in view, clear of the others ---------------------------------------------------
+from builder.model.layout import free_spot, in_view, make_room, place_in_view, room_for_new  # noqa: E402
+
+
+def clear_of_all(g: Graph, nid: str) -> bool:
+    return not any(overlaps(g.layout[nid], g.layout[o]) for o in g.ids() if o != nid)
+
+
+def test_a_layer_wanted_outside_the_view_lands_inside_it_clear_of_the_others():
+    g = auto_layout(template("digits_cnn"))
+    g, nid = g.add_node("Dense")
+    view = (-300.0, 0.0, 500.0, 500.0)  # the top of the graph: full of layers in the middle
+    placed = place_in_view(g, nid, (-3000.0, 5000.0), view)
+    assert in_view(tuple(placed.layout[nid]), view)
+    assert clear_of_all(placed, nid)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-2000, 2000), st.floats(-2000, 2000), st.floats(-1500, 1500), st.floats(-500, 1500),
+       st.floats(300, 1400), st.floats(200, 900), st.sampled_from(["mlp", "digits_cnn", "two_inputs", "small_resnet"]))
+def test_place_in_view_never_covers_a_layer_and_stays_in_view_when_there_is_room(px, py, vx, vy, vw, vh, key):
+    g = auto_layout(template(key))
+    g, nid = g.add_node("Dropout")
+    view = (vx, vy, vx + vw, vy + vh)
+    placed = place_in_view(g, nid, (px, py), view)
+    assert clear_of_all(placed, nid)
+    others = [placed.layout[o] for o in placed.ids() if o != nid]
+    # Where a free spot in view exists (checked on a fine grid), it was found.
+    grid = [(vx + i * (vw - NODE_W) / 20, vy + j * (vh - NODE_H) / 20) for i in range(21) for j in range(21)]
+    room = any(all(abs(x - ox) >= NODE_W + 20 or abs(y - oy) >= NODE_H + 20 for ox, oy in others) for x, y in grid)
+    if room:
+        assert in_view(tuple(placed.layout[nid]), view)
+
+
+def test_a_block_goes_in_view_as_one_piece_beside_what_it_would_cover():
+    boxes = [(0.0, 0.0), (0.0, 124.0)]
+    block = [(0.0, 0.0), (0.0, 124.0)]  # a copy of those two
+    spot = free_spot(block, boxes, (40.0, 40.0), (-1000.0, -1000.0, 1000.0, 1000.0))
+    assert spot is not None
+    assert all(abs(spot[0] + bx - ox) >= NODE_W or abs(spot[1] + by - oy) >= NODE_H
+               for bx, by in block for ox, oy in boxes)
+    assert free_spot(block, boxes, (0.0, 0.0), (0.0, 0.0, 100.0, 100.0)) is None  # the view is too small
+    assert free_spot(block, boxes, (0.0, 0.0), None) is None
+
+
+def test_make_room_keeps_the_chain_straight_and_moves_clear_of_another_branch():
+    g = auto_layout(template("mlp"))
+    g, nid = g.add_layer("Dropout", "input")
+    roomy = make_room(g, nid, "input")
+    assert roomy.layout[nid][0] == g.layout["input"][0]
+    assert no_overlaps(roomy)
+    # The input's other branches sit right below it and beside that: the new branch goes beside them, not on them.
+    b = auto_layout(template("mlp"))
+    x, y = b.layout["input"]
+    b, side = b.add_node("Dense", position=(x + NODE_W + 40, y + NODE_H + V_GAP))
+    b = b.connect("input", side)
+    assert no_overlaps(b)
+    b, nid = b.add_node("Dropout")
+    b = make_room(b.connect("input", nid), nid, "input")
+    assert no_overlaps(b)
+
+
+def test_a_layer_a_fix_inserts_covers_none_of_its_neighbours():
+    from builder.model.build import build
+    from builder.model.validate import apply_fix
+
+    g = auto_layout(template("digits_cnn"))
+    broken = g.remove_node("flatten", bridge=True)  # Conv output straight into a Dense: "insert Flatten" fixes it
+    issues = build(broken).issues
+    fixes = [i.fix for i in issues if i.fix is not None and i.fix.op in ("insert_between", "insert_after")]
+    assert fixes, [i.message for i in issues]
+    fixed = apply_fix(broken, fixes[0])
+    assert len(fixed.nodes) == len(broken.nodes) + 1
+    assert no_overlaps(fixed)
+    assert room_for_new(broken, broken) is broken

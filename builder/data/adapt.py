@@ -39,8 +39,8 @@ def adapt_normalization(graph: Graph, node_id: str, x: Any, batch_size: int = 25
         GraphError: the node is not a Normalization, the layers before it do not build, or `x` does not fit the
             model's inputs.
     """
-    from builder.model.build import build
     from builder.kerasenv import load_keras
+    from builder.model.build import build
 
     node = graph.node(node_id)
     spec = LAYERS.get(node.type)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builder.model.catalog import LAYERS
 from builder.data.datasets import Dataset
+from builder.model.catalog import LAYERS
 from builder.model.graph import Graph, GraphError, Node, describe
+from builder.model.layout import room_for_new
 from builder.model.validate import Fix
 from builder.model.validate import apply_fix as apply_edit
 
@@ -77,9 +78,10 @@ def apply_fix(graph: Graph, issue: CompatIssue) -> Graph:
     """
     if issue.fix is None:
         raise GraphError(f"there is no single change to make for this: {issue.message}", issue.node_id)
+    fixed = graph
     for step in issue.fix.steps:
-        graph = apply_edit(graph, step)
-    return graph
+        fixed = apply_edit(fixed, step)
+    return room_for_new(graph, fixed)
 
 
 def _value(v) -> str:
@@ -165,7 +167,7 @@ def _input_issues(graph: Graph, nid: str, dataset: Dataset) -> list[CompatIssue]
     expected = tuple(expected)
     name = describe(node)
     set_shape = _set_params(node, {"shape": list(data)})
-    if len(expected) == len(data) and all(e is None or e == d for e, d in zip(expected, data)):
+    if len(expected) == len(data) and all(e is None or e == d for e, d in zip(expected, data, strict=True)):
         issues = []
     elif None not in expected and math.prod(expected) == math.prod(data):
         # The layers after the Input were made for `expected`: a Reshape back to it keeps them working.

@@ -291,7 +291,7 @@ class Dataset:
         if self.task != "classification":
             return {}
         counts = np.bincount(self.y_train.astype("int64").ravel(), minlength=self.classes)
-        return {name: int(c) for name, c in zip(self.class_names, counts)}
+        return {name: int(c) for name, c in zip(self.class_names, counts, strict=False)}
 
     def summary(self) -> dict:
         return {
@@ -806,7 +806,7 @@ def parse_npz(data: bytes, filename: str, test_fraction: float = 0.2, seed: int 
 def _npz_dataset(arrays: dict, filename: str, shown: str, test_fraction: float, seed: int, task: str | None) -> Dataset:
     if "x_test" not in arrays:
         parts = split(arrays["x_train"], arrays["y_train"], test_fraction, seed)
-        arrays.update(zip(("x_train", "y_train", "x_test", "y_test"), parts))
+        arrays.update(zip(("x_train", "y_train", "x_test", "y_test"), parts, strict=True))
         notes = [f"No test arrays: {test_fraction:.0%} of the training samples set aside for testing."]
     else:
         notes = []
@@ -965,7 +965,7 @@ def _pixels(im, info: zipfile.ZipInfo, shape: tuple, mode: str, shown: str) -> n
     h, w, c = shape
     try:
         im.draft(mode, (w, h))  # JPEGs decode straight at a smaller scale
-    except Exception:  # noqa: BLE001, S110 - only a speed-up
+    except Exception:  # noqa: BLE001 - only a speed-up
         pass
     try:
         out = np.asarray(im.convert(mode).resize((w, h)), dtype="uint8")

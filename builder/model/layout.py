@@ -20,7 +20,8 @@ SMOOTHING = 8  # passes that pull nodes toward their neighbours
 # id, key params, shape and params, and a one-line message when it has a problem); the edge's shape label sits
 # in the gap below it. The canvas takes NODE_W and NODE_H from its payload (its box width, and the height of a box
 # it has not measured yet): they are set here only.
-NODE_W, NODE_H, H_GAP, V_GAP = 240, 84, 40, 40
+NODE_W, NODE_H, H_GAP, V_GAP = 240, 84, 40, 48
+TALLER = 40  # how much taller than NODE_H a box grows with a one-line message ("has no input") or wrapped params
 MAX_DUMMIES = 20_000  # long edges beyond this budget get no lane (keeps huge graphs fast)
 
 
@@ -184,6 +185,110 @@ def place_free(
     taken = [p for k, p in graph.layout.items() if k != node_id and graph.has(k)]
     x = _free_x(float(xy[0]), float(xy[1]), taken, node_width, node_height, node_width + h_gap)
     return graph.set_position(node_id, (x, float(xy[1])))
+
+
+def make_room(graph: Graph, nid: str, anchor: str, node_height: float = NODE_H, v_gap: float = V_GAP) -> Graph:
+    """A layer added after `anchor` goes right below it, and everything downstream of it that lies lower moves
+    down one row, so a chain stays a straight line (not a branch drawn beside it) and nothing overlaps."""
+    ax, ay = graph.layout.get(anchor, (0.0, 0.0))
+    step = node_height + v_gap
+    g = graph.set_position(nid, (ax, ay + step))
+    below = set()
+    stack = list(g.successors(nid))
+    while stack:
+        s = stack.pop()
+        if s not in below and s != nid:
+            below.add(s)
+            stack.extend(g.successors(s))
+    for s in below:
+        if s in g.layout and g.layout[s][1] > ay:
+            x, y = g.layout[s]
+            g = g.set_position(s, (x, y + step))
+    # Another branch's layer in that row: the new one moves sideways to the nearest free spot.
+    taken = [p for k, p in g.layout.items() if k != nid and g.has(k)]
+    x = _free_x(ax, ay + step, taken, NODE_W, node_height, NODE_W + H_GAP)
+    return g.set_position(nid, (x, ay + step)) if x != ax else g
+
+
+def room_for_new(before: Graph, after: Graph) -> Graph:
+    """`after` (an edit of `before`, such as a one-click fix) with each layer it added placed right below its
+    input, and what was below moved down a row, so the new layer covers none of its neighbours."""
+    for nid in after.ids():
+        anchor = after.inputs_of(nid)[:1] if not before.has(nid) else []
+        if anchor and anchor[0] in after.layout:
+            after = make_room(after, nid, anchor[0])
+    return after
+
+
+View = tuple[float, float, float, float]  # (x0, y0, x1, y1): the part of the canvas in view, in flow coordinates
+
+
+def in_view(xy: tuple[float, float], view: View, node_width: float = NODE_W, node_height: float = NODE_H) -> bool:
+    """Whether a box at `xy` lies wholly inside `view`."""
+    x, y = xy
+    return view[0] <= x and x + node_width <= view[2] and view[1] <= y and y + node_height <= view[3]
+
+
+def place_in_view(
+    graph: Graph,
+    node_id: str,
+    xy: tuple[float, float],
+    view: View | None,
+    node_width: float = NODE_W,
+    node_height: float = NODE_H,
+) -> Graph:
+    """Puts `node_id` as near `xy` as it can inside `view` (the part of the canvas the user sees), on a spot
+    where its box covers no other layer (with a gap around it). With no view, or no free spot in it, it goes at
+    the nearest free spot on the row of `xy` brought into view (the canvas then pans to show it)."""
+    boxes = [p for k, p in graph.layout.items() if k != node_id and graph.has(k)]
+    spot = free_spot([(0.0, 0.0)], boxes, xy, view, node_width, node_height)
+    if spot is not None:
+        return graph.set_position(node_id, spot)
+    if view is not None:  # no room in view: beside the layers in the way, as near the view as can be
+        xy = (min(max(xy[0], view[0]), view[2] - node_width), min(max(xy[1], view[1]), view[3] - node_height - TALLER))
+    return place_free(graph, node_id, xy, node_width, node_height)
+
+
+def free_spot(
+    block: list[tuple[float, float]],
+    boxes: list,
+    want: tuple[float, float],
+    view: View | None,
+    node_width: float = NODE_W,
+    node_height: float = NODE_H,
+    gap: float = H_GAP / 2,
+) -> tuple[float, float] | None:
+    """Where to put a block of boxes (their top-left corners, relative to the block's origin) so that the whole
+    block lies inside `view`, as near `want` as can be, and none of its boxes comes within `gap` of `boxes`.
+    None when there is no view or no such spot in it."""
+    if view is None or not block:
+        return None
+    bx0, by0 = min(p[0] for p in block), min(p[1] for p in block)
+    bw = max(p[0] for p in block) - bx0 + node_width
+    bh = max(p[1] for p in block) - by0 + node_height + TALLER  # a new box may show a message line too
+    if view[2] - view[0] < bw or view[3] - view[1] < bh:
+        return None
+    # The origin's range that keeps the block in view.
+    x0, y0, x1, y1 = view[0] - bx0, view[1] - by0, view[2] - bw - bx0, view[3] - bh - by0
+    clamp = (min(max(want[0], x0), x1), min(max(want[1], y0), y1))
+    sx, sy = node_width + gap, node_height + gap
+
+    def free(ox: float, oy: float) -> bool:
+        return not any(abs(ox + px - qx) < sx and abs(oy + py - qy) < sy for px, py in block for qx, qy in boxes)
+
+    if free(*clamp):
+        return clamp
+    # Candidates: the block just beside, above or below a layer, and a grid over the view; the nearest free wins.
+    near = [(qx - px + dx, qy - py + dy) for qx, qy in boxes for px, py in block[:20]
+            for dx, dy in ((sx, 0), (-sx, 0), (0, sy), (0, -sy))]
+    cols = min(60, max(2, int((x1 - x0) // (sx / 2)) + 1))
+    rows = min(60, max(2, int((y1 - y0) // (sy / 2)) + 1))
+    grid = [(x0 + i * (x1 - x0) / (cols - 1), y0 + j * (y1 - y0) / (rows - 1)) for i in range(cols) for j in range(rows)]
+    spots = [p for p in near[:4000] + grid if x0 <= p[0] <= x1 and y0 <= p[1] <= y1 and free(*p)]
+    if not spots:
+        return None
+    best = min(spots, key=lambda p: ((p[0] - clamp[0]) ** 2 + (p[1] - clamp[1]) ** 2, p[1], p[0]))
+    return best
 
 
 # -- helpers ----------------------------------------------------------------

@@ -12,6 +12,7 @@ import difflib
 from builder.model.catalog import LAYERS, STARTERS
 from builder.model.graph import Graph, GraphCycleError, GraphError, Node, describe, printable
 from builder.model.issues import ERROR, WARNING, Fix, Issue
+from builder.model.layout import room_for_new
 from builder.model.space import issues as search_issues
 
 FIX_OPS = (
@@ -29,7 +30,7 @@ def apply_fix(graph: Graph, fix: Fix) -> Graph:
     if fix.op not in FIX_OPS:
         raise GraphError(f"unknown fix {fix.op!r}")
     result = getattr(graph, fix.op)(**fix.args)
-    return result[0] if isinstance(result, tuple) else result
+    return room_for_new(graph, result[0] if isinstance(result, tuple) else result)
 
 
 def _param_issues(node: Node, label: str, issues: list[Issue], path: str = "") -> None:

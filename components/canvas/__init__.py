@@ -24,7 +24,17 @@ import streamlit as st
 from builder.model.build import BuildResult, fmt_shape
 from builder.model.catalog import LAYERS, by_category
 from builder.model.graph import Graph, GraphError, printable, valid_id
-from builder.model.layout import NODE_H, NODE_W, V_GAP, auto_layout, missing_positions, place_free
+from builder.model.layout import (
+    NODE_H,
+    NODE_W,
+    V_GAP,
+    View,
+    auto_layout,
+    free_spot,
+    make_room,
+    missing_positions,
+    place_in_view,
+)
 from builder.model.space import searched as search_marks
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -89,7 +99,9 @@ _PALETTE = palette()
 
 
 def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, ack: int = 0,
-                sel: tuple[int, list[str]] = (0, []), fit: int = 0, toast: dict | None = None,
+                sel: tuple[int, list[str]] = (0, []), fit: int = 0, reveal: tuple[int, list[str]] = (0, []),
+                copy: tuple[int, list[str]] = (0, []),
+                toast: dict | None = None,
                 read_only: bool = False, cost=None, wait: bool = False) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
     groups with their in/out shapes and totals, the palette. Pure: no Streamlit."""
@@ -141,7 +153,9 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
                f"file's \"groups\" field) to draw it with the blocks collapsed.")
     return {
         "v": version, "ack": ack, "nodes": [] if big else nodes, "edges": [] if big else edges, "groups": groups,
-        "palette": _PALETTE, "sel": {"n": sel[0], "ids": list(sel[1])}, "fit": fit, "toast": toast,
+        "palette": _PALETTE, "sel": {"n": sel[0], "ids": list(sel[1])}, "fit": fit,
+        "reveal": {"n": reveal[0], "ids": list(reveal[1])}, "copy": {"n": copy[0], "ids": list(copy[1])},
+        "toast": toast,
         "building": result is None, "big": big, "ro": bool(read_only), "wait": bool(wait), "box": dict(BOX),
         "limits": dict(LIMITS),
     }
@@ -209,6 +223,18 @@ def _xy(ev: dict) -> tuple[float, float] | None:
     return None
 
 
+def _view(ev: dict) -> View | None:
+    """The part of the canvas the user sees (flow coordinates), clear of the toolbar, the zoom buttons and the
+    minimap, as the canvas sends it with an add or a paste; None when absent or not four finite numbers."""
+    v = ev.get("view")
+    if not isinstance(v, list) or len(v) != 4:
+        return None
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in v):
+        return None
+    x0, y0, x1, y1 = (float(c) for c in v)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
 def _node_ids(graph: Graph, ids: Any) -> list[str]:
     return [i for i in ids if isinstance(i, str) and graph.has(i)] if isinstance(ids, list) else []
 
@@ -233,29 +259,36 @@ def apply_event(graph: Graph, ev: dict) -> Applied:
 
 
 def _add(graph: Graph, ev: dict) -> Applied:
+    """A layer from the palette, a drop or the quick-add box. Added after a layer, it goes right below it (what
+    was below moves down a row) and the canvas pans to show it if it must; added on its own, it goes inside
+    the view, clear of every other layer."""
     type_ = _require_type(ev.get("type"))
-    at = _xy(ev)
+    at, view = _xy(ev), _view(ev)
     edge = parse_edge_id(ev["edge"]) if ev.get("edge") else None
     if ev.get("edge") and edge is None:
         raise _Refused("that connection is gone: drop the layer again")
     if edge is not None:
         # Into the connection: right below its source, and what was below moves down a row.
         g, nid = graph.insert_between(edge[0], edge[1], type_)
-        g = _make_room(g, nid, edge[0])
+        g = make_room(g, nid, edge[0])
     elif ev.get("connect"):
         source = ev["connect"]
         graph.node(source)
         g, nid = graph.add_node(type_)
-        g = place_free(g.connect(source, nid), nid, _below(graph, source))
+        g = make_room(g.connect(source, nid), nid, source) if not graph.successors(source) else \
+            place_in_view(g.connect(source, nid), nid, _below(graph, source), None)
     elif ev.get("after") is not None or at is None:
         after = ev.get("after")
         g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
         anchor = g.inputs_of(nid)
         if anchor:
-            g = _make_room(g, nid, anchor[0])
+            g = make_room(g, nid, anchor[0])
+        else:  # the first layer, or an Input: somewhere in view
+            x, y = (view[0], view[1]) if view is not None else (0.0, 0.0)
+            g = place_in_view(g, nid, (x + 40, y + 20), view)
     else:
         g, nid = graph.add_node(type_)
-        g = place_free(g, nid, at)
+        g = place_in_view(g, nid, at, view)
     return g, [nid], False
 
 
@@ -319,26 +352,6 @@ def _layout(graph: Graph, ev: dict) -> Applied:
     return auto_layout(graph), None, True
 
 
-def _make_room(graph: Graph, nid: str, anchor: str) -> Graph:
-    """A layer added after `anchor` goes right below it, and what was below moves down one row, so the chain
-    stays a straight line (not a branch drawn beside it)."""
-    ax, ay = graph.layout.get(anchor, (0.0, 0.0))
-    step = NODE_H + V_GAP
-    g = graph.set_position(nid, (ax, ay + step))
-    below = set()
-    stack = list(g.successors(nid))
-    while stack:
-        s = stack.pop()
-        if s not in below:
-            below.add(s)
-            stack.extend(g.successors(s))
-    for s in below:
-        if s in g.layout and g.layout[s][1] > ay:
-            x, y = g.layout[s]
-            g = g.set_position(s, (x, y + step))
-    return g
-
-
 def _paste(graph: Graph, ev: dict) -> Applied:
     nodes, edges = ev.get("nodes"), ev.get("edges")
     if not isinstance(nodes, list) or not isinstance(edges, list) or not nodes:
@@ -348,10 +361,19 @@ def _paste(graph: Graph, ev: dict) -> Applied:
     g, ids = graph, {}
     xs = [n.get("x") for n in nodes if isinstance(n, dict)]
     ys = [n.get("y") for n in nodes if isinstance(n, dict)]
-    at = _xy(ev)
+    at, view = _xy(ev), _view(ev)
     shift = (40.0, 40.0)
-    if at is not None and all(isinstance(v, (int, float)) for v in xs + ys) and xs:
-        shift = (at[0] - min(xs), at[1] - min(ys))
+    block = [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)
+             if _xy({"x": x, "y": y}) is not None] if len(xs) == len(ys) else []
+    if block and len(block) == len(nodes):
+        # The copy at the pointer (or beside its original), moved as one block to the nearest place in view
+        # where it covers no layer.
+        x0, y0 = min(p[0] for p in block), min(p[1] for p in block)
+        want = at if at is not None else (x0 + 40.0, y0 + 40.0)
+        rel = [(x - x0, y - y0) for x, y in block]
+        spot = free_spot(rel, [p for k, p in graph.layout.items() if graph.has(k)], want, view)
+        origin = spot if spot is not None else want
+        shift = (origin[0] - x0, origin[1] - y0)
     for n in nodes:
         if not isinstance(n, dict):
             raise _Refused("the clipboard holds something that is not a layer: nothing was pasted")
@@ -441,6 +463,10 @@ class Meta:
     sel_n: int = 0
     sel_ids: list[str] = field(default_factory=list)
     fit_n: int = 1
+    reveal_n: int = 0
+    reveal_ids: list[str] = field(default_factory=list)
+    copy_n: int = 0
+    copy_ids: list[str] = field(default_factory=list)
     toast_n: int = 0
     toast: dict | None = None
     painted: bool = False  # the canvas has painted once in this session (or cannot: no browser)
@@ -478,6 +504,7 @@ def take_events(graph: Graph) -> CanvasChange:
         request_fit()
     if change.select_pushed and change.selected is not None:
         push_selection(change.selected)
+        reveal(change.selected)
     return change
 
 
@@ -504,6 +531,20 @@ def say(text: str, kind: str = "error") -> None:
 
 def request_fit() -> None:
     meta().fit_n += 1
+
+
+def reveal(ids: list[str]) -> None:
+    """Makes the canvas pan, if it must, so that the layers `ids` (just added) are in view."""
+    m = meta()
+    m.reveal_n += 1
+    m.reveal_ids = list(ids)
+
+
+def request_copy(ids: list[str]) -> None:
+    """Makes the canvas copy the layers `ids` to its clipboard (Ctrl+V then pastes them)."""
+    m = meta()
+    m.copy_n += 1
+    m.copy_ids = list(ids)
 
 
 def push_selection(ids: list[str]) -> None:
@@ -557,7 +598,8 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
             m.external = m.version  # an edit from elsewhere: events made before it are stale
         m.graph = graph
     data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
-                       fit=m.fit_n, toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted)
+                       fit=m.fit_n, reveal=(m.reveal_n, m.reveal_ids),
+                       copy=(m.copy_n, m.copy_ids), toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted)
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")

@@ -4,7 +4,7 @@
 // Each concern has its module: graph.ts (the graph from Python), groups.ts, view.ts (fit, the kept view),
 // selection.ts (in step with Python), edit.ts (move, delete), connect.ts and rules.ts, clipboard.ts, adding.ts
 // (the palette), QuickAdd.tsx, Menu.tsx, gestures.ts (keys and pointer); this file puts them together.
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
   Background,
   Controls,
@@ -12,6 +12,7 @@ import {
   ReactFlow,
   ReactFlowProvider,
   SelectionMode,
+  useReactFlow,
   type Node,
 } from "@xyflow/react";
 import { useAdding } from "./adding";
@@ -24,12 +25,13 @@ import { groupOf, useFrames, useGroupActions, useGroupSelection } from "./groups
 import { ContextMenu } from "./Menu";
 import { edgeTypes, nodeTypes } from "./nodes";
 import { Palette } from "./Palette";
+import { ToolButton } from "./Toolbar";
 import { QuickAddBox, useQuickAdd } from "./QuickAdd";
 import { useSelection } from "./selection";
 import { useToast } from "./toast";
 import type { CanvasEvent, Data } from "./types";
 import type { Menu, QuickAdd, XY } from "./ui";
-import { useHandleSize, useReadySignal, useView, type Kept } from "./view";
+import { useHandleSize, useReadySignal, useView, visibleView, type Kept } from "./view";
 
 type Send = (ev: CanvasEvent, v: number) => void;
 type Props = { data: Data; send: Send; rootNode: HTMLElement | ShadowRoot; kept: Kept };
@@ -52,11 +54,17 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const mouse = useRef<XY>({ x: 0, y: 0 });
   const dataRef = useRef(data);
   dataRef.current = data;
+  const rf = useReactFlow();
   const emit = useCallback((ev: CanvasEvent) => {
     // A read-only project sends selections only: nothing else would be applied.
     if (dataRef.current.ro && ev.kind !== "select" && ev.kind !== "ready") return;
+    if (ev.kind === "add" || ev.kind === "paste") {
+      // Where the user looks: a layer added on its own lands there.
+      const view = visibleView(flowRef.current, rf.getViewport(), dataRef.current.nodes.length > 20);
+      if (view) ev = { ...ev, view };
+    }
     send(ev, dataRef.current.v);
-  }, [send]);
+  }, [send, rf]);
   const { toast, say } = useToast(data.toast);
 
   const byId = useMemo(() => new Map(data.nodes.map((n) => [n.id, n])), [data.nodes]);
@@ -66,7 +74,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const groupActions = useGroupActions(emit);
   usePythonNodes(data, groups, groupActions, setNodes);
   const frames = useFrames(nodes, data.groups, data.box, groupActions);
-  const { fit, startView } = useView(data, flowRef, kept);
+  const { fit, onMoveStart, startView } = useView(data, flowRef, kept);
   useReadySignal(nodes, data, emit);
   const { selectedIds, onNodesChange, ensureSel, selectAll, clearSelection, edgeSel, onEdgesChange } =
     useSelection(nodes, setNodes, data.sel, emit);
@@ -76,8 +84,13 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const { clipOf, copy, pasteClip, onPaste, pasteSoon, onCopy } = useClipboard(data, boxGroup, selectedIds, emit, say);
   const { flowAt, dropAt, addAfterSelected } = useAdding(rootNode, flowRef, dataRef, selectedIds, emit, say);
   const { openQuick, openQuickAt, openQuickAfter, quickPick } =
-    useQuickAdd(quick, setQuick, setMenu, wrapRef, flowRef, dataRef, flowAt, emit);
+    useQuickAdd(quick, setQuick, setMenu, wrapRef, flowRef, dataRef, flowAt, emit, selectedIds);
   const groupSelection = useGroupSelection(selectedIds, emit, say);
+  // The inspector's Copy: once per request (a canvas drawn anew takes the last one as done).
+  useEffect(() => {
+    if (kept.copy !== null && kept.copy !== data.copy.n && data.copy.ids.length) copy(data.copy.ids);
+    kept.copy = data.copy.n;
+  }, [data.copy, kept, copy]);
   const { onKeyDown, onPointerDownCapture, onDoubleClick, contextMenu } = useGestures(dataRef, wrapRef, mouse,
     setMenu, setQuick, flowAt, { openQuick, copy, pasteSoon, clipOf, pasteClip, selectedIds, groupSelection, selectAll,
       clearSelection });
@@ -96,13 +109,17 @@ function Canvas({ data, send, rootNode, kept }: Props) {
         onDrop={(type, x, y) => { if (!dropAt(type, x, y)) say("Drop the layer on the canvas.", "info"); }} />}
       <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize, ["--lc-node-w" as string]: `${data.box.w}px` }}>
         <div className="lc-toolbar">
-          {!data.ro && <button onClick={() => emit({ kind: "layout" })} title="Arrange the layers top-down">Auto-layout</button>}
-          <button onClick={fit} title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)">Fit view</button>
-          {!data.ro && <button onClick={groupSelection} disabled={nSel === 0} title="Group the selected layers into a block (Ctrl+G)">Group</button>}
-          {!data.ro && <button onClick={() => deleteSelection()} disabled={nSel === 0} title="Delete the selection (Delete)">Delete selected</button>}
-          <span className="lc-hint">
+          {!data.ro && <ToolButton icon="layout" label="Auto-layout" onClick={() => emit({ kind: "layout" })}
+            title="Arrange the layers top-down" />}
+          <ToolButton icon="fit" label="Fit view" onClick={fit}
+            title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)" />
+          {!data.ro && <ToolButton icon="group" label="Group" onClick={groupSelection} disabled={nSel === 0}
+            title="Group the selected layers into a block (Ctrl+G)" />}
+          {!data.ro && <ToolButton icon="delete" label="Delete selected" onClick={() => deleteSelection()} disabled={nSel === 0}
+            title="Delete the selection (Delete)" />}
+          <span className="lc-hint" title="Double-click the canvas or press / to add a layer by name; Shift-drag to select several">
             {data.building ? "Building… · " : ""}{nSel > 1 ? `${nSel} selected · ` : ""}
-            {data.ro ? "Read-only: someone else's project" : "Double-click or / to add · Shift-drag to select"}
+            {data.ro ? "Read-only: someone else's project" : "Double-click or / to add"}
           </span>
         </div>
         {data.big ? (
@@ -120,6 +137,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
             isValidConnection={isValidConnection}
             onBeforeDelete={onBeforeDelete}
             onNodeDragStop={onNodeDragStop}
+            onMoveStart={onMoveStart}
             onNodeContextMenu={(e, n) => contextMenu(e, { node: n.id })}
             onEdgeContextMenu={(e, ed) => contextMenu(e, { edge: ed.id })}
             onPaneContextMenu={(e) => contextMenu(e, {})}
@@ -135,6 +153,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
             minZoom={0.1}
             maxZoom={2}
             connectionRadius={36}
+            autoPanOnConnect={false}
             onlyRenderVisibleElements={big}
             elevateEdgesOnSelect
             proOptions={{ hideAttribution: true }}

@@ -35,8 +35,8 @@ export function useClipboard(data: Data, boxGroup: Map<string, GroupIn>, selecte
       .map((e) => ({ source: e.source, target: e.target, port: e.port }));
     return { format: "layercanvas-clip", version: 1, nodes: ns, edges: es };
   }, [data, boxGroup]);
-  const copy = useCallback((): Clip | null => {
-    const clip = clipOf(selectedIds());
+  const copy = useCallback((ids?: string[]): Clip | null => {
+    const clip = clipOf(ids ?? selectedIds());
     if (!clip) {
       say("Select layers to copy first.", "info");
       return null;

@@ -50,7 +50,7 @@ export default function render(raw: Omit<Args, "data"> & { data: unknown }) {
   const id = args.key || args.name;
   let life = lives.get(id);
   if (!life) {
-    life = { seq: Date.now() * 1000, kept: { fit: -1, viewport: null } };
+    life = { seq: Date.now() * 1000, kept: { fit: -1, reveal: null, copy: null, viewport: null, moved: false } };
     lives.set(id, life);
   }
   const canvas = life;

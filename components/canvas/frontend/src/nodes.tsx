@@ -163,13 +163,28 @@ export const nodeTypes = { layer: LayerNode, lcgroup: GroupNode, groupbox: Group
 // one another near the target ("(Nor (Nor"); edges out of one layer carry the same label, drawn once over the other.
 export const EDGE_LABEL_DY = 13;
 
+/** The input port an edge enters ("in-2" -> 2), or null for a layer's one input. */
+function portOf(handle: string | null | undefined): number | null {
+  const m = /^in-(\d+)$/.exec(handle ?? "");
+  return m ? Number(m[1]) : null;
+}
+
 export const ShapeEdge = memo(function ShapeEdge(p: EdgeProps) {
+  // An edge into a numbered port (a merge) turns at its own height, so that no two edges into one layer share a
+  // segment, and its label sits right above the port it enters (odd ports a line higher, so labels never meet).
+  const port = portOf(p.targetHandleId);
+  const below = p.targetY > p.sourceY + 24;
+  const centerY = port !== null && below
+    ? Math.max(p.sourceY + 6, Math.min((p.sourceY + p.targetY) / 2, p.targetY - 34) - 7 * port)
+    : undefined;
   const [path] = getSmoothStepPath({
     sourceX: p.sourceX, sourceY: p.sourceY, sourcePosition: p.sourcePosition ?? Position.Bottom,
-    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top,
+    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top, centerY,
   });
+  const labelX = port !== null && below ? p.targetX : p.sourceX;
+  const labelY = port !== null && below ? p.targetY - 12 - 14 * (port % 2) : p.sourceY + Math.min(EDGE_LABEL_DY, Math.max(8, (p.targetY - p.sourceY) / 2));
   return (
-    <BaseEdge id={p.id} path={path} label={p.label} labelX={p.sourceX} labelY={p.sourceY + EDGE_LABEL_DY}
+    <BaseEdge id={p.id} path={path} label={p.label} labelX={labelX} labelY={labelY}
       labelStyle={p.labelStyle} labelShowBg={p.labelShowBg} labelBgStyle={p.labelBgStyle} labelBgPadding={p.labelBgPadding}
       labelBgBorderRadius={p.labelBgBorderRadius} style={p.style} markerEnd={p.markerEnd} markerStart={p.markerStart}
       interactionWidth={p.interactionWidth} />

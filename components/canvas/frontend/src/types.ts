@@ -11,6 +11,8 @@ export type Data = {
   palette: PaletteItem[];
   sel: { n: number; ids: string[] }; // a selection Python asks for (after an add), applied when n changes
   fit: number; // fit the view when this changes
+  copy: { n: number; ids: string[] }; // layers to copy to the clipboard (the inspector's Copy button), when n changes
+  reveal: { n: number; ids: string[] }; // layers Python added (an add, a paste, a fix): when n changes, the canvas pans just enough to show them whole, if they are not
   toast: Toast | null;
   building: boolean; // no build result yet: shapes and counts are missing
   big: string | null; // a message instead of drawing a huge graph
@@ -91,6 +93,9 @@ export type Toast = {
   text: string;
 };
 
+/** The part of the canvas the user sees, in flow coordinates [x0, y0, x1, y1], clear of the toolbar, the zoom buttons and the minimap: a layer added on its own lands inside it. */
+export type View = [number, number, number, number];
+
 export type AddEvent = {
   kind: "add";
   type: string;
@@ -99,6 +104,7 @@ export type AddEvent = {
   after?: string | null;
   edge?: string | null;
   connect?: string | null;
+  view?: View;
 };
 
 export type ConnectEvent = {
@@ -130,6 +136,7 @@ export type PasteEvent = {
   edges: ClipEdge[];
   x?: number;
   y?: number;
+  view?: View;
 };
 
 export type GroupEvent = {

@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useRef } from "react";
 import { getNodesBounds, useReactFlow, useStore, useStoreApi, type Node, type Rect, type Viewport } from "@xyflow/react";
 import { collapsedPlaces, groupOf } from "./groups";
-import type { Data } from "./types";
+import type { Data, View } from "./types";
 import type { Emit } from "./ui";
 
 const MIN_FIT_ZOOM = 0.93; // node text is 13 px: a fit never shows it below 12 px; a taller graph scrolls instead
@@ -13,7 +13,26 @@ const START: Viewport = { x: 40, y: 40, zoom: 1 };
 
 /** What a canvas keeps of its view when Streamlit draws its element anew (index.tsx keeps one per canvas): the
  * view the user panned to, and `fit`, the last fit request (Data.fit) carried out. */
-export type Kept = { fit: number; viewport: Viewport | null };
+export type Kept = {
+  fit: number; reveal: number | null; copy: number | null; viewport: Viewport | null;
+  /** The user has panned or zoomed since the last fit: a window resize then leaves the view alone. */
+  moved: boolean;
+};
+
+/** What covers the flow's edges (px): the toolbar on top, the zoom buttons at the bottom left, and room around. */
+const INSET = { top: 48, left: 52, right: 16, bottom: 16 };
+const MINIMAP = { w: 166, h: 126 }; // .lc-minimap and its margin, at the bottom right when drawn
+
+/** The part of the flow a person sees, clear of the toolbar, the zoom buttons and the minimap, in flow
+ * coordinates: [x0, y0, x1, y1]. A layer added on its own lands inside it. */
+export function visibleView(el: HTMLElement | null, vp: Viewport, minimap: boolean): View | null {
+  if (!el) return null;
+  const W = el.clientWidth, H = el.clientHeight;
+  const bottom = minimap ? Math.max(INSET.bottom, MINIMAP.h) : INSET.bottom;
+  if (W <= INSET.left + INSET.right || H <= INSET.top + bottom) return null;
+  const z = vp.zoom || 1;
+  return [(INSET.left - vp.x) / z, (INSET.top - vp.y) / z, (W - INSET.right - vp.x) / z, (H - bottom - vp.y) / z];
+}
 
 /** Fit view (the toolbar's), and the view to start from. Carries out each fit Python asks for, once. */
 export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | null>, kept: Kept) {
@@ -32,7 +51,8 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
       vp = { x, y, zoom: z };
     }
     rf.setViewport(vp);
-  }, [rf, flowRef]);
+    kept.moved = false;
+  }, [rf, flowRef, kept]);
   // Fit view: what is drawn now.
   const fit = useCallback(() => {
     const vis = rf.getNodes().filter((n) => n.type !== "groupbox");
@@ -63,12 +83,62 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
     };
     requestAnimationFrame(go);
   }, [data, rf, fitData, kept]);
+  // Layers Python added: if one is not whole in view, the view pans (at the same zoom) just enough to show them
+  // all, or their top-left when they do not fit. Once per request, as a fit.
+  useEffect(() => {
+    const n = data.reveal.n;
+    if (kept.reveal === null) { kept.reveal = n; return; } // the canvas drawn anew: an old request is done
+    if (n === kept.reveal) return;
+    kept.reveal = n;
+    const ids = new Set(data.reveal.ids);
+    const shown = data.nodes.filter((d) => ids.has(d.id));
+    if (!shown.length) return;
+    let tries = 0;
+    const go = () => {
+      // Once the new boxes are measured (a box with a message is taller than an unmeasured one is taken to be).
+      const unmeasured = shown.some((d) => !rf.getInternalNode(d.id)?.measured?.height);
+      if ((!rf.viewportInitialized || unmeasured) && tries++ < 30) { requestAnimationFrame(go); return; }
+      const vp = rf.getViewport();
+      const v = visibleView(flowRef.current, vp, data.nodes.length > 20);
+      if (!v) return;
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const d of shown) {
+        const m = rf.getInternalNode(d.id)?.measured;
+        x0 = Math.min(x0, d.x); y0 = Math.min(y0, d.y);
+        x1 = Math.max(x1, d.x + (m?.width ?? data.box.w)); y1 = Math.max(y1, d.y + (m?.height ?? data.box.h));
+      }
+      const shift = (lo: number, hi: number, vlo: number, vhi: number) =>
+        hi - lo > vhi - vlo || lo < vlo ? vlo - lo : hi > vhi ? vhi - hi : 0;
+      const dx = shift(x0, x1, v[0], v[2]), dy = shift(y0, y1, v[1], v[3]);
+      if (dx || dy) rf.setViewport({ x: vp.x + dx * vp.zoom, y: vp.y + dy * vp.zoom, zoom: vp.zoom }, { duration: 200 });
+    };
+    requestAnimationFrame(go);
+  }, [data, rf, flowRef, kept]);
+  // A window resized (or the sidebar folded): the view fits again, unless the user has moved it since the last fit.
+  const lastSize = useRef<string>("");
+  const dataRef = useRef(data);
+  dataRef.current = data;
+  useEffect(() => {
+    const el = flowRef.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      const size = `${el.clientWidth}x${el.clientHeight}`;
+      const first = lastSize.current === "";
+      if (size === lastSize.current) return;
+      lastSize.current = size;
+      if (!first && !kept.moved && el.clientWidth > 0) fitData(dataRef.current);
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [flowRef, fitData, kept]);
+  /** React Flow's onMoveStart: a move the user makes (not one the canvas makes) keeps the view on resize. */
+  const onMoveStart = useCallback((event: unknown) => { if (event) kept.moved = true; }, [kept]);
   // The view as it is now, for when the element is drawn anew.
   const store = useStoreApi();
   useEffect(() => store.subscribe((st, old) => {
     if (st.transform !== old.transform) kept.viewport = { x: st.transform[0], y: st.transform[1], zoom: st.transform[2] };
   }), [store, kept]);
-  return { fit, startView: kept.viewport ?? START };
+  return { fit, onMoveStart, startView: kept.viewport ?? START };
 }
 
 /** Once the nodes are painted (measured, so visible), says so when Python waits for it (`data.wait`: the session's
