@@ -238,17 +238,17 @@ def render_selection(graph: Graph, result: BuildResult | None, ids: list[str], c
     if all(i in macs for i in ids):
         st.text(f"Cost {compact(sum(macs[i] or 0 for i in ids))} MACs")
     st.caption(", ".join(clip(i, 40) for i in ids[:12]) + (f" and {len(ids) - 12} more" if len(ids) > 12 else ""))
-    c1, c2, c3 = st.columns(3)
-    if c1.button("Group", key="many:group", icon=":material/select_all:",
+    c1 = c2 = c3 = st.container(horizontal=True, gap="small")  # wraps in a narrow column: nothing cut
+    if c1.button("Group them", key="many:group", icon=":material/select_all:",
                  help="Put these layers in one block (Ctrl+G)"):
         return graph.group(ids)[0]
-    if c2.button("Delete", key="many:delete", icon=":material/delete:",
+    if c2.button("Delete them", key="many:delete", icon=":material/delete:",
                  help="Delete these layers (Undo brings them back)"):
         for nid in ids:
             if graph.has(nid):
                 graph = graph.remove_node(nid, bridge=True)
         return graph
-    if c3.button("Copy", key="many:copy", icon=":material/content_copy:",
+    if c3.button("Copy them", key="many:copy", icon=":material/content_copy:",
                  help="Copy these layers: Ctrl+V on the canvas pastes them"):
         canvas.request_copy(ids)
     return None

@@ -241,9 +241,9 @@ def _create(name: str, ds: Dataset, size: int, weights: str, path: str | None, c
         return
     st.session_state.pop(OFFLINE, None)
     from builder.model.build import apply_weights, build
-    from builder.model.layout import auto_layout
+    from builder.model.layout import arrange
 
-    graph = auto_layout(made.graph)
+    graph = arrange(made.graph)
     model = build(graph).model  # built once: for the statistics and for the file a reload starts from
     if model is not None:
         apply_weights(model, made.weights)

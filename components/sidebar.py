@@ -34,9 +34,9 @@ def _import(upload) -> None:
     except Exception as e:  # noqa: BLE001 - never a traceback: say what failed
         flash("error", f"{upload.name} cannot be imported ({type(e).__name__}). Your project is unchanged.")
         return
-    from builder.model.layout import auto_layout
+    from builder.model.layout import arrange
 
-    pid = state.new_project(auto_layout(result.graph))
+    pid = state.new_project(arrange(result.graph))
     st.session_state[WEIGHTS] = result.weights
     _keep_model_file(pid, upload)
     layers = sum(1 for w in result.weights.values() if w)

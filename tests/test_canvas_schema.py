@@ -191,6 +191,8 @@ EXAMPLES = [
     (mlp_grouped, {"kind": "rename_group", "group": "group", "name": "Body"}, lambda g, c: g.groups[0].name == "Body"),
     (lambda: mlp().set_position("dense", (999, 999)), {"kind": "layout"},
      lambda g, c: g.layout == auto_layout(mlp()).layout and c.fit),
+    (mlp, {"kind": "layout", "dir": "LR"},
+     lambda g, c: g.extra.get("layout_direction") == "LR" and g.layout["dense"][0] > g.layout["input"][0] and c.fit),
     (mlp, {"kind": "ready"}, lambda g, c: c.ready),
 ]
 

@@ -310,3 +310,51 @@ def test_a_layer_a_fix_inserts_covers_none_of_its_neighbours():
     assert len(fixed.nodes) == len(broken.nodes) + 1
     assert no_overlaps(fixed)
     assert room_for_new(broken, broken) is broken
+
+
+# -- left to right ------------------------------------------------------------------------------------------
+from builder.model.layout import FIT_H, WRAP_W, arrange, direction  # noqa: E402
+
+
+@pytest.mark.parametrize("key", ["cifar_cnn", "mnist_cnn", "lenet5"])
+def test_a_long_chain_is_laid_out_left_to_right_in_rows_that_fit_a_window(key):
+    g = arrange(template(key))
+    assert direction(g) == "LR" and g.extra["layout_direction"] == "LR"
+    xs = [p[0] for p in g.layout.values()]
+    ys = [p[1] for p in g.layout.values()]
+    assert max(xs) - min(xs) + NODE_W <= WRAP_W and max(ys) - min(ys) + NODE_H <= FIT_H
+    assert no_overlaps(g)
+    # Reading order: each layer is right of its input, or starts the next row below it.
+    for e in g.edges:
+        (sx, sy), (tx, ty) = g.layout[e.source], g.layout[e.target]
+        assert (tx > sx and ty == sy) or ty > sy, (e, g.layout)
+
+
+def test_a_short_graph_stays_top_down_and_a_choice_is_kept():
+    g = arrange(template("iris_mlp"))
+    assert direction(g) == "TB" and "layout_direction" not in g.extra
+    assert g.layout == auto_layout(template("iris_mlp")).layout
+    lr = arrange(g, "LR")
+    assert direction(lr) == "LR"
+    assert direction(arrange(lr)) == "LR"  # its own direction from then on
+    assert direction(arrange(lr, "TB")) == "TB"
+    # The graph file keeps it (an unknown top-level field is kept on load and save).
+    assert direction(Graph.from_dict(lr.to_dict())) == "LR"
+
+
+@settings(max_examples=40, deadline=None)
+@given(dags())
+def test_left_to_right_never_overlaps(g):
+    assert no_overlaps(arrange(g, "LR"))
+
+
+def test_left_to_right_adds_go_right_of_their_input():
+    g = arrange(template("lenet5"))
+    g2, nid = g.add_layer("Dropout", "c1")
+    g2 = make_room(g2, nid, "c1")
+    assert g2.layout[nid][0] > g2.layout["c1"][0] and g2.layout[nid][1] == g2.layout["c1"][1]
+    assert no_overlaps(g2)
+    g3, nid = g.add_node("Dense")
+    g3 = g3.connect("output", nid)
+    g3 = missing_positions(replace(g3, layout={k: v for k, v in g3.layout.items() if k != nid}))
+    assert g3.layout[nid][0] > g3.layout["output"][0] and no_overlaps(g3)

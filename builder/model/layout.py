@@ -109,6 +109,72 @@ def auto_layout(
     return replace(graph, layout={nid: layout[nid] for nid in ids})
 
 
+# Left to right: ranks become columns, wrapped into bands (like lines of text) so that a long chain fits a canvas
+# of about WRAP_W x FIT_H flow px; the gap between columns holds an edge's shape label.
+DIRECTION = "layout_direction"  # the graph file's field for it: "LR"; absent: top-down
+LR_GAP, BAND_GAP = 100, 64
+WRAP_W, FIT_H = 760, 720  # about what a 1400 x 900 window shows of the graph at 85% (text at 11 px)
+
+
+def direction(graph: Graph) -> str:
+    """"LR" or "TB": how the graph is laid out (the canvas draws the handles to match)."""
+    return "LR" if graph.extra.get(DIRECTION) == "LR" else "TB"
+
+
+def with_direction(graph: Graph, dir_: str) -> Graph:
+    return graph.set_extra(DIRECTION, "LR" if dir_ == "LR" else None)
+
+
+def arrange(graph: Graph, dir_: str | None = None) -> Graph:
+    """Lays the whole graph out: top-down, or left to right in bands (`dir_` "TB" or "LR"; None: the graph's own
+    direction if it has one, else left to right for a chain that top-down would be taller than FIT_H). The
+    direction is kept in the graph."""
+    if dir_ is None and DIRECTION in graph.extra:
+        dir_ = direction(graph)
+    tb = auto_layout(graph)
+    if dir_ is None:
+        rows = [p[1] for p in tb.layout.values()]
+        chain = len(set(rows)) == len(rows)  # one layer a row: a chain (branches read better top-down)
+        dir_ = "LR" if chain and _extent(tb)[1] > FIT_H else "TB"
+    return with_direction(_left_to_right(graph, tb) if dir_ == "LR" else tb, dir_)
+
+
+def _extent(graph: Graph) -> tuple[float, float]:
+    """Width and height of the drawing (boxes of NODE_W x NODE_H)."""
+    if not graph.layout:
+        return 0.0, 0.0
+    xs = [p[0] for p in graph.layout.values()]
+    ys = [p[1] for p in graph.layout.values()]
+    return max(xs) - min(xs) + NODE_W, max(ys) - min(ys) + NODE_H
+
+
+def _left_to_right(graph: Graph, tb: Graph) -> Graph:
+    """The top-down layout `tb` turned: rows become columns, the order across a row the order down a column;
+    columns wrapped into bands at WRAP_W."""
+    if not tb.layout:
+        return tb
+    step_y_tb = NODE_H + V_GAP
+    step_x = NODE_W + LR_GAP
+    slot = NODE_W + H_GAP
+    cols = {nid: round(y / step_y_tb) for nid, (x, y) in tb.layout.items()}
+    cross = {nid: (x + NODE_W / 2) / slot for nid, (x, y) in tb.layout.items()}
+    per_band = max(1, int((WRAP_W + LR_GAP) // step_x))
+    layout: dict = {}
+    top = 0.0
+    n_bands = max(cols.values()) // per_band + 1
+    for band in range(n_bands):
+        members = [nid for nid, c in cols.items() if c // per_band == band]
+        if not members:
+            continue
+        lo = min(cross[n] for n in members)
+        hi = max(cross[n] for n in members)
+        for nid in members:
+            layout[nid] = [float((cols[nid] % per_band) * step_x), float(top + (cross[nid] - lo) * (NODE_H + V_GAP))]
+        top += (hi - lo) * (NODE_H + V_GAP) + NODE_H + BAND_GAP
+    # Whole pixels (a column's slots are whole steps; smoothing leaves fractions).
+    return replace(tb, layout={nid: [layout[nid][0], float(round(layout[nid][1]))] for nid in tb.ids()})
+
+
 def missing_positions(
     graph: Graph,
     node_width: float = NODE_W,
@@ -132,12 +198,24 @@ def missing_positions(
     if not missing:
         return graph
     if not placed:
-        return auto_layout(graph, node_width, node_height, h_gap, v_gap)
+        return arrange(graph)
     layout = dict(graph.layout)
     step_y = node_height + v_gap
+    lr = direction(graph) == "LR"
     for nid in missing:
         above = [placed[p] for p in graph.inputs_of(nid) if p in placed]
         below = [placed[s] for s in graph.successors(nid) if s in placed]
+        if lr:  # after its inputs is right of them
+            step_x = node_width + LR_GAP
+            if above:
+                x, y = max(p[0] for p in above) + step_x, sum(p[1] for p in above) / len(above)
+            elif below:
+                x, y = min(p[0] for p in below) - step_x, sum(p[1] for p in below) / len(below)
+            else:
+                x, y = min(p[0] for p in placed.values()), max(p[1] for p in placed.values()) + step_y
+            y = _free_y(x, y, list(placed.values()), node_width, node_height, step_y)
+            placed[nid] = layout[nid] = [float(x), float(y)]
+            continue
         if above:
             x, y = sum(p[0] for p in above) / len(above), max(p[1] for p in above) + step_y
         elif below:
@@ -188,19 +266,15 @@ def place_free(
 
 
 def make_room(graph: Graph, nid: str, anchor: str, node_height: float = NODE_H, v_gap: float = V_GAP) -> Graph:
-    """A layer added after `anchor` goes right below it, and everything downstream of it that lies lower moves
-    down one row, so a chain stays a straight line (not a branch drawn beside it) and nothing overlaps."""
+    """A layer added after `anchor` goes right below it (left to right: right of it), and everything downstream
+    of it that lies further on moves one step, so a chain stays a straight line (not a branch drawn beside it)
+    and nothing overlaps."""
+    if direction(graph) == "LR":
+        return _make_room_lr(graph, nid, anchor)
     ax, ay = graph.layout.get(anchor, (0.0, 0.0))
     step = node_height + v_gap
     g = graph.set_position(nid, (ax, ay + step))
-    below = set()
-    stack = list(g.successors(nid))
-    while stack:
-        s = stack.pop()
-        if s not in below and s != nid:
-            below.add(s)
-            stack.extend(g.successors(s))
-    for s in below:
+    for s in _downstream(g, nid):
         if s in g.layout and g.layout[s][1] > ay:
             x, y = g.layout[s]
             g = g.set_position(s, (x, y + step))
@@ -208,6 +282,30 @@ def make_room(graph: Graph, nid: str, anchor: str, node_height: float = NODE_H, 
     taken = [p for k, p in g.layout.items() if k != nid and g.has(k)]
     x = _free_x(ax, ay + step, taken, NODE_W, node_height, NODE_W + H_GAP)
     return g.set_position(nid, (x, ay + step)) if x != ax else g
+
+
+def _make_room_lr(graph: Graph, nid: str, anchor: str) -> Graph:
+    ax, ay = graph.layout.get(anchor, (0.0, 0.0))
+    step = NODE_W + LR_GAP
+    g = graph.set_position(nid, (ax + step, ay))
+    for s in _downstream(g, nid):
+        x, y = g.layout.get(s, (None, None))
+        if x is not None and x > ax and abs(y - ay) < NODE_H + V_GAP:  # further on in the same band
+            g = g.set_position(s, (x + step, y))
+    taken = [p for k, p in g.layout.items() if k != nid and g.has(k)]
+    y = _free_y(ax + step, ay, taken, NODE_W, NODE_H, NODE_H + V_GAP)
+    return g.set_position(nid, (ax + step, y)) if y != ay else g
+
+
+def _downstream(graph: Graph, nid: str) -> set[str]:
+    out: set[str] = set()
+    stack = list(graph.successors(nid))
+    while stack:
+        s = stack.pop()
+        if s not in out and s != nid:
+            out.add(s)
+            stack.extend(graph.successors(s))
+    return out
 
 
 def room_for_new(before: Graph, after: Graph) -> Graph:
@@ -394,6 +492,14 @@ def _spaced(want: list[float], sep: float) -> list[float]:
             blocks[-1][1] += c
     ys = [s / c for s, c in blocks for _ in range(int(c))]
     return [y + i * sep for i, y in enumerate(ys)]
+
+
+def _free_y(x: float, y: float, taken: list, w: float, h: float, step: float) -> float:
+    """The free y nearest to `y` for a box at x: y itself, or just above or below a box (as _free_x, turned)."""
+    band = [p[1] for p in taken if abs(p[0] - x) < w]
+    candidates = [y] + [by + d for by in band for d in (step, -step)]
+    free = [c for c in candidates if not any(abs(c - by) < h for by in band)]
+    return min(free, key=lambda c: (abs(c - y), -c))
 
 
 def _free_x(x: float, y: float, taken: list, w: float, h: float, step: float) -> float:

@@ -25,11 +25,13 @@ from builder.model.build import BuildResult, fmt_shape
 from builder.model.catalog import LAYERS, by_category
 from builder.model.graph import Graph, GraphError, printable, valid_id
 from builder.model.layout import (
+    LR_GAP,
     NODE_H,
     NODE_W,
     V_GAP,
     View,
-    auto_layout,
+    arrange,
+    direction,
     free_spot,
     make_room,
     missing_positions,
@@ -157,6 +159,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
         "reveal": {"n": reveal[0], "ids": list(reveal[1])}, "copy": {"n": copy[0], "ids": list(copy[1])},
         "toast": toast,
         "building": result is None, "big": big, "ro": bool(read_only), "wait": bool(wait), "box": dict(BOX),
+        "dir": direction(graph),
         "limits": dict(LIMITS),
     }
 
@@ -206,8 +209,9 @@ class _Refused(Exception):
 
 
 def _below(graph: Graph, nid: str) -> tuple[float, float]:
+    """Where a layer after `nid` goes: below it (left to right: right of it)."""
     x, y = graph.layout.get(nid, (0.0, 0.0))
-    return x, y + NODE_H + V_GAP
+    return (x + NODE_W + LR_GAP, y) if direction(graph) == "LR" else (x, y + NODE_H + V_GAP)
 
 
 def _require_type(type_: Any) -> str:
@@ -336,12 +340,13 @@ def _ungroup(graph: Graph, ev: dict) -> Applied:
     gid = str(ev.get("group"))
     folded = graph.group_by_id(gid).collapsed
     g = graph.ungroup(gid)
-    return (auto_layout(g), None, True) if folded else (g, None, False)
+    return (arrange(g, direction(g)), None, True) if folded else (g, None, False)
 
 
 def _collapse(graph: Graph, ev: dict) -> Applied:
     # Collapsing or expanding changes what is drawn: the graph is laid out again around it.
-    return auto_layout(graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed")))), None, True
+    g = graph.set_group_collapsed(str(ev.get("group")), bool(ev.get("collapsed")))
+    return arrange(g, direction(g)), None, True
 
 
 def _rename_group(graph: Graph, ev: dict) -> Applied:
@@ -349,7 +354,9 @@ def _rename_group(graph: Graph, ev: dict) -> Applied:
 
 
 def _layout(graph: Graph, ev: dict) -> Applied:
-    return auto_layout(graph), None, True
+    """Auto-layout: in the direction asked for ("TB" or "LR": the toolbar's toggle), else the graph's own."""
+    dir_ = ev.get("dir") if ev.get("dir") in ("TB", "LR") else direction(graph)
+    return arrange(graph, dir_), None, True
 
 
 def _paste(graph: Graph, ev: dict) -> Applied:

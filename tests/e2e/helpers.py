@@ -186,6 +186,15 @@ def drag_connect(page, source: str, target: str, handle: str = ".react-flow__han
     page.mouse.up()
 
 
+def edge_point(page, edge_id: str) -> tuple[float, float]:
+    """A point on the middle of an edge's line, on the screen (an L-shaped edge's box centre is off its line)."""
+    settle(page)
+    path = page.locator(f".react-flow__edge[data-id='{edge_id}'] path.react-flow__edge-interaction")
+    pt = path.evaluate("""p => { const q = p.getPointAtLength(p.getTotalLength() / 2);
+        const m = p.getScreenCTM(); return [q.x * m.a + m.e, q.y * m.d + m.f]; }""")
+    return pt[0], pt[1]
+
+
 POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .map(d => (d.data || []).map(t => (t.x || []).length).reduce((a, b) => a + b, 0))"""
 

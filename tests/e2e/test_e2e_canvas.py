@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
     center,
     drag_connect,
     drag_to,
+    edge_point,
     metric_value,
     new_from_template,
     open_app,
@@ -109,8 +110,7 @@ def test_connect_to_port_1_of_a_concatenate_sets_the_order_in_the_code(page, ser
     expect(canvas_node(page, "joined").locator(".lc-port-label")).to_have_text(["0", "1", "2"])
 
     # Take flat off port 0 (right-click the connection), then connect it to port 1.
-    edge = page.locator(".react-flow__edge[data-id='e:flat:joined:0'] .react-flow__edge-interaction")
-    page.mouse.click(*center(stable_box(page, edge)), button="right")
+    page.mouse.click(*edge_point(page, "e:flat:joined:0"), button="right")
     page.get_by_role("menuitem", name="Delete connection").click()
     wait_graph(page, lambda g: g.inputs_of("joined") == ["table_dense"])
     settle(page)

@@ -110,9 +110,12 @@ function Canvas({ data, send, rootNode, kept }: Props) {
       <div className="lc-flow" ref={flowRef} style={{ ["--lc-handle" as string]: handleSize, ["--lc-node-w" as string]: `${data.box.w}px` }}>
         <div className="lc-toolbar">
           {!data.ro && <ToolButton icon="layout" label="Auto-layout" onClick={() => emit({ kind: "layout" })}
-            title="Arrange the layers top-down" />}
+            title={data.dir === "LR" ? "Arrange the layers left to right" : "Arrange the layers top-down"} />}
+          {!data.ro && <ToolButton icon={data.dir === "LR" ? "down" : "right"} label={data.dir === "LR" ? "Top-down" : "Left to right"}
+            onClick={() => emit({ kind: "layout", dir: data.dir === "LR" ? "TB" : "LR" })}
+            title={data.dir === "LR" ? "Lay the graph out top-down" : "Lay the graph out left to right, in rows (a long chain fits the window)"} />}
           <ToolButton icon="fit" label="Fit view" onClick={fit}
-            title="Show the whole graph (at 93% to 100%: a bigger one starts at its top and scrolls)" />
+            title="Show the whole graph (at 85% to 100%: a bigger one starts at its top and scrolls)" />
           {!data.ro && <ToolButton icon="group" label="Group" onClick={groupSelection} disabled={nSel === 0}
             title="Group the selected layers into a block (Ctrl+G)" />}
           {!data.ro && <ToolButton icon="delete" label="Delete selected" onClick={() => deleteSelection()} disabled={nSel === 0}

@@ -6,6 +6,8 @@ const PATHS: Record<string, string> = {
   layout: "M3 3h8v6H3V3zm10 0h8v6h-8V3zM8 15h8v6H8v-6zM7 9h2v3h8V9h2v5h-6v1h-2v-1H7V9z",
   fit: "M3 3h6v2H5v4H3V3zm12 0h6v6h-2V5h-4V3zM3 15h2v4h4v2H3v-6zm16 0h2v6h-6v-2h4v-4zM8 8h8v8H8V8z",
   group: "M3 3h4v2H5v2H3V3zm14 0h4v4h-2V5h-2V3zM3 17h2v2h2v2H3v-4zm16 2v-2h2v4h-4v-2h2zM9 3h6v2H9V3zm0 16h6v2H9v-2zM3 9h2v6H3V9zm16 0h2v6h-2V9zM8 8h8v8H8V8z",
+  right: "M4 11h12.2l-4.6-4.6L13 5l7 7-7 7-1.4-1.4 4.6-4.6H4v-2z",
+  down: "M13 4v12.2l4.6-4.6L19 13l-7 7-7-7 1.4-1.4 4.6 4.6V4h2z",
   delete: "M6 19c0 1.1.9 2 2 2h8a2 2 0 0 0 2-2V7H6v12zm2-10h8v10H8V9zm7.5-5-1-1h-5l-1 1H5v2h14V4h-3.5z",
 };
 

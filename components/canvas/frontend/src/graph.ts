@@ -25,7 +25,7 @@ export function usePythonNodes(data: Data, groups: Map<string, GroupIn>, actions
         const p = old.get(n.id);
         const selected = wantSel ? wantSel.has(n.id) : !!p?.selected;
         // An unchanged layer keeps its node object, so React Flow does not draw it again.
-        const key = JSON.stringify(n) + (data.building ? "b" : "");
+        const key = JSON.stringify(n) + (data.building ? "b" : "") + data.dir;
         if (p && (p.data as LayerData).key === key && !!p.selected === selected && !p.dragging) {
           out.push(p);
           continue;
@@ -35,7 +35,7 @@ export function usePythonNodes(data: Data, groups: Map<string, GroupIn>, actions
           id: n.id,
           type: "layer",
           position: p?.dragging ? p.position : { x: n.x, y: n.y },
-          data: { n, building: data.building, key } satisfies LayerData,
+          data: { n, building: data.building, key, lr: data.dir === "LR" } satisfies LayerData,
           selected,
           width: undefined,
           height: undefined,
@@ -50,7 +50,7 @@ export function usePythonNodes(data: Data, groups: Map<string, GroupIn>, actions
           id,
           type: "lcgroup",
           position: p?.dragging ? p.position : collapsedAt.get(g.id) ?? { x: 0, y: 0 },
-          data: { g, ...actions } satisfies GroupData,
+          data: { g, ...actions, lr: data.dir === "LR" } satisfies GroupData,
           selected: wantSel ? wantSel.has(id) : !!p?.selected,
         } as Node);
       }
@@ -64,12 +64,12 @@ export function usePythonNodes(data: Data, groups: Map<string, GroupIn>, actions
   useEffect(() => {
     const changed: string[] = [];
     for (const n of data.nodes) {
-      const k = n.ports.join("|");
+      const k = n.ports.join("|") + data.dir; // the handles move to the sides when the direction changes
       if (portKey.current.has(n.id) && portKey.current.get(n.id) !== k) changed.push(n.id);
       portKey.current.set(n.id, k);
     }
     if (changed.length) requestAnimationFrame(() => updateInternals(changed));
-  }, [data.nodes, updateInternals]);
+  }, [data.nodes, data.dir, updateInternals]);
 }
 
 /** The edges from Python. An edge into a collapsed group ends at its box; one inside it is not drawn. Only their
@@ -85,8 +85,12 @@ export function useEdges(data: Data, byId: Map<string, NodeIn>, groups: Map<stri
       const g = groups.get(id);
       return g && g.collapsed ? `g:${g.id}` : id;
     };
+    // One layer feeding several ports of another (query, value and key from one layer): one label, at the source.
+    const pairs = new Map<string, number>();
+    for (const e of data.edges) pairs.set(`${e.source}>${e.target}`, (pairs.get(`${e.source}>${e.target}`) ?? 0) + 1);
     for (const e of data.edges) {
       const s = end(e.source), t = end(e.target);
+      const atSource = (pairs.get(`${e.source}>${e.target}`) ?? 0) > 1;
       if (s === t) continue; // inside a collapsed group
       const target = byId.get(e.target);
       const ported = t === e.target && target && target.ports.length > 0;
@@ -95,10 +99,11 @@ export function useEdges(data: Data, byId: Map<string, NodeIn>, groups: Map<stri
       if (seen.has(key)) continue;
       seen.add(key);
       const sel = selected.has(e.id);
-      const ekey = `${key}|${e.id}|${e.label}|${sel}`;
+      const ekey = `${key}|${e.id}|${e.label}|${sel}|${atSource}`;
       const prev = cacheRef.current.get(e.id);
       const edge: Edge = prev && prev.key === ekey ? prev.edge : {
         id: e.id, source: s, target: t, sourceHandle: "out", targetHandle: handle, type: "shape", selected: sel,
+        data: { atSource },
         label: e.label || undefined, labelBgPadding: [4, 2], labelBgBorderRadius: 3, labelShowBg: true,
         className: "lc-edge", markerEnd: { type: "arrowclosed" as never, width: 16, height: 16 },
       };

@@ -15,14 +15,16 @@ export function compact(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-export type LayerData = { n: NodeIn; building: boolean; key?: string };
+/** `lr`: the graph is laid out left to right: inputs come in on the left, the output leaves on the right. */
+export type LayerData = { n: NodeIn; building: boolean; key?: string; lr?: boolean };
 
 function issueText(n: NodeIn): string {
   return n.issues.map((i) => (i.sev === "error" ? "Error: " : "Warning: ") + i.msg).join("\n");
 }
 
 export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) {
-  const { n, building } = data as unknown as LayerData;
+  const { n, building, lr } = data as unknown as LayerData;
+  const inSide = lr ? Position.Left : Position.Top, outSide = lr ? Position.Right : Position.Bottom;
   const error = n.issues.find((i) => i.sev === "error");
   const worst = error ?? n.issues[0];
   const cls = [
@@ -33,20 +35,23 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
     selected ? "selected" : "",
   ].join(" ");
   const ports = n.ports;
+  // Left to right, the port labels stand inside the box's left edge: the text moves over to make room for them.
+  const portRoom = lr && ports.length ? 14 + 7 * Math.max(...ports.map((p) => p.length)) : 0;
   return (
-    <div className={cls} data-node={n.id}>
-      {!n.input && ports.length === 0 && <Handle type="target" position={Position.Top} id="in" className="lc-in" />}
+    <div className={cls + (lr ? " lr" : "")} data-node={n.id} style={portRoom ? { paddingLeft: portRoom } : undefined}>
+      {!n.input && ports.length === 0 && <Handle type="target" position={inSide} id="in" className="lc-in" />}
       {ports.map((label, i) => {
-        const left = `${((i + 1) / (ports.length + 1)) * 100}%`;
+        const at = `${((i + 1) / (ports.length + 1)) * 100}%`;
+        const place = lr ? { top: at } : { left: at };
         return (
           <span key={label + i}>
-            <Handle type="target" position={Position.Top} id={`in-${i}`} className="lc-in lc-port" style={{ left }}
+            <Handle type="target" position={inSide} id={`in-${i}`} className="lc-in lc-port" style={place}
               title={`input ${label}`} data-port={label} />
-            <span className="lc-port-label" style={{ left }}>{label}</span>
+            <span className="lc-port-label" style={place}>{label}</span>
           </span>
         );
       })}
-      <div className={"lc-head" + (ports.length ? " with-ports" : "")}>
+      <div className={"lc-head" + (ports.length && !lr ? " with-ports" : "")}>
         {/* A long type (GlobalAveragePooling2D) is shown whole: the id gives way, then goes to the next line. */}
         <span className="lc-type" title={n.type}>{n.type}</span>
         <span className="lc-id" title={n.id}>{n.id}</span>
@@ -81,13 +86,14 @@ export const LayerNode = memo(function LayerNode({ data, selected }: NodeProps) 
         </div>
       )}
       {worst && <div className={`lc-msg ${worst.sev}`} title={issueText(n)}>{worst.msg}</div>}
-      <Handle type="source" position={Position.Bottom} id="out" className="lc-out" />
+      <Handle type="source" position={outSide} id="out" className="lc-out" />
     </div>
   );
 });
 
 export type GroupData = {
   g: GroupIn;
+  lr?: boolean;
   onToggle: (id: string, collapsed: boolean) => void;
   onUngroup: (id: string) => void;
   onRename: (id: string, name: string) => void;
@@ -120,11 +126,11 @@ function GroupName({ g, onRename, className }: { g: GroupIn; onRename: GroupData
 }
 
 export const GroupNode = memo(function GroupNode({ data, selected }: NodeProps) {
-  const { g, onToggle, onRename } = data as unknown as GroupData;
+  const { g, onToggle, onRename, lr } = data as unknown as GroupData;
   const shapes = `${g.inShape || "?"} → ${g.outShape || "?"}`;
   return (
     <div className={"lc-node lc-group-node" + (selected ? " selected" : "") + (g.errors ? " has-error" : "")} data-group={g.id}>
-      <Handle type="target" position={Position.Top} id="in" className="lc-in" />
+      <Handle type="target" position={lr ? Position.Left : Position.Top} id="in" className="lc-in" />
       {/* The name has the whole width, on as many lines as it needs ("MobileNetV2 base (frozen, ImageNet weights)"). */}
       <div className="lc-head">
         <GroupName g={g} onRename={onRename} className="lc-type" />
@@ -137,7 +143,7 @@ export const GroupNode = memo(function GroupNode({ data, selected }: NodeProps) 
       <div className="lc-meta" title={`input ${g.inShape || "unknown"} → output ${g.outShape || "unknown"}`}>
         <span className="lc-shape">{shapes}</span>
       </div>
-      <Handle type="source" position={Position.Bottom} id="out" className="lc-out" />
+      <Handle type="source" position={lr ? Position.Right : Position.Bottom} id="out" className="lc-out" />
     </div>
   );
 });
@@ -170,19 +176,34 @@ function portOf(handle: string | null | undefined): number | null {
 }
 
 export const ShapeEdge = memo(function ShapeEdge(p: EdgeProps) {
-  // An edge into a numbered port (a merge) turns at its own height, so that no two edges into one layer share a
-  // segment, and its label sits right above the port it enters (odd ports a line higher, so labels never meet).
-  const port = portOf(p.targetHandleId);
-  const below = p.targetY > p.sourceY + 24;
-  const centerY = port !== null && below
-    ? Math.max(p.sourceY + 6, Math.min((p.sourceY + p.targetY) / 2, p.targetY - 34) - 7 * port)
-    : undefined;
+  // An edge into a numbered port (a merge) turns at its own place, so that no two edges into one layer share a
+  // segment, and its label sits right before the port it enters (odd ports a line further, so labels never meet).
+  const port = (p.data as { atSource?: boolean } | undefined)?.atSource ? null : portOf(p.targetHandleId);
+  const lr = p.targetPosition === Position.Left;
+  let labelX = p.sourceX, labelY = p.sourceY + Math.min(EDGE_LABEL_DY, Math.max(8, (p.targetY - p.sourceY) / 2));
+  let centerX: number | undefined, centerY: number | undefined;
+  if (lr) {
+    // Left to right: the label above the edge where it leaves its source (in the gap between columns).
+    const ahead = p.targetX > p.sourceX + 24;
+    if (ahead) {
+      labelX = port !== null ? p.targetX - 40 : p.sourceX + 46;
+      labelY = (port !== null ? p.targetY : p.sourceY) - 10 - (port !== null ? 14 * (port % 2) : 0);
+      if (port !== null) centerX = Math.max(p.sourceX + 6, Math.min((p.sourceX + p.targetX) / 2, p.targetX - 30) - 7 * port);
+    } else {
+      // Back to the start of the next row: the label on the long way back, between the rows.
+      centerY = (p.sourceY + p.targetY) / 2 + (port !== null ? 7 * port : 0);
+      labelX = (p.sourceX + p.targetX) / 2;
+      labelY = centerY;
+    }
+  } else if (port !== null && p.targetY > p.sourceY + 24) {
+    centerY = Math.max(p.sourceY + 6, Math.min((p.sourceY + p.targetY) / 2, p.targetY - 34) - 7 * port);
+    labelX = p.targetX;
+    labelY = p.targetY - 12 - 14 * (port % 2);
+  }
   const [path] = getSmoothStepPath({
     sourceX: p.sourceX, sourceY: p.sourceY, sourcePosition: p.sourcePosition ?? Position.Bottom,
-    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top, centerY,
+    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top, centerX, centerY,
   });
-  const labelX = port !== null && below ? p.targetX : p.sourceX;
-  const labelY = port !== null && below ? p.targetY - 12 - 14 * (port % 2) : p.sourceY + Math.min(EDGE_LABEL_DY, Math.max(8, (p.targetY - p.sourceY) / 2));
   return (
     <BaseEdge id={p.id} path={path} label={p.label} labelX={labelX} labelY={labelY}
       labelStyle={p.labelStyle} labelShowBg={p.labelShowBg} labelBgStyle={p.labelBgStyle} labelBgPadding={p.labelBgPadding}

@@ -20,6 +20,7 @@ export type Data = {
   wait: boolean; // Python waits for the canvas's first paint (the session's first): the canvas then sends a ready event, and otherwise nothing of its own
   box: Box;
   limits: Limits;
+  dir: "TB" | "LR"; // how the graph is laid out: top-down (handles on top and bottom) or left to right (handles on the sides)
 };
 
 /** A layer's box, as Python lays the graph out (builder/model/layout.py): the size of a box not measured yet. */
@@ -163,6 +164,7 @@ export type RenameGroupEvent = {
 
 export type LayoutEvent = {
   kind: "layout";
+  dir?: "TB" | "LR"; // lay the graph out in this direction (the toolbar's toggle); absent: its own
 };
 
 /** the canvas has painted its nodes (the page waits for it before loading TensorFlow) */

@@ -8,7 +8,7 @@ import { collapsedPlaces, groupOf } from "./groups";
 import type { Data, View } from "./types";
 import type { Emit } from "./ui";
 
-const MIN_FIT_ZOOM = 0.93; // node text is 13 px: a fit never shows it below 12 px; a taller graph scrolls instead
+const MIN_FIT_ZOOM = 0.85; // node text is 13 px: a fit never shows it below 11 px; a taller graph scrolls instead
 const START: Viewport = { x: 40, y: 40, zoom: 1 };
 
 /** What a canvas keeps of its view when Streamlit draws its element anew (index.tsx keeps one per canvas): the

@@ -1,0 +1,114 @@
+"""A graph read at a glance (issue 25, part 2): a 9-layer CNN whole at Fit view on 1400x900 with no text cut and
+no edge label over a node; each edge of a merge into its own port, also after the order changes; at 1024x768
+a toolbar on one line and an inspector with nothing cut."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import ARTIFACTS, canvas_node, metric_value, new_from_template, open_app, settle, wait_graph
+
+# Every text element of the canvas and the side column whose text is cut (wider than its box, or clamped).
+CUT_JS = """(sel) => {
+    const host = [...document.querySelectorAll('*')].find((e) => e.shadowRoot?.querySelector('.react-flow__viewport'));
+    const roots = sel === 'canvas' ? [host.shadowRoot] : [document];
+    const pick = sel === 'canvas'
+        ? '.react-flow__node *, .lc-toolbar *'
+        : '[data-testid="stColumn"]:last-of-type button *, [data-testid="stColumn"]:last-of-type label *';
+    const out = [];
+    for (const r of roots) for (const el of r.querySelectorAll(pick)) {
+        if (!el.childNodes.length || ![...el.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim())) continue;
+        if (el.closest('.lc-msg')) continue;  // a problem's message is clamped on purpose (all of it is beside the canvas)
+        if (el.closest('[data-testid="stIconMaterial"]')) continue;  // an icon's ligature name, drawn as one glyph
+        const r2 = el.getBoundingClientRect();
+        if (r2.width <= 1 || r2.height <= 1) continue;  // hidden, or there for screen readers only
+        if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+            const cs = getComputedStyle(el);
+            if (cs.overflow !== "visible" || cs.textOverflow === "ellipsis") out.push(el.textContent.trim().slice(0, 40));
+        }
+    }
+    return out;
+}"""
+
+ZOOM_JS = """() => {
+    const host = [...document.querySelectorAll('*')].find((e) => e.shadowRoot?.querySelector('.react-flow__viewport'));
+    const t = host.shadowRoot.querySelector('.react-flow__viewport').style.transform;
+    return Number(/scale\\(([0-9.]+)\\)/.exec(t)[1]);
+}"""
+
+
+def boxes(page, selector: str) -> list[dict]:
+    return [el.bounding_box() for el in page.locator(selector).all() if el.is_visible()]
+
+
+def meets(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] - 1 and b["x"] < a["x"] + a["width"] - 1
+            and a["y"] < b["y"] + b["height"] - 1 and b["y"] < a["y"] + a["height"] - 1)
+
+
+def test_a_nine_layer_cnn_fits_whole_at_fit_view_with_nothing_cut(page, server):
+    open_app(page, server)
+    new_from_template(page, "CIFAR-10 CNN")
+    expect(metric_value(page, "Total params")).to_have_text("122,570", timeout=60_000)
+    g = wait_graph(page, lambda g: len(g.nodes) == 9)
+    settle(page)
+    page.get_by_role("button", name="Fit view").click()
+    settle(page)
+    pane = page.locator(".react-flow__pane").bounding_box()
+    for nid in g.ids():
+        box = canvas_node(page, nid).bounding_box()
+        assert box is not None and pane["x"] <= box["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"] + 1
+        assert pane["y"] <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"] + 1, (nid, box, pane)
+    assert 13 * page.evaluate(ZOOM_JS) >= 11  # node text at 11 px or more
+    assert page.evaluate(CUT_JS, "canvas") == []
+    nodes = boxes(page, ".react-flow__node")
+    for label in boxes(page, ".react-flow__edge-textwrapper, .react-flow__edge-text"):
+        assert not any(meets(label, n) for n in nodes), label
+    page.screenshot(path=str(ARTIFACTS / "reading-cnn-1400.png"))
+
+
+def test_each_edge_of_a_merge_enters_its_own_port_also_after_a_reorder(page, server):
+    open_app(page, server)
+    new_from_template(page, "Two inputs: image, table")
+    g = wait_graph(page, lambda g: any(n.type == "Concatenate" for n in g.nodes) and len(g.nodes) == 8)
+    merge = next(n.id for n in g.nodes if n.type == "Concatenate")
+    settle(page)
+
+    def ends_at_ports(order: list[str]) -> None:
+        for i, src in enumerate(order):
+            edge = page.locator(f".react-flow__edge[data-id^='e:{src}:{merge}:'] path.react-flow__edge-path")
+            end = edge.evaluate("""p => { const pt = p.getPointAtLength(p.getTotalLength());
+                const m = p.getScreenCTM(); return {x: pt.x * m.a + m.e, y: pt.y * m.d + m.f}; }""")
+            port = canvas_node(page, merge).locator(f".react-flow__handle[data-handleid='in-{i}']").bounding_box()
+            label = canvas_node(page, merge).locator(".lc-port-label").nth(i)
+            assert abs(end["x"] - (port["x"] + port["width"] / 2)) < 12 and abs(end["y"] - (port["y"] + port["height"] / 2)) < 14, (src, i, end, port)
+            assert float(label.evaluate("el => getComputedStyle(el).fontSize").rstrip("px")) >= 11
+
+    order = g.inputs_of(merge)
+    ends_at_ports(order)
+    canvas_node(page, merge).click()
+    settle(page)
+    page.locator(f".st-key-up-{merge}-1-{order[1]} button").first.click()
+    g = wait_graph(page, lambda g: g.inputs_of(merge) == [order[1], order[0]])
+    settle(page)
+    ends_at_ports(g.inputs_of(merge))
+    page.screenshot(path=str(ARTIFACTS / "reading-merge.png"))
+
+
+def test_at_1024_by_768_the_toolbar_is_one_line_and_the_inspector_whole(browser, server):
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    try:
+        open_app(page, server)
+        canvas_node(page, "dense").click()
+        settle(page)
+        buttons = boxes(page, ".lc-toolbar button")
+        assert len({round(b["y"]) for b in buttons}) == 1, buttons  # one line
+        toolbar = page.locator(".lc-toolbar").bounding_box()
+        assert toolbar["height"] < 40
+        assert page.evaluate(CUT_JS, "canvas") == []
+        assert page.evaluate(CUT_JS, "side") == []
+        expect(page.get_by_role("button", name="Delete", exact=True)).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "reading-1024.png"))
+    finally:
+        context.close()
