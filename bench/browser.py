@@ -283,8 +283,9 @@ def edit_latency(browser, db: str, reps: int, n: int, floor_ms: float) -> list[d
 
 
 def drop_latency(browser, db: str, reps: int) -> list[dict]:
-    """Drag Dense from the palette onto the output handle of the last layer: until it is painted and the
-    total follows (each drop adds Dense(32) after the (None, 3) output: 3 x 32 + 32 weights)."""
+    """Drag Dense from the palette onto the output handle of the last layer: until it is painted and the total
+    follows. The chain grows by one Dense(32) a drop (the first after the (None, 3) output: 3 x 32 + 32 weights,
+    then 32 x 32 + 32 each), as when building a model; the view follows the new layer down."""
     with _served(browser, db) as (page, url, _):
         page.goto(url)
         page.locator(f"{NODE}[data-id='output']").wait_for(timeout=60_000)
@@ -295,12 +296,13 @@ def drop_latency(browser, db: str, reps: int) -> list[dict]:
         def step(i):
             _idle(page, 200)
             src = item.bounding_box()
-            dst = page.locator(f"{NODE}[data-id='output'] .react-flow__handle.source").bounding_box()
+            last = "output" if i == 0 else f"dense_{i + 1}"
+            dst = page.locator(f"{NODE}[data-id='{last}'] .react-flow__handle.source").bounding_box()
             page.mouse.move(src["x"] + 20, src["y"] + 8)
             page.mouse.down()
             page.mouse.move(src["x"] + 40, src["y"] + 12, steps=2)
             page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] / 2, steps=5)
-            total = 243 + (i + 1) * (3 * 32 + 32)
+            total = 243 + (3 * 32 + 32) + i * (32 * 32 + 32)
             new = f".react-flow__node[data-id='dense_{i + 2}']"
             return lambda: (page.mouse.up(), _wait_page(page, f"{total:,}", f"return !!r.querySelector(\"{new}\")"))
 

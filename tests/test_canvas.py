@@ -254,3 +254,17 @@ def test_every_new_streamlit_runtime_gets_the_component_registered():
         assert manager.get_component_asset_root(NAME) == HERE / "dist"
         _register(manager)  # a second call on the same registry is harmless
         assert manager.get_component_asset_root(NAME) == HERE / "dist"
+
+
+def test_a_branch_added_after_a_layer_stays_in_view_and_the_only_successor_goes_right_below():
+    g = placed("mlp")
+    x, y = g.layout["dense"]
+    view = [x - 400, y - 100, x + 640, y + 400]
+    new, sel, _ = apply_event(g, {"kind": "add", "type": "Dense", "connect": "dense", "view": view})
+    nid = sel[0]
+    bx, by = new.layout[nid]
+    assert view[0] <= bx and bx + NODE_W <= view[2] and view[1] <= by and by + NODE_H <= view[3]
+    assert not any(overlaps(new.layout[nid], new.layout[o], NODE_W, NODE_H) for o in new.ids() if o != nid)
+    # After the last layer: right below it, in the chain's line (the canvas pans to it if it must).
+    new, sel, _ = apply_event(g, {"kind": "add", "type": "Dense", "connect": "output", "view": view})
+    assert new.layout[sel[0]][0] == g.layout["output"][0] and new.layout[sel[0]][1] > g.layout["output"][1]

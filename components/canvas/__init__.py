@@ -279,8 +279,10 @@ def _add(graph: Graph, ev: dict) -> Applied:
         source = ev["connect"]
         graph.node(source)
         g, nid = graph.add_node(type_)
+        # Its only successor: right below it (the view pans if it must); a branch: as near below it as there is
+        # room in view, so the view stays where it is.
         g = make_room(g.connect(source, nid), nid, source) if not graph.successors(source) else \
-            place_in_view(g.connect(source, nid), nid, _below(graph, source), None)
+            place_in_view(g.connect(source, nid), nid, _below(graph, source), view)
     elif ev.get("after") is not None or at is None:
         after = ev.get("after")
         g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
