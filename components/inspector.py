@@ -251,6 +251,9 @@ def render_selection(graph: Graph, result: BuildResult | None, ids: list[str], c
     if c3.button("Copy them", key="many:copy", icon=":material/content_copy:",
                  help="Copy these layers: Ctrl+V on the canvas pastes them"):
         canvas.request_copy(ids)
+        from components.runtime import rerun
+
+        rerun()  # the canvas was drawn before this column: the next run brings it the request
     return None
 
 

@@ -112,3 +112,54 @@ def test_at_1024_by_768_the_toolbar_is_one_line_and_the_inspector_whole(browser,
         page.screenshot(path=str(ARTIFACTS / "reading-1024.png"))
     finally:
         context.close()
+
+
+def test_a_window_resize_refits_unless_the_user_has_moved_the_view(page, server):
+    open_app(page, server)
+    new_from_template(page, "CIFAR-10 CNN")
+    g = wait_graph(page, lambda g: len(g.nodes) == 9)
+    settle(page)
+    page.get_by_role("button", name="Fit view").click()
+    settle(page)
+    before = page.locator(".react-flow__viewport").evaluate("el => el.style.transform")
+    page.set_viewport_size({"width": 1100, "height": 800})
+    settle(page)
+    refit = page.locator(".react-flow__viewport").evaluate("el => el.style.transform")
+    assert refit != before
+    page.get_by_role("button", name="Fit view").click()  # what Fit view gives at this size: the same view
+    settle(page)
+    assert page.locator(".react-flow__viewport").evaluate("el => el.style.transform") == refit
+    assert len(g.nodes) == 9
+    # Moved by hand: a resize leaves the view as the user put it.
+    pane = page.locator(".react-flow__pane").bounding_box()
+    page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
+    page.mouse.wheel(0, 120)
+    settle(page)
+    view = page.locator(".react-flow__viewport").evaluate("el => el.style.transform")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    settle(page)
+    assert page.locator(".react-flow__viewport").evaluate("el => el.style.transform") == view
+
+
+def test_several_selected_layers_are_counted_grouped_and_copied_from_the_inspector(page, server):
+    open_app(page, server)
+    canvas_node(page, "dense").click()
+    canvas_node(page, "dense_1").click(modifiers=["Shift"])
+    expect(page.get_by_text("2 layers selected")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Params {4 * 16 + 16 + 16 * 8 + 8:,}")).to_be_visible()
+    settle(page)
+    page.get_by_role("button", name="Copy them").click()
+    expect(page.locator(".lc-toast")).to_contain_text("Copied 2 layers", timeout=30_000)
+    settle(page)
+    page.locator(".lc-canvas").focus()
+    page.keyboard.press("Control+v")
+    g = wait_graph(page, lambda g: len(g.nodes) == 6)
+    assert {n.type for n in g.nodes if n.id not in ("input", "dense", "dense_1", "output")} == {"Dense"}
+    settle(page)
+    canvas_node(page, "dense").click()
+    canvas_node(page, "dense_1").click(modifiers=["Shift"])
+    expect(page.get_by_text("2 layers selected")).to_be_visible(timeout=30_000)
+    settle(page)
+    page.get_by_role("button", name="Group them").click()
+    g = wait_graph(page, lambda g: len(g.groups) == 1)
+    assert set(g.groups[0].nodes) == {"dense", "dense_1"}
