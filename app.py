@@ -29,7 +29,10 @@ st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
 # Room for the canvas: Streamlit's wide layout keeps 6rem above and 5rem beside the page.
 st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}"
         "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}"
-        "[data-testid='stMetricValue']{font-size:1.6rem}</style>")
+        "[data-testid='stMetricValue']{font-size:1.6rem}"
+        # The Build page's side column scrolls on its own, as tall as the canvas (components/canvas: .lc-canvas):
+        # a long inspector never scrolls the canvas out of view.
+        ".st-key-lc_side{max-height:max(520px,calc(100vh - 215px));overflow-y:auto;overflow-x:hidden}</style>")
 with database_guard():
     state.init_project()
     state.keep_project_in_url()

@@ -76,7 +76,7 @@ if not first_paint:
 main, side = st.columns([3.5, 1.25], gap="small")
 with main:
     canvas.render_canvas(graph, current, read_only=state.read_only(), cost=cost)  # first: the canvas paints before the inspector's widgets
-with side, st.container(height="stretch"):
+with side, st.container(height="stretch", key="lc_side"):
     fix = render_issues(current, selected) if current is not None else None
     if fix is not None:
         try:

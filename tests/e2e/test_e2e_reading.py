@@ -163,3 +163,19 @@ def test_several_selected_layers_are_counted_grouped_and_copied_from_the_inspect
     page.get_by_role("button", name="Group them").click()
     g = wait_graph(page, lambda g: len(g.groups) == 1)
     assert set(g.groups[0].nodes) == {"dense", "dense_1"}
+
+
+def test_opening_output_on_a_sample_leaves_the_canvas_in_view(page, server):
+    open_app(page, server)
+    new_from_template(page, "Digits CNN")
+    expect(canvas_node(page, "conv2d_1")).to_be_visible(timeout=30_000)
+    settle(page)
+    canvas_node(page, "conv2d_1").click()
+    settle(page)
+    canvas = page.locator(".lc-canvas").bounding_box()
+    page.get_by_text("Output on a sample").click()  # far down the inspector: its column scrolls, not the page
+    expect(page.get_by_text("Draw with the mouse")).to_be_visible(timeout=30_000)
+    settle(page)
+    assert page.evaluate("() => window.scrollY") == 0
+    assert page.locator(".lc-canvas").bounding_box() == canvas
+    page.screenshot(path=str(ARTIFACTS / "reading-live-output.png"))
