@@ -10,6 +10,7 @@ import type { Emit } from "./ui";
 
 const MIN_FIT_ZOOM = 0.85; // node text is 13 px: a fit never shows it below 11 px; a taller graph scrolls instead
 const START: Viewport = { x: 40, y: 40, zoom: 1 };
+const RESIZE_PX = 40; // a change of the canvas's size below this in both directions does not refit
 
 /** What a canvas keeps of its view when Streamlit draws its element anew (index.tsx keeps one per canvas): the
  * view the user panned to, and `fit`, the last fit request (Data.fit) carried out. */
@@ -115,18 +116,18 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
     requestAnimationFrame(go);
   }, [data, rf, flowRef, kept]);
   // A window resized (or the sidebar folded): the view fits again, unless the user has moved it since the last fit.
-  const lastSize = useRef<string>("");
+  // A few pixels (a page scrollbar coming or going) are no resize.
+  const lastSize = useRef<{ w: number; h: number } | null>(null);
   const dataRef = useRef(data);
   dataRef.current = data;
   useEffect(() => {
     const el = flowRef.current;
     if (!el || typeof ResizeObserver === "undefined") return;
     const ro = new ResizeObserver(() => {
-      const size = `${el.clientWidth}x${el.clientHeight}`;
-      const first = lastSize.current === "";
-      if (size === lastSize.current) return;
-      lastSize.current = size;
-      if (!first && !kept.moved && el.clientWidth > 0) fitData(dataRef.current);
+      const w = el.clientWidth, h = el.clientHeight, last = lastSize.current;
+      if (last && Math.abs(w - last.w) < RESIZE_PX && Math.abs(h - last.h) < RESIZE_PX) return;
+      lastSize.current = { w, h };
+      if (last && !kept.moved && w > 0) fitData(dataRef.current);
     });
     ro.observe(el);
     return () => ro.disconnect();
