@@ -252,19 +252,28 @@ UNSAVED_MESSAGE = ("Not saved yet: the project database does not answer. Your ed
                    "as soon as it answers.")
 
 
-def _save(graph: Graph) -> None:
+_ASK = object()  # _save's arguments not given: read them from the session
+
+
+def _save(graph: Graph, *, pid=_ASK, store=None, owner=None, params=_ASK) -> None:
     """Saves the graph; when the database does not answer, the session keeps it and marks it "not saved yet"
-    (`render_unsaved` tries again every few seconds, and so does every next edit)."""
+    (`render_unsaved` tries again every few seconds, and so does every next edit). `commit` passes what it read
+    beforehand, so that nothing between setting the graph and saving it can stop the run."""
     from builder.store import StoreUnavailable
 
-    pid = st.session_state.get(PROJECT)
-    if pid and not read_only():
-        try:
-            get_store().save_project(pid, graph, current_owner(), params=_known_params(pid, graph))
-        except StoreUnavailable:
-            st.session_state[UNSAVED] = pid
-        else:
-            st.session_state.pop(UNSAVED, None)
+    if pid is _ASK:
+        pid = st.session_state.get(PROJECT)
+        if not pid or read_only():
+            return
+        store, owner, params = get_store(), current_owner(), _known_params(pid, graph)
+    if not pid:
+        return
+    try:
+        store.save_project(pid, graph, owner, params=params)
+    except StoreUnavailable:
+        st.session_state[UNSAVED] = pid
+    else:
+        st.session_state.pop(UNSAVED, None)
 
 
 def unsaved() -> bool:
@@ -336,7 +345,12 @@ def note_params(total: int) -> None:
 
 
 def commit(graph: Graph) -> None:
-    """Makes `graph` current, as one undoable step, and saves it (not in a read-only project: it says so)."""
+    """Makes `graph` current, as one undoable step, and saves it (not in a read-only project: it says so).
+
+    Every read or write of `st.session_state` is a point where Streamlit may stop this run for a newer one (a
+    click that came meanwhile). So everything is read first, then the graph is set (a stop at that write happens
+    before it), then the rest changes without touching `st.session_state` until the graph is saved: a run
+    stopped half-way never leaves a graph set but not saved, nor an undo step without its change."""
     current = get_graph()
     if graph is current:
         return
@@ -344,11 +358,16 @@ def commit(graph: Graph) -> None:
         flash("warning", READ_ONLY_MESSAGE)
         return
     undo = st.session_state.setdefault(UNDO, [])
+    redo = st.session_state.setdefault(REDO, [])
+    pid = st.session_state.get(PROJECT)
+    store = get_store() if pid else None
+    known = _known_params(pid, graph) if pid else None
+    owner = current_owner()
+    st.session_state[GRAPH] = graph
     undo.append(current)
     del undo[:-HISTORY]
-    st.session_state[REDO] = []
-    st.session_state[GRAPH] = graph
-    _save(graph)
+    redo.clear()
+    _save(graph, pid=pid, store=store, owner=owner, params=known)
 
 
 def place(graph: Graph) -> None:

@@ -44,6 +44,7 @@ if any(nid not in graph.layout for nid in graph.ids()):
 change = canvas.take_events(graph)
 if change.graph is not None:
     state.commit(change.graph)
+    canvas.committed()
 if change.selected is not None:
     state.select_many(change.selected)
 if st.session_state.pop(FIT, False):

@@ -479,6 +479,11 @@ class Meta:
     toast_n: int = 0
     toast: dict | None = None
     painted: bool = False  # the canvas has painted once in this session (or cannot: no browser)
+    # An edit taken from the canvas that the page has not committed yet (`committed()`), and the graph it was made
+    # on: a run that Streamlit stops in between (at any session-state access, for a newer click) leaves it here,
+    # and the next run commits it instead of losing it.
+    uncommitted: Graph | None = None
+    uncommitted_base: Graph | None = None
 
 
 def meta() -> Meta:
@@ -490,7 +495,9 @@ def meta() -> Meta:
 
 
 def take_events(graph: Graph) -> CanvasChange:
-    """Applies what the canvas sent since the last run (read from its state before the canvas is drawn)."""
+    """Applies what the canvas sent since the last run (read from its state before the canvas is drawn). The page
+    commits `change.graph` and then calls `committed()`; until then the edit is kept, so that a run stopped in
+    between (Streamlit stops a run at any session-state access when a newer click is waiting) loses nothing."""
     m = meta()
     value = st.session_state.get(KEY)
     events = None
@@ -499,22 +506,35 @@ def take_events(graph: Graph) -> CanvasChange:
             events = value.get("events") if hasattr(value, "get") else None
         except Exception:  # noqa: BLE001 - a state read that fails means no events
             events = None
-    change = apply_events(graph, events, last_seq=m.last_seq, external_version=m.external)
+    # An edit an earlier run took but did not commit: the new events go on top of it, and it is committed now.
+    base = m.uncommitted if m.uncommitted is not None and m.uncommitted_base is graph else graph
+    change = apply_events(base, events, last_seq=m.last_seq, external_version=m.external)
+    if change.graph is None and base is not graph:
+        change.graph = base
+    # No session-state access from here until the edit is recorded: each is a point where the run may stop.
     m.last_seq = change.last_seq
     m.painted = m.painted or change.ready
+    m.uncommitted, m.uncommitted_base = (change.graph, graph) if change.graph is not None else (None, None)
     if change.graph is not None:
         m.from_canvas = change.graph
+    # What the canvas is to do with it (a message, a fit, a selection, a pan) is kept the same way, on `m` itself.
     if change.errors:
-        say(change.errors[-1], "error")
+        _say(m, change.errors[-1], "error")
     elif change.stale:
-        say("A change made on the canvas while the graph was being changed elsewhere was ignored: do it again.",
-            "warning")
+        _say(m, "A change made on the canvas while the graph was being changed elsewhere was ignored: do it again.",
+             "warning")
     if change.fit:
-        request_fit()
+        m.fit_n += 1
     if change.select_pushed and change.selected is not None:
-        push_selection(change.selected)
-        reveal(change.selected)
+        m.sel_n, m.sel_ids = m.sel_n + 1, list(change.selected)
+        m.reveal_n, m.reveal_ids = m.reveal_n + 1, list(change.selected)
     return change
+
+
+def committed() -> None:
+    """The page has committed the edit `take_events` returned."""
+    m = meta()
+    m.uncommitted = m.uncommitted_base = None
 
 
 def painted() -> bool:
@@ -533,7 +553,10 @@ def first_paint() -> bool:
 
 def say(text: str, kind: str = "error") -> None:
     """A message shown inside the canvas (its text is shown as text)."""
-    m = meta()
+    _say(meta(), text, kind)
+
+
+def _say(m: Meta, text: str, kind: str) -> None:
     m.toast_n += 1
     m.toast = {"n": m.toast_n, "kind": kind, "text": str(text)[:400]}
 

@@ -3,7 +3,7 @@
 // The view is the user's: it changes only on Fit view, on the first open, and once for each fit Python asks for (an
 // expand, a collapse, an auto-layout), right when the data that asks arrives; never on a later rerun.
 import { useCallback, useEffect, useRef } from "react";
-import { getNodesBounds, useReactFlow, useStore, useStoreApi, type Node, type Rect, type Viewport } from "@xyflow/react";
+import { useReactFlow, useStore, useStoreApi, type Node, type Rect, type Viewport } from "@xyflow/react";
 import { collapsedPlaces, groupOf } from "./groups";
 import type { Data, View } from "./types";
 import type { Emit } from "./ui";
@@ -54,11 +54,7 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
     rf.setViewport(vp);
     kept.moved = false;
   }, [rf, flowRef, kept]);
-  // Fit view: what is drawn now.
-  const fit = useCallback(() => {
-    const vis = rf.getNodes().filter((n) => n.type !== "groupbox");
-    fitRect(vis.length ? getNodesBounds(vis) : null);
-  }, [rf, fitRect]);
+
   // A fit Python asks for: the boxes of that data, where Python puts them, sized as measured where they have been
   // (new ones as a layer box). It needs no measuring: with only the boxes in view drawn (a big graph), waiting
   // until all are measured once let a fit land on some later rerun, long after the user had moved the view.
@@ -74,6 +70,11 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
     for (const [gid, at] of collapsedPlaces(d, gs)) add(`g:${gid}`, at.x, at.y);
     fitRect(isFinite(x0) ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null);
   }, [rf, fitRect]);
+  // Fit view (the toolbar's): the same fit, of the graph as it is now. Not of the boxes React Flow has measured:
+  // a big graph draws only the boxes in view, and one never drawn would count as a point.
+  const dataRef = useRef(data);
+  dataRef.current = data;
+  const fit = useCallback(() => fitData(dataRef.current), [fitData]);
   useEffect(() => {
     if (data.fit === kept.fit) return;
     kept.fit = data.fit; // at most once per request, whatever comes next
@@ -118,8 +119,6 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
   // A window resized (or the sidebar folded): the view fits again, unless the user has moved it since the last fit.
   // A few pixels (a page scrollbar coming or going) are no resize.
   const lastSize = useRef<{ w: number; h: number } | null>(null);
-  const dataRef = useRef(data);
-  dataRef.current = data;
   useEffect(() => {
     const el = flowRef.current;
     if (!el || typeof ResizeObserver === "undefined") return;
