@@ -132,6 +132,10 @@ class TrainingJob(BackgroundJob):
         self._stop = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
+        # The sampler's periodic progress and the final one are written one at a time; once the run ends, only the
+        # final one: a periodic write landing after it would change the ended run's row (its time of last sign).
+        self._publish_lock = threading.Lock()
+        self._ending = False
         self._thread: threading.Thread | None = None
         self._epoch_start_iter = self._start_iter = 0
         self._first_epoch_began: float | None = None
@@ -181,10 +185,13 @@ class TrainingJob(BackgroundJob):
         `status`: the one to record (the final one, written before this object's own changes)."""
         if self.store is None:
             return
-        try:
-            stop = self.store.publish_progress(self.id, {**self.progress(), **({"status": status} if status else {})})
-        except Exception:  # noqa: BLE001 - the run goes on even if the database is busy or gone
-            return
+        with self._publish_lock:
+            if status is None and self._ending:
+                return
+            try:
+                stop = self.store.publish_progress(self.id, {**self.progress(), **({"status": status} if status else {})})
+            except Exception:  # noqa: BLE001 - the run goes on even if the database is busy or gone
+                return
         if stop and not self._stop.is_set():
             self.stop()
 
@@ -413,6 +420,8 @@ class TrainingJob(BackgroundJob):
         # the run or exports it) finds it ended in the store too, with its result, last progress and model.
         with self._lock:
             self.ended = time.time()  # the time and speed the store keeps are those this object then shows
+        with self._publish_lock:
+            self._ending = True  # no periodic progress after this: the final one below is the last write
         if self.store is not None:
             with contextlib.suppress(Exception):
                 self.store.set_run_result(self.id, self.result)
