@@ -236,7 +236,13 @@ def test_a_collapsed_group_is_laid_out_as_one_box():
 
 
 # -- placing one new layer: in view, clear of the others ---------------------------------------------------
-from builder.model.layout import free_spot, in_view, make_room, place_in_view, room_for_new  # noqa: E402
+from builder.model.layout import View, free_spot, make_room, place_in_view, room_for_new  # noqa: E402
+
+
+def in_view(xy: tuple[float, float], view: View) -> bool:
+    """Whether a box at `xy` lies wholly inside `view`."""
+    x, y = xy
+    return view[0] <= x and x + NODE_W <= view[2] and view[1] <= y and y + NODE_H <= view[3]
 
 
 def clear_of_all(g: Graph, nid: str) -> bool:

@@ -265,14 +265,14 @@ def place_free(
     return graph.set_position(node_id, (x, float(xy[1])))
 
 
-def make_room(graph: Graph, nid: str, anchor: str, node_height: float = NODE_H, v_gap: float = V_GAP) -> Graph:
+def make_room(graph: Graph, nid: str, anchor: str) -> Graph:
     """A layer added after `anchor` goes right below it (left to right: right of it), and everything downstream
     of it that lies further on moves one step, so a chain stays a straight line (not a branch drawn beside it)
     and nothing overlaps."""
     if direction(graph) == "LR":
         return _make_room_lr(graph, nid, anchor)
     ax, ay = graph.layout.get(anchor, (0.0, 0.0))
-    step = node_height + v_gap
+    step = NODE_H + V_GAP
     g = graph.set_position(nid, (ax, ay + step))
     for s in _downstream(g, nid):
         if s in g.layout and g.layout[s][1] > ay:
@@ -280,7 +280,7 @@ def make_room(graph: Graph, nid: str, anchor: str, node_height: float = NODE_H, 
             g = g.set_position(s, (x, y + step))
     # Another branch's layer in that row: the new one moves sideways to the nearest free spot.
     taken = [p for k, p in g.layout.items() if k != nid and g.has(k)]
-    x = _free_x(ax, ay + step, taken, NODE_W, node_height, NODE_W + H_GAP)
+    x = _free_x(ax, ay + step, taken, NODE_W, NODE_H, NODE_W + H_GAP)
     return g.set_position(nid, (x, ay + step)) if x != ax else g
 
 
@@ -295,6 +295,12 @@ def _make_room_lr(graph: Graph, nid: str, anchor: str) -> Graph:
     taken = [p for k, p in g.layout.items() if k != nid and g.has(k)]
     y = _free_y(ax + step, ay, taken, NODE_W, NODE_H, NODE_H + V_GAP)
     return g.set_position(nid, (ax + step, y)) if y != ay else g
+
+
+def after(graph: Graph, nid: str) -> tuple[float, float]:
+    """Where a layer after `nid` goes: below it (left to right: right of it); `make_room`'s step."""
+    x, y = graph.layout.get(nid, (0.0, 0.0))
+    return (x + NODE_W + LR_GAP, y) if direction(graph) == "LR" else (x, y + NODE_H + V_GAP)
 
 
 def _downstream(graph: Graph, nid: str) -> set[str]:
@@ -319,12 +325,6 @@ def room_for_new(before: Graph, after: Graph) -> Graph:
 
 
 View = tuple[float, float, float, float]  # (x0, y0, x1, y1): the part of the canvas in view, in flow coordinates
-
-
-def in_view(xy: tuple[float, float], view: View, node_width: float = NODE_W, node_height: float = NODE_H) -> bool:
-    """Whether a box at `xy` lies wholly inside `view`."""
-    x, y = xy
-    return view[0] <= x and x + node_width <= view[2] and view[1] <= y and y + node_height <= view[3]
 
 
 def place_in_view(
@@ -495,15 +495,12 @@ def _spaced(want: list[float], sep: float) -> list[float]:
 
 
 def _free_y(x: float, y: float, taken: list, w: float, h: float, step: float) -> float:
-    """The free y nearest to `y` for a box at x: y itself, or just above or below a box (as _free_x, turned)."""
-    band = [p[1] for p in taken if abs(p[0] - x) < w]
-    candidates = [y] + [by + d for by in band for d in (step, -step)]
-    free = [c for c in candidates if not any(abs(c - by) < h for by in band)]
-    return min(free, key=lambda c: (abs(c - y), -c))
+    """The free y nearest to `y` for a box at x: `_free_x` with the axes turned."""
+    return _free_x(y, x, [(p[1], p[0]) for p in taken], h, w, step)
 
 
 def _free_x(x: float, y: float, taken: list, w: float, h: float, step: float) -> float:
-    """The free x nearest to `x` for a box at height y: x itself, or just beside a box.
+    """The free x nearest to `x` for a w x h box at height y: x itself, or just beside a box.
 
     Right of the rightmost box in the band is always free, so there is one.
     """

@@ -25,11 +25,10 @@ from builder.model.build import BuildResult, fmt_shape
 from builder.model.catalog import LAYERS, by_category
 from builder.model.graph import Graph, GraphError, printable, valid_id
 from builder.model.layout import (
-    LR_GAP,
     NODE_H,
     NODE_W,
-    V_GAP,
     View,
+    after,
     arrange,
     direction,
     free_spot,
@@ -208,12 +207,6 @@ class _Refused(Exception):
     """An event that cannot be applied; the message says why."""
 
 
-def _below(graph: Graph, nid: str) -> tuple[float, float]:
-    """Where a layer after `nid` goes: below it (left to right: right of it)."""
-    x, y = graph.layout.get(nid, (0.0, 0.0))
-    return (x + NODE_W + LR_GAP, y) if direction(graph) == "LR" else (x, y + NODE_H + V_GAP)
-
-
 def _require_type(type_: Any) -> str:
     if not isinstance(type_, str) or type_ not in LAYERS:
         raise _Refused(f"“{printable(type_, 40)}” is not a layer type: pick one from the palette, such as Dense")
@@ -282,10 +275,10 @@ def _add(graph: Graph, ev: dict) -> Applied:
         # Its only successor: right below it (the view pans if it must); a branch: as near below it as there is
         # room in view, so the view stays where it is.
         g = make_room(g.connect(source, nid), nid, source) if not graph.successors(source) else \
-            place_in_view(g.connect(source, nid), nid, _below(graph, source), view)
+            place_in_view(g.connect(source, nid), nid, after(graph, source), view)
     elif ev.get("after") is not None or at is None:
-        after = ev.get("after")
-        g, nid = graph.add_layer(type_, after if isinstance(after, str) and graph.has(after) else None)
+        prev = ev.get("after")
+        g, nid = graph.add_layer(type_, prev if isinstance(prev, str) and graph.has(prev) else None)
         anchor = g.inputs_of(nid)
         if anchor:
             g = make_room(g, nid, anchor[0])
@@ -526,8 +519,8 @@ def take_events(graph: Graph) -> CanvasChange:
     if change.fit:
         m.fit_n += 1
     if change.select_pushed and change.selected is not None:
-        m.sel_n, m.sel_ids = m.sel_n + 1, list(change.selected)
-        m.reveal_n, m.reveal_ids = m.reveal_n + 1, list(change.selected)
+        push_selection(change.selected, m)
+        reveal(change.selected, m)
     return change
 
 
@@ -565,9 +558,9 @@ def request_fit() -> None:
     meta().fit_n += 1
 
 
-def reveal(ids: list[str]) -> None:
+def reveal(ids: list[str], m: Meta | None = None) -> None:
     """Makes the canvas pan, if it must, so that the layers `ids` (just added) are in view."""
-    m = meta()
+    m = m or meta()
     m.reveal_n += 1
     m.reveal_ids = list(ids)
 
@@ -579,9 +572,9 @@ def request_copy(ids: list[str]) -> None:
     m.copy_ids = list(ids)
 
 
-def push_selection(ids: list[str]) -> None:
+def push_selection(ids: list[str], m: Meta | None = None) -> None:
     """Makes the canvas select `ids` (after an add, or when the inspector deselects)."""
-    m = meta()
+    m = m or meta()
     m.sel_n += 1
     m.sel_ids = list(ids)
 

@@ -31,7 +31,7 @@ import { useSelection } from "./selection";
 import { useToast } from "./toast";
 import type { CanvasEvent, Data } from "./types";
 import type { Menu, QuickAdd, XY } from "./ui";
-import { useHandleSize, useReadySignal, useView, visibleView, type Kept } from "./view";
+import { hasMinimap, useHandleSize, useReadySignal, useView, visibleView, type Kept } from "./view";
 
 type Send = (ev: CanvasEvent, v: number) => void;
 type Props = { data: Data; send: Send; rootNode: HTMLElement | ShadowRoot; kept: Kept };
@@ -60,7 +60,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
     if (dataRef.current.ro && ev.kind !== "select" && ev.kind !== "ready") return;
     if (ev.kind === "add" || ev.kind === "paste") {
       // Where the user looks: a layer added on its own lands there.
-      const view = visibleView(flowRef.current, rf.getViewport(), dataRef.current.nodes.length > 20);
+      const view = visibleView(flowRef.current, rf.getViewport(), hasMinimap(dataRef.current.nodes.length));
       if (view) ev = { ...ev, view };
     }
     send(ev, dataRef.current.v);
@@ -164,7 +164,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
           >
             <Background gap={24} size={1} />
             <Controls showInteractive={false} showFitView={false} position="bottom-left" />
-            {nodes.length > 20 && (
+            {hasMinimap(nodes.length) && (
               <MiniMap pannable zoomable position="bottom-right" className="lc-minimap" nodeStrokeWidth={3}
                 nodeColor={(n) => (n.type === "lcgroup" ? "#334e68" : n.type === "groupbox" ? "transparent" : "#7b9fd6")}
                 maskColor="rgba(226, 232, 240, 0.55)" />

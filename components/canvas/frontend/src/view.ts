@@ -23,6 +23,10 @@ export type Kept = {
 /** What covers the flow's edges (px): the toolbar on top, the zoom buttons at the bottom left, and room around. */
 const INSET = { top: 48, left: 52, right: 16, bottom: 16 };
 const MINIMAP = { w: 166, h: 126 }; // .lc-minimap and its margin, at the bottom right when drawn
+const MINIMAP_FROM = 20; // the minimap is drawn for graphs of more layers than this
+
+/** Whether the canvas draws its minimap for a graph of `n` layers. */
+export const hasMinimap = (n: number): boolean => n > MINIMAP_FROM;
 
 /** The part of the flow a person sees, clear of the toolbar, the zoom buttons and the minimap, in flow
  * coordinates: [x0, y0, x1, y1]. A layer added on its own lands inside it. */
@@ -101,7 +105,7 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
       const unmeasured = shown.some((d) => !rf.getInternalNode(d.id)?.measured?.height);
       if ((!rf.viewportInitialized || unmeasured) && tries++ < 30) { requestAnimationFrame(go); return; }
       const vp = rf.getViewport();
-      const v = visibleView(flowRef.current, vp, data.nodes.length > 20);
+      const v = visibleView(flowRef.current, vp, hasMinimap(data.nodes.length));
       if (!v) return;
       let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
       for (const d of shown) {
