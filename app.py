@@ -28,7 +28,11 @@ keep_keras_session()
 st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
 # Room for the canvas: Streamlit's wide layout keeps 6rem above and 5rem beside the page.
 st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}"
-        "section[data-testid='stSidebar']{width:16rem !important;min-width:16rem !important}"
+        # The sidebar's width only while it is open: closed, the page takes its room.
+        "section[data-testid='stSidebar']:not([data-collapsed='true']){width:16rem !important;min-width:16rem !important}"
+        # Closed, its open button sits in the header at the top left: the page starts below it.
+        "[data-testid='stAppViewContainer']:has([data-testid='stSidebar'][data-collapsed='true']) "
+        "[data-testid='stMainBlockContainer']{padding-top:3.5rem}"
         "[data-testid='stMetricValue']{font-size:1.6rem}"
         # The Build page's side column scrolls on its own, as tall as the canvas (components/canvas: .lc-canvas):
         # a long inspector never scrolls the canvas out of view.

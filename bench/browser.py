@@ -1,14 +1,16 @@
 """In a real browser: cold start to the first nodes painted, edits and drops to an updated page.
 
+The yardsticks are bare Streamlit pages run the same way in the same run (issue 25's targets):
 - cold start: from launching `streamlit run app.py` to the canvas painting its first node in headless Chromium
-  (the browser already running), and on to the summary (which waits for TensorFlow). Targets: <= 2.5 s and
-  <= 1.5x the floor, a bare one-line Streamlit app launched and painted the same way in this run.
+  (the browser already running), and on to the totals (which wait for TensorFlow). Targets: <= 2.5 s and <= 1.3x
+  the floor, a bare one-line Streamlit app launched and painted the same way.
 - edit: on a 50-layer and a 200-layer chain, change `units` of a Dense in the inspector (n24, the middle of 50;
-  n4 of 200, in view) and wait until the page shows the new total AND the canvas node shows the new units. Targets: p95 <= 200 ms (50 layers) and
-  <= 600 ms (200). The floor is a Streamlit page with a number box and a metric; the reference is raw Keras
-  building the same model in this process.
+  n4 of 200, in view) and wait until the page shows the new total AND the canvas node shows the new units.
+  Targets: p95 <= 2x (50 layers) and <= 4x (200) the floor's p95: a Streamlit page with a number box and a metric,
+  edited the same way (3x as many rounds, for a steady p95). The reference column is raw Keras building the same
+  model in this process, for scale.
 - drop: drag Dense from the palette onto the output handle of the last layer and wait until the new node is
-  painted and the total follows. Target: p95 <= 300 ms.
+  painted and the total follows. Target: p95 <= 2.5x the floor's p95.
 
 Usage:
     python bench/browser.py [--reps N] [--json PATH]
@@ -41,9 +43,10 @@ from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ".react-flow__node"
 COLD_TARGET_MS = 2500
-COLD_FLOOR_RATIO = 1.5
-EDIT_TARGETS_MS = {50: 200, 200: 600}
-DROP_TARGET_MS = 300
+COLD_FLOOR_RATIO = 1.3  # x the bare Streamlit cold start (issue 25)
+EDIT_TARGETS = {50: 2.0, 200: 4.0}  # p95, x the bare-Streamlit edit floor's p95 measured in the same run
+DROP_TARGET = 2.5  # the same
+FLOOR_REPS = 3  # the floor takes this many times the rounds: its p95 is the yardstick of three targets
 # The canvas lives in a shadow root: page scripts reach it through its host.
 CANVAS_JS = ("(window.__lcRoot = window.__lcRoot || [...document.querySelectorAll('*')]"
              ".find(e => e.shadowRoot && e.shadowRoot.querySelector('.lc-canvas')).shadowRoot)")
@@ -276,13 +279,14 @@ def edit_latency(browser, db: str, reps: int, n: int, floor_ms: float) -> list[d
     ref_ms = statistics.median(ref)
     p95 = _p95(times)
     return [
-        _figure(f"edit -> summary and canvas, {n} layers, p50", statistics.median(times), ref_ms, None),
-        {**_figure(f"edit -> summary and canvas, {n} layers, p95", p95, ref_ms, EDIT_TARGETS_MS[n]),
-         "note": f"ratio to raw Keras building it; {p95 / floor_ms:.1f}x the no-canvas floor"},
+        _figure(f"edit -> totals and canvas, {n} layers, p50", statistics.median(times), ref_ms, None),
+        {**_figure(f"edit -> totals and canvas, {n} layers, p95", p95, ref_ms, None),
+         "passed": p95 <= EDIT_TARGETS[n] * floor_ms, "target": f"<= {EDIT_TARGETS[n]}x floor",
+         "note": f"{p95 / floor_ms:.2f}x the no-canvas floor's p95; ratio: to raw Keras building it"},
     ]
 
 
-def drop_latency(browser, db: str, reps: int) -> list[dict]:
+def drop_latency(browser, db: str, reps: int, floor_ms: float) -> list[dict]:
     """Drag Dense from the palette onto the output handle of the last layer: until it is painted and the total
     follows. The chain grows by one Dense(32) a drop (the first after the (None, 3) output: 3 x 32 + 32 weights,
     then 32 x 32 + 32 each), as when building a model; the view follows the new layer down."""
@@ -310,8 +314,9 @@ def drop_latency(browser, db: str, reps: int) -> list[dict]:
     return [
         {**_figure("drop from the palette -> node painted and totals, p50", statistics.median(times), 1, None),
          "ratio": None},
-        {**_figure("drop from the palette -> node painted and totals, p95", _p95(times), 1, DROP_TARGET_MS),
-         "ratio": None},
+        {**_figure("drop from the palette -> node painted and totals, p95", _p95(times), 1, None), "ratio": None,
+         "passed": _p95(times) <= DROP_TARGET * floor_ms, "target": f"<= {DROP_TARGET}x floor",
+         "note": f"{_p95(times) / floor_ms:.2f}x the no-canvas floor's p95"},
     ]
 
 
@@ -353,11 +358,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             results = cold_start(browser, os.path.join(tmp, "cold.db"))
-            floor = edit_floor(browser, os.path.join(tmp, "floor.db"), args.reps)
+            floor = edit_floor(browser, os.path.join(tmp, "floor.db"), args.reps * FLOOR_REPS)
             results.append(floor)
-            for n in EDIT_TARGETS_MS:
+            for n in EDIT_TARGETS:
                 results += edit_latency(browser, os.path.join(tmp, f"edit{n}.db"), args.reps, n, floor["ours_ms"])
-            results += drop_latency(browser, os.path.join(tmp, "drop.db"), args.reps)
+            results += drop_latency(browser, os.path.join(tmp, "drop.db"), args.reps, floor["ours_ms"])
         finally:
             browser.close()
     return emit(results, args.json)

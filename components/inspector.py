@@ -134,7 +134,12 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
     for group, specs in (("plain", plain), ("advanced", advanced)):
         if not specs:
             continue
-        box = st.expander("More settings", expanded=False) if group == "advanced" else st.container()
+        # The advanced settings are made only while their expander is open: an edit of a plain one then
+        # redraws a few widgets, not a dozen.
+        box = (st.expander("More settings", key=f"more:{nid}:{prefix}", on_change="rerun") if group == "advanced"
+               else st.container())
+        if group == "advanced" and not box.open:
+            continue
         with box:
             for ps in specs:
                 if ps.kind == "layer":

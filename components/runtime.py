@@ -70,7 +70,7 @@ def freeze_after_first_page() -> None:
     gc.set_threshold(10_000, 50, 100)
 
 
-def rerun() -> NoReturn:
+def rerun(scope: str = "app") -> NoReturn:
     """`st.rerun()`, after a last look for a run the browser asked for meanwhile.
 
     A click on a sidebar link (or a button) that arrives while this run works waits as a rerun request. A
@@ -79,8 +79,21 @@ def rerun() -> NoReturn:
     a yield point: a request that is waiting stops this run there and runs as the browser sent it (the empty
     element is then never sent). With no request waiting, the empty element is sent (it draws nothing) and the
     rerun follows.
+
+    `scope="fragment"` reruns only the fragment this run is in, when this is a fragment's own run (a full run, or
+    AppTest's, reruns the app).
     """
     import streamlit as st
 
+    if scope == "fragment" and not in_fragment_run():
+        scope = "app"
     st.empty()
-    st.rerun()
+    st.rerun(scope=scope)
+
+
+def in_fragment_run() -> bool:
+    """Whether this run is a fragment's own (the rest of the page is not run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)

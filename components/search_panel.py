@@ -60,8 +60,11 @@ def render_node_search(graph: Graph, nid: str) -> Graph | None:
         return None
     mine = param_marks(graph, nid)
     problems = [i for i in space.issues(graph) if i.node_id == nid]
-    with st.expander(f"Search{f' ({len(mine)})' if mine else ''}: try several values", icon=":material/manage_search:",
-                     expanded=bool(mine or problems)):
+    box = st.expander(f"Search{f' ({len(mine)})' if mine else ''}: try several values", icon=":material/manage_search:",
+                      expanded=bool(mine or problems), key=f"search_open:{nid}", on_change="rerun")
+    if not box.open:
+        return None  # made only while open: an edit elsewhere in the inspector then redraws less
+    with box:
         st.caption("The Search on the Train page trains one model per combination it picks from the values marked "
                    "here. Everything else (summary, code, training) uses the value set above.")
         for issue in problems:

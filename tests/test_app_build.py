@@ -64,7 +64,11 @@ def test_the_keras_summary_view_follows_edits():
 def test_build_page_shows_summary_of_the_default_template():
     at = run_app()
     assert metric(at, "Total params") == "243"
+    assert not at.dataframe  # below the canvas: nothing until chosen (edits are quicker)
+    at.segmented_control(key="bottom_view").set_value("Summary").run()
     assert list(at.dataframe[0].value["name"]) == ["input", "dense", "dense_1", "output"]
+    set_graph(at, template("iris_mlp").set_param("output", "units", 4))
+    assert list(at.dataframe[0].value["params"])[-1] == 8 * 4 + 4  # shown up to date
     assert at.query_params["project"]  # autosaved under an id in the URL
 
 
@@ -119,6 +123,20 @@ def test_a_palette_click_adds_after_the_selection_and_inspector_edits():
     rate.set_value(1.0).run()  # refused: the message, and the graph stays as it was
     assert any("Dropout 'dropout': rate" in m and "got 1.0" in m for m in messages(at.error))
     assert at.session_state[state.GRAPH].node("dropout").params["rate"] == 0.5
+
+
+def test_more_settings_are_made_only_while_open_and_edit_the_layer():
+    at = run_app()
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
+    assert "More settings" in [e.label for e in at.expander]
+    assert not [s for s in at.selectbox if s.label == "kernel_initializer"]  # closed: not made
+    at.session_state["more:dense:"] = True  # what opening it sends
+    at.run()
+    init = next(s for s in at.selectbox if s.label == "kernel_initializer")
+    init.set_value("he_normal").run()
+    assert at.session_state[state.GRAPH].node("dense").params["kernel_initializer"] == "he_normal"
+    assert metric(at, "Total params") == "243"
 
 
 def test_canvas_edits_are_one_undo_step_each_and_stale_ones_are_ignored():

@@ -52,6 +52,7 @@ def test_the_build_page_shows_macs_total_per_layer_and_the_selected_layers_arith
     at.run()  # after the first paint
     macs = next(m.value for m in at.metric if m.label == "MACs")
     assert macs == "116k"  # 9,216 + 73,728 + 32,768 + 640 (convs, dense, head)
+    at.segmented_control(key="bottom_view").set_value("Summary").run()
     table = at.dataframe[0].value
     assert list(table["MACs"]) == [0, 9216, 0, 73728, 0, 32768, 640]
     assert [n for n, h in zip(table["name"], table["heaviest"], strict=False) if h] == ["conv2d", "conv2d_1", "dense"]

@@ -17,9 +17,13 @@ def keras_loaded():
 
 
 def select(at, node_id):
+    """Selects a layer and opens its inspector's search box (made only while open)."""
     at.session_state[state.SELECTED] = node_id
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not [t for t in at.text_input if t.label == "Values to try"]  # closed: not made
+    at.session_state[f"search_open:{node_id}"] = True
+    at.run()
 
 
 def submit(at, label="Search it"):

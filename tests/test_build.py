@@ -139,6 +139,24 @@ def test_incremental_rebuild_equals_fresh_build_and_keeps_upstream_weights():
     assert head_kernel.shape == (64, 10)
 
 
+def test_an_edit_calls_no_layer_after_it_whose_input_is_unchanged_until_the_model_is_asked_for():
+    nodes = [Node("input", "Input", {"shape": [64]})] + [
+        Node(f"n{i}", "Dense", {"units": 64}) if i % 2 == 0 else Node(f"n{i}", "Dropout", {"rate": 0.1})
+        for i in range(50)]
+    g = Graph(tuple(nodes), tuple(Edge(a.id, b.id) for a, b in zip(nodes, nodes[1:], strict=False)))
+    builder = ModelBuilder()
+    builder.build(g).model  # noqa: B018
+    last = builder.build(g).model.get_layer("n48")
+    calls = len(last._inbound_nodes)
+    edited = builder.build(g.set_param("n24", "units", 65))
+    assert len(last._inbound_nodes) == calls  # counted, shaped, not called
+    assert summarize(edited).total_params == build_model(g.set_param("n24", "units", 65)).count_params()
+    assert edited.infos["n48"].output_shape == (None, 64) and edited.infos["n25"].output_shape == (None, 65)
+    model = edited.model
+    assert len(last._inbound_nodes) == calls + 1 and model.get_layer("n48") is last
+    assert _config(model) == _config(build_model(g.set_param("n24", "units", 65)))
+
+
 def test_incremental_rebuild_reuses_layers_only_a_bounded_number_of_times():
     builder = ModelBuilder()
     g = template("mlp")
@@ -173,8 +191,8 @@ def test_a_model_refused_over_kept_layers_is_built_again_from_scratch():
     builder = ModelBuilder()
     assert builder.build(graph).model is not None
     # A stale kept Input: same name, another layer object (the state behind 'The name "input" is used 2 times').
-    sig, (_layer, tensor, info) = next((s, v) for s, v in builder._tensors.items() if v[0] is None)
-    builder._tensors[sig] = (None, keras.Input(shape=tensor.shape[1:], name=tensor.name.split(":")[0]), info)
+    sig, (_layer, tensor, info, _linked) = next((s, v) for s, v in builder._tensors.items() if v[0] is None)
+    builder._tensors[sig] = [None, keras.Input(shape=tensor.shape[1:], name=tensor.name.split(":")[0]), info, True]
     edited = graph.set_param("output", "units", 4)
     result = builder.build(edited)
     assert result.model is not None, [i.message for i in result.issues]

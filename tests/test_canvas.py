@@ -265,6 +265,12 @@ def test_a_branch_added_after_a_layer_stays_in_view_and_the_only_successor_goes_
     bx, by = new.layout[nid]
     assert view[0] <= bx and bx + NODE_W <= view[2] and view[1] <= by and by + NODE_H <= view[3]
     assert not any(overlaps(new.layout[nid], new.layout[o], NODE_W, NODE_H) for o in new.ids() if o != nid)
+    assert by >= y + NODE_H  # below its input, never above it (its edge would run back up)
+    # A branch from a layer near the bottom of the view, with room only above it: still below it (the canvas pans).
+    low = [x - 400, y - 600, x + 640, y + NODE_H + 30]
+    new, sel, _ = apply_event(g, {"kind": "add", "type": "Dense", "connect": "dense", "view": low})
+    assert new.layout[sel[0]][1] >= y + NODE_H
+    assert not any(overlaps(new.layout[sel[0]], new.layout[o], NODE_W, NODE_H) for o in new.ids() if o != sel[0])
     # After the last layer: right below it, in the chain's line (the canvas pans to it if it must).
     new, sel, _ = apply_event(g, {"kind": "add", "type": "Dense", "connect": "output", "view": view})
     assert new.layout[sel[0]][0] == g.layout["output"][0] and new.layout[sel[0]][1] > g.layout["output"][1]

@@ -236,7 +236,7 @@ def test_a_collapsed_group_is_laid_out_as_one_box():
 
 
 # -- placing one new layer: in view, clear of the others ---------------------------------------------------
-from builder.model.layout import View, free_spot, make_room, place_in_view, room_for_new  # noqa: E402
+from builder.model.layout import TALLER, View, free_spot, make_room, place_in_view, room_for_new  # noqa: E402
 
 
 def in_view(xy: tuple[float, float], view: View) -> bool:
@@ -268,9 +268,12 @@ def test_place_in_view_never_covers_a_layer_and_stays_in_view_when_there_is_room
     placed = place_in_view(g, nid, (px, py), view)
     assert clear_of_all(placed, nid)
     others = [placed.layout[o] for o in placed.ids() if o != nid]
-    # Where a free spot in view exists (checked on a fine grid), it was found.
-    grid = [(vx + i * (vw - NODE_W) / 20, vy + j * (vh - NODE_H) / 20) for i in range(21) for j in range(21)]
-    room = any(all(abs(x - ox) >= NODE_W + 20 or abs(y - oy) >= NODE_H + 20 for ox, oy in others) for x, y in grid)
+    # Where a free spot in view exists (checked on a fine grid), it was found. A new box is kept clear of the others
+    # and in view as tall as it may grow (TALLER: a message line), as place_in_view promises.
+    tall = NODE_H + TALLER
+    grid = [(vx + i * (vw - NODE_W) / 20, vy + j * (vh - tall) / 20) for i in range(21) for j in range(21)]
+    room = vh >= tall and any(all(abs(x - ox) >= NODE_W + 20 or (y - oy >= NODE_H + 20 or oy - y >= tall + 20)
+                                  for ox, oy in others) for x, y in grid)
     if room:
         assert in_view(tuple(placed.layout[nid]), view)
 

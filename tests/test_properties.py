@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from builder.model.build import ModelBuilder, build
 from builder.model.catalog import LAYERS
-from builder.model.graph import Edge, Graph, GraphError, GraphFormatError
+from builder.model.graph import Edge, Graph, GraphError, GraphFormatError, Node
 from builder.model.summary import summarize
 from builder.model.validate import Issue, apply_fix
 from tests.strategies import JSONISH, TYPES, graphs, node_params
@@ -63,6 +63,59 @@ def test_incremental_builds_agree_with_fresh_builds(g, steps):
             assert json.dumps(inc.model.get_config(), sort_keys=True, default=str) == json.dumps(
                 fresh.model.get_config(), sort_keys=True, default=str)
             assert inc.model.count_params() == fresh.model.count_params()
+
+
+CHAIN_TYPES = {"Dense": {"units": 4}, "Dropout": {"rate": 0.1}, "BatchNormalization": {}, "Activation": {}}
+
+
+@st.composite
+def valid_chains(draw):
+    """Input -> a chain of layers that always builds (with the odd branch merged by Add)."""
+    types = draw(st.lists(st.sampled_from(sorted(CHAIN_TYPES)), min_size=2, max_size=8))
+    nodes = [Node("in0", "Input", {"shape": [draw(st.integers(1, 6))]})]
+    nodes += [Node(f"n{i}", t, dict(CHAIN_TYPES[t])) for i, t in enumerate(types)]
+    edges = [Edge(a.id, b.id) for a, b in zip(nodes, nodes[1:], strict=False)]
+    if draw(st.booleans()):  # a skip joined by Add to the last layer: both 4 wide after a Dense
+        last = nodes[-1].id
+        nodes += [Node("side", "Dense", {"units": 4}), Node("join", "Add", {})]
+        edges += [Edge("in0", "side"), Edge("side", "join", 0), Edge(last, "join", 1)]
+    return Graph(tuple(nodes), tuple(edges), name="chain")
+
+
+EDITS = st.sampled_from([("units", 3), ("units", 4), ("units", 5), ("activation", "tanh"), ("activation", "relu")])
+
+
+@SETTINGS
+@given(valid_chains(), st.lists(st.tuples(st.data(), EDITS, st.booleans()), min_size=1, max_size=6))
+def test_builds_whose_model_is_not_asked_for_count_as_the_model_does_and_make_it_later(g, steps):
+    """An edit shows its shapes and counts without making the model (a layer after it whose input is unchanged is
+    not called): whichever builds had their model made in between, the counts equal the model's, and the model
+    is made from the kept layers, the same as a fresh build's."""
+    builder = ModelBuilder()
+    results = [builder.build(g)]
+    for data, (name, value), ask in steps:
+        editable = [n.id for n in g.nodes if n.type == "Dense" or (n.type == "Activation" and name == "activation")]
+        if not editable:
+            continue
+        nid = data.draw(st.sampled_from(editable))
+        g = g.set_param(nid, name, value)
+        results.append(builder.build(g))
+        if ask:
+            results[-1].model  # noqa: B018 - made now, as the Build page's summary would
+    inc, fresh = results[-1], build(g)
+    counted = summarize(inc)
+    assert [(r.name, r.output_shape, r.params) for r in counted.rows] == [
+        (r.name, r.output_shape, r.params) for r in summarize(fresh).rows]
+    assert (fresh.model is None) == bool(fresh.errors)
+    if fresh.model is not None:
+        assert inc.model is not None, [i.line() for i in inc.issues]
+        assert counted.total_params == inc.model.count_params() == fresh.model.count_params()
+        assert json.dumps(inc.model.get_config(), sort_keys=True, default=str) == json.dumps(
+            fresh.model.get_config(), sort_keys=True, default=str)
+    for older in results[:-1]:  # an older build's model is still made right, after newer ones
+        if not older.errors:
+            assert older.model is not None and older.model.count_params() == summarize(older).total_params
+    assert builder.fresh_builds == 0  # made from the kept layers, not by building again from scratch
 
 
 @settings(max_examples=300, deadline=None)

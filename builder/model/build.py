@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,16 +55,32 @@ class NodeInfo:
     trainable_params: int = 0
     non_trainable_params: int = 0
     formula: str = ""
+    weight_bytes: int = 0
 
 
 @dataclass
 class BuildResult:
+    """A build: its issues and what each node that built outputs. The `keras.Model` is put together from the built
+    layers the first time `model` is asked for: an edit shows its shapes and counts without it (a layer after an
+    edit whose input did not change is not called again until then)."""
+
     graph: Graph
-    model: Any = None  # keras.Model when there is no error
     issues: list[Issue] = field(default_factory=list)
     infos: dict[str, NodeInfo] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     memory: MemoryEstimate | None = None  # training memory at batch DEFAULT_BATCH, of the nodes that built
+    _link: Any = field(default=None, repr=False, compare=False)  # makes the model; None once made (or never)
+    _model: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def model(self):
+        """keras.Model when there is no error (made on first use; a refusal by Keras then adds a "model" issue)."""
+        if self._link is not None:
+            with _LINKING:
+                if self._link is not None:
+                    link, self._link = self._link, None
+                    self._model = link(self)
+        return self._model
 
     @property
     def errors(self) -> list[Issue]:
@@ -76,6 +93,23 @@ class BuildResult:
     @property
     def ok(self) -> bool:
         return self.model is not None
+
+    def in_model(self) -> set[str] | None:
+        """The nodes the model holds (every output and what leads to it), without making the model; None when
+        the graph has errors (then no model)."""
+        if self.errors:
+            return None
+        seen: set[str] = set()
+        stack = [o for o in self.graph.output_ids() if o in self.infos]
+        while stack:
+            nid = stack.pop()
+            if nid not in seen:
+                seen.add(nid)
+                stack.extend(self.graph.inputs_of(nid))
+        return seen
+
+
+_LINKING = threading.RLock()  # one model made at a time: making one calls layers that later builds keep
 
 
 class BuildError(GraphError):
@@ -144,14 +178,7 @@ class ModelBuilder:
         """Validates and builds. Never raises for a bad graph."""
         load_keras()  # TensorFlow loads once per process
         _reuse_seed_generator_names()
-        result = self._build(graph)
-        if result.model is None and (self._tensors or self._layers) and any(i.code == "model" for i in result.errors):
-            # Keras refused a model made partly of kept layers and tensors (seen once under load in the 8-session
-            # browser test: 'The name "m1_in" is used 2 times'). A fresh build does not depend on what was kept.
-            self.fresh_builds += 1
-            self._tensors, self._layers = {}, {}
-            result = self._build(graph)
-        return result
+        return self._build(graph)
 
     def _build(self, graph: Graph) -> BuildResult:
         result = BuildResult(graph, issues=check_structure(graph))
@@ -164,6 +191,8 @@ class ModelBuilder:
         outputs: dict[str, Any] = {}
         sigs: dict[str, str] = {}
         tensors, layers = {}, {}
+        calls: dict[str, tuple[LayerSpec, list]] = {}  # node -> (spec, its entry in `tensors`), for `_link`
+        kept = bool(self._tensors or self._layers)  # whether anything of an earlier build may be used
         image_origin: dict[str, str] = {}  # node -> the last-axis-only layer whose kept image axes it outputs
         for nid in result.order:
             node = graph.node(nid)
@@ -176,21 +205,27 @@ class ModelBuilder:
             if spec.flat_hint:  # here, not in _build_node: a kept tensor must warn again too
                 self._flat_hint(graph, node, [tuple(t.shape) for t in ins], image_origin, result.issues)
             if sig in self._tensors:
-                layer, out, info = self._tensors[sig]
+                entry = self._tensors[sig]
             else:
                 built = self._build_node(graph, node, spec, ins, local, result.issues)
                 if built is None:
                     continue
-                layer, out, info = built
+                # [layer, output, info, linked]: linked when the output is joined to the Inputs by calls of
+                # this build or a kept one (False: its call is put off; None: called on these inputs).
+                entry = list(built)
+                if entry[3] is None:
+                    entry[3] = all(calls[s][1][3] is True for s in graph.inputs_of(nid))
+            layer, out, info, _linked = entry
             if layer is not None:
                 if layer.trainable != node.trainable:
                     layer.trainable = node.trainable
                 info = self._count(layer, info)
             sigs[nid], outputs[nid] = sig, out
             _trace_image_axes(graph, node, spec, ins, out, image_origin)
-            tensors[sig] = (layer, out, info)
+            tensors[sig] = entry
+            calls[nid] = (spec, entry)
             if layer is not None:
-                layers[local] = (layer, tuple((tuple(t.shape), t.dtype) for t in ins))
+                layers[local] = (layer, tuple((tuple(t.shape), t.dtype) for t in ins), (tuple(out.shape), out.dtype))
             result.infos[nid] = info
             self._built_params += info.params
         self._tensors, self._layers = tensors, layers
@@ -200,10 +235,38 @@ class ModelBuilder:
             if problem is not None:
                 result.issues.append(Issue(result.memory.biggest_node, "memory", problem, None, WARNING))
         if not result.errors:
-            result.model = self._model(graph, outputs, result.issues)
-            if result.model is not None:
-                _forget_old_calls(result.model)
+            result._link = lambda r: self._link(r, calls, kept)
         return result
+
+    def _link(self, result: BuildResult, calls: dict, kept: bool):
+        """The model of a build: each layer whose call was put off (its input's shape had not changed) is called
+        on the tensors of this build, in order, and then keras.Model joins them."""
+        outputs = {}
+        try:
+            for nid in result.order:
+                if nid not in calls:
+                    continue
+                spec, entry = calls[nid]
+                if entry[3] is not True:
+                    entry[1] = call_layer(spec, entry[0], [outputs[s] for s in result.graph.inputs_of(nid)])
+                    entry[3] = True
+                outputs[nid] = entry[1]
+        except Exception as e:  # noqa: BLE001 - Keras's refusal becomes an issue
+            result.issues.append(Issue(None, "model", f"Keras cannot make a model of this graph: {_keras_reason(e)}"))
+            model = None
+        else:
+            model = self._model(result.graph, outputs, result.issues)
+        if model is None and kept and any(i.code == "model" for i in result.errors):
+            # Keras refused a model made partly of kept layers and tensors (seen once under load in the 8-session
+            # browser test: 'The name "m1_in" is used 2 times'). A fresh build does not depend on what was kept.
+            self.fresh_builds += 1
+            self._tensors, self._layers = {}, {}
+            fresh = self._build(result.graph)
+            model = fresh.model
+            result.issues[:], result.infos, result.memory = fresh.issues, fresh.infos, fresh.memory
+        if model is not None:
+            _forget_old_calls(model)
+        return model
 
     # -- one node ---------------------------------------------------------
     def _build_node(self, graph: Graph, node: Node, spec: LayerSpec, ins: list, local: str, issues: list[Issue]):
@@ -218,7 +281,7 @@ class ModelBuilder:
             except Exception as e:  # noqa: BLE001 - any Keras refusal becomes an issue
                 issues.append(Issue(nid, "shape", f"{describe(node)}: {_keras_reason(e)}: check its shape and dtype"))
                 return None
-            return None, out, NodeInfo(tuple(out.shape))
+            return None, out, NodeInfo(tuple(out.shape)), True
         if self._rank_issue(graph, node, spec, shapes, issues):
             return None
         try:
@@ -227,7 +290,10 @@ class ModelBuilder:
             formula, n_params = "", None
         if n_params is not None and self._size_issue(node, n_params, issues):
             return None
-        layer, reused = self._layer_for(node, spec, ins, local)
+        layer, reused, same = self._layer_for(node, spec, ins, local)
+        if same is not None:
+            # Kept, on inputs of the same shapes: it outputs what it did, and is called when the model is made.
+            return layer, keras.KerasTensor(same[0], dtype=same[1]), NodeInfo(same[0], formula=formula), False
         try:
             if layer is None:
                 layer = make_layer(node)
@@ -240,7 +306,7 @@ class ModelBuilder:
         if any(d == 0 for d in tuple(out.shape)[1:]):
             issues.append(self._window_issue(node, spec, shapes))
             return None
-        return layer, out, NodeInfo(tuple(out.shape), formula=formula)
+        return layer, out, NodeInfo(tuple(out.shape), formula=formula), None
 
     @staticmethod
     def _flat_hint(graph: Graph, node: Node, shapes: list, image_origin: dict[str, str], issues: list[Issue]) -> None:
@@ -267,26 +333,28 @@ class ModelBuilder:
             WARNING))
 
     def _layer_for(self, node: Node, spec: LayerSpec, ins: list, local: str):
-        """(layer to call again or None, layer whose weights to copy or None)."""
+        """(layer to call again or None, layer whose weights to copy or None, the (shape, dtype) the kept layer
+        outputs when its inputs have the shapes they had, else None)."""
         cached = self._layers.get(local)
         specs = tuple((tuple(t.shape), t.dtype) for t in ins)
         if cached is None:
-            return None, None
+            return None, None, None
         if cached[1] != specs:
             same_ranks = len(cached[1]) == len(specs) and all(
                 len(a[0]) == len(b[0]) and a[1] == b[1] for a, b in zip(cached[1], specs, strict=True))
             if not (spec.any_shape and same_ranks):
-                return None, None
+                return None, None, None
         layer = cached[0]
         if len(getattr(layer, "_inbound_nodes", ())) >= MAX_CALLS_PER_LAYER:
-            return None, layer
-        return layer, None
+            return None, layer, None
+        return layer, None, cached[2] if cached[1] == specs else None
 
     @staticmethod
     def _count(layer, info: NodeInfo) -> NodeInfo:
         trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
         frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
-        return NodeInfo(info.output_shape, trainable + frozen, trainable, frozen, info.formula)
+        size = sum(math.prod(w.shape) * _itemsize(w) for w in layer.weights)
+        return NodeInfo(info.output_shape, trainable + frozen, trainable, frozen, info.formula, size)
 
     # -- issues -----------------------------------------------------------
     def _rank_issue(self, graph: Graph, node: Node, spec: LayerSpec, shapes: list, issues: list[Issue]) -> bool:
@@ -539,6 +607,12 @@ def set_layer_weights(layer, arrays: list) -> bool:
     return False
 
 
+def _itemsize(w) -> int:
+    import numpy as np
+
+    return np.dtype(str(getattr(w, "dtype", "float32"))).itemsize
+
+
 def call_layer(spec: LayerSpec, layer, ins: list):
     if spec.call_style == "list":
         return layer(list(ins))
@@ -548,8 +622,11 @@ def call_layer(spec: LayerSpec, layer, ins: list):
 
 
 def build(graph: Graph) -> BuildResult:
-    """Validates and builds `graph` with a fresh builder."""
-    return ModelBuilder().build(graph)
+    """Validates and builds `graph` with a fresh builder, the model made at once: in the caller's context (a
+    distribution strategy's scope, for one: the model belongs to the strategy it is made under)."""
+    result = ModelBuilder().build(graph)
+    result.model  # noqa: B018 - made now, not on first use
+    return result
 
 
 def build_model(graph: Graph):

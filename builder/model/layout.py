@@ -334,16 +334,24 @@ def place_in_view(
     view: View | None,
     node_width: float = NODE_W,
     node_height: float = NODE_H,
+    downstream: bool = False,
 ) -> Graph:
     """Puts `node_id` as near `xy` as it can inside `view` (the part of the canvas the user sees), on a spot
     where its box covers no other layer (with a gap around it). With no view, or no free spot in it, it goes at
-    the nearest free spot on the row of `xy` brought into view (the canvas then pans to show it)."""
+    the nearest free spot on the row of `xy` brought into view (the canvas then pans to show it).
+    `downstream`: `xy` is where a layer after another goes, and the spot is never further up (left to right:
+    further left) than it, so an edge never runs back against the flow."""
     boxes = [p for k, p in graph.layout.items() if k != node_id and graph.has(k)]
-    spot = free_spot([(0.0, 0.0)], boxes, xy, view, node_width, node_height)
+    floor = None
+    if downstream:
+        floor = (0, xy[0]) if direction(graph) == "LR" else (1, xy[1])
+    spot = free_spot([(0.0, 0.0)], boxes, xy, view, node_width, node_height, floor=floor)
     if spot is not None:
         return graph.set_position(node_id, spot)
     if view is not None:  # no room in view: beside the layers in the way, as near the view as can be
         xy = (min(max(xy[0], view[0]), view[2] - node_width), min(max(xy[1], view[1]), view[3] - node_height - TALLER))
+        if floor is not None:  # never before its input: the canvas pans to it instead
+            xy = (max(xy[0], floor[1]), xy[1]) if floor[0] == 0 else (xy[0], max(xy[1], floor[1]))
     return place_free(graph, node_id, xy, node_width, node_height)
 
 
@@ -355,10 +363,12 @@ def free_spot(
     node_width: float = NODE_W,
     node_height: float = NODE_H,
     gap: float = H_GAP / 2,
+    floor: tuple[int, float] | None = None,
 ) -> tuple[float, float] | None:
     """Where to put a block of boxes (their top-left corners, relative to the block's origin) so that the whole
-    block lies inside `view`, as near `want` as can be, and none of its boxes comes within `gap` of `boxes`.
-    None when there is no view or no such spot in it."""
+    block lies inside `view`, as near `want` as can be, and none of its boxes comes within `gap` of `boxes`;
+    `floor` (axis, value): the origin's coordinate on that axis (0: x, 1: y) is at least value. None when there
+    is no view or no such spot in it."""
     if view is None or not block:
         return None
     bx0, by0 = min(p[0] for p in block), min(p[1] for p in block)
@@ -368,6 +378,10 @@ def free_spot(
         return None
     # The origin's range that keeps the block in view.
     x0, y0, x1, y1 = view[0] - bx0, view[1] - by0, view[2] - bw - bx0, view[3] - bh - by0
+    if floor is not None:
+        x0, y0 = (max(x0, floor[1]), y0) if floor[0] == 0 else (x0, max(y0, floor[1]))
+        if x0 > x1 or y0 > y1:
+            return None
     clamp = (min(max(want[0], x0), x1), min(max(want[1], y0), y1))
     sx, sy = node_width + gap, node_height + gap
 

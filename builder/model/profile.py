@@ -160,7 +160,7 @@ def profile(graph_or_result: Graph | BuildResult) -> Profile:
     """
     result = graph_or_result if isinstance(graph_or_result, BuildResult) else build(graph_or_result)
     graph = result.graph
-    in_model = None if result.model is None else {layer.name for layer in result.model.layers}
+    in_model = result.in_model()
     rows, unknown = [], []
     for nid in result.order:
         info = result.infos.get(nid)

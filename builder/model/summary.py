@@ -6,7 +6,6 @@ optimizer variables (which `summary()` adds once a model has been trained).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 from builder.model.build import BuildResult, fmt_shape
@@ -49,20 +48,15 @@ class Summary:
         ]
 
 
-def _n(weights) -> int:
-    return sum(math.prod(w.shape) for w in weights)
-
-
 def summarize(result: BuildResult) -> Summary:
     """Rows for every built node (topological order) and the totals.
 
-    With a model, the totals are the model's own weights; without one (the
-    graph has errors) they add up the nodes that did build.
+    Without errors, the rows and totals are the model's layers (every output
+    and what leads to it), counted without making the model; with errors,
+    the nodes that did build.
     """
     graph = result.graph
-    in_model = None
-    if result.model is not None:
-        in_model = {layer.name for layer in result.model.layers}
+    in_model = result.in_model()
     rows = []
     for nid in result.order:
         info = result.infos.get(nid)
@@ -70,22 +64,11 @@ def summarize(result: BuildResult) -> Summary:
             continue
         node = graph.node(nid)
         rows.append(Row(nid, node.type, info.output_shape, info.params, node.trainable))
-    if result.model is not None:
-        model = result.model
-        trainable, frozen = _n(model.trainable_weights), _n(model.non_trainable_weights)
-        size = sum(math.prod(w.shape) * _itemsize(w) for w in model.weights)
-    else:
-        infos = [result.infos[r.name] for r in rows]
-        trainable = sum(i.trainable_params for i in infos)
-        frozen = sum(i.non_trainable_params for i in infos)
-        size = 4 * (trainable + frozen)
+    infos = [result.infos[r.name] for r in rows]
+    trainable = sum(i.trainable_params for i in infos)
+    frozen = sum(i.non_trainable_params for i in infos)
+    size = sum(i.weight_bytes for i in infos) if in_model is not None else 4 * (trainable + frozen)
     return Summary(tuple(rows), trainable + frozen, trainable, frozen, size)
-
-
-def _itemsize(w) -> int:
-    import numpy as np
-
-    return np.dtype(str(getattr(w, "dtype", "float32"))).itemsize
 
 
 def summary_text(model) -> str:

@@ -243,7 +243,7 @@ class TrainingJob(BackgroundJob):
         with SEED_LOCK:  # Keras's seed is process-wide: hold it while this model's weights are drawn
             keras.utils.set_random_seed(s.seed)
             with strategy.scope():
-                built = build(self.graph)
+                built = build(self.graph)  # the model too: it is made under the strategy's scope
         if built.model is None:
             raise BuildError(built.errors or built.issues)
         problem = memory_problem(built, s)

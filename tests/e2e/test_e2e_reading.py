@@ -46,19 +46,24 @@ def meets(a: dict, b: dict) -> bool:
             and a["y"] < b["y"] + b["height"] - 1 and b["y"] < a["y"] + a["height"] - 1)
 
 
+def fit_and_see_all(page, ids) -> None:
+    """Presses Fit view; then every layer's box lies inside the visible canvas."""
+    page.get_by_role("button", name="Fit view").click()
+    settle(page)
+    pane = page.locator(".react-flow__pane").bounding_box()
+    for nid in ids:
+        box = canvas_node(page, nid).bounding_box()
+        assert box is not None and pane["x"] <= box["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"] + 1
+        assert pane["y"] <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"] + 1, (nid, box, pane)
+
+
 def test_a_nine_layer_cnn_fits_whole_at_fit_view_with_nothing_cut(page, server):
     open_app(page, server)
     new_from_template(page, "CIFAR-10 CNN")
     expect(metric_value(page, "Total params")).to_have_text("122,570", timeout=60_000)
     g = wait_graph(page, lambda g: len(g.nodes) == 9)
     settle(page)
-    page.get_by_role("button", name="Fit view").click()
-    settle(page)
-    pane = page.locator(".react-flow__pane").bounding_box()
-    for nid in g.ids():
-        box = canvas_node(page, nid).bounding_box()
-        assert box is not None and pane["x"] <= box["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"] + 1
-        assert pane["y"] <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"] + 1, (nid, box, pane)
+    fit_and_see_all(page, g.ids())
     assert 13 * page.evaluate(ZOOM_JS) >= 11  # node text at 11 px or more
     assert page.evaluate(CUT_JS, "canvas") == []
     nodes = boxes(page, ".react-flow__node")
