@@ -42,6 +42,10 @@ SETTINGS: dict[str, Setting] = {
                                    "start on this machine) or a Ray address: runs and search trials are Ray tasks"),
     "LAYERCANVAS_RAY_CPUS": Setting(1.0, "CPUs each run asks the Ray cluster for", 0.1),
     "LAYERCANVAS_MAX_RUNS": Setting(3, "runs one person may have queued or running at once on Ray", 1),
+    # classes
+    "LAYERCANVAS_TEACHERS": Setting("", "with login: the teachers' e-mail addresses, separated by commas"),
+    "LAYERCANVAS_TEACHER_KEY": Setting("", "without login: the secret a teacher types once in their browser to make "
+                                           "classes (unset: no teachers)"),
     # the app
     "LAYERCANVAS_PRELOAD": Setting(1, "1: the server loads TensorFlow in the background at start; 0: on first use",
                                    0),

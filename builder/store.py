@@ -65,6 +65,8 @@ projects = sa.Table(
     sa.Column("weights_run", sa.Text),
     sa.Column("weights_file", sa.Text),
     sa.Column("data", sa.Text),
+    sa.Column("class_id", sa.Text),
+    sa.Column("handout_id", sa.Text),
 )
 runs = sa.Table(
     "runs", metadata,
@@ -90,6 +92,10 @@ runs = sa.Table(
     sa.Column("heartbeat_at", sa.Double),
     sa.Column("progress", sa.Text),
     sa.Column("result", sa.Text),
+    sa.Column("class_id", sa.Text),
+    sa.Column("class_score", sa.Double),
+    sa.Column("macs", sa.BigInteger),
+    sa.Column("params", sa.BigInteger),
 )
 epochs = sa.Table(
     "epochs", metadata,
@@ -114,6 +120,37 @@ services = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("info", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+)
+classes = sa.Table(
+    "classes", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("teacher", sa.Text, nullable=False),
+    sa.Column("token", sa.Text, nullable=False, unique=True),
+    sa.Column("data", sa.Text),
+    sa.Column("board", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("names", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double),
+    sa.Column("deleted_at", sa.Double),
+)
+class_members = sa.Table(
+    "class_members", metadata,
+    sa.Column("class_id", sa.Text, nullable=False),
+    sa.Column("member", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("joined_at", sa.Double, nullable=False),
+    sa.Column("left_at", sa.Double),
+    sa.PrimaryKeyConstraint("class_id", "member"),
+)
+handouts = sa.Table(
+    "handouts", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("class_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("graph", sa.Text, nullable=False),
+    sa.Column("data", sa.Text),
+    sa.Column("created_at", sa.Double, nullable=False),
 )
 schema_version_table = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
 
@@ -213,7 +250,57 @@ def _v5(op) -> None:
     op.create_index("runs_queue", "runs", ["backend", "status", "created_at"])
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(op) -> None:
+    """Classes (builder.classes): a teacher's class with its join token, data and leaderboard choices; who joined it
+    under which display name (and when they left); the projects a teacher handed out (a copy of the graph at that
+    time). A project made in a class, or handed out, says so; a run of a class project keeps its class, its score
+    on the class's test split (computed by the server) and its model's parameters and MACs, for the class view and
+    the leaderboard in a constant number of queries."""
+    op.add_column("projects", sa.Column("class_id", sa.Text))
+    op.add_column("projects", sa.Column("handout_id", sa.Text))
+    op.add_column("runs", sa.Column("class_id", sa.Text))
+    op.add_column("runs", sa.Column("class_score", sa.Double))
+    op.add_column("runs", sa.Column("macs", sa.BigInteger))
+    op.add_column("runs", sa.Column("params", sa.BigInteger))
+    op.create_table(
+        "classes",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("teacher", sa.Text, nullable=False),
+        sa.Column("token", sa.Text, nullable=False, unique=True),
+        sa.Column("data", sa.Text),
+        sa.Column("board", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("names", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("expires_at", sa.Double),
+        sa.Column("deleted_at", sa.Double),
+    )
+    op.create_index("classes_teacher", "classes", ["teacher", "created_at"])
+    op.create_table(
+        "class_members",
+        sa.Column("class_id", sa.Text, nullable=False),
+        sa.Column("member", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("joined_at", sa.Double, nullable=False),
+        sa.Column("left_at", sa.Double),
+        sa.PrimaryKeyConstraint("class_id", "member"),
+    )
+    op.create_index("class_members_member", "class_members", ["member"])
+    op.create_table(
+        "handouts",
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("class_id", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("graph", sa.Text, nullable=False),
+        sa.Column("data", sa.Text),
+        sa.Column("created_at", sa.Double, nullable=False),
+    )
+    op.create_index("handouts_class", "handouts", ["class_id", "created_at"])
+    op.create_index("projects_class", "projects", ["class_id", "owner_key", "updated_at"])
+    op.create_index("runs_class", "runs", ["class_id", "owner_key", "created_at"])
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -478,6 +565,14 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def transaction(self, write: bool = True) -> contextlib.AbstractContextManager[sa.Connection]:
+        """One transaction, for the modules that keep their own tables in this database (builder.classes)."""
+        return self._tx(write)
+
+    def upsert(self, table: sa.Table, values: dict, keys: list[str], update: list[str] | None) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET the `update` columns (None: DO NOTHING), in this dialect."""
+        return self._upsert(table, values, keys, update)
+
     @contextlib.contextmanager
     def _tx(self, write: bool = True) -> Iterator[sa.Connection]:
         """One transaction: committed at the end, rolled back on any exception."""
@@ -543,7 +638,7 @@ class Store:
         """
         check_id(project_id)
         text_ = _graph_json(graph)
-        owner = _owner(owner)
+        owner = check_owner(owner)
         if params is not None and (not isinstance(params, int) or isinstance(params, bool) or params < 0):
             raise StoreError(f"params must be a whole number >= 0, got {params!r}")
         now = time.time()
@@ -610,7 +705,7 @@ class Store:
         """Records that `owner` uploaded the data file `digest` (its sha1): they may use it in their projects."""
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{40}", digest):
             raise StoreError(f"invalid upload id {str(digest)[:50]!r}")
-        owner = _owner(owner)
+        owner = check_owner(owner)
         if owner is None:
             raise StoreError("an upload needs an owner")
         with self._tx() as conn:
@@ -625,7 +720,7 @@ class Store:
             return False
         with self._tx(write=False) as conn:
             return conn.execute(sa.select(uploads.c.id).where(
-                uploads.c.id == digest, uploads.c.owner_key == _owner(owner))).first() is not None
+                uploads.c.id == digest, uploads.c.owner_key == check_owner(owner))).first() is not None
 
     def claim_project(self, project_id: str, owner: str) -> bool:
         """Gives a project without an owner (made before owners existed) to `owner`.
@@ -634,7 +729,7 @@ class Store:
             Whether `owner` owns it now.
         """
         check_id(project_id)
-        owner = _owner(owner)
+        owner = check_owner(owner)
         with self._tx() as conn:
             if conn.execute(projects.update().where(
                     projects.c.id == project_id, projects.c.owner_key.is_(None)).values(owner_key=owner)).rowcount:
@@ -645,7 +740,7 @@ class Store:
 
     def transfer_owner(self, old: str, new: str) -> int:
         """Moves every project and run of `old` to `new` (a browser that turned out to have a key already)."""
-        old, new = _owner(old), _owner(new)
+        old, new = check_owner(old), check_owner(new)
         u = uploads.c
         with self._tx() as conn:
             n = conn.execute(projects.update().where(projects.c.owner_key == old).values(owner_key=new)).rowcount
@@ -676,7 +771,7 @@ class Store:
         p = projects.c
         where = [p.deleted_at.is_(None)]
         if owner is not None:
-            where.append(p.owner_key == _owner(owner))
+            where.append(p.owner_key == check_owner(owner))
         if unowned:
             where.append(p.owner_key.is_(None))
         if search:
@@ -853,7 +948,7 @@ class Store:
             raise StoreError(f"run settings must be a dict, got {type(settings).__name__}")
         if not isinstance(dataset, str):
             raise StoreError(f"the dataset must be text, got {type(dataset).__name__}")
-        owner = _owner(owner)
+        owner = check_owner(owner)
         run_id = secrets.token_urlsafe(12)
         text_, settings_text, now = _graph_json(graph), _to_json(settings, "run settings"), time.time()
         if backend not in (None, "ray"):
@@ -866,10 +961,12 @@ class Store:
                 if active >= limit:
                     raise LimitError(f"you have {active} runs queued or running, the most one person may have at once "
                                      f"on this server: wait for one to end, or stop one")
+            class_id = None if project_id is None else conn.execute(
+                sa.select(projects.c.class_id).where(projects.c.id == project_id)).scalar()
             conn.execute(runs.insert().values(
                 id=run_id, project_id=project_id, name=str(graph.name), graph=text_, settings=settings_text,
                 dataset=dataset, status="queued", created_at=now, updated_at=now, owner=self.owner, owner_key=owner,
-                backend=backend))
+                backend=backend, class_id=class_id))
         return run_id
 
     def _lock_owner(self, conn: sa.Connection, owner: str) -> None:
@@ -957,7 +1054,7 @@ class Store:
         if project_id is not None:
             where.append(runs.c.project_id == check_id(project_id))
         if owner is not None:
-            where.append(runs.c.owner_key == _owner(owner))
+            where.append(runs.c.owner_key == check_owner(owner))
         with self._tx(write=False) as conn:
             rows = conn.execute(sa.select(*_RUN_COLUMNS).where(*where)
                                 .order_by(runs.c.created_at.desc(), runs.c.id.desc())
@@ -1007,7 +1104,7 @@ class Store:
             Whether an active run was asked to stop.
         """
         check_id(run_id, "run id")
-        mine = () if owner is None else (runs.c.owner_key == _owner(owner),)
+        mine = () if owner is None else (runs.c.owner_key == check_owner(owner),)
         now = time.time()
         with self._tx() as conn:
             asked = conn.execute(runs.update().where(
@@ -1141,7 +1238,7 @@ OWNER_RE = re.compile(r"(user|key):[^\x00-\x1f]{1,300}")
 
 def _owned(owner: Any) -> tuple:
     """The condition that limits a change to `owner`'s projects (none for None)."""
-    owner = _owner(owner)
+    owner = check_owner(owner)
     return () if owner is None else (projects.c.owner_key == owner,)
 
 
@@ -1149,7 +1246,7 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _owner(owner: Any) -> str | None:
+def check_owner(owner: Any) -> str | None:
     """An owner key ("user:<login>" or "key:<browser key>"), or None; anything else is refused."""
     if owner is None:
         return None

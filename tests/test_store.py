@@ -413,7 +413,7 @@ def test_a_version_1_database_gains_owners_and_its_active_runs_are_interrupted(t
         conn.execute("INSERT INTO runs (id, name, graph, settings, dataset, status, created_at, updated_at) "
                      "VALUES ('oldrun_1', 'm', '{}', '{}', 'iris', 'running', 0, 0)")
     with Store(path) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 5
+        assert s.schema_version() == SCHEMA_VERSION == 6
         assert s.mark_interrupted() == 1
         assert s.get_run("oldrun_1")["status"] == "interrupted"
         assert s.get_run(s.create_run(None, template("mlp"), {}, "iris"))["status"] == "queued"

@@ -1,0 +1,185 @@
+"""Classes in the store: roles, joining, hand-outs, the teacher's view, the leaderboard, and privacy kept by the
+store's own queries (on SQLite and on a real PostgreSQL server)."""
+
+import csv
+import io
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from builder import classes as cl
+from builder.classes import ClassError
+from builder.model.templates import template
+from builder.store import Store
+
+T1, T2 = "user:ada@school.org", "user:grace@school.org"
+S1, S2, S3 = "key:" + "a" * 22, "key:" + "b" * 22, "key:" + "c" * 22
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    location = tmp_path / "lc.db" if request.param == "sqlite" else request.getfixturevalue("postgres").create_db()
+    s = Store(location)
+    yield s
+    s.close()
+
+
+def test_teachers_are_named_in_configuration(monkeypatch):
+    monkeypatch.setenv(cl.TEACHERS, "Ada@School.org, grace@school.org")
+    monkeypatch.delenv(cl.TEACHER_KEY, raising=False)
+    assert cl.is_teacher(T1) and cl.is_teacher(T2) and not cl.is_teacher("user:eve@school.org")
+    assert not cl.is_teacher(S1, key_entered=True)  # no key set on the server: no teacher without login
+    monkeypatch.setenv(cl.TEACHER_KEY, "s3cret-key")
+    assert cl.teacher_key_ok(" s3cret-key ") and not cl.teacher_key_ok("s3cret") and not cl.teacher_key_ok(None)
+    assert cl.is_teacher(S1, key_entered=True) and not cl.is_teacher(S1) and not cl.is_teacher(None)
+
+
+def test_join_gets_every_hand_out_and_a_late_joiner_too(db):
+    c = cl.create_class(db, T1, "  Deep   learning 101 ")
+    assert c.name == "Deep learning 101" and len(c.token) >= 22
+    assert cl.join(db, c.token, S1, "Alice").id == c.id
+    hid = cl.hand_out(db, c.id, T1, template("iris_mlp"))
+    cl.join(db, c.token, S2, "Bob")  # joins after the hand-out: gets it too
+    for who in (S1, S2):
+        (mine,) = db.list_projects(owner=who)
+        assert mine["name"] == "iris_mlp (from the teacher)" and mine["layers"] == 4
+        assert db.load_project(mine["id"]).nodes == template("iris_mlp").nodes
+    cl.join(db, c.token, S1, "Alice")  # joining again copies nothing twice
+    assert len(db.list_projects(owner=S1)) == 1
+    with db.transaction(write=False) as conn:
+        rows = conn.execute(sa.text("SELECT handout_id, class_id FROM projects")).all()
+    assert {tuple(r) for r in rows} == {(hid, c.id)}
+    assert [k.id for k in cl.member_classes(db, S1)] == [c.id] and cl.member_classes(db, S3) == []
+
+
+@pytest.mark.parametrize("token, says", [
+    ("nope", "not valid"), ("x" * 30, "not valid"), ("<script>alert(1)</script>", "not valid"), (None, "not valid")])
+def test_a_wrong_join_link_says_so_and_creates_nothing(db, token, says):
+    cl.create_class(db, T1, "A class")
+    with pytest.raises(ClassError, match=says):
+        cl.join(db, token, S1, "Alice")
+    assert cl.member_classes(db, S1) == [] and db.list_projects(owner=S1) == []
+
+
+def test_an_expired_or_ended_class_says_so(db):
+    old = cl.create_class(db, T1, "Last year", expires_at=time.time() - 1)
+    with pytest.raises(ClassError, match="expired"):
+        cl.join(db, old.token, S1, "Alice")
+    ended = cl.create_class(db, T1, "Ended")
+    cl.delete_class(db, ended.id, T1)
+    with pytest.raises(ClassError, match="ended by its teacher"):
+        cl.join(db, ended.token, S1, "Alice")
+    assert cl.member_classes(db, S1) == [] and cl.teacher_classes(db, T1) == [old]
+
+
+@pytest.mark.parametrize("name, says", [("", "type a display name"), ("   ", "type a display name"),
+                                        ("x" * 41, "at most 40"), (7, "must be text")])
+def test_a_display_name_is_one_short_line(db, name, says):
+    c = cl.create_class(db, T1, "A class")
+    with pytest.raises(ClassError, match=says):
+        cl.join(db, c.token, S1, name)
+    assert cl.member_classes(db, S1) == []
+
+
+def test_markup_in_a_name_is_kept_as_typed(db):
+    c = cl.create_class(db, T1, "A class")
+    cl.join(db, c.token, S1, "<b>Alice</b> **bold**")
+    assert [r["name"] for r in cl.overview(db, c.id, T1)] == ["<b>Alice</b> **bold**"]
+
+
+def test_the_teacher_sees_each_students_latest_project_and_run_in_a_constant_number_of_queries(db):
+    c = cl.create_class(db, T1, "A class")
+    cl.join(db, c.token, S1, "Alice")
+    cl.join(db, c.token, S2, "Bob")
+    cl.hand_out(db, c.id, T1, template("iris_mlp"))
+    alice = db.list_projects(owner=S1)[0]["id"]
+    first = db.create_run(alice, template("iris_mlp"), {}, "iris", owner=S1)
+    db.finish_run(first, "finished", {"accuracy": 0.9})
+    latest = db.create_run(alice, template("iris_mlp"), {}, "iris", owner=S1)
+    db.set_run_status(latest, "running")
+    queries = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    rows = cl.overview(db, c.id, T1)
+    n = len([q for q in queries if q.lstrip().upper().startswith("SELECT")])
+    assert [r["name"] for r in rows] == ["Alice", "Bob"]
+    assert rows[0]["run_id"] == latest and rows[0]["status"] == "running" and rows[0]["project_id"] == alice
+    assert rows[1]["run_id"] is None and rows[1]["layers"] == 4
+    for i in range(20):  # more students, more runs: the same number of queries
+        who = f"key:{'d' * 20}{i:02d}"
+        cl.join(db, c.token, who, f"Student {i}")
+        pid = db.list_projects(owner=who)[0]["id"]
+        db.create_run(pid, template("iris_mlp"), {}, "iris", owner=who)
+    queries.clear()
+    assert len(cl.overview(db, c.id, T1)) == 22
+    assert len([q for q in queries if q.lstrip().upper().startswith("SELECT")]) == n
+
+
+def test_privacy_is_kept_by_the_store(db):
+    c = cl.create_class(db, T1, "Ada's class")
+    other = cl.create_class(db, T2, "Grace's class")
+    cl.join(db, c.token, S1, "Alice")
+    cl.join(db, c.token, S2, "Bob")
+    cl.hand_out(db, c.id, T1, template("iris_mlp"))
+    alice = db.list_projects(owner=S1)[0]["id"]
+    # Another class's teacher sees nothing of this one, and cannot hand out to it or look at its projects.
+    assert cl.teacher_classes(db, T2) == [other]
+    for call in (lambda: cl.overview(db, c.id, T2), lambda: cl.hand_out(db, c.id, T2, template("mlp")),
+                 lambda: cl.student_project(db, c.id, T2, alice), lambda: cl.set_board(db, c.id, T2, True, True),
+                 lambda: cl.student_project(db, other.id, T2, alice)):
+        with pytest.raises(ClassError, match="no such"):
+            call()
+    # A student is not a teacher of the class, and sees another student's project nowhere.
+    for call in (lambda: cl.overview(db, c.id, S2), lambda: cl.student_project(db, c.id, S2, alice)):
+        with pytest.raises(ClassError, match="no such"):
+            call()
+    assert [p["id"] for p in db.list_projects(owner=S2)] != [alice]
+    # The class's teacher may look at it.
+    graph, runs = cl.student_project(db, c.id, T1, alice)
+    assert graph.nodes == template("iris_mlp").nodes and runs == []
+    # A student who leaves keeps their projects.
+    cl.leave(db, c.id, S1)
+    assert [p["id"] for p in db.list_projects(owner=S1)] == [alice]
+    assert cl.member_classes(db, S1) == [] and [r["left"] for r in cl.overview(db, c.id, T1)] == [True, False]
+
+
+def scored(db, cls, who, name, scores):
+    cl.join(db, cls.token, who, name)
+    pid = db.list_projects(owner=who)[0]["id"]
+    for score, macs in scores:
+        run = db.create_run(pid, template("iris_mlp"), {}, "iris", owner=who)
+        db.finish_run(run, "finished", {"accuracy": score})
+        cl.set_score(db, run, score, 243, macs)
+
+
+def test_the_leaderboard_ranks_each_students_best_score_and_students_see_it_only_when_shown(db):
+    c = cl.create_class(db, T1, "A class")
+    cl.hand_out(db, c.id, T1, template("iris_mlp"))
+    scored(db, c, S1, "Alice", [(0.80, 900), (0.93, 1200)])
+    scored(db, c, S2, "=HYPERLINK(\"x\")", [(0.97, 1500)])
+    scored(db, c, S3, "Carol", [])
+    board = cl.leaderboard(db, c.id, T1)
+    assert [(r["rank"], r["name"], r["score"], r["macs"]) for r in board] == [
+        (1, '=HYPERLINK("x")', 0.97, 1500), (2, "Alice", 0.93, 1200)]
+    with pytest.raises(ClassError, match="not shown"):
+        cl.leaderboard(db, c.id, S1)  # hidden from students until the teacher shows it
+    with pytest.raises(ClassError):
+        cl.leaderboard(db, c.id, "key:" + "z" * 22)  # not in the class
+    cl.set_board(db, c.id, T1, shown=True, names=False)
+    seen = cl.leaderboard(db, c.id, S1)
+    assert [(r["name"], r["you"]) for r in seen] == [("Student 1", False), ("you", True)]
+    cl.set_board(db, c.id, T1, shown=True, names=True)
+    assert [r["name"] for r in cl.leaderboard(db, c.id, S1)] == ['=HYPERLINK("x")', "Alice"]
+    table = list(csv.reader(io.StringIO(cl.board_csv(board))))
+    assert table[0] == ["rank", "name", "score", "params", "macs"]
+    assert table[1][1] == "'=HYPERLINK(\"x\")"  # not a formula in a spreadsheet
+    assert table[2] == ["2", "Alice", "0.93", "243", "1200"]
+
+
+def test_a_score_is_kept_only_for_a_run_of_a_class_project(db):
+    pid = "p" * 22
+    db.save_project(pid, template("mlp"), owner=S1)
+    run = db.create_run(pid, template("mlp"), {}, "iris", owner=S1)
+    cl.set_score(db, run, 0.5, 10, 10)
+    with db.transaction(write=False) as conn:
+        assert conn.execute(sa.text("SELECT class_score, class_id FROM runs")).all() == [(None, None)]
