@@ -18,6 +18,7 @@ from builder.model.graph import Graph, GraphError
 from components.text import clip, md_escape
 
 ERROR = "lc_inspector_error"  # (node id, param path, message) of the last refused value
+OWN = "lc_inspector_own"  # {(node id, param path): (widget key, the value it set as JSON, edits so far)}
 
 
 LISTS = ("shape",)  # kinds whose value is always a list: a single number typed there is a list of one
@@ -119,6 +120,10 @@ def _apply(nid: str, path: str, ps: ParamSpec, key: str) -> None:
     try:
         state.commit(graph.set_param(nid, path, value))
         st.session_state.pop(ERROR, None)
+        # The widget shows the value it set: it keeps its key (a new key would make the browser draw it anew).
+        # The edit count makes the key of any later value shown by another edit (undo) one never used before.
+        own = st.session_state.setdefault(OWN, {})
+        own[(nid, path)] = (key, json.dumps(new, default=str), own.get((nid, path), (None, None, 0))[2] + 1)
     except GraphError as e:
         st.session_state[ERROR] = (nid, path, str(e))
 
@@ -147,7 +152,11 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                     continue
                 current = params.get(ps.name, None if ps.required else ps.default)
                 path = prefix + ps.name
-                key = f"p:{nid}:{path}:{json.dumps(current, default=str)}"
+                # Keyed by the value it shows, so that an undo or a canvas edit draws it with the new value;
+                # but a value this very widget set keeps its key.
+                shown = json.dumps(current, default=str)
+                own = st.session_state.get(OWN, {}).get((nid, path), (None, None, 0))
+                key = own[0] if own[1] == shown else f"p:{nid}:{path}:{shown}:{own[2]}"
                 _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key))
                 if path in marks:
                     st.caption(f":material/manage_search: Searched: {md_escape(marks[path])}")

@@ -125,6 +125,28 @@ def test_a_palette_click_adds_after_the_selection_and_inspector_edits():
     assert at.session_state[state.GRAPH].node("dropout").params["rate"] == 0.5
 
 
+def test_an_inspector_edit_keeps_its_widget_and_undo_redo_show_the_right_value():
+    at = run_app()
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
+
+    def units():
+        return next(n for n in at.number_input if n.label == "units *")
+
+    key = units().key
+    units().set_value(32).run()
+    assert units().key == key and units().value == 32  # the same widget: the browser does not draw it anew
+    assert metric(at, "Total params") == f"{4 * 32 + 32 + 32 * 8 + 8 + 27:,}"
+    at.button(key="undo").click().run()
+    assert units().value == 16 and units().key != key  # the old value, in a widget never used before
+    at.button(key="redo").click().run()
+    assert units().value == 32
+    units().set_value(16).run()
+    assert at.session_state[state.GRAPH].node("dense").params["units"] == 16 and units().value == 16
+    at.button(key="undo").click().run()
+    assert units().value == 32 and metric(at, "Total params") == f"{4 * 32 + 32 + 32 * 8 + 8 + 27:,}"
+
+
 def test_more_settings_are_made_only_while_open_and_edit_the_layer():
     at = run_app()
     at.session_state[state.SELECTED] = "dense"
