@@ -5,7 +5,7 @@ import streamlit as st
 
 from builder.config import number
 from builder.kerasenv import preload_in_background
-from components import state
+from components import presenter, state
 from components.canvas import first_paint
 from components.canvas import painted as canvas_painted
 from components.messages import show_flashes
@@ -25,7 +25,7 @@ def _preload():
 
 
 keep_keras_session()
-st.set_page_config(page_title="LayerCanvas", page_icon="🧱", layout="wide")
+st.set_page_config(page_title="LayerCanvas", page_icon=":material/schema:", layout="wide")  # ASCII: no emoji catalog to load
 # Room for the canvas: Streamlit's wide layout keeps 6rem above and 5rem beside the page.
 st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}"
         # The sidebar's width only while it is open: closed, the page takes its room.
@@ -40,6 +40,7 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}
 with database_guard():
     state.init_project()
     state.keep_project_in_url()
+    presenter.keep()
     page = st.navigation([
         st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:"),
         st.Page("pages/pretrained.py", title="Pretrained", icon=":material/model_training:"),
@@ -49,10 +50,10 @@ with database_guard():
         st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
-    ])
+    ], position="hidden" if presenter.presenting() else "sidebar")
     if not state.has_project() and page.title != "Projects":
         st.switch_page("pages/projects.py")  # the URL named a project that is not there: pick one
-    if page.title != "Build" or not first_paint():
+    if (page.title != "Build" or not first_paint()) and not presenter.presenting():
         render_sidebar()  # not in the first run of a session on a fresh server: the canvas paints first
         with st.sidebar:
             keep_browser_key(state.get_store())  # an empty element; in the sidebar, as pages may stop early

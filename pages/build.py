@@ -9,7 +9,7 @@ from builder.kerasenv import keras_loaded
 from builder.model.graph import GraphError
 from builder.model.layout import missing_positions
 from builder.model.validate import apply_fix
-from components import canvas, state
+from components import canvas, presenter, state
 from components.build_cache import build_result, cached_result, summary_and_cost
 from components.code_panel import render_code
 from components.inspector import render_inspector, render_selection
@@ -89,10 +89,18 @@ def editor() -> tuple:
                           help="Redo (Ctrl+Shift+Z)"):
                 state.redo()
                 _rerun_editor()
+            on = presenter.presenting()
+            if top.button("Stop presenting" if on else "Present", icon=":material/co_present:", key="present",
+                          type="primary" if on else "secondary",
+                          help="For a projector: no sidebar, larger text, high contrast (or add ?present=1 to the "
+                               "address)"):
+                presenter.toggle()
+                canvas.request_fit()
+                rerun()
 
         main, side = st.columns([3.5, 1.25], gap="small")
         with main:
-            canvas.render_canvas(graph, current, read_only=state.read_only(), cost=cost)  # first: the canvas paints before the inspector's widgets
+            canvas.render_canvas(graph, current, read_only=state.read_only(), cost=cost, present=presenter.presenting())  # first: the canvas paints before the inspector's widgets
         with side, st.container(height="stretch", key="lc_side"):
             fix = render_issues(current, selected) if current is not None else None
             if fix is not None:

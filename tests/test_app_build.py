@@ -147,6 +147,25 @@ def test_an_inspector_edit_keeps_its_widget_and_undo_redo_show_the_right_value()
     assert units().value == 32 and metric(at, "Total params") == f"{4 * 32 + 32 + 32 * 8 + 8 + 27:,}"
 
 
+def test_presenter_mode_from_the_url_and_the_button_hides_the_sidebar_and_writes_nothing():
+    from components import presenter
+
+    at = run_app({"present": "1"})
+    saved = at.session_state[state.GRAPH]
+    assert at.session_state[presenter.PRESENT] is True
+    assert any("stSidebar" in h.proto.body and "display:none" in h.proto.body for h in at.get("html"))
+    assert not at.sidebar.selectbox  # the sidebar's widgets are not made
+    button = at.button(key="present")
+    assert button.label == "Stop presenting"
+    button.click().run()
+    assert at.session_state[presenter.PRESENT] is False and "present" not in at.query_params
+    assert not any("display:none" in h.proto.body for h in at.get("html"))
+    assert at.sidebar.selectbox and at.button(key="present").label == "Present"
+    at.button(key="present").click().run()
+    assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
+    assert at.session_state[state.GRAPH] is saved  # looking writes nothing
+
+
 def test_more_settings_are_made_only_while_open_and_edit_the_layer():
     at = run_app()
     at.session_state[state.SELECTED] = "dense"

@@ -316,3 +316,10 @@ def test_an_edit_taken_by_a_run_that_stopped_before_committing_it_is_committed_b
     finally:
         for key in (canvas.KEY, canvas.META):
             st.session_state.pop(key, None)
+
+
+def test_presenter_mode_is_in_the_payload():
+    from components.canvas import canvas_data
+
+    g = placed("mlp")
+    assert canvas_data(g, None)["present"] is False and canvas_data(g, None, present=True)["present"] is True

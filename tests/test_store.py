@@ -111,6 +111,37 @@ def test_the_migrations_make_the_schema_the_code_uses_on_both_databases(db):
     assert pk == ["run_id", "epoch"]
 
 
+def schema(db) -> dict:
+    """Everything of the database's schema that matters: each table's columns (name, type, nullable, default),
+    primary key, indexes, unique constraints and foreign keys."""
+    i = sa.inspect(db.engine)
+    out = {}
+    for t in sorted(i.get_table_names()):
+        out[t] = {
+            "columns": sorted((c["name"], str(c["type"]).split("(")[0], c["nullable"], str(c.get("default")))
+                              for c in i.get_columns(t)),
+            "pk": sorted(i.get_pk_constraint(t)["constrained_columns"]),
+            "indexes": sorted((x["name"], tuple(x["column_names"]), bool(x["unique"])) for x in i.get_indexes(t)
+                              if not x["name"].startswith("sqlite_autoindex")),
+            "unique": sorted(tuple(u["column_names"]) for u in i.get_unique_constraints(t)),
+            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"], str(f.get("options")))
+                          for f in i.get_foreign_keys(t)),
+        }
+    return out
+
+
+def test_a_new_database_made_in_one_step_is_the_one_the_migrations_make(location, monkeypatch, request):
+    with Store(location) as made:
+        one_step = schema(made)
+    fresh = location.parent / "steps.db" if isinstance(location, pathlib.Path) else \
+        request.getfixturevalue("postgres").create_db()
+    monkeypatch.setattr(store_mod, "FAST_NEW", False)
+    with Store(fresh) as stepped:
+        assert schema(stepped) == one_step
+        assert stepped.schema_version() == SCHEMA_VERSION
+    assert "projects_class" in {x[0] for x in one_step["projects"]["indexes"]}
+
+
 def test_the_migrations_make_the_same_tables_as_the_sqlite_text_that_shipped(tmp_path):
     old = tmp_path / "shipped.db"
     with sqlite3.connect(old) as conn:

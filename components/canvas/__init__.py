@@ -103,7 +103,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
                 sel: tuple[int, list[str]] = (0, []), fit: int = 0, reveal: tuple[int, list[str]] = (0, []),
                 copy: tuple[int, list[str]] = (0, []),
                 toast: dict | None = None,
-                read_only: bool = False, cost=None, wait: bool = False) -> dict:
+                read_only: bool = False, cost=None, wait: bool = False, present: bool = False) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
     groups with their in/out shapes and totals, the palette. Pure: no Streamlit."""
     graph = missing_positions(graph)
@@ -160,6 +160,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
         "building": result is None, "big": big, "ro": bool(read_only), "wait": bool(wait), "box": dict(BOX),
         "dir": direction(graph),
         "limits": dict(LIMITS),
+        "present": bool(present),
     }
 
 
@@ -613,9 +614,10 @@ def _mount():
     return _component()
 
 
-def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = False, cost=None) -> None:
+def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = False, cost=None,
+                  present: bool = False) -> None:
     """Draws the canvas for `graph` (events were taken by `take_events` earlier in the run); `read_only`: it can
-    be looked at, not changed (someone else's project)."""
+    be looked at, not changed (someone else's project); `present`: presenter mode (larger, high contrast)."""
     m = meta()
     if m.graph is not graph:
         m.version += 1
@@ -624,7 +626,8 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
         m.graph = graph
     data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
                        fit=m.fit_n, reveal=(m.reveal_n, m.reveal_ids),
-                       copy=(m.copy_n, m.copy_ids), toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted)
+                       copy=(m.copy_n, m.copy_ids), toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted,
+                       present=present)
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")

@@ -101,7 +101,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const big = nodes.length > data.limits.drawAll;
 
   return (
-    <div className="lc-canvas" ref={wrapRef} tabIndex={0} onKeyDown={onKeyDown} onPaste={onPaste} onCopy={onCopy}
+    <div className={data.present ? "lc-canvas lc-present" : "lc-canvas"} ref={wrapRef} tabIndex={0} onKeyDown={onKeyDown} onPaste={onPaste} onCopy={onCopy}
       onPointerDownCapture={onPointerDownCapture} onDoubleClick={onDoubleClick}
       onMouseMove={(e) => { mouse.current = { x: e.clientX, y: e.clientY }; }}
 >

@@ -21,6 +21,7 @@ export type Data = {
   box: Box;
   limits: Limits;
   dir: "TB" | "LR"; // how the graph is laid out: top-down (handles on top and bottom) or left to right (handles on the sides)
+  present: boolean; // presenter mode (a projector): high contrast, and a fit shows the text at 100% to 130% (larger), never smaller
 };
 
 /** A layer's box, as Python lays the graph out (builder/model/layout.py): the size of a box not measured yet. */

@@ -9,6 +9,7 @@ import type { Data, View } from "./types";
 import type { Emit } from "./ui";
 
 const MIN_FIT_ZOOM = 0.85; // node text is 13 px: a fit never shows it below 11 px; a taller graph scrolls instead
+const PRESENT_ZOOM = [1, 1.3]; // presenter mode: a fit shows node text at 13 to 17 px (a projector, a room away)
 const START: Viewport = { x: 40, y: 40, zoom: 1 };
 const RESIZE_PX = 40; // a change of the canvas's size below this in both directions does not refit
 
@@ -42,6 +43,7 @@ export function visibleView(el: HTMLElement | null, vp: Viewport, minimap: boole
 /** Fit view (the toolbar's), and the view to start from. Carries out each fit Python asks for, once. */
 export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | null>, kept: Kept) {
   const rf = useReactFlow();
+  const present = data.present;
   const fitRect = useCallback((b: Rect | null) => {
     const el = flowRef.current;
     if (!el) return;
@@ -50,14 +52,15 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
       // Room for the toolbar above the graph, and for the zoom buttons and minimap below it.
       const W = el.clientWidth, H = el.clientHeight, pad = 30, top = 52, bottom = 30;
       let z = Math.min((W - 2 * pad) / Math.max(b.width, 1), (H - top - bottom) / Math.max(b.height, 1));
-      z = Math.max(MIN_FIT_ZOOM, Math.min(1, z));
+      const [lo, hi] = present ? PRESENT_ZOOM : [MIN_FIT_ZOOM, 1];
+      z = Math.max(lo, Math.min(hi, z));
       const x = b.width * z <= W - 2 * pad ? (W - b.width * z) / 2 - b.x * z : pad - b.x * z;
       const y = b.height * z <= H - top - bottom ? top + (H - top - bottom - b.height * z) / 2 - b.y * z : top - b.y * z;
       vp = { x, y, zoom: z };
     }
     rf.setViewport(vp);
     kept.moved = false;
-  }, [rf, flowRef, kept]);
+  }, [rf, flowRef, kept, present]);
 
   // A fit Python asks for: the boxes of that data, where Python puts them, sized as measured where they have been
   // (new ones as a layer box). It needs no measuring: with only the boxes in view drawn (a big graph), waiting
