@@ -363,6 +363,17 @@ def board_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
+def run_class_data(store: Store, run_id: str) -> dict | None:
+    """The data choice of the class a run belongs to (its test split is the one the run is scored on), or None: not
+    a class run, the class has no data, or it was ended."""
+    r, c = runs.c, classes.c
+    with store.transaction(write=False) as conn:
+        text_ = conn.execute(sa.select(c.data).select_from(runs.join(classes, c.id == r.class_id)).where(
+            r.id == run_id, c.deleted_at.is_(None))).scalar()
+    data = _json(text_)
+    return data if isinstance(data, dict) else None
+
+
 def set_score(store: Store, run_id: str, score: float | None, params: int | None, macs: int | None) -> None:
     """Records a class run's score on the class's test split and its model's size (by the server, after the run)."""
     with store.transaction() as conn:

@@ -317,3 +317,33 @@ def test_a_run_whose_epochs_pass_between_two_samples_is_running(tmp_path, monkey
     assert job.wait(60)
     assert store.get_run(job.id)["stats"]["samples_per_s"] > 0
     store.close()
+
+
+def test_a_class_run_is_scored_by_the_server_on_the_class_test_split(tmp_path, monkeypatch):
+    """The leaderboard's number: the trained model's accuracy on the class's own test split, computed when the run
+    ends, with its parameters and MACs; a run outside a class gets none."""
+    from builder import classes as cl
+
+    monkeypatch.setenv("LAYERCANVAS_ARTIFACTS", str(tmp_path))
+    teacher, student = "user:ada@school.org", "key:" + "s" * 22
+    store = Store(tmp_path / "lc.db")
+    c = cl.create_class(store, teacher, "Iris", data={"kind": "builtin", "name": "iris"})
+    cl.hand_out(store, c.id, teacher, template("iris_mlp"))
+    cl.join(store, c.token, student, "Alice")
+    pid = store.list_projects(owner=student)[0]["id"]
+    ds, graph = data("iris"), template("iris_mlp")
+    job = TrainingJob(graph, ds, settings(graph, ds, epochs=20), store=store, project_id=pid, owner=student)
+    job.start()
+    assert job.wait(120) and job.status == "finished"
+    x, y = ds.x_test, ds.y_test
+    expected = float(np.mean(job.model.predict(x, verbose=0).argmax(axis=1) == y))
+    (row,) = cl.leaderboard(store, c.id, teacher)
+    assert row["name"] == "Alice" and row["run_id"] == job.id
+    assert row["score"] == pytest.approx(expected) and row["params"] == 243 and row["macs"] > 0
+    # Not a class project: no score.
+    store.save_project("own_project_1", graph, owner=student)
+    other = TrainingJob(graph, ds, settings(graph, ds, epochs=1), store=store, project_id="own_project_1",
+                        owner=student)
+    other.start()
+    assert other.wait(120)
+    assert [r["run_id"] for r in cl.leaderboard(store, c.id, teacher)] == [job.id]

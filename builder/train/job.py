@@ -15,6 +15,7 @@ import time
 from builder.kerasenv import load_keras
 from builder.model.graph import Graph
 from builder.store import run_file
+from builder.train.classscore import score_class_run
 from builder.train.evaluate import evaluate
 from builder.train.settings import SettingsError, TrainSettings, memory_problem
 
@@ -396,6 +397,9 @@ class TrainingJob(BackgroundJob):
         result = evaluate(model, self.dataset, self.settings.compile)
         with self._lock:
             self.result = result
+        if self.store is not None:
+            with contextlib.suppress(Exception):  # a class's score is extra: it never fails the run
+                score_class_run(self.store, self.id, model, self.graph, self.settings.compile)
         if self.artifact_dir:
             self.artifact_path = save_artifact(model, self.artifact_dir, self.id)
             if self.inspector is not None and self.inspector.rows:
