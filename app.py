@@ -50,6 +50,7 @@ with database_guard():
         st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
         st.Page("pages/export.py", title="Export", icon=":material/download:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+        st.Page("pages/classes.py", title="Class", icon=":material/school:"),
     ], position="hidden" if presenter.presenting() else "sidebar")
     if not state.has_project() and page.title != "Projects":
         st.switch_page("pages/projects.py")  # the URL named a project that is not there: pick one

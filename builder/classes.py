@@ -36,6 +36,7 @@ from builder.store import (
     new_project_id,
     projects,
     runs,
+    teachers,
 )
 
 TEACHERS = "LAYERCANVAS_TEACHERS"  # comma-separated e-mail addresses of the teachers, when login is on
@@ -84,6 +85,42 @@ def is_teacher(owner: str | None, key_entered: bool = False) -> bool:
     if owner.startswith("user:"):
         return owner[5:].strip().lower() in teacher_emails()
     return key_entered and teacher_key_set()
+
+
+def enter_teacher_key(store: Store, owner: str, typed: Any) -> bool:
+    """A browser that types the server's teacher key is a teacher from then on (kept in the store: typed once).
+
+    Returns:
+        Whether the key was right.
+    """
+    if not teacher_key_ok(typed):
+        return False
+    with store.transaction() as conn:
+        conn.execute(store.upsert(teachers, {"owner": _who(owner), "since": time.time()}, ["owner"], None))
+    return True
+
+
+def key_entered(store: Store, owner: str | None) -> bool:
+    """Whether this browser has entered the teacher key (and the server still has one)."""
+    if not owner or not teacher_key_set():
+        return False
+    with store.transaction(write=False) as conn:
+        return conn.execute(sa.select(teachers.c.owner).where(teachers.c.owner == _who(owner))).first() is not None
+
+
+def may_view(store: Store, project_id: str, asker: str | None) -> bool:
+    """Whether `asker` may open a project: their own; one outside any class (by its link, read-only, as before);
+    a class project only for the teacher of its class. A class project's id alone opens nothing for anyone else."""
+    p, c = projects.c, classes.c
+    check_id(project_id)
+    with store.transaction(write=False) as conn:
+        row = conn.execute(sa.select(p.owner_key, p.class_id, c.teacher).select_from(
+            projects.outerjoin(classes, c.id == p.class_id)).where(p.id == project_id)).first()
+    if row is None:
+        return False
+    if row.class_id is None or (asker is not None and asker in (row.owner_key, row.teacher)):
+        return True
+    return row.owner_key is None
 
 
 # -- names ------------------------------------------------------------------------------------------------------
@@ -247,6 +284,15 @@ def leave(store: Store, class_id: str, member: str) -> None:
         conn.execute(class_members.update().where(
             class_members.c.class_id == class_id, class_members.c.member == _who(member),
             class_members.c.left_at.is_(None)).values(left_at=time.time()))
+
+
+def class_projects(store: Store, class_id: str, member: str) -> set[str]:
+    """The ids of `member`'s own projects in a class (those handed out to them, and those they made in it)."""
+    check_id(class_id, "class id")
+    p = projects.c
+    with store.transaction(write=False) as conn:
+        return set(conn.execute(sa.select(p.id).where(p.class_id == class_id, p.owner_key == _who(member),
+                                                      p.deleted_at.is_(None))).scalars())
 
 
 def member_classes(store: Store, member: str) -> list[ClassInfo]:

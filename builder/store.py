@@ -152,6 +152,11 @@ handouts = sa.Table(
     sa.Column("data", sa.Text),
     sa.Column("created_at", sa.Double, nullable=False),
 )
+teachers = sa.Table(
+    "teachers", metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("since", sa.Double, nullable=False),
+)
 schema_version_table = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
 # The indexes the migrations make, so that a new database is made in one step (`metadata.create_all`) as the
 # migrations would make it; tests/test_store.py compares the two on both databases.
@@ -263,7 +268,8 @@ def _v5(op) -> None:
 
 
 def _v6(op) -> None:
-    """Classes (builder.classes): a teacher's class with its join token, data and leaderboard choices; who joined it
+    """Classes (builder.classes): the browsers that entered the teacher key (without login); a teacher's class with
+    its join token, data and leaderboard choices; who joined it
     under which display name (and when they left); the projects a teacher handed out (a copy of the graph at that
     time). A project made in a class, or handed out, says so; a run of a class project keeps its class, its score
     on the class's test split (computed by the server) and its model's parameters and MACs, for the class view and
@@ -308,6 +314,11 @@ def _v6(op) -> None:
         sa.Column("created_at", sa.Double, nullable=False),
     )
     op.create_index("handouts_class", "handouts", ["class_id", "created_at"])
+    op.create_table(
+        "teachers",
+        sa.Column("owner", sa.Text, primary_key=True),
+        sa.Column("since", sa.Double, nullable=False),
+    )
     op.create_index("projects_class", "projects", ["class_id", "owner_key", "updated_at"])
     op.create_index("runs_class", "runs", ["class_id", "owner_key", "created_at"])
 

@@ -15,6 +15,7 @@ import contextlib
 
 import streamlit as st
 
+from builder.classes import may_view
 from builder.model.graph import Graph
 from builder.model.templates import TEMPLATES, template
 from components.messages import flash
@@ -151,6 +152,10 @@ def open_project(pid: str, quiet: bool = False) -> bool:
             flash("error", "That project is not there any more (deleted, or a wrong link).")
         return False
     me = current_owner()
+    if not may_view(store, pid, me):  # a class project: only its student and its teacher
+        if not quiet:
+            flash("error", "That project is in a class: only its student and their teacher can open it.")
+        return False
     mine = info["owner"] == me or (info["owner"] is None and store.claim_project(pid, me))
     _reset_session(pid, graph, read_only=not mine)
     return True

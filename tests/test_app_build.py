@@ -9,7 +9,7 @@ from builder.model.templates import template
 from components import owner, state
 
 PAGES = ["pages/build.py", "pages/data.py", "pages/train.py", "pages/inspect.py", "pages/export.py", "pages/runs.py",
-         "pages/projects.py"]
+         "pages/projects.py", "pages/classes.py"]
 
 
 def run_app(query: dict | None = None, browser: str | None = None) -> AppTest:

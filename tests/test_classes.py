@@ -183,3 +183,26 @@ def test_a_score_is_kept_only_for_a_run_of_a_class_project(db):
     cl.set_score(db, run, 0.5, 10, 10)
     with db.transaction(write=False) as conn:
         assert conn.execute(sa.text("SELECT class_score, class_id FROM runs")).all() == [(None, None)]
+
+
+def test_a_browser_that_types_the_teacher_key_stays_a_teacher(db, monkeypatch):
+    monkeypatch.delenv(cl.TEACHER_KEY, raising=False)
+    assert not cl.enter_teacher_key(db, S1, "anything") and not cl.key_entered(db, S1)
+    monkeypatch.setenv(cl.TEACHER_KEY, "s3cret-key")
+    assert not cl.enter_teacher_key(db, S1, "wrong") and not cl.key_entered(db, S1)
+    assert cl.enter_teacher_key(db, S1, "s3cret-key") and cl.key_entered(db, S1) and not cl.key_entered(db, S2)
+    assert cl.enter_teacher_key(db, S1, "s3cret-key")  # again: no error
+    monkeypatch.delenv(cl.TEACHER_KEY)
+    assert not cl.key_entered(db, S1)  # the server no longer has a key: no teachers without login
+
+
+def test_a_class_project_opens_only_for_its_owner_and_its_teacher(db):
+    c = cl.create_class(db, T1, "A class")
+    cl.join(db, c.token, S1, "Alice")
+    cl.hand_out(db, c.id, T1, template("iris_mlp"))
+    alice = db.list_projects(owner=S1)[0]["id"]
+    assert cl.may_view(db, alice, S1) and cl.may_view(db, alice, T1)
+    assert not cl.may_view(db, alice, S2) and not cl.may_view(db, alice, T2) and not cl.may_view(db, alice, None)
+    db.save_project("plain_project_1", template("mlp"), owner=S1)  # outside a class: by its link, as before
+    assert cl.may_view(db, "plain_project_1", S2)
+    assert not cl.may_view(db, "no_such_project", S1)

@@ -1,0 +1,118 @@
+"""AppTest: the Class page for a teacher (login with `at.user`, or the teacher key without login) and students:
+make a class, join by its link, hand out, the teacher's grid, the leaderboard only when shown, and refusals."""
+
+from streamlit.testing.v1 import AppTest
+
+from builder import classes as cl
+from builder.store import Store, default_path
+from components import owner, state
+from tests.test_app_build import fresh_browser, messages, plain, run_app
+from tests.test_app_projects import AUTH
+
+
+def store() -> Store:
+    return Store(default_path())
+
+
+def classes_page(at: AppTest) -> AppTest:
+    at.switch_page("pages/classes.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def signed_in(email: str) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": email, "sub": email}
+    at.session_state[owner.KEY] = fresh_browser()
+    at.session_state[owner.FROM_BROWSER] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def make_class(at: AppTest, name: str, teacher: str) -> cl.ClassInfo:
+    """Fills the New class form (name, the iris data) and returns the class made."""
+    next(t for t in at.text_input if t.label == "Class name").input(name)
+    next(s for s in at.selectbox if s.label.startswith("Its data")).set_value("iris")
+    next(b for b in at.button if b.label == "Create class").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return next(c for c in cl.teacher_classes(store(), teacher) if c.name == name)
+
+
+def test_a_signed_in_teacher_makes_a_class_hands_out_and_sees_students(monkeypatch):
+    monkeypatch.setenv(cl.TEACHERS, "ada@school.org")
+    teacher = classes_page(signed_in("ada@school.org"))
+    c = make_class(teacher, "Deep learning B", "user:ada@school.org")
+    assert c.data == {"kind": "builtin", "name": "iris"}
+    link = next(t for t in teacher.text_input if t.label.startswith("Join link"))
+    assert link.value.endswith(f"/classes?join={c.token}")
+    next(b for b in teacher.button if b.label == "Hand out the open project").click().run()
+    handed = teacher.session_state[state.GRAPH]
+
+    # A student opens the join link, types a name with markup, and joins: they get the hand-out.
+    key = fresh_browser()
+    student = run_app({"join": c.token}, browser=key)
+    student = classes_page(student)
+    name = next(t for t in student.text_input if t.label.startswith("Your name"))
+    name.input("<b>Bob</b>")
+    next(b for b in student.button if b.label == "Join").click().run()
+    assert not student.exception
+    (mine,) = [p for p in store().list_projects(owner=f"key:{key}") if p["id"] in cl.class_projects(
+        store(), c.id, f"key:{key}")]
+    assert mine["name"].endswith("(from the teacher)")
+    assert store().load_project(mine["id"]).nodes == handed.nodes
+    classes_page(student)
+    assert any("Deep learning B" in plain(m.value) for m in student.markdown)
+
+    # The teacher's grid: the student's card, their name as text.
+    classes_page(teacher)
+    assert any("&lt;b&gt;Bob&lt;/b&gt;" in m.value or "\\<b\\>Bob\\</b\\>" in m.value or "<b>Bob</b>" in plain(m.value)
+               for m in teacher.markdown)
+    assert any("no run yet" in c_.value for c_ in teacher.caption)
+    # Another teacher sees nothing of this class.
+    monkeypatch.setenv(cl.TEACHERS, "ada@school.org, grace@school.org")
+    other = classes_page(signed_in("grace@school.org"))
+    assert not any("Deep learning B" in (s.value or "") for s in other.selectbox)
+    assert not any(t.label.startswith("Join link") for t in other.text_input)
+
+
+def test_without_login_the_teacher_key_is_typed_once(monkeypatch):
+    monkeypatch.setenv(cl.TEACHER_KEY, "class-key-2026")
+    key = fresh_browser()
+    at = classes_page(run_app(browser=key))
+    assert not [t for t in at.text_input if t.label == "Class name"]  # a student until the key is typed
+    box = next(t for t in at.text_input if t.label == "Teacher key")
+    box.input("wrong")
+    next(b for b in at.button if b.label == "Enter").click().run()
+    assert any("not the teacher key" in m for m in messages(at.error))
+    next(t for t in at.text_input if t.label == "Teacher key").input("class-key-2026")
+    next(b for b in at.button if b.label == "Enter").click().run()
+    again = classes_page(run_app(browser=key))  # a new session of the same browser: still a teacher
+    assert [t for t in again.text_input if t.label == "Class name"]
+
+
+def test_a_wrong_or_ended_join_link_says_so_and_creates_nothing():
+    key = fresh_browser()
+    at = classes_page(run_app({"join": "not-a-real-token-123"}, browser=key))
+    assert any("not valid" in m for m in messages(at.error))
+    assert not [t for t in at.text_input if t.label.startswith("Your name")]
+    teacher = "user:someone@school.org"
+    c = cl.create_class(store(), teacher, "Ended class")
+    cl.delete_class(store(), c.id, teacher)
+    at = classes_page(run_app({"join": c.token}, browser=key))
+    assert any("ended by its teacher" in m for m in messages(at.error))
+    assert cl.member_classes(store(), f"key:{key}") == []
+
+
+def test_a_class_project_does_not_open_for_another_student():
+    teacher = "user:prof@school.org"
+    c = cl.create_class(store(), teacher, "Private class")
+    alice = fresh_browser()
+    cl.join(store(), c.token, f"key:{alice}", "Alice")
+    cl.hand_out(store(), c.id, teacher, run_app().session_state[state.GRAPH])
+    (pid,) = cl.class_projects(store(), c.id, f"key:{alice}")
+    project = {"id": pid}
+    eve = run_app({"project": project["id"]}, browser=fresh_browser())
+    assert eve.session_state[state.PROJECT] != project["id"]  # the link opens nothing of Alice's
+    assert run_app({"project": project["id"]}, browser=alice).session_state[state.PROJECT] == project["id"]
