@@ -23,6 +23,7 @@ from components.text import md_escape
 PICK = "lc_class_pick"  # the teacher's class shown
 REFRESH_S = 3.0  # the students' grid and leaderboard refresh this often while open
 PER_ROW = 3
+PAGE = 24  # cards drawn at once
 STATUS = {"queued": "queued", "compiling": "compiling", "running": "training", "finished": "finished",
           "stopped": "stopped", "failed": "failed", "interrupted": "interrupted", None: "no run yet"}
 
@@ -125,6 +126,10 @@ def _students(store, c: ClassInfo, me: str) -> None:
         rows.sort(key=lambda r: -_score(r))
     elif order == "last change":
         rows.sort(key=lambda r: -r["updated_at"])
+    if len(rows) > PAGE:  # a big class: a page of cards at a time (the page stays quick to draw)
+        pages = (len(rows) + PAGE - 1) // PAGE
+        n = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"page:{c.id}")
+        rows = rows[(n - 1) * PAGE:n * PAGE]
     for start in range(0, len(rows), PER_ROW):
         for col, row in zip(st.columns(PER_ROW), rows[start:start + PER_ROW], strict=False):
             with col.container(border=True):

@@ -116,3 +116,20 @@ def test_a_class_project_does_not_open_for_another_student():
     eve = run_app({"project": project["id"]}, browser=fresh_browser())
     assert eve.session_state[state.PROJECT] != project["id"]  # the link opens nothing of Alice's
     assert run_app({"project": project["id"]}, browser=alice).session_state[state.PROJECT] == project["id"]
+
+
+def test_a_big_class_is_shown_a_page_of_cards_at_a_time(monkeypatch):
+    monkeypatch.setenv(cl.TEACHERS, "big@school.org")
+    teacher = "user:big@school.org"
+    c = cl.create_class(store(), teacher, "Big class")
+    for i in range(30):
+        cl.join(store(), c.token, f"key:{fresh_browser()}", f"Student {i:02d}")
+    cl.hand_out(store(), c.id, teacher, run_app().session_state[state.GRAPH])
+    at = classes_page(signed_in("big@school.org"))
+
+    def cards():
+        return [b for b in at.button if b.label == "Open (read-only)"]
+
+    assert len(cards()) == 24
+    at.number_input(key=f"page:{c.id}").set_value(2).run()
+    assert len(cards()) == 6
