@@ -286,6 +286,28 @@ def leave(store: Store, class_id: str, member: str) -> None:
             class_members.c.left_at.is_(None)).values(left_at=time.time()))
 
 
+def new_class_project(store: Store, class_id: str, member: str, graph: Graph) -> str:
+    """A new project of `member`'s that belongs to the class (its runs are scored and shown to the teacher).
+
+    Returns:
+        Its id.
+
+    Raises:
+        ClassError: `member` is not in the class.
+    """
+    check_id(class_id, "class id")
+    member, now, pid = _who(member), time.time(), new_project_id()
+    m = class_members.c
+    with store.transaction() as conn:
+        if conn.execute(sa.select(m.member).where(m.class_id == class_id, m.member == member,
+                                                  m.left_at.is_(None))).first() is None:
+            raise ClassError("you are not in this class")
+        conn.execute(projects.insert().values(id=pid, name=graph.name, graph=graph.dumps(), created_at=now,
+                                              updated_at=now, owner_key=member, layers=len(graph.nodes),
+                                              class_id=class_id))
+    return pid
+
+
 def class_projects(store: Store, class_id: str, member: str) -> set[str]:
     """The ids of `member`'s own projects in a class (those handed out to them, and those they made in it)."""
     check_id(class_id, "class id")

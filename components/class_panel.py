@@ -14,6 +14,7 @@ from builder import classes as cl
 from builder.classes import ClassError, ClassInfo
 from builder.data.datasets import BUILTIN
 from builder.model.graph import Graph
+from builder.model.templates import template
 from components import state
 from components.messages import flash
 from components.runtime import rerun
@@ -300,6 +301,11 @@ def render_student(store, me: str) -> None:
                     rows = []
                 if rows:
                     render_board(rows)
+            if st.button("New project in this class", icon=":material/add_circle:", key=f"new_in:{c.id}",
+                         help="An empty project; its runs count for the class (your teacher sees them)."):
+                pid = cl.new_class_project(store, c.id, me, template("empty"))
+                if state.open_project(pid):
+                    st.switch_page("pages/build.py")
             if st.button("Leave this class", key=f"leave:{c.id}", help="Your projects stay yours."):
                 cl.leave(store, c.id, me)
                 rerun()

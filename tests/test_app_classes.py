@@ -64,6 +64,9 @@ def test_a_signed_in_teacher_makes_a_class_hands_out_and_sees_students(monkeypat
     assert store().load_project(mine["id"]).nodes == handed.nodes
     classes_page(student)
     assert any("Deep learning B" in plain(m.value) for m in student.markdown)
+    next(b for b in student.button if b.label == "New project in this class").click().run()
+    made = student.session_state[state.PROJECT]
+    assert made in cl.class_projects(store(), c.id, f"key:{key}") and made != mine["id"]
 
     # The teacher's grid: the student's card, their name as text.
     classes_page(teacher)

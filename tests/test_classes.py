@@ -206,3 +206,16 @@ def test_a_class_project_opens_only_for_its_owner_and_its_teacher(db):
     db.save_project("plain_project_1", template("mlp"), owner=S1)  # outside a class: by its link, as before
     assert cl.may_view(db, "plain_project_1", S2)
     assert not cl.may_view(db, "no_such_project", S1)
+
+
+def test_a_project_made_in_a_class_belongs_to_it_and_only_a_member_can_make_one(db):
+    c = cl.create_class(db, T1, "A class")
+    cl.join(db, c.token, S1, "Alice")
+    pid = cl.new_class_project(db, c.id, S1, template("mlp"))
+    assert cl.class_projects(db, c.id, S1) == {pid}
+    assert [r["project_id"] for r in cl.overview(db, c.id, T1)] == [pid]
+    with pytest.raises(ClassError, match="not in this class"):
+        cl.new_class_project(db, c.id, S2, template("mlp"))
+    cl.leave(db, c.id, S1)
+    with pytest.raises(ClassError, match="not in this class"):
+        cl.new_class_project(db, c.id, S1, template("mlp"))
