@@ -13,7 +13,9 @@ import streamlit as st
 from builder import classes as cl
 from builder.classes import ClassError, ClassInfo
 from builder.data.datasets import BUILTIN
+from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
+from builder.model.layout import NODE_H, NODE_W, missing_positions
 from builder.model.templates import template
 from components import state
 from components.messages import flash
@@ -170,9 +172,6 @@ def _card(row: dict, c: ClassInfo) -> None:
 def sketch(graph: Graph, width: int = 220, height: int = 110) -> str:
     """A small drawing of a model: its layers as boxes where the canvas puts them, and its connections. No text of
     the user's is in it."""
-    from builder.model.catalog import LAYERS
-    from builder.model.layout import NODE_H, NODE_W, missing_positions
-
     g = missing_positions(graph)
     pos = {n.id: g.layout[n.id] for n in g.nodes if n.id in g.layout}
     if not pos:
@@ -287,7 +286,8 @@ def render_student(store, me: str) -> None:
     for c in mine:
         with st.container(border=True):
             st.markdown(f"**{md_escape(c.name)}**")
-            got = [p for p in store.list_projects(owner=me, limit=200) if p["id"] in _class_projects(store, c, me)]
+            ids = cl.class_projects(store, c.id, me)
+            got = [p for p in store.list_projects(owner=me, limit=200) if p["id"] in ids]
             for p in got:
                 a, b = st.columns([4, 1], vertical_alignment="center")
                 a.markdown(md_escape(p["name"]))
@@ -310,6 +310,3 @@ def render_student(store, me: str) -> None:
                 cl.leave(store, c.id, me)
                 rerun()
 
-
-def _class_projects(store, c: ClassInfo, me: str) -> set[str]:
-    return cl.class_projects(store, c.id, me)

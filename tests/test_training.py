@@ -340,6 +340,10 @@ def test_a_class_run_is_scored_by_the_server_on_the_class_test_split(tmp_path, m
     (row,) = cl.leaderboard(store, c.id, teacher)
     assert row["name"] == "Alice" and row["run_id"] == job.id
     assert row["score"] == pytest.approx(expected) and row["params"] == 243 and row["macs"] > 0
+    # Scored again without the run's own evaluation: the class's data is loaded and evaluated, the same score.
+    from builder.train.classscore import score_class_run
+
+    assert score_class_run(store, job.id, job.model, job._built, job.settings.compile) == pytest.approx(expected)
     # Not a class project: no score.
     store.save_project("own_project_1", graph, owner=student)
     other = TrainingJob(graph, ds, settings(graph, ds, epochs=1), store=store, project_id="own_project_1",

@@ -272,7 +272,7 @@ def make_room(graph: Graph, nid: str, anchor: str) -> Graph:
     if direction(graph) == "LR":
         return _make_room_lr(graph, nid, anchor)
     ax, ay = graph.layout.get(anchor, (0.0, 0.0))
-    step = NODE_H + V_GAP
+    step = after(graph, anchor)[1] - ay
     g = graph.set_position(nid, (ax, ay + step))
     for s in _downstream(g, nid):
         if s in g.layout and g.layout[s][1] > ay:
@@ -286,7 +286,7 @@ def make_room(graph: Graph, nid: str, anchor: str) -> Graph:
 
 def _make_room_lr(graph: Graph, nid: str, anchor: str) -> Graph:
     ax, ay = graph.layout.get(anchor, (0.0, 0.0))
-    step = NODE_W + LR_GAP
+    step = after(graph, anchor)[0] - ax
     g = graph.set_position(nid, (ax + step, ay))
     for s in _downstream(g, nid):
         x, y = g.layout.get(s, (None, None))

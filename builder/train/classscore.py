@@ -7,16 +7,22 @@ import numpy as np
 
 from builder.classes import run_class_data, set_score
 from builder.data.datachoice import DataChoice, load
-from builder.model.graph import Graph
+from builder.model.build import BuildResult
 from builder.model.profile import profile
 from builder.store import Store, artifact_dir
 from builder.train.evaluate import evaluate
 from builder.train.settings import CompileSettings
 
 
-def score_class_run(store: Store, run_id: str, model, graph: Graph, compile_settings: CompileSettings) -> float | None:
+def score_class_run(store: Store, run_id: str, model, built: BuildResult, compile_settings: CompileSettings,
+                    dataset=None, result: dict | None = None) -> float | None:
     """Scores a finished run of a class project on the class's test split and records it with the model's
     parameters and MACs (for the leaderboard). The score is the test accuracy (classification data).
+
+    Args:
+        built: The run's build (its MACs are counted from it).
+        dataset, result: The data the run trained on and its evaluation: when that data is the class's own
+            built-in dataset, its test split is the class's, and the evaluation is not made twice.
 
     Returns:
         The score, or None when the run is not a class run, the class has no classification data, or the model
@@ -25,16 +31,17 @@ def score_class_run(store: Store, run_id: str, model, graph: Graph, compile_sett
     choice = DataChoice.from_dict(run_class_data(store, run_id))
     if choice is None:
         return None
-    data = load(choice, artifact_dir("uploads"))
-    if data.task != "classification" or len(data.x_test) == 0:
-        return None
-    shape = model.input_shape
-    if isinstance(shape, list) or tuple(shape[1:]) != tuple(data.x_test.shape[1:]):
-        return None  # another input than the class's data (or several inputs): not comparable
-    result = evaluate(model, data, compile_settings, samples=0, misclassified=0)
-    predicted = result.get("predicted")
-    if predicted is None:
+    if result is not None and choice.kind != "upload" and getattr(dataset, "name", None) == choice.name:
+        data, predicted = dataset, result.get("predicted")
+    else:
+        data = load(choice, artifact_dir("uploads"))
+        shape = model.input_shape
+        if isinstance(shape, list) or tuple(shape[1:]) != tuple(data.x_test.shape[1:]):
+            return None  # another input than the class's data (or several inputs): not comparable
+        predicted = None if data.task != "classification" or len(data.x_test) == 0 else evaluate(
+            model, data, compile_settings, samples=0, misclassified=0).get("predicted")
+    if data.task != "classification" or predicted is None:
         return None
     score = float(np.mean(np.asarray(predicted) == np.asarray(data.y_test).astype("int64")))
-    set_score(store, run_id, score, int(model.count_params()), int(profile(graph).total_macs))
+    set_score(store, run_id, score, int(model.count_params()), int(profile(built).total_macs))
     return score

@@ -111,6 +111,7 @@ class TrainingJob(BackgroundJob):
         self.batches: list[dict] = []  # sampled: {"step" (global batch), "epoch" (fractional), "loss", ...}
         self.result: dict | None = None  # after training: test metrics, predictions, confusion matrix
         self.model = None
+        self._built = None  # the BuildResult trained (set up in the thread)
         self.loaded_weights: list[str] = []
         self.artifact_path: str | None = None
         self.fit_seconds: float | None = None  # the `fit` call alone, for the throughput benchmark
@@ -251,6 +252,7 @@ class TrainingJob(BackgroundJob):
         if problem is not None:  # before the first batch allocates the layer outputs
             raise SettingsError(problem)
         model = built.model
+        self._built = built  # the class score counts its MACs from it
         self.loaded_weights = apply_weights(model, self.initial_weights) if self.initial_weights else []
         with strategy.scope():
             optimizer, loss, metrics = s.compile.keras_objects()
@@ -399,7 +401,7 @@ class TrainingJob(BackgroundJob):
             self.result = result
         if self.store is not None:
             with contextlib.suppress(Exception):  # a class's score is extra: it never fails the run
-                score_class_run(self.store, self.id, model, self.graph, self.settings.compile)
+                score_class_run(self.store, self.id, model, self._built, self.settings.compile, self.dataset, result)
         if self.artifact_dir:
             self.artifact_path = save_artifact(model, self.artifact_dir, self.id)
             if self.inspector is not None and self.inspector.rows:
