@@ -13,7 +13,7 @@ The yardsticks are bare Streamlit pages run the same way in the same run (issue 
   painted and the total follows. Target: p95 <= 2.5x the floor's p95.
 
 Usage:
-    python bench/browser.py [--reps N] [--json PATH]
+    python bench/browser.py [--reps N] [--json PATH] [--no-cold]
 """
 
 from __future__ import annotations
@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description="Browser benchmarks: cold start, edit and drop latency.")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold starts (edits and drops only)")
     args = parser.parse_args(argv)
     if chromium_missing():
         return []
@@ -357,7 +358,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            results = cold_start(browser, os.path.join(tmp, "cold.db"))
+            results = [] if args.no_cold else cold_start(browser, os.path.join(tmp, "cold.db"))
             floor = edit_floor(browser, os.path.join(tmp, "floor.db"), args.reps * FLOOR_REPS)
             results.append(floor)
             for n in EDIT_TARGETS:

@@ -10,6 +10,7 @@ from builder.model.build import BuildError, ModelBuilder, build, build_model
 from builder.model.graph import Edge, Graph, Node
 from builder.model.summary import summarize, summary_text
 from builder.model.templates import TEMPLATES, template
+from tests.layer_cases import all_cases, case_graph
 
 keras = load_keras()
 
@@ -85,6 +86,16 @@ def test_frozen_layers_count_as_non_trainable():
     assert [r.trainable for r in s.rows if r.name in ("conv2d", "dense")] == [False, False]
 
 
+def test_freezing_a_kept_layer_in_the_editor_moves_its_count():
+    builder = ModelBuilder()
+    g = template("cifar_cnn")
+    assert summarize(builder.build(g)).non_trainable_params == 0
+    frozen = builder.build(g.set_trainable("dense", False))  # the same layer, kept: counted again as frozen
+    assert (summarize(frozen).non_trainable_params, frozen.infos["dense"].trainable_params) == (65600, 0)
+    again = builder.build(g)
+    assert (summarize(again).non_trainable_params, again.infos["dense"].trainable_params) == (0, 65600)
+
+
 def test_batchnorm_statistics_are_non_trainable():
     g = Graph((Node("x", "Input", {"shape": [8, 8, 16]}), Node("bn", "BatchNormalization", {})), (Edge("x", "bn"),))
     s = summarize(build(g))
@@ -155,6 +166,42 @@ def test_an_edit_calls_no_layer_after_it_whose_input_is_unchanged_until_the_mode
     model = edited.model
     assert len(last._inbound_nodes) == calls + 1 and model.get_layer("n48") is last
     assert _config(model) == _config(build_model(g.set_param("n24", "units", 65)))
+
+
+def _sample(model, rng):
+    xs = []
+    for t in model.inputs:
+        shape = [2] + [5 if d is None else d for d in t.shape[1:]]
+        xs.append(rng.integers(0, 3, size=shape).astype(t.dtype) if "int" in str(t.dtype)
+                  else rng.normal(size=shape).astype(t.dtype))
+    return xs[0] if len(xs) == 1 else xs
+
+
+@pytest.mark.parametrize("case_id,type_,inputs,params", list(all_cases()), ids=[c[0] for c in all_cases()])
+def test_the_editor_makes_a_new_layers_weights_only_with_the_model(case_id, type_, inputs, params):
+    from keras.src.backend.common import global_state
+
+    graph = case_graph(type_, inputs, params)
+    builder = ModelBuilder()
+    result = builder.build(graph)
+    assert result.errors == [], [i.message for i in result.errors]
+    layer = next((entry[0] for entry in builder._layers.values() if entry[0].name == "layer"), None)
+    if layer is not None and layer.variables:  # shapes and counts without a single initial value (seeds too)
+        assert all(v._value is None for v in layer.variables), case_id
+        assert result.infos["layer"].params == sum(int(np.prod(v.shape)) for v in layer.weights)
+    assert not global_state.get_global_attribute("uninitialized_variables")  # Keras's own list is left empty
+    model = result.model
+    assert all(v._value is not None for v in model.variables)
+    fresh = build(graph).model
+    fresh.set_weights(model.get_weights())
+    x = _sample(model, np.random.default_rng(1))
+    for a, b in zip(keras.tree.flatten(model(x, training=False)), keras.tree.flatten(fresh(x, training=False)),
+                    strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")  # and it trains: its variables are real ones
+    ys = keras.tree.map_structure(np.zeros_like, keras.tree.map_structure(np.asarray, model(x, training=False)))
+    if all(np.issubdtype(np.asarray(y).dtype, np.floating) for y in keras.tree.flatten(ys)):
+        assert np.isfinite(model.train_on_batch(x, ys))
 
 
 def test_incremental_rebuild_reuses_layers_only_a_bounded_number_of_times():

@@ -1,7 +1,7 @@
 // The graph from Python as React Flow's nodes and edges. Python owns it: these merge each new payload into what
 // React Flow holds (measured sizes, the selection, a drag in progress) and keep unchanged objects, so that React
 // Flow draws again only what changed.
-import { useEffect, useMemo, useRef } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import { useUpdateNodeInternals, type Edge, type Node } from "@xyflow/react";
 import { collapsedPlaces, type GroupActions } from "./groups";
 import type { GroupData, LayerData } from "./nodes";
@@ -12,7 +12,9 @@ import type { Data, GroupIn, NodeIn } from "./types";
 export function usePythonNodes(data: Data, groups: Map<string, GroupIn>, actions: GroupActions,
   setNodes: React.Dispatch<React.SetStateAction<Node[]>>): void {
   const seenSel = useRef(0);
-  useEffect(() => {
+  // Before the browser paints (not after, as useEffect would): the new payload's nodes are drawn in the same frame
+  // as the rest of the page, not one or two frames later.
+  useLayoutEffect(() => {
     const wantSel = data.sel && data.sel.n !== seenSel.current ? new Set(data.sel.ids) : null;
     if (wantSel) seenSel.current = data.sel.n;
     const collapsedAt = collapsedPlaces(data, groups);

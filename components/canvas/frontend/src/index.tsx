@@ -1,5 +1,6 @@
 // The Streamlit components-v2 entry: Streamlit calls the default export with the data from Python on every
 // run that changes it; the React root is made once per mounted element and rendered again with new data.
+import { flushSync } from "react-dom";
 import { createRoot, type Root } from "react-dom/client";
 import "@xyflow/react/dist/style.css";
 import "./style.css";
@@ -73,7 +74,8 @@ export default function render(raw: Omit<Args, "data"> & { data: unknown }) {
     // run is under way is not lost; Python skips what it already applied. Python reads the last limits.events.
     mount.args.setStateValue("events", mount.pending.slice(-mount.args.data.limits.events));
   };
-  mount.root.render(<App data={args.data} send={send} rootNode={parentElement} kept={canvas.kept} />);
+  // At once, not in a later task: an edit's new totals and its node are painted in the same frame.
+  flushSync(() => mount.root.render(<App data={args.data} send={send} rootNode={parentElement} kept={canvas.kept} />));
   return () => {
     // Unmount only when the element really left the page (not between two renders).
     setTimeout(() => {
