@@ -6,6 +6,7 @@ message and leaves the graph as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -142,7 +143,7 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
         # The advanced settings are made only while their expander is open: an edit of a plain one then
         # redraws a few widgets, not a dozen.
         box = (st.expander("More settings", key=f"more:{nid}:{prefix}", on_change="rerun") if group == "advanced"
-               else st.container())
+               else contextlib.nullcontext())
         if group == "advanced" and not box.open:
             continue
         with box:
@@ -282,28 +283,33 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
         return None, nid
     node = graph.node(nid)
     spec = LAYERS.get(node.type)
-    head, close = st.columns([5, 1], vertical_alignment="center")
+    # Few elements: every one is sent and drawn again at each edit.
+    head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap=None)
     head.markdown(f"#### {md_escape(clip(node.type))}")  # a type from a graph file is any text
-    if close.button("", icon=":material/close:", key=f"deselect:{nid}", help="Deselect", type="tertiary"):
+    if head.button("", icon=":material/close:", key=f"deselect:{nid}", help="Deselect", type="tertiary"):
         return None, None
     if spec is None:
         st.error(f"'{md_escape(clip(node.type))}' is not a layer LayerCanvas knows. Delete this node.")
     else:
         st.caption(spec.help)
         if spec.explain:
-            with st.expander("What it does"):
-                st.markdown(md_escape(spec.explain))
+            what = st.expander("What it does", key=f"what:{nid}", on_change="rerun")  # made only while open
+            if what.open:
+                what.markdown(md_escape(spec.explain))
+    lines = []
     info = result.infos.get(nid) if result is not None else None
     if info is not None:
-        st.text(f"Output {fmt_shape(info.output_shape)}")
+        lines.append(f"Output {fmt_shape(info.output_shape)}")
         if info.formula and info.formula != "no weights":
-            st.text(f"Params {info.formula}")
+            lines.append(f"Params {info.formula}")
         else:
-            st.text(f"Params {info.params:,}")
+            lines.append(f"Params {info.params:,}")
     row = next((r for r in cost.rows if r.name == nid), None) if cost is not None else None
     if row is not None and row.arithmetic:
         share = f" ({cost.share(row):.0%} of the model)" if row.macs and cost.total_macs else ""
-        st.text(f"Cost {row.arithmetic}{share}")
+        lines.append(f"Cost {row.arithmetic}{share}")
+    if lines:
+        st.text("\n".join(lines))
     new_id = st.text_input("Name (id)", value=nid, key=f"rename:{nid}", help="Letters, digits and _; the Keras layer name.")
     if new_id != nid:
         try:

@@ -72,8 +72,6 @@ def editor() -> tuple:
         current = result if result is not None and result.graph is graph else None
         # For the totals and the table; the cost (MACs per layer) also for the nodes and the inspector.
         summary, cost = summary_and_cost(current) if current is not None else (None, None)
-        if summary is not None and not current.errors:
-            state.note_params(summary.total_params)  # the projects list shows it
 
         # The first paint of a session is the canvas alone (and TensorFlow waits for it): the totals, the inspector and
         # the sidebar's widgets follow in the next run, once the canvas has said it has painted.
@@ -132,7 +130,9 @@ def editor() -> tuple:
                     state.select(new_selection)
                     canvas.push_selection([new_selection] if new_selection else [])
                     _rerun_editor()
-            return current, summary, cost
+        if summary is not None and not current.errors:
+            state.note_params(summary.total_params)  # for the projects list; last: the page is drawn first
+        return current, summary, cost
     return None, None, None
 
 
