@@ -364,7 +364,12 @@ def overview(store: Store, class_id: str, teacher: str) -> list[dict]:
             "run_params": ru.params if ru else None,
             "updated_at": max(x for x in (pr.updated_at if pr else 0, ru.updated_at if ru else 0, mem.joined_at)),
         })
-    return sorted(out, key=lambda row: (row["name"].lower(), row["member"]))
+    return sorted(out, key=lambda row: (_sort_name(row["name"]), row["member"]))
+
+
+def _sort_name(name: str) -> str:
+    """A name as a reader sorts it: "<b>Ben</b>" among the Bs, not before "Ana"."""
+    return "".join(ch for ch in name.lower() if ch.isalnum()) or name.lower()
 
 
 def student_project(store: Store, class_id: str, teacher: str, project_id: str) -> tuple[Graph, list[dict]]:

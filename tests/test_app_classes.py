@@ -136,3 +136,49 @@ def test_a_big_class_is_shown_a_page_of_cards_at_a_time(monkeypatch):
     assert len(cards()) == 24
     at.number_input(key=f"page:{c.id}").set_value(2).run()
     assert len(cards()) == 6
+
+
+def test_a_signed_in_student_joins_and_sees_the_board_only_as_the_teacher_shows_it(monkeypatch):
+    from builder.model.templates import template
+
+    monkeypatch.setenv(cl.TEACHERS, "kay@school.org")
+    teacher = "user:kay@school.org"
+    c = cl.create_class(store(), teacher, "Signed-in class", data={"kind": "builtin", "name": "iris"})
+    cl.hand_out(store(), c.id, teacher, template("iris_mlp"), c.data)
+    rival = f"key:{fresh_browser()}"
+    cl.join(store(), c.token, rival, "Rival")
+
+    student = signed_in("sam@school.org")  # signed in, not a teacher
+    student.query_params["join"] = c.token
+    classes_page(student)
+    assert not [t for t in student.text_input if t.label == "Class name"]  # no class of their own to make
+    next(t for t in student.text_input if t.label.startswith("Your name")).input("Sam")
+    next(b for b in student.button if b.label == "Join").click().run()
+    assert not student.exception
+    me = "user:sam@school.org"
+    (mine,) = cl.class_projects(store(), c.id, me)  # the hand-out, theirs under their login
+    assert store().project_info(mine)["owner"] == me
+    for who, score in ((me, 0.9), (rival, 0.95)):
+        (pid,) = cl.class_projects(store(), c.id, who)
+        run = store().create_run(pid, template("iris_mlp"), {}, "iris", owner=who)
+        store().finish_run(run, "finished", {"accuracy": score})
+        cl.set_score(store(), run, score, 243, 240)
+
+    classes_page(student)
+    assert not student.dataframe  # not shown yet
+    cl.set_board(store(), c.id, teacher, shown=True, names=False)
+    classes_page(student)
+    assert list(student.dataframe[0].value["name"]) == ["Student 1", "you"]  # no names: only their own row is known
+    cl.set_board(store(), c.id, teacher, shown=True, names=True)
+    classes_page(student)
+    assert list(student.dataframe[0].value["name"]) == ["Rival", "Sam"]
+    # Their own project opens; the rival's does not, even by its id.
+    (theirs,) = cl.class_projects(store(), c.id, rival)
+    assert not cl.may_view(store(), theirs, me) and cl.may_view(store(), mine, me)
+    for pid, opens in ((theirs, False), (mine, True)):
+        at = AppTest.from_file("../app.py", default_timeout=120)
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": True, "email": "sam@school.org", "sub": "sam@school.org"}
+        at.query_params["project"] = pid
+        at.run()
+        assert not at.exception and (at.session_state[state.PROJECT] == pid) is opens

@@ -219,3 +219,10 @@ def test_a_project_made_in_a_class_belongs_to_it_and_only_a_member_can_make_one(
     cl.leave(db, c.id, S1)
     with pytest.raises(ClassError, match="not in this class"):
         cl.new_class_project(db, c.id, S1, template("mlp"))
+
+
+def test_the_grid_sorts_names_as_a_reader_does(db):
+    c = cl.create_class(db, T1, "Sorted")
+    for who, name in ((S1, "<b>Ben</b>"), (S2, "carl"), (S3, "Ana")):
+        cl.join(db, c.token, who, name)
+    assert [r["name"] for r in cl.overview(db, c.id, T1)] == ["Ana", "<b>Ben</b>", "carl"]
