@@ -79,14 +79,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: str, script: str = "app.py") -> tuple[subprocess.Popen, str, float]:
-    """(process, url, launch time) of a fresh `streamlit run <script>` (app.py by default)."""
+def start_server(db: str, script: str = "app.py", env: dict | None = None) -> tuple[subprocess.Popen, str, float]:
+    """(process, url, launch time) of a fresh `streamlit run <script>` (app.py by default), `env` added to this
+    process's environment."""
     port = _free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "LAYERCANVAS_DB": db},
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {}), "LAYERCANVAS_DB": db},
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

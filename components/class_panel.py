@@ -106,11 +106,14 @@ def render_teacher(store, me: str) -> None:
     if (shown, names) != (c.board, c.names):
         cl.set_board(store, cid, me, shown, names)
         rerun()
-    students, ranking = st.tabs(["Students", "Leaderboard"])
-    with students:
-        _students(store, c, me)
-    with ranking:
-        _leaderboard(store, c, me)
+    # Made only while chosen: the leaderboard's chart is not drawn behind the grid (the page opens quicker).
+    students, ranking = st.tabs(["Students", "Leaderboard"], key=f"tab:{cid}", on_change="rerun")
+    if students.open:
+        with students:
+            _students(store, c, me)
+    if ranking.open:
+        with ranking:
+            _leaderboard(store, c, me)
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -148,22 +151,23 @@ def _score(row: dict) -> float:
 
 
 def _card(row: dict, c: ClassInfo) -> None:
-    st.markdown(f"**{md_escape(row['name'])}**" + (" · left the class" if row["left"] else ""))
-    graph = Graph.loads(row["graph"]) if row["graph"] else None
-    if graph is not None and graph.nodes:
-        st.image(sketch(graph), width=220)
+    """A student's card: name, a drawing of their model, their last run, sizes, and Open. Few elements: a page of
+    cards is drawn at once, and again at every refresh."""
     line = _status(row)
     progress = row["progress"] or {}
     if row["status"] == "running" and progress.get("epochs"):
         line = f"training, epoch {progress.get('epoch', 0)} of {progress['epochs']}"
     if row["class_score"] is not None:
         line += f" · test accuracy {row['class_score']:.1%}"
-    st.caption(line)
     sizes = [f"{row['layers']} layers" if row["layers"] is not None else None,
              f"{compact(row['params'] if row['params'] is not None else row['run_params'])} params"
              if (row["params"] or row["run_params"]) is not None else None,
              f"{compact(row['macs'])} MACs" if row["macs"] is not None else None]
-    st.caption(" · ".join(s for s in sizes if s))
+    st.markdown(f"**{md_escape(row['name'])}**" + (" · left the class" if row["left"] else ""))
+    graph = Graph.loads(row["graph"]) if row["graph"] else None
+    if graph is not None and graph.nodes:
+        st.image(sketch(graph), width=220)
+    st.markdown(f":gray[:small[{md_escape(line)}  \n{md_escape(' · '.join(s for s in sizes if s))}]]")
     if row["project_id"] and st.button("Open (read-only)", key=f"open:{row['project_id']}", width="stretch"):
         if state.open_project(row["project_id"]):
             st.switch_page("pages/build.py")

@@ -72,7 +72,7 @@ def test_a_signed_in_teacher_makes_a_class_hands_out_and_sees_students(monkeypat
     classes_page(teacher)
     assert any("&lt;b&gt;Bob&lt;/b&gt;" in m.value or "\\<b\\>Bob\\</b\\>" in m.value or "<b>Bob</b>" in plain(m.value)
                for m in teacher.markdown)
-    assert any("no run yet" in c_.value for c_ in teacher.caption)
+    assert any("no run yet" in m.value for m in teacher.markdown)
     # Another teacher sees nothing of this class.
     monkeypatch.setenv(cl.TEACHERS, "ada@school.org, grace@school.org")
     other = classes_page(signed_in("grace@school.org"))
