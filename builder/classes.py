@@ -21,9 +21,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from builder.config import text
+from builder.data.datachoice import DataChoice, clean_file_name, write_whole
 from builder.model.graph import Graph, GraphError
 from builder.store import (
     Store,
@@ -39,6 +41,8 @@ from builder.store import (
     teachers,
 )
 
+HIDDEN = "hidden_test"  # in a class's data: its test split is the class's own file, never shown to students
+SERVER = object()  # who asks for a hidden test split when the server scores a run (no browser can send it)
 TEACHERS = "LAYERCANVAS_TEACHERS"  # comma-separated e-mail addresses of the teachers, when login is on
 TEACHER_KEY = "LAYERCANVAS_TEACHER_KEY"  # without login: the secret a teacher types once in their browser
 NAME_MAX = 40  # characters of a class's or a student's display name
@@ -152,22 +156,95 @@ def _json(text: str | None) -> Any:
 
 # -- the teacher's side ---------------------------------------------------------------------------------------------
 def create_class(store: Store, teacher: str, name: str, data: dict | None = None,
-                 expires_at: float | None = None) -> ClassInfo:
+                 expires_at: float | None = None, hidden: bytes | None = None) -> ClassInfo:
     """A new class of `teacher`'s, with a fresh join token.
 
     Args:
         data: The class's dataset and its fixed test split (a data choice, JSON-able), or None.
         expires_at: When its join link stops working (seconds since 1970), or None.
+        hidden: The class's own test split (an NPZ of x_test and y_test, from `split_upload`); `data` is then the
+            students' part, and the split is kept where only `hidden_test_split` reads it.
     """
     name = clean_name(name, "class name")
     if data is not None and not isinstance(data, dict):
         raise ClassError("the class's data must be a data choice")
+    if hidden is not None:
+        if data is None:
+            raise ClassError("a hidden test split needs the class's data")
+        data = {**data, HIDDEN: True}
     cid, token, now = new_project_id(), secrets.token_urlsafe(18), time.time()
+    if hidden is not None:
+        write_whole(_hidden_path(cid), hidden)
     with store.transaction() as conn:
         conn.execute(classes.insert().values(
             id=cid, name=name, teacher=_who(teacher), token=token, data=None if data is None else json.dumps(data),
             created_at=now, expires_at=expires_at))
     return ClassInfo(cid, name, teacher, token, data, False, True, now)
+
+
+# -- a class's own data, its test split hidden ----------------------------------------------------------------------
+def split_upload(data: bytes, file_name: str, options: dict | None = None) -> tuple[DataChoice, bytes, bytes]:
+    """A teacher's data file for a class, read as the Data page reads uploads, in two parts: what the students
+    get (the training samples, as an NPZ upload of their own) and the test split, whose labels they never see.
+
+    Returns:
+        (the students' data choice, its bytes to keep as an upload, the test split's bytes for `create_class`).
+
+    Raises:
+        DatasetError, DataChoiceError: the file cannot be read; ClassError: it is not classification data.
+    """
+    from builder.data.datachoice import read, upload
+
+    ds = read(upload(data, file_name, options), data)
+    if ds.task != "classification":
+        raise ClassError(f"{clean_file_name(file_name)} holds a regression target: a class ranks classifiers, "
+                         "so upload data with class labels")
+    train = _npz(x_train=ds.x_train, y_train=ds.y_train)
+    test = _npz(x_test=ds.x_test, y_test=ds.y_test, classes=np.array(ds.classes))
+    stem = clean_file_name(file_name).rsplit(".", 1)[0]
+    return upload(train, f"{stem} (training part).npz"), train, test
+
+
+def hidden_test_split(store: Store, class_id: str, asker: Any):
+    """The class's hidden test split, `(x_test, y_test, number of classes)`: for the server scoring a run (`SERVER`) and for the class's
+    teacher. Anyone else (a student's forged request included) is refused, as for a class that is not there."""
+    check_id(class_id, "class id")
+    with store.transaction(write=False) as conn:
+        if asker is SERVER:
+            row = conn.execute(sa.select(classes.c.data).where(classes.c.id == class_id)).first()
+            data = _json(row.data) if row is not None else None
+        else:
+            data = own_class(conn, class_id, asker).data
+    if not isinstance(data, dict) or not data.get(HIDDEN):
+        raise ClassError("this class has no hidden test split")
+    try:
+        with np.load(_hidden_path(class_id), allow_pickle=False) as f:
+            return f["x_test"], f["y_test"], int(f["classes"])
+    except (OSError, KeyError, ValueError):
+        raise ClassError("the class's test split is no longer on the server: make the class again") from None
+
+
+def run_class(store: Store, run_id: str) -> tuple[str, dict] | None:
+    """(class id, its data choice) of the class a run belongs to, or None: not a class run, no data, or ended."""
+    r, c = runs.c, classes.c
+    with store.transaction(write=False) as conn:
+        row = conn.execute(sa.select(c.id, c.data).select_from(runs.join(classes, c.id == r.class_id)).where(
+            r.id == run_id, c.deleted_at.is_(None))).first()
+    data = _json(row.data) if row is not None else None
+    return (row.id, data) if isinstance(data, dict) else None
+
+
+def _hidden_path(class_id: str):
+    from builder.store import artifact_dir
+
+    return artifact_dir("classes", f"{check_id(class_id, 'class id')}-test.npz")
+
+
+def _npz(**arrays) -> bytes:
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)
+    return out.getvalue()
+
 
 
 def teacher_classes(store: Store, teacher: str) -> list[ClassInfo]:
@@ -434,17 +511,6 @@ def board_csv(rows: list[dict]) -> str:
         name = str(row["name"])
         w.writerow([row["rank"], "'" + name if name[:1] in "=+-@" else name, row["score"], row["params"], row["macs"]])
     return out.getvalue()
-
-
-def run_class_data(store: Store, run_id: str) -> dict | None:
-    """The data choice of the class a run belongs to (its test split is the one the run is scored on), or None: not
-    a class run, the class has no data, or it was ended."""
-    r, c = runs.c, classes.c
-    with store.transaction(write=False) as conn:
-        text_ = conn.execute(sa.select(c.data).select_from(runs.join(classes, c.id == r.class_id)).where(
-            r.id == run_id, c.deleted_at.is_(None))).scalar()
-    data = _json(text_)
-    return data if isinstance(data, dict) else None
 
 
 def set_score(store: Store, run_id: str, score: float | None, params: int | None, macs: int | None) -> None:

@@ -12,12 +12,14 @@ import streamlit as st
 
 from builder import classes as cl
 from builder.classes import ClassError, ClassInfo
-from builder.data.datasets import BUILTIN
+from builder.data.datachoice import DataChoiceError, keep_upload
+from builder.data.datasets import BUILTIN, DatasetError
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
 from builder.model.layout import NODE_H, NODE_W, missing_positions
 from builder.model.templates import template
 from components import state
+from components.data_panel import uploads_dir
 from components.messages import flash
 from components.runtime import rerun
 from components.summary_panel import compact
@@ -62,16 +64,34 @@ def render_new_class(store, me: str) -> None:
             name = st.text_input("Class name", max_chars=cl.NAME_MAX, placeholder="Deep learning, group B")
             data = st.selectbox("Its data (the leaderboard scores every model on its test split)",
                                 [None, *sorted(n for n, d in BUILTIN.items() if d.task == "classification")],
-                                format_func=lambda n: "none (no leaderboard)" if n is None else n)
+                                format_func=lambda n: "none (no leaderboard)" if n is None else n,
+                                help="A built-in dataset's labels are public. For a test split the students never "
+                                     "see, upload your own file below.")
+            own = st.file_uploader("Or your own data file: students get its training part; its test split, labels "
+                                   "and all, stays on the server", type=["csv", "npz", "zip"], key="class_file",
+                                   help="CSV (the label in the last column), NPZ (x_train, y_train, and x_test, "
+                                        "y_test for a test split of your choosing) or a zip of images in one folder "
+                                        "per class.")
             if st.form_submit_button("Create class", type="primary"):
                 try:
-                    made = cl.create_class(store, me, name, None if data is None else {"kind": "builtin", "name": data})
-                except ClassError as e:
+                    made = _create_class(store, me, name, data, own)
+                except (ClassError, DataChoiceError, DatasetError) as e:
                     st.error(md_escape(str(e)))
                 else:
                     st.session_state[PICK] = made.id
                     flash("success", f"Class {made.name} made: send its join link to your students.")
                     rerun()
+
+
+def _create_class(store, me: str, name: str, builtin: str | None, own) -> ClassInfo:
+    """A class on a built-in dataset, or on the teacher's own file (its test split kept hidden), or on none."""
+    if own is None:
+        return cl.create_class(store, me, name, None if builtin is None else {"kind": "builtin", "name": builtin})
+    cl.clean_name(name, "class name")  # before reading a big file
+    raw = own.getvalue()
+    students, train, test = cl.split_upload(raw, own.name)
+    keep_upload(uploads_dir(), students, train)
+    return cl.create_class(store, me, name, students.to_dict(), hidden=test)
 
 
 def render_teacher(store, me: str) -> None:
@@ -215,8 +235,9 @@ def _leaderboard(store, c: ClassInfo, me: str) -> None:
         st.caption("This class has no data of its own: nothing to rank on.")
         return
     rows = cl.leaderboard(store, c.id, me)
-    st.caption(f"Each student's best test accuracy on {md_escape(c.data.get('name', 'the class data'))}'s test "
-               "split, computed by the server when their run ends.")
+    where = ("the class's hidden test split (students never get it)" if c.data.get(cl.HIDDEN)
+             else f"{md_escape(c.data.get('name', 'the class data'))}'s test split")
+    st.caption(f"Each student's best test accuracy on {where}, computed by the server when their run ends.")
     if not rows:
         st.caption("No finished run yet.")
         return

@@ -226,3 +226,76 @@ def test_the_grid_sorts_names_as_a_reader_does(db):
     for who, name in ((S1, "<b>Ben</b>"), (S2, "carl"), (S3, "Ana")):
         cl.join(db, c.token, who, name)
     assert [r["name"] for r in cl.overview(db, c.id, T1)] == ["Ana", "<b>Ben</b>", "carl"]
+
+
+def _class_file() -> tuple:
+    """A teacher's NPZ: 3 classes, 60 training and 30 test samples (the test rows are told apart by a marker)."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    x_train, y_train = rng.normal(size=(60, 4)).astype("float32"), np.arange(60) % 3
+    x_test, y_test = rng.normal(size=(30, 4)).astype("float32") + 100.0, (np.arange(30) + 1) % 3
+    out = io.BytesIO()
+    np.savez(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return out.getvalue(), x_test, y_test
+
+
+def class_on_file(db, teacher: str, student: str):
+    """A class made from the teacher's own file (`_class_file`), the iris MLP handed out, `student` in it.
+
+    Returns:
+        (the class, the student's project id, the student's data as loaded, the test split's bytes, x_test, y_test).
+    """
+    from builder.data.datachoice import DataChoice, keep_upload, load
+    from builder.store import artifact_dir
+
+    raw, x_test, y_test = _class_file()
+    students, train, test = cl.split_upload(raw, "exam.npz")
+    keep_upload(artifact_dir("uploads"), students, train)
+    c = cl.create_class(db, teacher, "Exam", data=students.to_dict(), hidden=test)
+    cl.hand_out(db, c.id, teacher, template("iris_mlp"), c.data)
+    cl.join(db, c.token, student, "Alice")
+    (pid,) = cl.class_projects(db, c.id, student)
+    return c, pid, load(DataChoice.from_dict(db.project_data(pid)), artifact_dir("uploads")), test, x_test, y_test
+
+
+def test_a_class_from_the_teachers_own_file_hides_its_test_split(db, tmp_path, monkeypatch):
+    import numpy as np
+
+    from builder.data.datachoice import DataChoice, load
+    from builder.data.datasets import DatasetError
+    from builder.store import artifact_dir
+
+    monkeypatch.setenv("LAYERCANVAS_ARTIFACTS", str(tmp_path))
+    c, pid, mine, test, x_test, y_test = class_on_file(db, T1, S1)
+    # The student's data is the training part alone: not one test sample, not one test label.
+    seen = np.concatenate([mine.x_train, mine.x_test])
+    assert len(seen) == 60 and float(seen.max()) < 50.0
+    # The test split: for the server scoring runs and for the teacher; a student's (forged) request is refused.
+    x, y, classes = cl.hidden_test_split(db, c.id, cl.SERVER)
+    np.testing.assert_array_equal(x, x_test)
+    np.testing.assert_array_equal(y, y_test)
+    assert classes == 3 and cl.hidden_test_split(db, c.id, T1)[0].shape == (30, 4)
+    for asker in (S1, T2):
+        with pytest.raises(ClassError, match="no such class"):
+            cl.hidden_test_split(db, c.id, asker)
+    with pytest.raises(ClassError, match="sign in"):
+        cl.hidden_test_split(db, c.id, None)
+    # Nor can its bytes be named as an upload: the test split is not among the uploads.
+    import hashlib
+
+    forged = DataChoice.from_dict({"kind": "upload", "id": hashlib.sha1(test).hexdigest(), "file": "t.npz",
+                                   "format": "npz"})
+    with pytest.raises(DatasetError, match="no longer on the server"):
+        load(forged, artifact_dir("uploads"))
+    with pytest.raises(ClassError, match="no hidden test split"):
+        cl.hidden_test_split(db, cl.create_class(db, T1, "Plain", data={"kind": "builtin", "name": "iris"}).id, T1)
+
+
+def test_a_class_file_must_be_classification_data(tmp_path):
+    import numpy as np
+
+    out = io.BytesIO()
+    np.savez(out, x_train=np.ones((20, 2), "float32"), y_train=np.linspace(0, 1, 20).astype("float32"))
+    with pytest.raises(ClassError, match="regression"):
+        cl.split_upload(out.getvalue(), "prices.npz")

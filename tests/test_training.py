@@ -351,3 +351,23 @@ def test_a_class_run_is_scored_by_the_server_on_the_class_test_split(tmp_path, m
     other.start()
     assert other.wait(120)
     assert [r["run_id"] for r in cl.leaderboard(store, c.id, teacher)] == [job.id]
+
+
+def test_a_run_in_a_class_made_from_the_teachers_file_is_scored_on_its_hidden_test_split(tmp_path, monkeypatch):
+    """The students train on the training part only; the server scores on the test split they never get."""
+    from builder import classes as cl
+    from tests.test_classes import class_on_file
+
+    monkeypatch.setenv("LAYERCANVAS_ARTIFACTS", str(tmp_path))
+    teacher, student = "user:ada@school.org", "key:" + "s" * 22
+    store = Store(tmp_path / "lc.db")
+    c, pid, ds, _test, x_test, y_test = class_on_file(store, teacher, student)
+    graph = template("iris_mlp")
+    job = TrainingJob(graph, ds, settings(graph, ds, epochs=3), store=store, project_id=pid, owner=student)
+    job.start()
+    assert job.wait(120) and job.status == "finished"
+    expected = float(np.mean(job.model.predict(x_test, verbose=0).argmax(axis=1) == y_test))
+    (row,) = cl.leaderboard(store, c.id, teacher)
+    assert row["score"] == pytest.approx(expected)
+    assert float(np.concatenate([ds.x_train, ds.x_test]).max()) < 50.0  # the run never had a test sample
+    store.close()

@@ -174,11 +174,17 @@ def upload_path(folder: str | os.PathLike, choice: DataChoice) -> pathlib.Path:
 
 def keep_upload(folder: str | os.PathLike, choice: DataChoice, data: bytes) -> pathlib.Path:
     """Writes the upload's bytes (whole or not at all); a file with the same content is kept once."""
-    import tempfile
-
     path = upload_path(folder, choice)
     if path.is_file() and path.stat().st_size == len(data):
         return path
+    write_whole(path, data)
+    return path
+
+
+def write_whole(path: pathlib.Path, data: bytes) -> None:
+    """Writes `data` to `path` whole or not at all (a reader never sees half a file)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
@@ -188,7 +194,6 @@ def keep_upload(folder: str | os.PathLike, choice: DataChoice, data: bytes) -> p
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return path
 
 
 def load(choice: DataChoice, folder: str | os.PathLike | None = None):

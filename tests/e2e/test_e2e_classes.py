@@ -52,7 +52,7 @@ def test_a_class_of_three_start_to_end(browser, class_server, tmp_path):
         teacher.get_by_role("textbox", name="Teacher key", exact=True).fill(KEY)
         teacher.get_by_role("button", name="Enter").click()
         teacher.get_by_label("Class name").fill("Deep learning B")
-        teacher.get_by_label("Its data (the leaderboard scores every model on its test split)").click()
+        teacher.get_by_test_id("stSelectbox").filter(has_text="Its data").click()
         teacher.get_by_role("option", name="iris", exact=True).click()
         teacher.get_by_role("button", name="Create class").click()
         link = teacher.get_by_label("Join link (send it to your students)")
@@ -180,3 +180,50 @@ def runs_of(store: Store, class_id: str, member: str) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(sa.text(
             "SELECT id, class_score FROM runs WHERE class_id = :c AND owner_key = :m"), {"c": class_id, "m": member})]
 
+
+
+def test_a_class_on_the_teachers_own_file_keeps_its_test_split_hidden(browser, class_server, tmp_path):
+    """The New class form with the teacher's NPZ: a regression file is refused with a message and makes nothing; a
+    classification file makes a class whose students get its training part, and whose leaderboard says it scores
+    on the hidden split."""
+    import io
+
+    import numpy as np
+
+    from tests.test_classes import _class_file
+
+    url, db = class_server
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(url + "/classes")
+        page.get_by_text("I teach: enter the teacher key").click()
+        page.get_by_role("textbox", name="Teacher key", exact=True).fill(KEY)
+        page.get_by_role("button", name="Enter").click()
+        expect(page.get_by_label("Class name")).to_be_visible(timeout=30_000)
+        settle(page)
+        with Store(db) as store:
+            before = len(store_classes(store))
+        out = io.BytesIO()
+        np.savez(out, x_train=np.ones((20, 2), "float32"), y_train=np.linspace(0, 1, 20).astype("float32"))
+        (tmp_path / "prices.npz").write_bytes(out.getvalue())
+        (tmp_path / "exam.npz").write_bytes(_class_file()[0])
+        uploader = page.get_by_test_id("stForm").get_by_test_id("stFileUploaderDropzoneInput")
+        for file, name in (("prices.npz", "Bad data"), ("exam.npz", "Exam class")):
+            page.get_by_label("Class name").fill(name)
+            uploader.set_input_files(str(tmp_path / file))
+            expect(page.get_by_text(file)).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Create class").click()
+            if file == "prices.npz":
+                expect(page.get_by_text("a class ranks classifiers")).to_be_visible(timeout=30_000)
+                page.screenshot(path=str(ARTIFACTS / "class-new-own-file.png"))
+                with Store(db) as store:
+                    assert len(store_classes(store)) == before  # nothing made
+        expect(page.get_by_text("Class Exam class made")).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="Leaderboard").click()
+        expect(page.get_by_text("the class's hidden test split")).to_be_visible(timeout=30_000)
+        with Store(db) as store:
+            (made,) = [c for c in store_classes(store) if c.name == "Exam class"]
+        assert made.data["hidden_test"] is True and made.data["file"] == "exam (training part).npz"
+    finally:
+        context.close()
