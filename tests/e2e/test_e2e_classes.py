@@ -137,6 +137,8 @@ def test_a_class_of_three_start_to_end(browser, class_server, tmp_path):
         ben.reload()
         expect(ben.locator(".js-plotly-plot")).to_be_visible(timeout=60_000)
         expect(ben.get_by_text("Ana", exact=True)).to_have_count(0)  # no names: not even in the page
+        settle(ben)
+        ben.screenshot(path=str(ARTIFACTS / "class-student-board-1400.png"), full_page=True)
 
         # A student cannot open the other's project by its id: it is as if it were not there.
         ben.goto(f"{url}/?project={rows['Ana']['project_id']}")
@@ -154,6 +156,8 @@ def test_a_class_of_three_start_to_end(browser, class_server, tmp_path):
         expect(metric_value(teacher, "Test accuracy")).to_be_visible(timeout=60_000)
         expect(teacher.locator(".js-plotly-plot").first).to_be_visible()
         expect(teacher.get_by_role("button", name="Start training")).to_be_disabled()
+        settle(teacher)
+        teacher.screenshot(path=str(ARTIFACTS / "class-teacher-reads-a-run-1400.png"))
         with Store(db) as store:
             info = store.project_info(rows["Ana"]["project_id"])
             assert info["owner"] == rows["Ana"]["member"]  # nothing changed hands
