@@ -34,6 +34,12 @@ import type { Menu, QuickAdd, XY } from "./ui";
 import { hasMinimap, useHandleSize, useReadySignal, useView, visibleView, type Kept } from "./view";
 
 type Send = (ev: CanvasEvent, v: number) => void;
+// Props that React Flow compares by identity: made once, not at each render (a new array re-subscribes its key
+// listeners; a new object re-renders what reads it).
+const DELETE_KEYS = ["Delete", "Backspace"];
+const MULTI_KEYS = ["Shift", "Meta", "Control"];
+const ZOOM_KEYS = ["Control", "Meta"];
+const PRO = { hideAttribution: true };
 type Props = { data: Data; send: Send; rootNode: HTMLElement | ShadowRoot; kept: Kept };
 
 export function App(props: Props) {
@@ -95,6 +101,12 @@ function Canvas({ data, send, rootNode, kept }: Props) {
     setMenu, setQuick, flowAt, { openQuick, copy, pasteSoon, clipOf, pasteClip, selectedIds, groupSelection, selectAll,
       clearSelection });
 
+  // Stable handlers: React Flow hands them to every node and edge, and a new function each render would draw every
+  // node and edge again at each edit (their wrappers are memoized on their props).
+  const onNodeContextMenu = useCallback((e: React.MouseEvent, n: Node) => contextMenu(e, { node: n.id }), [contextMenu]);
+  const onEdgeContextMenu = useCallback((e: React.MouseEvent, ed: { id: string }) => contextMenu(e, { edge: ed.id }),
+    [contextMenu]);
+  const onPaneContextMenu = useCallback((e: React.MouseEvent | MouseEvent) => contextMenu(e, {}), [contextMenu]);
   const handleSize = useHandleSize();
   const nSel = nodes.filter((n) => n.selected).length;
   const allNodes = useMemo(() => [...frames, ...nodes], [frames, nodes]);
@@ -141,25 +153,25 @@ function Canvas({ data, send, rootNode, kept }: Props) {
             onBeforeDelete={onBeforeDelete}
             onNodeDragStop={onNodeDragStop}
             onMoveStart={onMoveStart}
-            onNodeContextMenu={(e, n) => contextMenu(e, { node: n.id })}
-            onEdgeContextMenu={(e, ed) => contextMenu(e, { edge: ed.id })}
-            onPaneContextMenu={(e) => contextMenu(e, {})}
-            deleteKeyCode={data.ro ? null : ["Delete", "Backspace"]}
+            onNodeContextMenu={onNodeContextMenu}
+            onEdgeContextMenu={onEdgeContextMenu}
+            onPaneContextMenu={onPaneContextMenu}
+            deleteKeyCode={data.ro ? null : DELETE_KEYS}
             nodesDraggable={!data.ro}
             nodesConnectable={!data.ro}
-            multiSelectionKeyCode={["Shift", "Meta", "Control"]}
+            multiSelectionKeyCode={MULTI_KEYS}
             selectionKeyCode="Shift"
             selectionMode={SelectionMode.Partial}
             zoomOnDoubleClick={false}
             panOnScroll
-            zoomActivationKeyCode={["Control", "Meta"]}
+            zoomActivationKeyCode={ZOOM_KEYS}
             minZoom={0.1}
             maxZoom={2}
             connectionRadius={36}
             autoPanOnConnect={false}
             onlyRenderVisibleElements={big}
             elevateEdgesOnSelect
-            proOptions={{ hideAttribution: true }}
+            proOptions={PRO}
             defaultViewport={startView}
           >
             <Background gap={24} size={1} />
