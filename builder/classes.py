@@ -436,12 +436,19 @@ def overview(store: Store, class_id: str, teacher: str) -> list[dict]:
             "project_id": pr.id if pr else None, "project": pr.name if pr else None, "graph": pr.graph if pr else None,
             "layers": pr.layers if pr else None, "params": pr.params if pr else None,
             "run_id": ru.id if ru else None, "status": ru.status if ru else None,
-            "progress": _json(ru.progress) if ru else None, "final_metrics": _json(ru.final_metrics) if ru else None,
+            "progress": _epochs(ru.progress) if ru else None,
+            "final_metrics": _json(ru.final_metrics) if ru else None,
             "class_score": ru.class_score if ru else None, "macs": ru.macs if ru else None,
             "run_params": ru.params if ru else None,
             "updated_at": max(x for x in (pr.updated_at if pr else 0, ru.updated_at if ru else 0, mem.joined_at)),
         })
     return sorted(out, key=lambda row: (_sort_name(row["name"]), row["member"]))
+
+
+def _epochs(progress: str | None) -> dict | None:
+    """Of a run's published progress, what the grid shows (epoch n of m), not its curves' points."""
+    data = _json(progress)
+    return {k: data[k] for k in ("status", "epoch", "epochs") if k in data} if isinstance(data, dict) else None
 
 
 def _sort_name(name: str) -> str:

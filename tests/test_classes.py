@@ -299,3 +299,20 @@ def test_a_class_file_must_be_classification_data(tmp_path):
     np.savez(out, x_train=np.ones((20, 2), "float32"), y_train=np.linspace(0, 1, 20).astype("float32"))
     with pytest.raises(ClassError, match="regression"):
         cl.split_upload(out.getvalue(), "prices.npz")
+
+
+def test_the_grid_shows_a_running_runs_epoch_without_its_curves(db):
+    import json
+
+    from builder.store import runs
+
+    c = cl.create_class(db, T1, "Live")
+    cl.hand_out(db, c.id, T1, template("iris_mlp"))
+    cl.join(db, c.token, S1, "Alice")
+    (pid,) = cl.class_projects(db, c.id, S1)
+    run = db.create_run(pid, template("iris_mlp"), {"epochs": 10}, "iris", owner=S1)
+    progress = {"status": "running", "epoch": 3, "epochs": 10, "batches": [[i, 0.5] for i in range(500)]}
+    with db.transaction() as conn:
+        conn.execute(runs.update().where(runs.c.id == run).values(status="running", progress=json.dumps(progress)))
+    (row,) = cl.overview(db, c.id, T1)
+    assert row["status"] == "running" and row["progress"] == {"status": "running", "epoch": 3, "epochs": 10}
