@@ -3,7 +3,8 @@ the iris data and hands out the model they have open; two students join by the l
 markup), each changes the model and trains it; the teacher watches the grid follow, the leaderboard ranks them in
 the order of the test accuracies the server computed, and opens a student's project read-only with its curves.
 Privacy: a student cannot open the other's project by its id, and sees the leaderboard only once the teacher shows
-it. Screenshots of the class view and the leaderboard at 1400x900 and 1024x768."""
+it; another teacher (a fourth browser) sees nothing of the class; a student who leaves keeps their project.
+Screenshots of the class view and the leaderboard at 1400x900 and 1024x768."""
 
 from __future__ import annotations
 
@@ -162,6 +163,27 @@ def test_a_class_of_three_start_to_end(browser, class_server, tmp_path):
             info = store.project_info(rows["Ana"]["project_id"])
             assert info["owner"] == rows["Ana"]["member"]  # nothing changed hands
             assert store.load_project(rows["Ana"]["project_id"]).node("dense").params["units"] == ANA_UNITS
+
+        # Another teacher (the key typed in a fourth browser) sees nothing of this class.
+        other = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(other)
+        grace = other.new_page()
+        grace.goto(url + "/classes")
+        grace.get_by_text("I teach: enter the teacher key").click()
+        grace.get_by_role("textbox", name="Teacher key", exact=True).fill(KEY)
+        grace.get_by_role("button", name="Enter").click()
+        expect(grace.get_by_text("No class yet.")).to_be_visible(timeout=30_000)
+        expect(grace.get_by_text("Deep learning B")).to_have_count(0)
+
+        # Ben leaves the class and keeps his project.
+        ben.goto(url + "/classes")
+        ben.get_by_role("button", name="Leave this class").click()
+        expect(ben.get_by_text("You are in no class")).to_be_visible(timeout=30_000)
+        settle(ben)
+        ben.get_by_role("link", name="Projects", exact=True).click()
+        expect(ben.get_by_text("iris_mlp (from the teacher)").first).to_be_visible(timeout=30_000)
+        with Store(db) as store:
+            assert store.project_info(rows["<b>Ben</b>"]["project_id"])["owner"] == rows["<b>Ben</b>"]["member"]
     finally:
         for c in contexts:
             c.close()
