@@ -25,3 +25,6 @@ else:
         st.caption("Teachers: sign in (sidebar) with the address the server names as a teacher's.")
     elif not me.startswith("user:"):
         render_teacher_key(store, me)
+    if not cl.teacher_key_set() and not cl.teacher_emails():
+        st.caption("Teaching? This server names no teacher yet: start it with LAYERCANVAS_TEACHER_KEY set (a secret "
+                   "you then type here once), or with login and your e-mail in LAYERCANVAS_TEACHERS.")

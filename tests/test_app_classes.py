@@ -182,3 +182,14 @@ def test_a_signed_in_student_joins_and_sees_the_board_only_as_the_teacher_shows_
         at.query_params["project"] = pid
         at.run()
         assert not at.exception and (at.session_state[state.PROJECT] == pid) is opens
+
+
+def test_a_server_with_no_teacher_says_how_to_name_one(monkeypatch):
+    monkeypatch.delenv(cl.TEACHER_KEY, raising=False)
+    monkeypatch.delenv(cl.TEACHERS, raising=False)
+    at = classes_page(run_app(browser=fresh_browser()))
+    assert any("LAYERCANVAS_TEACHER_KEY" in c.value for c in at.caption)
+    monkeypatch.setenv(cl.TEACHER_KEY, "set-2026")
+    at = classes_page(run_app(browser=fresh_browser()))
+    assert not any("LAYERCANVAS_TEACHER_KEY" in c.value for c in at.caption)
+    assert [t for t in at.text_input if t.label == "Teacher key"]
