@@ -120,6 +120,9 @@ def render_teacher(store, me: str) -> None:
             st.error(md_escape(str(e)))
         else:
             flash("success", f"Handed out {graph.name} to the class.")
+            misfit = _misfit(graph, c.data)
+            if misfit:
+                flash("warning", misfit)
             rerun()
     shown = board.toggle("Students see the leaderboard", value=c.board, key=f"board:{cid}")
     names = board.toggle("with names", value=c.names, key=f"names:{cid}")
@@ -134,6 +137,25 @@ def render_teacher(store, me: str) -> None:
     if ranking.open:
         with ranking:
             _leaderboard(store, c, me)
+
+
+def _misfit(graph: Graph, data: dict | None) -> str | None:
+    """What keeps a handed-out model from the class's data (its runs then get no score), or None."""
+    from builder.data import compat
+    from builder.data.datachoice import DataChoice, load
+
+    choice = DataChoice.from_dict(data)
+    if choice is None:
+        return None
+    try:
+        ds = load(choice, uploads_dir())
+    except DatasetError:
+        return None
+    errors = [i for i in compat.check(graph, ds) if i.level == compat.ERROR]
+    if not errors:
+        return None
+    return (f"{graph.name} does not fit the class's data ({ds.name}): {errors[0].message.rstrip('.')}. Its runs get no score "
+            "until it does: your students can fix it, or hand out a model that fits.")
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -193,3 +193,17 @@ def test_a_server_with_no_teacher_says_how_to_name_one(monkeypatch):
     at = classes_page(run_app(browser=fresh_browser()))
     assert not any("LAYERCANVAS_TEACHER_KEY" in c.value for c in at.caption)
     assert [t for t in at.text_input if t.label == "Teacher key"]
+
+
+def test_handing_out_a_model_that_does_not_fit_the_class_data_says_so(monkeypatch):
+    monkeypatch.setenv(cl.TEACHERS, "fit@school.org")
+    teacher = classes_page(signed_in("fit@school.org"))  # the open project: the iris MLP, input (4,)
+    make_class(teacher, "Iris class", "user:fit@school.org")
+    next(b for b in teacher.button if b.label == "Hand out the open project").click().run()
+    assert not any("does not fit" in m for m in messages(teacher.toast))
+    next(t for t in teacher.text_input if t.label == "Class name").input("Digits class")
+    next(s for s in teacher.selectbox if s.label.startswith("Its data")).set_value("digits")
+    next(b for b in teacher.button if b.label == "Create class").click().run()
+    next(b for b in teacher.button if b.label == "Hand out the open project").click().run()
+    warned = [m for m in messages(teacher.toast) if "does not fit the class's data (digits)" in m]
+    assert warned and "Its runs get no score" in warned[0], messages(teacher.toast)
