@@ -25,7 +25,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from builder.config import text
-from builder.data.datachoice import DataChoice, clean_file_name, write_whole
+from builder.data.datachoice import DataChoice, clean_file_name, read, upload, write_whole
 from builder.model.graph import Graph, GraphError
 from builder.store import (
     Store,
@@ -193,8 +193,6 @@ def split_upload(data: bytes, file_name: str, options: dict | None = None) -> tu
     Raises:
         DatasetError, DataChoiceError: the file cannot be read; ClassError: it is not classification data.
     """
-    from builder.data.datachoice import read, upload
-
     ds = read(upload(data, file_name, options), data)
     if ds.task != "classification":
         raise ClassError(f"{clean_file_name(file_name)} holds a regression target: a class ranks classifiers, "
@@ -206,17 +204,15 @@ def split_upload(data: bytes, file_name: str, options: dict | None = None) -> tu
 
 
 def hidden_test_split(store: Store, class_id: str, asker: Any):
-    """The class's hidden test split, `(x_test, y_test, number of classes)`: for the server scoring a run (`SERVER`) and for the class's
-    teacher. Anyone else (a student's forged request included) is refused, as for a class that is not there."""
+    """The class's hidden test split, `(x_test, y_test, number of classes)`: for the server scoring a run
+    (`SERVER`, which found the class by the run: `run_class`) and for the class's teacher. Anyone else (a student's
+    forged request included) is refused, as for a class that is not there."""
     check_id(class_id, "class id")
-    with store.transaction(write=False) as conn:
-        if asker is SERVER:
-            row = conn.execute(sa.select(classes.c.data).where(classes.c.id == class_id)).first()
-            data = _json(row.data) if row is not None else None
-        else:
+    if asker is not SERVER:
+        with store.transaction(write=False) as conn:
             data = own_class(conn, class_id, asker).data
-    if not isinstance(data, dict) or not data.get(HIDDEN):
-        raise ClassError("this class has no hidden test split")
+        if not isinstance(data, dict) or not data.get(HIDDEN):
+            raise ClassError("this class has no hidden test split")
     try:
         with np.load(_hidden_path(class_id), allow_pickle=False) as f:
             return f["x_test"], f["y_test"], int(f["classes"])
@@ -244,7 +240,6 @@ def _npz(**arrays) -> bytes:
     out = io.BytesIO()
     np.savez_compressed(out, **arrays)
     return out.getvalue()
-
 
 
 def teacher_classes(store: Store, teacher: str) -> list[ClassInfo]:

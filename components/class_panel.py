@@ -12,14 +12,15 @@ import streamlit as st
 
 from builder import classes as cl
 from builder.classes import ClassError, ClassInfo
-from builder.data.datachoice import DataChoiceError, keep_upload
+from builder.data import compat
+from builder.data.datachoice import DataChoice, DataChoiceError, keep_upload
 from builder.data.datasets import BUILTIN, DatasetError
 from builder.model.catalog import LAYERS
 from builder.model.graph import Graph
 from builder.model.layout import NODE_H, NODE_W, missing_positions
 from builder.model.templates import template
 from components import state
-from components.data_panel import uploads_dir
+from components.data_panel import load_choice, uploads_dir
 from components.messages import flash
 from components.runtime import rerun
 from components.summary_panel import compact
@@ -141,21 +142,18 @@ def render_teacher(store, me: str) -> None:
 
 def _misfit(graph: Graph, data: dict | None) -> str | None:
     """What keeps a handed-out model from the class's data (its runs then get no score), or None."""
-    from builder.data import compat
-    from builder.data.datachoice import DataChoice, load
-
     choice = DataChoice.from_dict(data)
     if choice is None:
         return None
     try:
-        ds = load(choice, uploads_dir())
+        ds = load_choice(choice)
     except DatasetError:
         return None
     errors = [i for i in compat.check(graph, ds) if i.level == compat.ERROR]
     if not errors:
         return None
-    return (f"{graph.name} does not fit the class's data ({ds.name}): {errors[0].message.rstrip('.')}. Its runs get no score "
-            "until it does: your students can fix it, or hand out a model that fits.")
+    return (f"{graph.name} does not fit the class's data ({ds.name}): {errors[0].message.rstrip('.')}. Its runs "
+            "get no score until it does: your students can fix it, or hand out a model that fits.")
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -9,6 +9,8 @@ per session.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import streamlit as st
 
@@ -39,6 +41,15 @@ def load_shared(name: str) -> Dataset:
     for arr in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
         arr.setflags(write=False)
     return ds
+
+
+def load_choice(choice: DataChoice) -> Dataset:
+    """The data of a choice: an upload read from where it is kept, a built-in or download loaded once per process.
+
+    Raises:
+        DatasetError: it cannot be loaded; the message says what to do.
+    """
+    return datachoice.load(choice, uploads_dir()) if choice.kind == "upload" else load_shared(choice.name)
 
 
 def uploads_dir():
@@ -99,11 +110,8 @@ def current_dataset(graph: Graph) -> Dataset | None:
     problem = _unavailable(choice)
     if problem is None:
         try:
-            if choice.kind == "upload":
-                with st.spinner(f"Reading {md_escape(choice.name)}..."):
-                    ds = datachoice.load(choice, uploads_dir())
-            else:
-                ds = load_shared(choice.name)
+            with st.spinner(f"Reading {md_escape(choice.name)}...") if choice.kind == "upload" else nullcontext():
+                ds = load_choice(choice)
         except DatasetError as e:
             problem = str(e)
         except Exception as e:  # noqa: BLE001 - a parser bug must not reach the user as a traceback

@@ -9,12 +9,12 @@ no weight initialization. A one-parameter edit therefore creates one layer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import re
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -301,11 +301,9 @@ class ModelBuilder:
             # Kept, on inputs of the same shapes: it outputs what it did, and is called when the model is made.
             return layer, keras.KerasTensor(same[0], dtype=same[1]), NodeInfo(same[0], formula=formula), False
         try:
-            if self.defer_weights and reused is None:  # a seed generator's state is made with the layer
-                with _deferred_weights():
-                    layer = make_layer(node) if layer is None else layer
-                    out = call_layer(spec, layer, ins)
-            else:
+            # Made inside the scope too: a seed generator's state is made with the layer. A layer that takes over
+            # another's weights needs real variables to set.
+            with _deferred_weights() if self.defer_weights and reused is None else contextlib.nullcontext():
                 layer = make_layer(node) if layer is None else layer
                 out = call_layer(spec, layer, ins)
             if reused is not None:
@@ -548,7 +546,7 @@ def _return_sequences_param(spec: LayerSpec | None, node: Node) -> str | None:
     return None
 
 
-@contextmanager
+@contextlib.contextmanager
 def _deferred_weights():
     """Layers built inside make their weights later (`_make_weights`): Keras's StatelessScope puts off a new
     variable's initial value, so an edit that creates a layer only to show its shape and counts costs no weight
