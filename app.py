@@ -36,7 +36,7 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 2rem}
         "[data-testid='stMetricValue']{font-size:1.6rem}"
         # The Build page's side column scrolls on its own, as tall as the canvas (components/canvas: .lc-canvas):
         # a long inspector never scrolls the canvas out of view.
-        ".st-key-lc_side{max-height:max(520px,calc(100vh - 215px));overflow-y:auto;overflow-x:hidden}</style>")
+        ".st-key-lc_side{max-height:max(584px,calc(100vh - 126px));overflow-y:auto;overflow-x:hidden}</style>")
 with database_guard():
     state.init_project()
     state.keep_project_in_url()

@@ -229,11 +229,15 @@ def _total_metric(page):
 
 
 def _wait_page(page, total: str, node_js: str) -> None:
-    """Until the Total params metric reads `total` and `node_js` (about the canvas root `r`) holds."""
+    """Until the Total params metric reads `total` and `node_js` (about the canvas root `r`) holds. The totals are
+    drawn by the canvas (in its shadow root) in a browser; the page's own metrics are looked at too."""
     page.wait_for_function(
-        "([total, body]) => { const m = [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+        "([total, body]) => {"
+        f" const r = {CANVAS_JS}; if (!r) return false;"
+        " const m = [...r.querySelectorAll('[data-testid=\"stMetric\"]'),"
+        " ...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
         ".find(e => e.textContent.includes('Total params'));"
-        f" const r = {CANVAS_JS}; if (!m || !r) return false;"
+        " if (!m) return false;"
         " return m.querySelector('[data-testid=\"stMetricValue\"]').textContent.trim() === total"
         " && new Function('r', body)(r); }",
         arg=[total, node_js], polling="raf", timeout=30_000)

@@ -1,4 +1,4 @@
-"""The summary panel: totals as metrics, per-layer table, issues and `model.summary()` text."""
+"""The summary panel: the totals (the canvas shows them), per-layer table, issues and `model.summary()` text."""
 
 from __future__ import annotations
 
@@ -52,28 +52,27 @@ def compact(n: int | None) -> str:
     return f"{n:,}"
 
 
-def render_totals(row, result: BuildResult | None, graph, summary: Summary | None = None, cost=None) -> None:
-    """Total / trainable / non-trainable parameters, the model size and the number of errors, in one row
-    above the canvas (they stay in view while editing). `summary`: the result's, when already made."""
+def totals(result: BuildResult | None, graph, summary: Summary | None = None, cost=None) -> list[dict]:
+    """The totals shown above the canvas, as [{"label", "value", "help"}]: total / trainable / non-trainable
+    parameters, the model size, its MACs, the layers, errors and warnings. `summary`: the result's, when made."""
     if result is None:
-        row.metric("Total params", "…", width="content")
-        row.caption(f"{len(graph.nodes)} layers · building…")
-        return
+        return [{"label": "Total params", "value": "…", "help": "Building the model…"},
+                {"label": "Layers", "value": f"{len(graph.nodes):,}", "help": ""}]
     s = summary or summarize(result)
-    errors, warnings = len(result.errors), len(result.warnings)
-    row.metric("Total params", f"{s.total_params:,}", width="content")
-    row.metric("Trainable", f"{s.trainable_params:,}", width="content")
-    row.metric("Non-trainable", f"{s.non_trainable_params:,}", width="content")
-    row.metric("Model size", fmt_bytes(s.size_bytes), help="Memory taken by the weights.", width="content")
+    out = [{"label": "Total params", "value": f"{s.total_params:,}", "help": ""},
+           {"label": "Trainable", "value": f"{s.trainable_params:,}", "help": ""},
+           {"label": "Non-trainable", "value": f"{s.non_trainable_params:,}", "help": ""},
+           {"label": "Model size", "value": fmt_bytes(s.size_bytes), "help": "Memory taken by the weights."}]
     if cost is not None:
-        row.metric("MACs", compact(cost.total_macs), width="content",
-                   help=f"{cost.total_macs:,} multiply-accumulates to run one sample through the model (its compute "
-                        "cost; the heaviest layers are marked on the canvas).")
-    row.metric("Layers", f"{len(graph.nodes):,}", width="content")
-    row.metric("Errors", f"{errors:,}", width="content",
-               help="Layers with a problem are red (errors) or amber (warnings) on the canvas: select one to see "
-                    "its message and fix.")
-    row.metric("Warnings", f"{warnings:,}", width="content")
+        out.append({"label": "MACs", "value": compact(cost.total_macs),
+                    "help": f"{cost.total_macs:,} multiply-accumulates to run one sample through the model (its "
+                            "compute cost; the heaviest layers are marked on the canvas)."})
+    out += [{"label": "Layers", "value": f"{len(graph.nodes):,}", "help": ""},
+            {"label": "Errors", "value": f"{len(result.errors):,}",
+             "help": "Layers with a problem are red (errors) or amber (warnings) on the canvas: select one to see "
+                     "its message and fix."},
+            {"label": "Warnings", "value": f"{len(result.warnings):,}", "help": ""}]
+    return out
 
 
 def render_summary(result: BuildResult, summary: Summary | None = None, cost=None) -> Summary:

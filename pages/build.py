@@ -20,7 +20,7 @@ from components.summary_panel import (
     render_issues,
     render_summary,
     render_summary_text,
-    render_totals,
+    totals,
 )
 
 ensure_navigation()
@@ -61,6 +61,8 @@ def editor() -> tuple:
             canvas.committed()
         if change.selected is not None:
             state.select_many(change.selected)
+        for command in change.commands:  # the canvas's Undo, Redo and Present buttons (and Ctrl+Z, Ctrl+Shift+Z)
+            _command(command)
         if st.session_state.pop(FIT, False):
             canvas.request_fit()
         graph = state.get_graph()
@@ -73,32 +75,16 @@ def editor() -> tuple:
         # For the totals and the table; the cost (MACs per layer) also for the nodes and the inspector.
         summary, cost = summary_and_cost(current) if current is not None else (None, None)
 
-        # The first paint of a session is the canvas alone (and TensorFlow waits for it): the totals, the inspector and
-        # the sidebar's widgets follow in the next run, once the canvas has said it has painted.
+        # The first paint of a session is the canvas alone (and TensorFlow waits for it): the inspector and the
+        # sidebar's widgets follow in the next run, once the canvas has said it has painted.
         first_paint = canvas.first_paint()
-        top = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-        if not first_paint:
-            render_totals(top, current, graph, summary, cost)
-            if top.button("Undo", icon=":material/undo:", disabled=not state.can_undo(), shortcut="Mod+Z", key="undo",
-                          help="Undo the last change (Ctrl+Z)"):
-                state.undo()
-                _rerun_editor()
-            if top.button("Redo", icon=":material/redo:", disabled=not state.can_redo(), shortcut="Mod+Shift+Z", key="redo",
-                          help="Redo (Ctrl+Shift+Z)"):
-                state.redo()
-                _rerun_editor()
-            on = presenter.presenting()
-            if top.button("Stop presenting" if on else "Present", icon=":material/co_present:", key="present",
-                          type="primary" if on else "secondary",
-                          help="For a projector: no sidebar, larger text, high contrast (or add ?present=1 to the "
-                               "address)"):
-                presenter.toggle()
-                canvas.request_fit()
-                rerun()
-
         main, side = st.columns([3.5, 1.25], gap="small")
         with main:
-            canvas.render_canvas(graph, current, read_only=state.read_only(), cost=cost, present=presenter.presenting())  # first: the canvas paints before the inspector's widgets
+            # The totals and Undo / Redo / Present are drawn by the canvas itself, above the graph: an edit sends the
+            # browser one element for them all, and the new totals show in the same frame as the node.
+            head = {"totals": totals(current, graph, summary, cost), "undo": state.can_undo(), "redo": state.can_redo()}
+            canvas.render_canvas(graph, current, read_only=state.read_only(), cost=cost, present=presenter.presenting(),
+                                 head=head)  # first: the canvas paints before the inspector's widgets
         with side, st.container(height="stretch", key="lc_side"):
             fix = render_issues(current, selected) if current is not None else None
             if fix is not None:
@@ -134,6 +120,18 @@ def editor() -> tuple:
             state.note_params(summary.total_params)  # for the projects list; last: the page is drawn first
         return current, summary, cost
     return None, None, None
+
+
+def _command(command: str) -> None:
+    """Undo, redo, or presenter mode on / off (which reruns the whole page: the sidebar comes or goes)."""
+    if command == "undo" and state.can_undo():
+        state.undo()
+    elif command == "redo" and state.can_redo():
+        state.redo()
+    elif command == "present":
+        presenter.toggle()
+        canvas.request_fit()
+        rerun()
 
 
 def _bottom_shown() -> bool:

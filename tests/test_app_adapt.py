@@ -6,7 +6,7 @@ import pytest
 from builder.data import datasets
 from builder.kerasenv import load_keras
 from components import state
-from tests.test_app_build import run_app, set_graph
+from tests.test_app_build import press, run_app, set_graph
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -27,5 +27,5 @@ def test_adapt_sets_the_mean_and_variance_of_the_training_data():
     np.testing.assert_allclose(params["mean"], x.mean(axis=0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(params["variance"], x.var(axis=0), rtol=1e-3, atol=1e-5)
     at.switch_page("pages/build.py").run()
-    at.button(key="undo").click().run()
+    press(at, "undo")
     assert "mean" not in at.session_state[state.GRAPH].node("normalization").params

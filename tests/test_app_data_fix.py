@@ -6,7 +6,7 @@ from builder.kerasenv import load_keras
 from builder.model.templates import template
 from components import state
 from components.data_panel import DATASET
-from tests.test_app_build import widget
+from tests.test_app_build import press, widget
 
 INPUT_FIX = "compat_fix:input_shape:input"
 CLASSES_FIX = "compat_fix:classes:output"
@@ -69,10 +69,12 @@ def test_apply_to_the_model_fixes_the_input_and_the_output_and_undo_reverts_each
     # the background: have it loaded.)
     load_keras()
     ok(at.switch_page("pages/build.py").run())
-    ok(at.button(key="undo").click().run())
+    press(at, "undo")
+    ok(at)
     back = at.session_state[state.GRAPH]
     assert back.node("output").params["units"] == 3 and back.node("input").params["shape"] == [64]
-    ok(at.button(key="undo").click().run())
+    press(at, "undo")
+    ok(at)
     assert model(at.session_state[state.GRAPH]) == model(original)
     ok(at.switch_page("pages/data.py").run())
     assert fix_keys(at) == [INPUT_FIX, CLASSES_FIX]  # the issues are back with the old graph

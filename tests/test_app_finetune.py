@@ -11,7 +11,7 @@ from builder.model.graph import Graph
 from builder.store import Store, default_path
 from components import state
 from components.training_panel import FINETUNE_GO, FINETUNE_N, RUN, WEIGHTS_FROM, registry
-from tests.test_app_build import fresh_browser, run_app, set_graph, widget
+from tests.test_app_build import fresh_browser, press, run_app, set_graph, widget
 
 BASE = ["conv1", "bn", "relu", "conv2"]
 
@@ -135,7 +135,7 @@ def test_unfreeze_and_train_continues_the_run_with_the_top_of_the_base_and_a_low
 
     # The whole edit is one undo step: the flags and the learning rate come back.
     at.switch_page("pages/build.py").run()
-    at.button(key="undo").click().run()
+    press(at, "undo")
     graph = at.session_state[state.GRAPH]
     assert [graph.node(n).trainable for n in BASE] == [False] * 4
     assert graph.extra["compile"]["learning_rate"] == pytest.approx(0.01)

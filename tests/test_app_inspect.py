@@ -2,7 +2,7 @@
 
 from builder.model.templates import template
 from components import state
-from tests.test_app_build import fresh_browser, loaded, messages, plain, run_app, use_data
+from tests.test_app_build import fresh_browser, loaded, messages, metric, plain, run_app, use_data
 
 
 def inspect_page(graph, dataset: str):
@@ -50,7 +50,7 @@ def test_the_build_page_shows_macs_total_per_layer_and_the_selected_layers_arith
     at.session_state[state.GRAPH] = template("digits_cnn")
     at.run()
     at.run()  # after the first paint
-    macs = next(m.value for m in at.metric if m.label == "MACs")
+    macs = metric(at, "MACs")
     assert macs == "116k"  # 9,216 + 73,728 + 32,768 + 640 (convs, dense, head)
     at.segmented_control(key="bottom_view").set_value("Summary").run()
     table = at.dataframe[0].value

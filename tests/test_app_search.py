@@ -8,7 +8,7 @@ from builder.model import space
 from components import state
 from components.search_panel import SEARCH, parse_values
 from components.training_panel import registry
-from tests.test_app_build import messages, plain, run_app, set_graph
+from tests.test_app_build import messages, plain, press, run_app, set_graph
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -106,7 +106,7 @@ def test_a_search_from_the_train_page_applies_the_chosen_trial_with_undo():
     assert at.session_state["train_lr"] == other.values["compile.learning_rate"]
     assert at.query_params["run"] == other.run_id  # its weights are the next run's starting point
     at.switch_page("pages/build.py").run()
-    at.button(key="undo").click().run()
+    press(at, "undo")
     assert at.session_state[state.GRAPH].node("dense").params["units"] == 16
     # Every trial is a run.
     at.switch_page("pages/runs.py").run()

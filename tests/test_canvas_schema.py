@@ -26,6 +26,7 @@ from components.canvas import (
     edge_id,
 )
 from components.canvas.typegen import TYPES, load_schema, typescript
+from components.summary_panel import totals
 
 SCHEMA = load_schema()
 DATA = jsonschema.Draft202012Validator(SCHEMA)
@@ -75,8 +76,9 @@ def payloads():
         yield key, canvas_data(g, build(g), version=2, ack=5)
     g = placed("cifar_cnn")
     r = build(g)
-    yield "with costs", canvas_data(g, r, cost=profile(r))
-    yield "building", canvas_data(g, None)
+    yield "with costs", canvas_data(g, r, cost=profile(r),
+                                    head={"totals": totals(r, g, cost=profile(r)), "undo": True, "redo": False})
+    yield "building", canvas_data(g, None, head={"totals": totals(None, g), "undo": False, "redo": True})
     yield "read-only", canvas_data(g, r, read_only=True, sel=(3, ["dense"]), fit=4,
                                    toast={"n": 2, "kind": "info", "text": "Copied 1 layer."})
     yield "errors", canvas_data(broken(), build(broken()))
@@ -194,6 +196,10 @@ EXAMPLES = [
     (mlp, {"kind": "layout", "dir": "LR"},
      lambda g, c: g.extra.get("layout_direction") == "LR" and g.layout["dense"][0] > g.layout["input"][0] and c.fit),
     (mlp, {"kind": "ready"}, lambda g, c: c.ready),
+    # Commands the page carries out (components: pages/build.py): handed over in order, the graph left alone.
+    (mlp, {"kind": "undo"}, lambda g, c: c.commands == ["undo"] and c.graph is None),
+    (mlp, {"kind": "redo"}, lambda g, c: c.commands == ["redo"] and c.graph is None),
+    (mlp, {"kind": "present"}, lambda g, c: c.commands == ["present"] and c.graph is None),
 ]
 
 

@@ -103,9 +103,11 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
                 sel: tuple[int, list[str]] = (0, []), fit: int = 0, reveal: tuple[int, list[str]] = (0, []),
                 copy: tuple[int, list[str]] = (0, []),
                 toast: dict | None = None,
-                read_only: bool = False, cost=None, wait: bool = False, present: bool = False) -> dict:
+                read_only: bool = False, cost=None, wait: bool = False, present: bool = False,
+                head: dict | None = None) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
-    groups with their in/out shapes and totals, the palette. Pure: no Streamlit."""
+    groups with their in/out shapes and totals, the palette, and above the graph `head` (the model's totals and
+    whether Undo / Redo can be used; none by default). Pure: no Streamlit."""
     graph = missing_positions(graph)
     infos = result.infos if result is not None else {}
     by_node: dict[str | None, list] = {}
@@ -161,6 +163,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
         "dir": direction(graph),
         "limits": dict(LIMITS),
         "present": bool(present),
+        "head": head if head is not None else {"totals": [], "undo": False, "redo": False},
     }
 
 
@@ -202,6 +205,7 @@ class CanvasChange:
     last_seq: int = 0
     stale: int = 0  # events ignored because the graph had changed under them
     ready: bool = False  # the canvas said it has painted
+    commands: list[str] = field(default_factory=list)  # "undo", "redo", "present": for the page, in order
 
 
 class _Refused(Exception):
@@ -404,7 +408,8 @@ def _paste(graph: Graph, ev: dict) -> Applied:
 _APPLY = {"add": _add, "connect": _connect, "delete": _delete, "move": _move, "select": _select, "paste": _paste,
           "group": _group, "ungroup": _ungroup, "collapse": _collapse, "rename_group": _rename_group,
           "layout": _layout}
-EVENT_KINDS = frozenset(_APPLY) | {"ready"}
+COMMANDS = frozenset({"undo", "redo", "present"})  # events the page carries out itself (not graph edits)
+EVENT_KINDS = frozenset(_APPLY) | {"ready"} | COMMANDS
 
 
 def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: int) -> CanvasChange:
@@ -425,6 +430,9 @@ def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: 
         v = ev.get("v") if isinstance(ev.get("v"), int) else -1
         if ev.get("kind") == "ready":
             change.ready = True
+            continue
+        if ev.get("kind") in COMMANDS:
+            change.commands.append(ev["kind"])
             continue
         if v < external_version and ev.get("kind") != "select":
             change.stale += 1
@@ -604,7 +612,8 @@ def _component():
 
 
 def _mount():
-    """The component's mount function, or None where no real Streamlit server runs (AppTest)."""
+    """The component's mount function, or None where no Streamlit runtime with components runs (bare mode).
+    AppTest has one: its tests read what the page sends the canvas (the element's JSON bytes)."""
     from streamlit.components.v2.component_manager import BidiComponentManager
     from streamlit.runtime import Runtime
 
@@ -615,9 +624,10 @@ def _mount():
 
 
 def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = False, cost=None,
-                  present: bool = False) -> None:
+                  present: bool = False, head: dict | None = None) -> None:
     """Draws the canvas for `graph` (events were taken by `take_events` earlier in the run); `read_only`: it can
-    be looked at, not changed (someone else's project); `present`: presenter mode (larger, high contrast)."""
+    be looked at, not changed (someone else's project); `present`: presenter mode (larger, high contrast); `head`:
+    what it shows above the graph (canvas_data)."""
     m = meta()
     if m.graph is not graph:
         m.version += 1
@@ -627,7 +637,7 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
     data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
                        fit=m.fit_n, reveal=(m.reveal_n, m.reveal_ids),
                        copy=(m.copy_n, m.copy_ids), toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted,
-                       present=present)
+                       present=present, head=head)
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")

@@ -25,6 +25,7 @@ import { groupOf, useFrames, useGroupActions, useGroupSelection } from "./groups
 import { ContextMenu } from "./Menu";
 import { edgeTypes, nodeTypes } from "./nodes";
 import { Palette } from "./Palette";
+import { Head } from "./Head";
 import { ToolButton } from "./Toolbar";
 import { QuickAddBox, useQuickAdd } from "./QuickAdd";
 import { useSelection } from "./selection";
@@ -63,7 +64,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const rf = useReactFlow();
   const emit = useCallback((ev: CanvasEvent) => {
     // A read-only project sends selections only: nothing else would be applied.
-    if (dataRef.current.ro && ev.kind !== "select" && ev.kind !== "ready") return;
+    if (dataRef.current.ro && ev.kind !== "select" && ev.kind !== "ready" && ev.kind !== "present") return;
     if (ev.kind === "add" || ev.kind === "paste") {
       // Where the user looks: a layer added on its own lands there.
       const view = visibleView(flowRef.current, rf.getViewport(), hasMinimap(dataRef.current.nodes.length));
@@ -113,6 +114,8 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const big = nodes.length > data.limits.drawAll;
 
   return (
+    <div className="lc-shell">
+    <Head head={data.head} ro={data.ro} present={data.present} emit={emit} />
     <div className={data.present ? "lc-canvas lc-present" : "lc-canvas"} ref={wrapRef} tabIndex={0} onKeyDown={onKeyDown} onPaste={onPaste} onCopy={onCopy}
       onPointerDownCapture={onPointerDownCapture} onDoubleClick={onDoubleClick}
       onMouseMove={(e) => { mouse.current = { x: e.clientX, y: e.clientY }; }}
@@ -194,6 +197,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
           clipOf, pasteClip, copy, deleteSelection, openQuickAt, openQuickAfter, fit }} />
       )}
       {toast && <div className={`lc-toast ${toast.kind}`} role="status">{toast.text}</div>}
+    </div>
     </div>
   );
 }

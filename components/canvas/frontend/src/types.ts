@@ -22,6 +22,21 @@ export type Data = {
   limits: Limits;
   dir: "TB" | "LR"; // how the graph is laid out: top-down (handles on top and bottom) or left to right (handles on the sides)
   present: boolean; // presenter mode (a projector): high contrast, and a fit shows the text at 100% to 130% (larger), never smaller
+  head: Head;
+};
+
+/** What the canvas shows above the graph: the model's totals, and whether Undo and Redo can be used. */
+export type Head = {
+  totals: Metric[];
+  undo: boolean; // there is a change to undo
+  redo: boolean; // there is an undone change to redo
+};
+
+/** One total (components/summary_panel.py: totals): Total params, Trainable, Non-trainable, Model size, MACs, Layers, Errors, Warnings. */
+export type Metric = {
+  label: string;
+  value: string;
+  help: string; // a tooltip; empty: none
 };
 
 /** A layer's box, as Python lays the graph out (builder/model/layout.py): the size of a box not measured yet. */
@@ -173,6 +188,21 @@ export type ReadyEvent = {
   kind: "ready";
 };
 
+/** undo the last change (the Undo button above the graph, or Ctrl+Z) */
+export type UndoEvent = {
+  kind: "undo";
+};
+
+/** redo the change last undone (the Redo button, Ctrl+Shift+Z or Ctrl+Y) */
+export type RedoEvent = {
+  kind: "redo";
+};
+
+/** turn presenter mode on or off (the Present button above the graph) */
+export type PresentEvent = {
+  kind: "present";
+};
+
 /** A gesture, as the canvas makes it. Each kind's object allows no other fields where it is sent (Sent). */
 export type CanvasEvent =
   | AddEvent
@@ -186,7 +216,10 @@ export type CanvasEvent =
   | CollapseEvent
   | RenameGroupEvent
   | LayoutEvent
-  | ReadyEvent;
+  | ReadyEvent
+  | UndoEvent
+  | RedoEvent
+  | PresentEvent;
 
 /** An event in the queue the canvas keeps in its state value "events" (at most Limits.events of them), stamped with its sequence number (only grows: Python applies each event once, seq > the last it applied) and the graph version it was made on. */
 export type Sent = CanvasEvent & { seq: number; v: number };
