@@ -93,6 +93,17 @@ def _widget(ps: ParamSpec, value: Any, key: str, on_change=None, args=()) -> Any
     return _parse(text, ps.kind)
 
 
+_NONE = object()
+
+
+def _key(shared: str, own: str, holds) -> str:
+    """A widget's key: `shared` (the same for every layer of a type, so that selecting another layer redraws only
+    what differs, not every widget anew) while the widget under it holds what this layer shows (`holds(state)`, the
+    state being _NONE before it is first drawn); else `own` (with the layer's id): a value left by another layer is
+    never shown for this one."""
+    return shared if holds(st.session_state.get(shared, _NONE)) else own
+
+
 def _regularizer(l1: float, l2: float) -> dict | None:
     return {name: v for name, v in (("l1", l1), ("l2", l2)) if v} or None
 
@@ -142,7 +153,8 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
             continue
         # The advanced settings are made only while their expander is open: an edit of a plain one then
         # redraws a few widgets, not a dozen.
-        box = (st.expander("More settings", key=f"more:{nid}:{prefix}", on_change="rerun") if group == "advanced"
+        # Open or closed for every layer of the type alike (one key), as when working through their settings.
+        box = (st.expander("More settings", key=f"more:{spec.type}:{prefix}", on_change="rerun") if group == "advanced"
                else contextlib.nullcontext())
         if group == "advanced" and not box.open:
             continue
@@ -157,7 +169,9 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                 # but a value this very widget set keeps its key.
                 shown = json.dumps(current, default=str)
                 own = st.session_state.get(OWN, {}).get((nid, path), (None, None, 0))
-                key = own[0] if own[1] == shown else f"p:{nid}:{path}:{shown}:{own[2]}"
+                key = own[0] if own[1] == shown else _key(
+                    f"p:{spec.type}:{path}:{shown}", f"p:{nid}:{path}:{shown}:{own[2]}",
+                    lambda v, ps=ps, current=current: v is _NONE or _same(_held(ps, v), current))
                 _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key))
                 if path in marks:
                     st.caption(f":material/manage_search: Searched: {md_escape(marks[path])}")
@@ -165,6 +179,17 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                 if error is not None and error[:2] == (nid, path):
                     st.error(md_escape(error[2]))
     return changed
+
+
+def _held(ps: ParamSpec, state: Any) -> Any:
+    """The value a param widget's state stands for (as `_read` reads it)."""
+    if ps.kind in ("int", "float", "bool", "choice", "initializer") or not isinstance(state, str):
+        return state
+    return _parse(state, ps.kind)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return _norm(a) == _norm(b) and isinstance(a, bool) == isinstance(b, bool)
 
 
 def _norm(v: Any) -> Any:
@@ -286,14 +311,14 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
     # Few elements: every one is sent and drawn again at each edit.
     head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap=None)
     head.markdown(f"#### {md_escape(clip(node.type))}")  # a type from a graph file is any text
-    if head.button("", icon=":material/close:", key=f"deselect:{nid}", help="Deselect", type="tertiary"):
+    if head.button("", icon=":material/close:", key="inspector:deselect", help="Deselect", type="tertiary"):
         return None, None
     if spec is None:
         st.error(f"'{md_escape(clip(node.type))}' is not a layer LayerCanvas knows. Delete this node.")
     else:
         st.caption(spec.help)
         if spec.explain:
-            what = st.expander("What it does", key=f"what:{nid}", on_change="rerun")  # made only while open
+            what = st.expander("What it does", key=f"what:{spec.type}", on_change="rerun")  # made only while open
             if what.open:
                 what.markdown(md_escape(spec.explain))
     lines = []
@@ -327,7 +352,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
         if trainable != node.trainable:
             return graph.set_trainable(nid, trainable), nid
         _inference_note(graph, node)
-    if c2.button("Delete", key=f"delete:{nid}", icon=":material/delete:", help="Delete this layer (Undo brings it back)."):
+    if c2.button("Delete", key="inspector:delete", icon=":material/delete:", help="Delete this layer (Undo brings it back)."):
         return graph.remove_node(nid, bridge=True), None
     reordered = _inputs_order(graph, nid)
     if reordered is not None:

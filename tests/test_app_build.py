@@ -184,12 +184,43 @@ def test_more_settings_are_made_only_while_open_and_edit_the_layer():
     at.run()
     assert "More settings" in [e.label for e in at.expander]
     assert not [s for s in at.selectbox if s.label == "kernel_initializer"]  # closed: not made
-    at.session_state["more:dense:"] = True  # what opening it sends
+    at.session_state["more:Dense:"] = True  # what opening it sends (its key is shared by every Dense)
     at.run()
     init = next(s for s in at.selectbox if s.label == "kernel_initializer")
     init.set_value("he_normal").run()
     assert at.session_state[state.GRAPH].node("dense").params["kernel_initializer"] == "he_normal"
     assert metric(at, "Total params") == "243"
+
+
+def test_selecting_another_layer_of_the_type_shows_its_own_values():
+    """The inspector's widgets share their keys across layers of a type (selecting another redraws only what
+    differs); a value one layer's widget holds is never shown for another."""
+    at = run_app()
+    g = at.session_state[state.GRAPH]
+    assert g.node("dense").params["units"] != g.node("dense_1").params["units"]
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
+    units = next(n for n in at.number_input if n.label == "units *")
+    units.set_value(16).run()  # the value it shows: nothing changes
+    next(t for t in at.toggle if t.label == "Trainable").set_value(False).run()
+    assert not at.session_state[state.GRAPH].node("dense").trainable
+    for nid in ("dense_1", "output", "dense"):
+        at.session_state[state.SELECTED] = nid
+        at.run()
+        node = at.session_state[state.GRAPH].node(nid)
+        assert next(n for n in at.number_input if n.label == "units *").value == node.params["units"], nid
+        assert next(t for t in at.toggle if t.label == "Trainable").value is node.trainable, nid
+    # Dense layers with the same units share that widget: edited on one, the other keeps its value.
+    g = at.session_state[state.GRAPH].set_param("dense_1", "units", 16)
+    set_graph(at, g)
+    at.session_state[state.SELECTED] = "dense_1"
+    at.run()
+    next(n for n in at.number_input if n.label == "units *").set_value(24).run()
+    assert at.session_state[state.GRAPH].node("dense_1").params["units"] == 24
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
+    assert next(n for n in at.number_input if n.label == "units *").value == 16
+    assert at.session_state[state.GRAPH].node("dense").params["units"] == 16
 
 
 def test_canvas_edits_are_one_undo_step_each_and_stale_ones_are_ignored():
