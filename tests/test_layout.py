@@ -236,7 +236,17 @@ def test_a_collapsed_group_is_laid_out_as_one_box():
 
 
 # -- placing one new layer: in view, clear of the others ---------------------------------------------------
-from builder.model.layout import TALLER, View, free_spot, make_room, place_in_view, room_for_new  # noqa: E402
+from builder.model.layout import (  # noqa: E402
+    TALLER,
+    View,
+    after,
+    arrange,
+    direction,
+    free_spot,
+    make_room,
+    place_in_view,
+    room_for_new,
+)
 
 
 def in_view(xy: tuple[float, float], view: View) -> bool:
@@ -276,6 +286,34 @@ def test_place_in_view_never_covers_a_layer_and_stays_in_view_when_there_is_room
                                   for ox, oy in others) for x, y in grid)
     if room:
         assert in_view(tuple(placed.layout[nid]), view)
+
+
+def edge_crosses(g: Graph, source: str, nid: str) -> bool:
+    """Whether the straight edge from `source` to `nid` (out side to in side) passes through another layer's box."""
+    (sx, sy), (x, y) = g.layout[source], g.layout[nid]
+    lr = direction(g) == "LR"
+    a = (sx + NODE_W, sy + NODE_H / 2) if lr else (sx + NODE_W / 2, sy + NODE_H)
+    b = (x, y + NODE_H / 2) if lr else (x + NODE_W / 2, y)
+    boxes = [g.layout[o] for o in g.ids() if o not in (source, nid)]
+    return any(qx < a[0] + (b[0] - a[0]) * t / 100 < qx + NODE_W and qy < a[1] + (b[1] - a[1]) * t / 100 < qy + NODE_H
+               for t in range(1, 100) for qx, qy in boxes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["mlp", "iris_mlp", "digits_cnn", "two_inputs"]), st.floats(300, 1400), st.floats(400, 1200),
+       st.sampled_from(["TB", "LR"]))
+def test_a_branch_goes_where_its_edge_crosses_no_layer(key, vw, vh, way):
+    """A second layer connected from one that has a successor (a drop on its output handle): clear of every layer,
+    and its edge from the source crosses none (it goes beside the first branch, not below it)."""
+    g = arrange(template(key), way)
+    source = next(n for n in g.ids() if g.successors(n))
+    g2, nid = g.add_node("Dense")
+    g2 = g2.connect(source, nid)
+    x, y = g.layout[source]
+    view = (x - vw / 2, y - 100.0, x + vw / 2, y - 100.0 + vh)
+    placed = place_in_view(g2, nid, after(g, source), view, downstream=True, source=source)
+    assert clear_of_all(placed, nid)
+    assert not edge_crosses(placed, source, nid)
 
 
 def test_a_block_goes_in_view_as_one_piece_beside_what_it_would_cover():

@@ -335,17 +335,29 @@ def place_in_view(
     node_width: float = NODE_W,
     node_height: float = NODE_H,
     downstream: bool = False,
+    source: str | None = None,
 ) -> Graph:
     """Puts `node_id` as near `xy` as it can inside `view` (the part of the canvas the user sees), on a spot
     where its box covers no other layer (with a gap around it). With no view, or no free spot in it, it goes at
     the nearest free spot on the row of `xy` brought into view (the canvas then pans to show it).
     `downstream`: `xy` is where a layer after another goes, and the spot is never further up (left to right:
-    further left) than it, so an edge never runs back against the flow."""
+    further left) than it, so an edge never runs back against the flow. `source`: the layer it is connected
+    from; the spot is one whose edge from it crosses no other layer (a branch goes beside the first, not below it)."""
     boxes = [p for k, p in graph.layout.items() if k != node_id and graph.has(k)]
     floor = None
     if downstream:
         floor = (0, xy[0]) if direction(graph) == "LR" else (1, xy[1])
-    spot = free_spot([(0.0, 0.0)], boxes, xy, view, node_width, node_height, floor=floor)
+    clear = None
+    if source is not None and graph.has(source) and source in graph.layout:
+        others = [p for k, p in graph.layout.items() if k not in (node_id, source) and graph.has(k)]
+        clear = _edge_clear(graph.layout[source], others, direction(graph), node_width, node_height)
+    spot = free_spot([(0.0, 0.0)], boxes, xy, view, node_width, node_height, floor=floor, clear=clear)
+    if spot is None and clear is not None and boxes:
+        # No such spot in view: the nearest one around the graph (the canvas pans to it).
+        xs, ys = [p[0] for p in boxes] + [xy[0]], [p[1] for p in boxes] + [xy[1]]
+        around = (min(xs) - 2 * node_width, min(ys) - 2 * node_height, max(xs) + 3 * node_width,
+                  max(ys) + 3 * node_height + TALLER)
+        spot = free_spot([(0.0, 0.0)], boxes, xy, around, node_width, node_height, floor=floor, clear=clear)
     if spot is not None:
         return graph.set_position(node_id, spot)
     if view is not None:  # no room in view: beside the layers in the way, as near the view as can be
@@ -353,6 +365,24 @@ def place_in_view(
         if floor is not None:  # never before its input: the canvas pans to it instead
             xy = (max(xy[0], floor[1]), xy[1]) if floor[0] == 0 else (xy[0], max(xy[1], floor[1]))
     return place_free(graph, node_id, xy, node_width, node_height)
+
+
+def _edge_clear(src: tuple[float, float], boxes: list, direction_: str, node_width: float = NODE_W,
+                node_height: float = NODE_H):
+    """A test of a spot for a layer connected from a box at `src`: the edge between them (taken straight, from
+    the source's out side to the new box's in side) passes through none of `boxes`."""
+    def clear(x: float, y: float) -> bool:
+        if direction_ == "LR":
+            a, b = (src[0] + node_width, src[1] + node_height / 2), (x, y + node_height / 2)
+        else:
+            a, b = (src[0] + node_width / 2, src[1] + node_height), (x + node_width / 2, y)
+        for i in range(1, 16):
+            t = i / 16
+            px, py = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+            if any(qx < px < qx + node_width and qy < py < qy + node_height for qx, qy in boxes):
+                return False
+        return True
+    return clear
 
 
 def free_spot(
@@ -364,11 +394,12 @@ def free_spot(
     node_height: float = NODE_H,
     gap: float = H_GAP / 2,
     floor: tuple[int, float] | None = None,
+    clear=None,
 ) -> tuple[float, float] | None:
     """Where to put a block of boxes (their top-left corners, relative to the block's origin) so that the whole
     block lies inside `view`, as near `want` as can be, and none of its boxes comes within `gap` of `boxes`;
-    `floor` (axis, value): the origin's coordinate on that axis (0: x, 1: y) is at least value. None when there
-    is no view or no such spot in it."""
+    `floor` (axis, value): the origin's coordinate on that axis (0: x, 1: y) is at least value; `clear(x, y)`:
+    a further test a spot must pass. None when there is no view or no such spot in it."""
     if view is None or not block:
         return None
     bx0, by0 = min(p[0] for p in block), min(p[1] for p in block)
@@ -386,7 +417,8 @@ def free_spot(
     sx, sy = node_width + gap, node_height + gap
 
     def free(ox: float, oy: float) -> bool:
-        return not any(abs(ox + px - qx) < sx and abs(oy + py - qy) < sy for px, py in block for qx, qy in boxes)
+        return (not any(abs(ox + px - qx) < sx and abs(oy + py - qy) < sy for px, py in block for qx, qy in boxes)
+                and (clear is None or clear(ox, oy)))
 
     if free(*clamp):
         return clamp

@@ -280,7 +280,7 @@ def _add(graph: Graph, ev: dict) -> Applied:
         # Its only successor: right below it (the view pans if it must); a branch: as near below it as there is
         # room in view, so the view stays where it is.
         g = make_room(g.connect(source, nid), nid, source) if not graph.successors(source) else \
-            place_in_view(g.connect(source, nid), nid, after(graph, source), view, downstream=True)
+            place_in_view(g.connect(source, nid), nid, after(graph, source), view, downstream=True, source=source)
     elif ev.get("after") is not None or at is None:
         prev = ev.get("after")
         g, nid = graph.add_layer(type_, prev if isinstance(prev, str) and graph.has(prev) else None)
