@@ -360,7 +360,7 @@ def test_a_layer_a_fix_inserts_covers_none_of_its_neighbours():
 
 
 # -- left to right ------------------------------------------------------------------------------------------
-from builder.model.layout import FIT_H, WRAP_W, arrange, direction  # noqa: E402
+from builder.model.layout import FIT_H, WRAP_W  # noqa: E402
 
 
 @pytest.mark.parametrize("key", ["cifar_cnn", "mnist_cnn", "lenet5"])
