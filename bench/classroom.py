@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
 import sys
@@ -57,8 +58,14 @@ MODELS = [
 ]
 EPOCHS = [60 + i for i in range(8)]  # each session's curves are told apart by their length
 
-METRIC_JS = """(label) => [...document.querySelectorAll('[data-testid="stMetric"]')]
-    .find(m => m.innerText.includes(label))?.querySelector('[data-testid="stMetricValue"]')?.innerText"""
+# A metric by its label: the page's own, or one the canvas draws above the graph (the Build page's totals, in the
+# canvas's shadow root).
+METRIC_JS = """(label) => {
+    const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('.lc-canvas'));
+    const metrics = [...document.querySelectorAll('[data-testid="stMetric"]'),
+                     ...(host ? host.shadowRoot.querySelectorAll('[data-testid="stMetric"]') : [])];
+    return metrics.find(m => m.innerText.includes(label))?.querySelector('[data-testid="stMetricValue"]')?.innerText;
+}"""
 # No script run under way or asked for (Streamlit's own marker; the status widget is hidden in "minimal" mode).
 IDLE_JS = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 
@@ -158,7 +165,7 @@ def interaction_round(pages, units: dict, rnd: int, latencies: dict) -> None:
         box = page.get_by_role("spinbutton", name="units *")
         box.fill(str(units[i]))
         latencies["edit"].append(timed(page, lambda box=box: box.press("Enter"),
-                                       f"() => ({METRIC_JS})('Total params') !== {before!r} && {IDLE_JS}"))
+                                       f"() => ({METRIC_JS})('Total params') !== {json.dumps(before)} && {IDLE_JS}"))
     for i in WATCHERS:
         page = pages[i]
         if page is None:
