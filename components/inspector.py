@@ -93,15 +93,12 @@ def _widget(ps: ParamSpec, value: Any, key: str, on_change=None, args=()) -> Any
     return _parse(text, ps.kind)
 
 
-_NONE = object()
-
-
-def _key(shared: str, own: str, holds) -> str:
-    """A widget's key: `shared` (the same for every layer of a type, so that selecting another layer redraws only
-    what differs, not every widget anew) while the widget under it holds what this layer shows (`holds(state)`, the
-    state being _NONE before it is first drawn); else `own` (with the layer's id): a value left by another layer is
-    never shown for this one."""
-    return shared if holds(st.session_state.get(shared, _NONE)) else own
+def _fits(ps: ParamSpec, key: str, value: Any) -> bool:
+    """Whether the widget under `key` would show `value`: it holds it, or has not been drawn yet."""
+    keys = (key + ":l1", key + ":l2") if ps.kind == "regularizer" else (key,)
+    if not any(k in st.session_state for k in keys):
+        return True
+    return _same(_read(ps, key), value)
 
 
 def _regularizer(l1: float, l2: float) -> dict | None:
@@ -169,9 +166,12 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                 # but a value this very widget set keeps its key.
                 shown = json.dumps(current, default=str)
                 own = st.session_state.get(OWN, {}).get((nid, path), (None, None, 0))
-                key = own[0] if own[1] == shown else _key(
-                    f"p:{spec.type}:{path}:{shown}", f"p:{nid}:{path}:{shown}:{own[2]}",
-                    lambda v, ps=ps, current=current: v is _NONE or _same(_held(ps, v), current))
+                # Else one key for every layer of the type showing this value (selecting another layer then redraws
+                # only what differs, not every widget anew), unless a value left there by another layer differs:
+                # then a key of this layer's own.
+                shared = f"p:{spec.type}:{path}:{shown}"
+                key = (own[0] if own[1] == shown
+                       else shared if _fits(ps, shared, current) else f"p:{nid}:{path}:{shown}:{own[2]}")
                 _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key))
                 if path in marks:
                     st.caption(f":material/manage_search: Searched: {md_escape(marks[path])}")
@@ -179,13 +179,6 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                 if error is not None and error[:2] == (nid, path):
                     st.error(md_escape(error[2]))
     return changed
-
-
-def _held(ps: ParamSpec, state: Any) -> Any:
-    """The value a param widget's state stands for (as `_read` reads it)."""
-    if ps.kind in ("int", "float", "bool", "choice", "initializer") or not isinstance(state, str):
-        return state
-    return _parse(state, ps.kind)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -123,7 +123,10 @@ def editor() -> tuple:
 
 
 def _command(command: str) -> None:
-    """Undo, redo, or presenter mode on / off (which reruns the whole page: the sidebar comes or goes)."""
+    """Undo, redo (not in a read-only project), or presenter mode on / off (which reruns the whole page: the
+    sidebar comes or goes)."""
+    if command in ("undo", "redo") and state.read_only():
+        return
     if command == "undo" and state.can_undo():
         state.undo()
     elif command == "redo" and state.can_redo():

@@ -221,6 +221,20 @@ def test_selecting_another_layer_of_the_type_shows_its_own_values():
     at.run()
     assert next(n for n in at.number_input if n.label == "units *").value == 16
     assert at.session_state[state.GRAPH].node("dense").params["units"] == 16
+    # A setting made of two boxes (a regularizer's l1 and l2) too: set on one Dense, the next shows its own (none).
+    at.session_state["more:Dense:"] = True
+    at.run()
+    next(n for n in at.number_input if n.label == "kernel_regularizer l1").set_value(0.01).run()
+    assert at.session_state[state.GRAPH].node("dense").params["kernel_regularizer"] == {"l1": 0.01}
+    at.session_state[state.SELECTED] = "dense_1"
+    at.run()
+    assert next(n for n in at.number_input if n.label == "kernel_regularizer l1").value == 0.0
+    next(n for n in at.number_input if n.label == "kernel_regularizer l2").set_value(0.02).run()
+    assert at.session_state[state.GRAPH].node("dense_1").params["kernel_regularizer"] == {"l2": 0.02}
+    at.session_state[state.SELECTED] = "dense"
+    at.run()
+    assert next(n for n in at.number_input if n.label == "kernel_regularizer l1").value == 0.01
+    assert next(n for n in at.number_input if n.label == "kernel_regularizer l2").value == 0.0
 
 
 def test_canvas_edits_are_one_undo_step_each_and_stale_ones_are_ignored():
