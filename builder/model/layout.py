@@ -376,10 +376,13 @@ def _edge_clear(src: tuple[float, float], boxes: list, direction_: str, node_wid
             a, b = (src[0] + node_width, src[1] + node_height / 2), (x, y + node_height / 2)
         else:
             a, b = (src[0] + node_width / 2, src[1] + node_height), (x + node_width / 2, y)
-        for i in range(1, 16):
+        lo_x, hi_x, lo_y, hi_y = min(a[0], b[0]), max(a[0], b[0]), min(a[1], b[1]), max(a[1], b[1])
+        near = [(qx, qy) for qx, qy in boxes  # only boxes that meet the edge's bounding box can be crossed
+                if qx < hi_x and qx + node_width > lo_x and qy < hi_y and qy + node_height > lo_y]
+        for i in range(1, 16) if near else ():
             t = i / 16
             px, py = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
-            if any(qx < px < qx + node_width and qy < py < qy + node_height for qx, qy in boxes):
+            if any(qx < px < qx + node_width and qy < py < qy + node_height for qx, qy in near):
                 return False
         return True
     return clear
@@ -417,22 +420,20 @@ def free_spot(
     sx, sy = node_width + gap, node_height + gap
 
     def free(ox: float, oy: float) -> bool:
-        return (not any(abs(ox + px - qx) < sx and abs(oy + py - qy) < sy for px, py in block for qx, qy in boxes)
-                and (clear is None or clear(ox, oy)))
+        return not any(abs(ox + px - qx) < sx and abs(oy + py - qy) < sy for px, py in block for qx, qy in boxes)
 
-    if free(*clamp):
+    if free(*clamp) and (clear is None or clear(*clamp)):
         return clamp
-    # Candidates: the block just beside, above or below a layer, and a grid over the view; the nearest free wins.
+    # Candidates: the block just beside, above or below a layer, and a grid over the view; the nearest free wins
+    # (and passes `clear`, tried nearest first: it costs more than the test for room).
     near = [(qx - px + dx, qy - py + dy) for qx, qy in boxes for px, py in block[:20]
             for dx, dy in ((sx, 0), (-sx, 0), (0, sy), (0, -sy))]
     cols = min(60, max(2, int((x1 - x0) // (sx / 2)) + 1))
     rows = min(60, max(2, int((y1 - y0) // (sy / 2)) + 1))
     grid = [(x0 + i * (x1 - x0) / (cols - 1), y0 + j * (y1 - y0) / (rows - 1)) for i in range(cols) for j in range(rows)]
     spots = [p for p in near[:4000] + grid if x0 <= p[0] <= x1 and y0 <= p[1] <= y1 and free(*p)]
-    if not spots:
-        return None
-    best = min(spots, key=lambda p: ((p[0] - clamp[0]) ** 2 + (p[1] - clamp[1]) ** 2, p[1], p[0]))
-    return best
+    spots.sort(key=lambda p: ((p[0] - clamp[0]) ** 2 + (p[1] - clamp[1]) ** 2, p[1], p[0]))
+    return next((p for p in spots if clear is None or clear(*p)), None)
 
 
 # -- helpers ----------------------------------------------------------------
