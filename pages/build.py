@@ -125,16 +125,16 @@ def editor() -> tuple:
 def _command(command: str) -> None:
     """Undo, redo (not in a read-only project), or presenter mode on / off (which reruns the whole page: the
     sidebar comes or goes)."""
-    if command in ("undo", "redo") and state.read_only():
-        return
-    if command == "undo" and state.can_undo():
-        state.undo()
-    elif command == "redo" and state.can_redo():
-        state.redo()
-    elif command == "present":
+    if command == "present":
         presenter.toggle()
         canvas.request_fit()
         rerun()
+    elif state.read_only():
+        return
+    elif command == "undo":
+        state.undo()  # nothing to undo: nothing happens (as redo)
+    else:
+        state.redo()
 
 
 def _bottom_shown() -> bool:
