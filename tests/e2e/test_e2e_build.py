@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     drag_connect,
     metric_value,
     new_from_template,
+    open_app,
     settle,
 )
 
@@ -162,3 +163,51 @@ def test_canvas_menus_add_and_delete(page, server):
     expect(canvas_node(page, "dense_1")).to_have_count(0, timeout=30_000)
     expect(metric_value(page, "Total params")).to_have_text(f"{4 * 16 + 16 + 16 * 3 + 3:,}", timeout=30_000)
     expect(canvas_node(page, "output")).not_to_contain_text("no input")
+
+
+def test_a_value_typed_in_the_inspector_redraws_what_it_changes(page, server):
+    """A value typed in the inspector: the totals, the node, the inspector's info line and the box follow; Undo and
+    Redo bring the right value back into the box; a value that brings an issue to the layer shows it beside the
+    canvas, and a value that fits takes it away."""
+    open_app(page, server)
+    canvas_node(page, "dense").click()
+    side = page.locator(".st-key-lc_side")
+    units = page.get_by_role("spinbutton", name="units *")
+    expect(units).to_have_value("16", timeout=30_000)
+    expect(side.get_by_test_id("stText")).to_contain_text("Params 4×16 + 16 = 80")
+
+    settle(page)
+    units.fill("10")
+    units.press("Enter")
+    # 243 - (80 + 136) + (50 + 88): dense and the Dense after it shrink.
+    expect(metric_value(page, "Total params")).to_have_text("165", timeout=30_000)
+    expect(side.get_by_test_id("stText")).to_contain_text("Output (None, 10)")
+    expect(side.get_by_test_id("stText")).to_contain_text("Params 4×10 + 10 = 50")
+    expect(canvas_node(page, "dense")).to_contain_text("units 10")
+    expect(units).to_have_value("10")
+
+    settle(page)
+    page.get_by_role("button", name="Undo").click()
+    expect(metric_value(page, "Total params")).to_have_text("243", timeout=30_000)
+    expect(page.get_by_role("spinbutton", name="units *")).to_have_value("16", timeout=30_000)
+    expect(side.get_by_test_id("stText")).to_contain_text("Params 4×16 + 16 = 80")
+    settle(page)
+    page.get_by_role("button", name="Redo").click()
+    expect(metric_value(page, "Total params")).to_have_text("165", timeout=30_000)
+    expect(page.get_by_role("spinbutton", name="units *")).to_have_value("10", timeout=30_000)
+
+    # A Reshape after it, given a size that does not fit: its error shows beside the canvas, then goes.
+    add_from_palette(page, "Reshape")
+    expect(canvas_node(page, "reshape")).to_be_visible(timeout=30_000)
+    target = page.get_by_role("textbox", name="target_shape *")
+    expect(target).to_be_visible(timeout=30_000)
+    settle(page)
+    target.fill("7")
+    target.press("Enter")
+    expect(side.get_by_test_id("stAlertContentError")).to_contain_text("Reshape 'reshape' got (None, 10)",
+                                                                      timeout=30_000)
+    settle(page)
+    target.fill("10")
+    target.press("Enter")
+    expect(side.get_by_test_id("stAlertContentError")).to_have_count(0, timeout=30_000)
+    expect(side.get_by_test_id("stText")).to_contain_text("Output (None, 10)")
