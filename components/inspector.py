@@ -117,8 +117,9 @@ def _read(ps: ParamSpec, key: str) -> Any:
     return _parse(value if isinstance(value, str) else "", ps.kind)
 
 
-def _apply(nid: str, path: str, ps: ParamSpec, key: str) -> None:
-    """Callback of a param widget: the edit becomes an undoable step, or its message is kept to show."""
+def _apply(nid: str, path: str, ps: ParamSpec, key: str, after=None) -> None:
+    """Callback of a param widget: the edit becomes an undoable step, or its message is kept to show. Once an
+    edit is taken, `after(nid)` runs (when given) if no message was showing: the page may then rerun less."""
     from components import state
 
     graph = state.get_graph()
@@ -128,17 +129,20 @@ def _apply(nid: str, path: str, ps: ParamSpec, key: str) -> None:
     value = None if (not ps.required and _norm(new) == _norm(ps.default)) else new
     try:
         state.commit(graph.set_param(nid, path, value))
-        st.session_state.pop(ERROR, None)
-        # The widget shows the value it set: it keeps its key (a new key would make the browser draw it anew).
-        # The edit count makes the key of any later value shown by another edit (undo) one never used before.
-        own = st.session_state.setdefault(OWN, {})
-        own[(nid, path)] = (key, json.dumps(new, default=str), own.get((nid, path), (None, None, 0))[2] + 1)
     except GraphError as e:
         st.session_state[ERROR] = (nid, path, str(e))
+        return
+    shown = st.session_state.pop(ERROR, None)
+    # The widget shows the value it set: it keeps its key (a new key would make the browser draw it anew).
+    # The edit count makes the key of any later value shown by another edit (undo) one never used before.
+    own = st.session_state.setdefault(OWN, {})
+    own[(nid, path)] = (key, json.dumps(new, default=str), own.get((nid, path), (None, None, 0))[2] + 1)
+    if after is not None and shown is None:
+        after(nid)  # may rerun part of the page (it raises Streamlit's rerun exception): last
 
 
-def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "") -> Graph | None:
-    """Widgets for every param of `spec`; the edited graph when one changed."""
+def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "", after=None) -> Graph | None:
+    """Widgets for every param of `spec`; the edited graph when one changed. `after`: see `_apply`."""
     from components.search_panel import param_marks
 
     marks = param_marks(graph, nid)
@@ -158,7 +162,7 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
         with box:
             for ps in specs:
                 if ps.kind == "layer":
-                    changed = _wrapped(graph, nid, ps, params.get(ps.name)) or changed
+                    changed = _wrapped(graph, nid, ps, params.get(ps.name), after) or changed
                     continue
                 current = params.get(ps.name, None if ps.required else ps.default)
                 path = prefix + ps.name
@@ -172,7 +176,7 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "")
                 shared = f"p:{spec.type}:{path}:{shown}"
                 key = (own[0] if own[1] == shown
                        else shared if _fits(ps, shared, current) else f"p:{nid}:{path}:{shown}:{own[2]}")
-                _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key))
+                _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key, after))
                 if path in marks:
                     st.caption(f":material/manage_search: Searched: {md_escape(marks[path])}")
                 error = st.session_state.get(ERROR)
@@ -189,7 +193,7 @@ def _norm(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str)) if isinstance(v, (list, tuple, dict)) else v
 
 
-def _wrapped(graph: Graph, nid: str, ps: ParamSpec, value: Any) -> Graph | None:
+def _wrapped(graph: Graph, nid: str, ps: ParamSpec, value: Any, after=None) -> Graph | None:
     """The wrapped layer of Bidirectional / TimeDistributed: its type, then its params."""
     value = value if isinstance(value, dict) else {}
     types = list(ps.layer_types)
@@ -202,7 +206,7 @@ def _wrapped(graph: Graph, nid: str, ps: ParamSpec, value: Any) -> Graph | None:
             st.error(md_escape(str(e)))
             return None
     st.caption(f"{chosen} settings")
-    return _param_widgets(graph, nid, LAYERS[chosen], value.get("params", {}), prefix=f"{ps.name}.")
+    return _param_widgets(graph, nid, LAYERS[chosen], value.get("params", {}), prefix=f"{ps.name}.", after=after)
 
 
 def _inputs_order(graph: Graph, nid: str) -> Graph | None:
@@ -290,32 +294,11 @@ def render_selection(graph: Graph, result: BuildResult | None, ids: list[str], c
     return None
 
 
-def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None) -> tuple[Graph | None, str | None]:
-    """Draws the selected node's inspector.
-
-    Returns:
-        (edited graph or None, the id to select next: changed by rename/delete).
-    """
-    if nid is None or not graph.has(nid):
-        st.caption("Select a layer on the canvas to edit it. Drag layers from the palette on the left, or double-click the canvas to add one by name.")
-        return None, nid
-    node = graph.node(nid)
-    spec = LAYERS.get(node.type)
-    # Few elements: every one is sent and drawn again at each edit.
-    head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap=None)
-    head.markdown(f"#### {md_escape(clip(node.type))}")  # a type from a graph file is any text
-    if head.button("", icon=":material/close:", key="inspector:deselect", help="Deselect", type="tertiary"):
-        return None, None
-    if spec is None:
-        st.error(f"'{md_escape(clip(node.type))}' is not a layer LayerCanvas knows. Delete this node.")
-    else:
-        st.caption(spec.help)
-        if spec.explain:
-            what = st.expander("What it does", key=f"what:{spec.type}", on_change="rerun")  # made only while open
-            if what.open:
-                what.markdown(md_escape(spec.explain))
+def info_text(result: BuildResult | None, nid: str | None, cost=None) -> str | None:
+    """The selected layer's output shape, parameters (with their formula) and cost, as the inspector shows them
+    under its title; None before the build has said."""
     lines = []
-    info = result.infos.get(nid) if result is not None else None
+    info = result.infos.get(nid) if result is not None and nid is not None else None
     if info is not None:
         lines.append(f"Output {fmt_shape(info.output_shape)}")
         if info.formula and info.formula != "no weights":
@@ -326,8 +309,51 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
     if row is not None and row.arithmetic:
         share = f" ({cost.share(row):.0%} of the model)" if row.macs and cost.total_macs else ""
         lines.append(f"Cost {row.arithmetic}{share}")
-    if lines:
-        st.text("\n".join(lines))
+    return "\n".join(lines) or None
+
+
+def side_view(result: BuildResult | None, nid: str | None) -> tuple:
+    """What the column beside the canvas draws from the build for layer `nid`, besides `info_text`: its issues
+    (with their fixes) and whether it offers Trainable. A value edit that leaves this as it was needs the
+    canvas (and the info line) redrawn, not the inspector."""
+    if result is None or nid is None:
+        return (nid, None)
+    issues = tuple((i.severity, i.message, i.fix.label if i.fix is not None else None)
+                   for i in result.issues if i.node_id == nid)
+    info = result.infos.get(nid)
+    return (nid, issues, info is None or info.params > 0)
+
+
+def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None, top=None,
+                     after=None) -> tuple[Graph | None, str | None]:
+    """Draws the selected node's inspector: its title in `top` (a container above the info line, which the page
+    draws with `info_text`), the rest where this is called. `after(nid)`: called once a value typed in a box is
+    taken (see `_apply`).
+
+    Returns:
+        (edited graph or None, the id to select next: changed by rename/delete).
+    """
+    top = top if top is not None else st.container()
+    if nid is None or not graph.has(nid):
+        top.caption("Select a layer on the canvas to edit it. Drag layers from the palette on the left, or double-click the canvas to add one by name.")
+        return None, nid
+    node = graph.node(nid)
+    spec = LAYERS.get(node.type)
+    with top:
+        # Few elements: every one is sent and drawn again at each edit.
+        head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center", gap=None)
+        head.markdown(f"#### {md_escape(clip(node.type))}")  # a type from a graph file is any text
+        if head.button("", icon=":material/close:", key="inspector:deselect", help="Deselect", type="tertiary"):
+            return None, None
+        if spec is None:
+            st.error(f"'{md_escape(clip(node.type))}' is not a layer LayerCanvas knows. Delete this node.")
+        else:
+            st.caption(spec.help)
+            if spec.explain:
+                what = st.expander("What it does", key=f"what:{spec.type}", on_change="rerun")  # made only while open
+                if what.open:
+                    what.markdown(md_escape(spec.explain))
+    info = result.infos.get(nid) if result is not None else None
     new_id = st.text_input("Name (id)", value=nid, key=f"rename:{nid}", help="Letters, digits and _; the Keras layer name.")
     if new_id != nid:
         try:
@@ -352,7 +378,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
         return reordered, nid
     if spec is None:
         return None, nid
-    edited = _param_widgets(graph, nid, spec, node.params)
+    edited = _param_widgets(graph, nid, spec, node.params, after=after)
     if edited is not None:
         return edited, nid
     if spec.adapts:

@@ -91,6 +91,16 @@ def rerun(scope: str = "app") -> NoReturn:
     st.rerun(scope=scope)
 
 
+def partial_reruns() -> bool:
+    """Whether a callback may name the fragments to rerun (`st.rerun(key)`): the rest of the page stays as the
+    browser shows it. Not under AppTest (its session id is "test session id"), which keeps only what the last run
+    drew: there every rerun is whole."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx is not None and ctx.session_id != "test session id"
+
+
 def in_fragment_run() -> bool:
     """Whether this run is a fragment's own (the rest of the page is not run)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx

@@ -195,7 +195,8 @@ EXAMPLES = [
      lambda g, c: g.layout == auto_layout(mlp()).layout and c.fit),
     (mlp, {"kind": "layout", "dir": "LR"},
      lambda g, c: g.extra.get("layout_direction") == "LR" and g.layout["dense"][0] > g.layout["input"][0] and c.fit),
-    (mlp, {"kind": "ready"}, lambda g, c: c.ready),
+    (mlp, {"kind": "ready"}, lambda g, c: c.ready and not c.sync),
+    (mlp, {"kind": "sync"}, lambda g, c: c.sync and not c.ready and c.graph is None),
     # Commands the page carries out (components: pages/build.py): handed over in order, the graph left alone.
     (mlp, {"kind": "undo"}, lambda g, c: c.commands == ["undo"] and c.graph is None),
     (mlp, {"kind": "redo"}, lambda g, c: c.commands == ["redo"] and c.graph is None),

@@ -104,10 +104,11 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
                 copy: tuple[int, list[str]] = (0, []),
                 toast: dict | None = None,
                 read_only: bool = False, cost=None, wait: bool = False, present: bool = False,
-                head: dict | None = None) -> dict:
+                head: dict | None = None, sync: int = 0) -> dict:
     """What the canvas draws: nodes (type, id, key params, shape, params, issues, ports), edges with shapes,
     groups with their in/out shapes and totals, the palette, and above the graph `head` (the model's totals and
-    whether Undo / Redo can be used; none by default). Pure: no Streamlit."""
+    whether Undo / Redo can be used; none by default); `sync`: when it changes, the canvas sends a sync event once
+    it has painted. Pure: no Streamlit."""
     graph = missing_positions(graph)
     infos = result.infos if result is not None else {}
     by_node: dict[str | None, list] = {}
@@ -164,6 +165,7 @@ def canvas_data(graph: Graph, result: BuildResult | None, *, version: int = 0, a
         "limits": dict(LIMITS),
         "present": bool(present),
         "head": head if head is not None else {"totals": [], "undo": False, "redo": False},
+        "sync": sync,
     }
 
 
@@ -205,6 +207,7 @@ class CanvasChange:
     last_seq: int = 0
     stale: int = 0  # events ignored because the graph had changed under them
     ready: bool = False  # the canvas said it has painted
+    sync: bool = False  # the canvas has painted what a run asked a sync for (Meta.sync_n)
     commands: list[str] = field(default_factory=list)  # "undo", "redo", "present": for the page, in order
 
 
@@ -409,7 +412,7 @@ _APPLY = {"add": _add, "connect": _connect, "delete": _delete, "move": _move, "s
           "group": _group, "ungroup": _ungroup, "collapse": _collapse, "rename_group": _rename_group,
           "layout": _layout}
 COMMANDS = frozenset({"undo", "redo", "present"})  # events the page carries out itself (not graph edits)
-EVENT_KINDS = frozenset(_APPLY) | {"ready"} | COMMANDS
+EVENT_KINDS = frozenset(_APPLY) | {"ready", "sync"} | COMMANDS
 
 
 def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: int) -> CanvasChange:
@@ -428,8 +431,8 @@ def apply_events(graph: Graph, events: Any, *, last_seq: int, external_version: 
             continue
         change.last_seq = ev["seq"]
         v = ev.get("v") if isinstance(ev.get("v"), int) else -1
-        if ev.get("kind") == "ready":
-            change.ready = True
+        if ev.get("kind") in ("ready", "sync"):
+            setattr(change, ev["kind"], True)
             continue
         if ev.get("kind") in COMMANDS:
             change.commands.append(ev["kind"])
@@ -479,6 +482,7 @@ class Meta:
     copy_n: int = 0
     copy_ids: list[str] = field(default_factory=list)
     toast_n: int = 0
+    sync_n: int = 0  # asks the canvas for a sync event once it has painted, when it changes
     toast: dict | None = None
     painted: bool = False  # the canvas has painted once in this session (or cannot: no browser)
     # An edit taken from the canvas that the page has not committed yet (`committed()`), and the graph it was made
@@ -496,18 +500,21 @@ def meta() -> Meta:
     return m
 
 
+def _queued() -> Any:
+    """The canvas's event queue, as its state holds it (None when there is none or it cannot be read)."""
+    value = st.session_state.get(KEY)
+    try:
+        return value.get("events") if hasattr(value, "get") else None
+    except Exception:  # noqa: BLE001 - a state read that fails means no events
+        return None
+
+
 def take_events(graph: Graph) -> CanvasChange:
     """Applies what the canvas sent since the last run (read from its state before the canvas is drawn). The page
     commits `change.graph` and then calls `committed()`; until then the edit is kept, so that a run stopped in
     between (Streamlit stops a run at any session-state access when a newer click is waiting) loses nothing."""
     m = meta()
-    value = st.session_state.get(KEY)
-    events = None
-    if value is not None:
-        try:
-            events = value.get("events") if hasattr(value, "get") else None
-        except Exception:  # noqa: BLE001 - a state read that fails means no events
-            events = None
+    events = _queued()
     # An edit an earlier run took but did not commit: the new events go on top of it, and it is committed now.
     base = m.uncommitted if m.uncommitted is not None and m.uncommitted_base is graph else graph
     change = apply_events(base, events, last_seq=m.last_seq, external_version=m.external)
@@ -531,6 +538,20 @@ def take_events(graph: Graph) -> CanvasChange:
         push_selection(change.selected, m)
         reveal(change.selected, m)
     return change
+
+
+def request_sync() -> None:
+    """Makes the canvas send a sync event once it has painted this run's data (the page then draws what depends
+    on it, after the canvas)."""
+    meta().sync_n += 1
+
+
+def sync_sent() -> bool:
+    """Whether the canvas's events not taken yet hold a sync (read in the canvas's callback, before the run)."""
+    events, last = _queued(), meta().last_seq
+    return isinstance(events, list) and any(
+        isinstance(e, dict) and e.get("kind") == "sync" and isinstance(e.get("seq"), int) and e["seq"] > last
+        for e in events)
 
 
 def committed() -> None:
@@ -624,10 +645,11 @@ def _mount():
 
 
 def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = False, cost=None,
-                  present: bool = False, head: dict | None = None) -> None:
+                  present: bool = False, head: dict | None = None, on_change=None) -> None:
     """Draws the canvas for `graph` (events were taken by `take_events` earlier in the run); `read_only`: it can
     be looked at, not changed (someone else's project); `present`: presenter mode (larger, high contrast); `head`:
-    what it shows above the graph (canvas_data)."""
+    what it shows above the graph (canvas_data); `on_change`: a callback when the canvas sends events (before
+    the run they cause: it may choose what reruns)."""
     m = meta()
     if m.graph is not graph:
         m.version += 1
@@ -637,7 +659,7 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
     data = canvas_data(graph, result, version=m.version, ack=m.last_seq, sel=(m.sel_n, m.sel_ids),
                        fit=m.fit_n, reveal=(m.reveal_n, m.reveal_ids),
                        copy=(m.copy_n, m.copy_ids), toast=m.toast, read_only=read_only, cost=cost, wait=not m.painted,
-                       present=present, head=head)
+                       present=present, head=head, sync=m.sync_n)
     mount = _mount()
     if mount is None:
         st.caption(f"Canvas: {len(graph.nodes)} layers.")
@@ -646,4 +668,4 @@ def render_canvas(graph: Graph, result: BuildResult | None, read_only: bool = Fa
     # As JSON bytes: a dict would be scanned for dataframes, which imports pandas and pyarrow (a quarter of a
     # second on the first paint) for data that never holds one.
     payload = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    mount(key=KEY, data=payload, on_events_change=lambda: None, width="stretch")
+    mount(key=KEY, data=payload, on_events_change=on_change or (lambda: None), width="stretch")

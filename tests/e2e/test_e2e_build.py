@@ -39,6 +39,8 @@ def test_design_a_model_by_hand(page, server):
     drag_connect(page, "class_head", "concatenate")
     expect(canvas_node(page, "concatenate")).to_contain_text("(None, 4)", timeout=30_000)
     expect(canvas_node(page, "concatenate")).not_to_contain_text("needs at least", timeout=30_000)
+    # The inspector beside the canvas follows (it lists the merge's inputs in order).
+    expect(page.locator(".st-key-lc_side")).to_contain_text("1: value_head", timeout=30_000)
 
     # A Dense after it, and its units changed in the inspector: the total follows.
     add_from_palette(page, "Dense")

@@ -32,7 +32,7 @@ import { useSelection } from "./selection";
 import { useToast } from "./toast";
 import type { CanvasEvent, Data } from "./types";
 import type { Menu, QuickAdd, XY } from "./ui";
-import { hasMinimap, useHandleSize, useReadySignal, useView, visibleView, type Kept } from "./view";
+import { hasMinimap, useHandleSize, useReadySignal, useSyncSignal, useView, visibleView, type Kept } from "./view";
 
 type Send = (ev: CanvasEvent, v: number) => void;
 // Props that React Flow compares by identity: made once, not at each render (a new array re-subscribes its key
@@ -64,7 +64,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const rf = useReactFlow();
   const emit = useCallback((ev: CanvasEvent) => {
     // A read-only project sends selections only: nothing else would be applied.
-    if (dataRef.current.ro && ev.kind !== "select" && ev.kind !== "ready" && ev.kind !== "present") return;
+    if (dataRef.current.ro && !["select", "ready", "sync", "present"].includes(ev.kind)) return;
     if (ev.kind === "add" || ev.kind === "paste") {
       // Where the user looks: a layer added on its own lands there.
       const view = visibleView(flowRef.current, rf.getViewport(), hasMinimap(dataRef.current.nodes.length));
@@ -83,6 +83,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const frames = useFrames(nodes, data.groups, data.box, groupActions);
   const { fit, onMoveStart, startView } = useView(data, flowRef, kept);
   useReadySignal(nodes, data, emit);
+  useSyncSignal(data.sync, emit);
   const { selectedIds, onNodesChange, ensureSel, selectAll, clearSelection, edgeSel, onEdgesChange } =
     useSelection(nodes, setNodes, data.sel, emit);
   const edges = useEdges(data, byId, groups, edgeSel);

@@ -23,6 +23,7 @@ export type Data = {
   dir: "TB" | "LR"; // how the graph is laid out: top-down (handles on top and bottom) or left to right (handles on the sides)
   present: boolean; // presenter mode (a projector): high contrast, and a fit shows the text at 100% to 130% (larger), never smaller
   head: Head;
+  sync: number; // when this changes, the canvas sends a sync event once it has painted (the page then draws what follows the canvas: the column beside it)
 };
 
 /** What the canvas shows above the graph: the model's totals, and whether Undo and Redo can be used. */
@@ -188,6 +189,11 @@ export type ReadyEvent = {
   kind: "ready";
 };
 
+/** the canvas has painted the data whose sync number changed (Data.sync) */
+export type SyncEvent = {
+  kind: "sync";
+};
+
 /** undo the last change (the Undo button above the graph, or Ctrl+Z) */
 export type UndoEvent = {
   kind: "undo";
@@ -217,6 +223,7 @@ export type CanvasEvent =
   | RenameGroupEvent
   | LayoutEvent
   | ReadyEvent
+  | SyncEvent
   | UndoEvent
   | RedoEvent
   | PresentEvent;

@@ -166,6 +166,18 @@ export function useReadySignal(nodes: Node[], data: Data, emit: Emit): void {
   }, [drawn, wait, emit]);
 }
 
+/** When Python asks for it (`data.sync` changed), a sync event once the frame showing this data has been painted:
+ * the page then draws what follows the canvas (the column beside it) after the canvas, not before it. The value
+ * seen when the canvas mounts asks nothing (a canvas drawn anew comes with the whole page). */
+export function useSyncSignal(sync: number, emit: Emit): void {
+  const seen = useRef(sync);
+  useEffect(() => {
+    if (sync === seen.current) return;
+    seen.current = sync;
+    requestAnimationFrame(() => requestAnimationFrame(() => emit({ kind: "sync" })));
+  }, [sync, emit]);
+}
+
 /** Handles keep at least 14 screen pixels whatever the zoom (easy to hit when zoomed out): their CSS size. */
 export function useHandleSize(): string {
   const zoom = useStore((st) => st.transform[2]);
