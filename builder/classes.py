@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from builder.config import text
@@ -193,6 +192,8 @@ def split_upload(data: bytes, file_name: str, options: dict | None = None) -> tu
     Raises:
         DatasetError, DataChoiceError: the file cannot be read; ClassError: it is not classification data.
     """
+    import numpy as np  # here: opening a project (may_view) is on the first page's path, numpy is not
+
     ds = read(upload(data, file_name, options), data)
     if ds.task != "classification":
         raise ClassError(f"{clean_file_name(file_name)} holds a regression target: a class ranks classifiers, "
@@ -213,6 +214,8 @@ def hidden_test_split(store: Store, class_id: str, asker: Any):
             data = own_class(conn, class_id, asker).data
         if not isinstance(data, dict) or not data.get(HIDDEN):
             raise ClassError("this class has no hidden test split")
+    import numpy as np
+
     try:
         with np.load(_hidden_path(class_id), allow_pickle=False) as f:
             return f["x_test"], f["y_test"], int(f["classes"])
@@ -237,6 +240,8 @@ def _hidden_path(class_id: str):
 
 
 def _npz(**arrays) -> bytes:
+    import numpy as np
+
     out = io.BytesIO()
     np.savez_compressed(out, **arrays)
     return out.getvalue()
