@@ -143,9 +143,9 @@ def _apply(nid: str, path: str, ps: ParamSpec, key: str, after=None) -> None:
 
 def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "", after=None) -> Graph | None:
     """Widgets for every param of `spec`; the edited graph when one changed. `after`: see `_apply`."""
-    from components.search_panel import param_marks
+    from builder.model.space import node_marks
 
-    marks = param_marks(graph, nid)
+    marks = node_marks(graph, nid)
     plain = [p for p in spec.params if not p.advanced]
     advanced = [p for p in spec.params if p.advanced]
     changed = None

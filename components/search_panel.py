@@ -44,11 +44,6 @@ def parse_values(text: str) -> list:
     return out
 
 
-def param_marks(graph: Graph, nid: str) -> dict[str, str]:
-    """param -> what the search tries, for the selected node."""
-    return space.searched(graph).get(nid, {}) if "search" in graph.extra else {}
-
-
 def render_node_search(graph: Graph, nid: str) -> Graph | None:
     """The inspector's "Search" box: what is searched on this node, and a form to mark one more setting."""
     node = graph.node(nid)
@@ -58,7 +53,7 @@ def render_node_search(graph: Graph, nid: str) -> Graph | None:
     params = [ps for ps in spec.params if ps.kind in SEARCHABLE]
     if not params:
         return None
-    mine = param_marks(graph, nid)
+    mine = space.node_marks(graph, nid)
     problems = [i for i in space.issues(graph) if i.node_id == nid]
     box = st.expander(f"Search{f' ({len(mine)})' if mine else ''}: try several values", icon=":material/manage_search:",
                       expanded=bool(mine or problems), key=f"search_open:{nid}", on_change="rerun")

@@ -102,23 +102,17 @@ _PER_PROJECT: set[str] = {UNDO, REDO, SELECTED, SELECTED_MANY, NO_PROJECT}
 
 
 # The modules that declare per-project keys (a page may open another project before any of them was imported).
-PER_PROJECT_MODULES = ("components.build_cache", "components.data_panel", "components.training_panel",
-                       "components.inspect_panel", "components.export_panel", "components.search_panel")
-
-
 def per_project(key: str) -> str:
     """Declares `key` a session key of the open project's (its run, weights, data, exports...): it is cleared when
-    another project opens. Returns the key."""
+    another project opens. Returns the key. Called at a module's top level: a module's keys are declared when it is
+    imported, before it can set any, so the keys declared so far are all a session can hold (the modules not
+    imported yet, training's and export's on a first page, need not be)."""
     _PER_PROJECT.add(key)
     return key
 
 
 def _reset_session(pid: str | None, graph: Graph | None, read_only: bool) -> None:
     """The session now edits another project: its graph, nothing left of the previous one's session state."""
-    import importlib
-
-    for module in PER_PROJECT_MODULES:  # their keys are declared when they are imported: declared before clearing
-        importlib.import_module(module)
     for key in _PER_PROJECT:
         st.session_state.pop(key, None)
     st.session_state[UNDO], st.session_state[REDO] = [], []

@@ -141,8 +141,8 @@ def _inspecting() -> bool:
 def _side_view(graph, result) -> dict:
     """What the column beside the canvas shows, as far as the graph, its build and the selection decide it: while
     this is as it was, a rerun of the canvas alone leaves the column right. "layer": the inspected layer."""
+    from builder.model.space import node_marks
     from components.inspector import side_view
-    from components.search_panel import param_marks
 
     selected, many = state.selected(), tuple(state.selected_many() or ())
     view = {"layer": selected if _inspecting() else None, "many": many, "read_only": state.read_only(),
@@ -153,7 +153,7 @@ def _side_view(graph, result) -> dict:
         # undo history holds the graphs: an id is not given to another graph meanwhile.)
         return {**view, "graph": id(graph)}
     return {**view, "node": node, "inputs": tuple(graph.inputs_of(selected)), "build": side_view(result, selected),
-            "marks": param_marks(graph, selected)}
+            "marks": node_marks(graph, selected)}
 
 
 def _canvas_changed() -> None:

@@ -375,6 +375,11 @@ def searched(graph: Graph) -> dict[str, dict[str, str]]:
     return out
 
 
+def node_marks(graph: Graph, node_id: str) -> dict[str, str]:
+    """param -> what the search tries, for one node ({} when nothing is searched)."""
+    return searched(graph).get(node_id, {}) if "search" in graph.extra else {}
+
+
 # -- values ----------------------------------------------------------------------------------------------------
 def apply_values(graph: Graph, values: dict[str, Any]) -> Graph:
     """The graph with searched values set: node params, and `compile` / `training` fields for the others.
