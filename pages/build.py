@@ -190,6 +190,8 @@ def _side(graph, current, selected, cost, top) -> None:
         except GraphError as e:
             canvas.say(f"That fix no longer applies: {e}")
         _rerun_editor()
+    # The first paint of a session is the canvas alone (and TensorFlow waits for it): the inspector and the
+    # sidebar's widgets follow in the next run, once the canvas has said it has painted.
     first_paint = canvas.first_paint()
     if state.read_only():
         st.caption("Read-only: select layers to see them; Save a copy to change them.")
