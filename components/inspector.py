@@ -312,19 +312,24 @@ def info_text(result: BuildResult | None, nid: str | None, cost=None) -> str | N
     return "\n".join(lines) or None
 
 
-def side_view(result: BuildResult | None, nid: str | None) -> tuple:
-    """What the column beside the canvas draws from the build for layer `nid`, besides `info_text`: its issues
-    (with their fixes) and whether it offers Trainable. A value edit that leaves this as it was needs the
-    canvas (and the info line) redrawn, not the inspector."""
-    if result is None or nid is None:
-        return (nid, None)
+def offers_trainable(info, node) -> bool:
+    """Whether the inspector offers Trainable: where there are weights to train (not on MaxPooling2D, Flatten,
+    Dropout, Concatenate...), before the build has said (`info` None), or to unfreeze a layer frozen without any."""
+    return info is None or info.params > 0 or not node.trainable
+
+
+def build_view(result: BuildResult | None, node) -> tuple:
+    """What the column beside the canvas draws from the build for `node`, besides `info_text`: its issues (with
+    their fixes) and whether it offers Trainable. A value edit that leaves this as it was needs the canvas (and the
+    info line) redrawn, not the inspector."""
+    if result is None:
+        return (node.id, None)
     issues = tuple((i.severity, i.message, i.fix.label if i.fix is not None else None)
-                   for i in result.issues if i.node_id == nid)
-    info = result.infos.get(nid)
-    return (nid, issues, info is None or info.params > 0)
+                   for i in result.issues if i.node_id == node.id)
+    return (node.id, issues, offers_trainable(result.infos.get(node.id), node))
 
 
-def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost=None, top=None,
+def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost, top,
                      after=None) -> tuple[Graph | None, str | None]:
     """Draws the selected node's inspector: its title in `top` (a container above the info line, which the page
     draws with `info_text`), the rest where this is called. `after(nid)`: called once a value typed in a box is
@@ -333,7 +338,6 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
     Returns:
         (edited graph or None, the id to select next: changed by rename/delete).
     """
-    top = top if top is not None else st.container()
     if nid is None or not graph.has(nid):
         top.caption("Select a layer on the canvas to edit it. Drag layers from the palette on the left, or double-click the canvas to add one by name.")
         return None, nid
@@ -362,10 +366,7 @@ def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, 
             st.error(md_escape(str(e)))  # it quotes what was typed
     # One line when the column is wide; the button wraps below the toggle when it is narrow (nothing is cut).
     c1 = c2 = st.container(horizontal=True, gap="small", vertical_alignment="center")
-    # Trainable only where there are weights to train (not on MaxPooling2D, Flatten, Dropout, Concatenate...);
-    # before the build has said, it is offered.
-    weighted = info is None or info.params > 0 or not node.trainable
-    if spec is not None and not spec.is_input and weighted:
+    if spec is not None and not spec.is_input and offers_trainable(info, node):
         trainable = c1.toggle("Trainable", value=node.trainable, key=f"trainable:{nid}:{node.trainable}",
                               help="Off: the layer is frozen (its weights are not trained).")
         if trainable != node.trainable:

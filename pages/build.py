@@ -12,7 +12,7 @@ from builder.model.validate import apply_fix
 from components import canvas, presenter, state
 from components.build_cache import build_result, cached_result, summary_and_cost
 from components.code_panel import render_code
-from components.inspector import info_text, render_inspector, render_selection
+from components.inspector import build_view, info_text, render_inspector, render_selection
 from components.navigation import ensure_navigation
 from components.runtime import freeze_after_first_page, in_fragment_run, partial_reruns, rerun
 from components.state import database_guard
@@ -142,7 +142,6 @@ def _side_view(graph, result) -> dict:
     """What the column beside the canvas shows, as far as the graph, its build and the selection decide it: while
     this is as it was, a rerun of the canvas alone leaves the column right. "layer": the inspected layer."""
     from builder.model.space import node_marks
-    from components.inspector import side_view
 
     selected, many = state.selected(), tuple(state.selected_many() or ())
     view = {"layer": selected if _inspecting() else None, "many": many, "read_only": state.read_only(),
@@ -152,7 +151,7 @@ def _side_view(graph, result) -> dict:
         # Every issue, the selection's totals, or a layer's output on a sample: any new graph changes them. (The
         # undo history holds the graphs: an id is not given to another graph meanwhile.)
         return {**view, "graph": id(graph)}
-    return {**view, "node": node, "inputs": tuple(graph.inputs_of(selected)), "build": side_view(result, selected),
+    return {**view, "node": node, "inputs": tuple(graph.inputs_of(selected)), "build": build_view(result, node),
             "marks": node_marks(graph, selected)}
 
 

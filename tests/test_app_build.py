@@ -375,6 +375,14 @@ def test_lists_show_one_way_and_trainable_only_where_there_are_weights():
     at.session_state[state.SELECTED] = pool
     at.run()
     assert not any(t.label == "Trainable" for t in at.toggle)  # nothing to train
+    # A weightless layer frozen in a graph file is offered Trainable, to turn it back on.
+    set_graph(at, graph.set_trainable(pool, False))
+    at.run()
+    toggle = next(t for t in at.toggle if t.label == "Trainable")
+    assert toggle.value is False
+    toggle.set_value(True).run()
+    assert at.session_state[state.GRAPH].node(pool).trainable is True
+    assert not any(t.label == "Trainable" for t in at.toggle)
 
 
 def test_several_layers_selected_show_their_totals_and_group_delete_copy():
