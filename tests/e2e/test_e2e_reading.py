@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import ARTIFACTS, canvas_node, metric_value, new_from_template, open_app, settle, wait_graph
+from tests.e2e.helpers import (
+    ARTIFACTS,
+    canvas_node,
+    drag_connect,
+    metric_value,
+    new_from_template,
+    open_app,
+    settle,
+    wait_graph,
+)
 
 # Every text element of the canvas and the side column whose text is cut (wider than its box, or clamped).
 CUT_JS = """(sel) => {
@@ -184,3 +193,61 @@ def test_opening_output_on_a_sample_leaves_the_canvas_in_view(page, server):
     assert page.evaluate("() => window.scrollY") == 0
     assert page.locator(".lc-canvas").bounding_box() == canvas
     page.screenshot(path=str(ARTIFACTS / "reading-live-output.png"))
+
+
+# Points along each edge into `merge` (screen coordinates), from its source to its port.
+EDGE_POINTS_JS = """(merge) => {
+    const host = [...document.querySelectorAll('*')].find((e) => e.shadowRoot?.querySelector('.react-flow__viewport'));
+    const out = {};
+    for (const e of host.shadowRoot.querySelectorAll('.react-flow__edge')) {
+        const [, src, dst] = e.dataset.id.split(':');
+        if (dst !== merge) continue;
+        const p = e.querySelector('path.react-flow__edge-path'), m = p.getScreenCTM(), n = 80, len = p.getTotalLength();
+        out[src] = [...Array(n + 1).keys()].map((i) => { const q = p.getPointAtLength(len * i / n);
+            return [q.x * m.a + m.e, q.y * m.d + m.f]; });
+    }
+    return out;
+}"""
+
+
+def test_edges_into_a_merge_dropped_close_below_its_sources_turn_apart_and_never_double_back(page, server):
+    """A merge placed just below its two sources (a drop leaves it there): each edge goes down, across and down into
+    its own port, turning at its own height; none goes down, back up and across (smoothstep's fixed runs did)."""
+    from tests.e2e.test_e2e_walkthrough import branch, chain
+
+    open_app(page, server)
+    new_from_template(page, "Empty (one Input)")
+    g = wait_graph(page, lambda g: [n.type for n in g.nodes] == ["Input"])
+    inp = g.nodes[0].id
+    settle(page)
+    (left,) = chain(page, inp, ["Dense"])
+    right = branch(page, "Dense", inp)
+    (merge,) = chain(page, left, ["Concatenate"])
+    drag_connect(page, right, merge, ".react-flow__handle.target >> nth=-1")
+    wait_graph(page, lambda g: g.inputs_of(merge) == [left, right])
+    settle(page)
+    # Drag the merge up until its ports are 30 px below the sources' output handles (about 18 px of edge).
+    handles = [canvas_node(page, s).locator(".react-flow__handle.source").bounding_box() for s in (left, right)]
+    port = canvas_node(page, merge).locator(".react-flow__handle[data-handleid='in-0']").bounding_box()
+    lowest = max(h["y"] + h["height"] / 2 for h in handles)
+    title = canvas_node(page, merge).locator("text=Concatenate").first.bounding_box()
+    x, y = title["x"] + title["width"] / 2, title["y"] + title["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y - 10, steps=2)
+    page.mouse.move(x, y - ((port["y"] + port["height"] / 2) - lowest - 30), steps=6)
+    page.mouse.up()
+    settle(page)
+    points = page.evaluate(EDGE_POINTS_JS, merge)
+    assert sorted(points) == sorted([left, right])
+    turns = {}
+    for src, pts in points.items():
+        ys = [p[1] for p in pts]
+        assert 8 < ys[-1] - ys[0] < 40, (src, ys[0], ys[-1])  # the merge is close below
+        assert all(b >= a - 0.5 for a, b in zip(ys, ys[1:], strict=False)), (src, ys)  # never back up
+        (x0, _), (x1, _) = pts[0], pts[-1]
+        across = [p[1] for p in pts if abs(p[0] - x0) > 4 and abs(p[0] - x1) > 4]
+        assert across and max(across) - min(across) < 1, (src, across)  # one horizontal run
+        turns[src] = across[0]
+    assert abs(turns[left] - turns[right]) >= 3, turns  # each edge turns at its own height
+    page.screenshot(path=str(ARTIFACTS / "reading-merge-close.png"))

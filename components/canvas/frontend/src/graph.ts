@@ -101,11 +101,12 @@ export function useEdges(data: Data, byId: Map<string, NodeIn>, groups: Map<stri
       if (seen.has(key)) continue;
       seen.add(key);
       const sel = selected.has(e.id);
-      const ekey = `${key}|${e.id}|${e.label}|${sel}|${atSource}`;
+      const ports = ported ? target.ports.length : 0;
+      const ekey = `${key}|${e.id}|${e.label}|${sel}|${atSource}|${ports}`;
       const prev = cacheRef.current.get(e.id);
       const edge: Edge = prev && prev.key === ekey ? prev.edge : {
         id: e.id, source: s, target: t, sourceHandle: "out", targetHandle: handle, type: "shape", selected: sel,
-        data: { atSource },
+        data: { atSource, ports },
         label: e.label || undefined, labelBgPadding: [4, 2], labelBgBorderRadius: 3, labelShowBg: true,
         className: "lc-edge", markerEnd: { type: "arrowclosed" as never, width: 16, height: 16 },
       };

@@ -175,34 +175,62 @@ function portOf(handle: string | null | undefined): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Where an edge into port `port` of `ports` turns across, between `from` (its source) and `to` (its target) along
+ * the flow, and the straight run it keeps out of its source and into its target (smoothstep's offset). Half-way, kept
+ * `room` short of the target (for the port's label), each port 7 px earlier than the one before. Where the gap is too
+ * short for that (`tight`), the ports share it out evenly, in the same order, and the runs shorten: no two edges into
+ * one layer turn at one place, and none doubles back (a run longer than half the gap makes smoothstep go past the
+ * turn and back). */
+export function turnOf(from: number, to: number, port: number, ports: number, room: number):
+  { at: number; run: number; tight: boolean } {
+  const gap = to - from;
+  const run = Math.min(20, Math.max(2, gap / 4));
+  const first = Math.min((from + to) / 2, to - room);
+  if (first - 7 * (ports - 1) >= from + run) return { at: first - 7 * port, run, tight: false };
+  const last = Math.max(0, ports - 1);
+  return { at: to - run - (last ? (gap - 2 * run) * (port / last) : (gap - 2 * run) / 2), run, tight: true };
+}
+
 export const ShapeEdge = memo(function ShapeEdge(p: EdgeProps) {
   // An edge into a numbered port (a merge) turns at its own place, so that no two edges into one layer share a
   // segment, and its label sits right before the port it enters (odd ports a line further, so labels never meet).
-  const port = (p.data as { atSource?: boolean } | undefined)?.atSource ? null : portOf(p.targetHandleId);
+  const data = p.data as { atSource?: boolean; ports?: number } | undefined;
+  const port = data?.atSource ? null : portOf(p.targetHandleId);
+  const ports = Math.max(data?.ports ?? 1, (port ?? 0) + 1);
   const lr = p.targetPosition === Position.Left;
   let labelX = p.sourceX, labelY = p.sourceY + Math.min(EDGE_LABEL_DY, Math.max(8, (p.targetY - p.sourceY) / 2));
-  let centerX: number | undefined, centerY: number | undefined;
+  let centerX: number | undefined, centerY: number | undefined, offset: number | undefined;
   if (lr) {
     // Left to right: the label above the edge where it leaves its source (in the gap between columns).
     const ahead = p.targetX > p.sourceX + 24;
     if (ahead) {
-      labelX = port !== null ? p.targetX - 40 : p.sourceX + 46;
-      labelY = (port !== null ? p.targetY : p.sourceY) - 10 - (port !== null ? 14 * (port % 2) : 0);
-      if (port !== null) centerX = Math.max(p.sourceX + 6, Math.min((p.sourceX + p.targetX) / 2, p.targetX - 30) - 7 * port);
+      const turn = port !== null ? turnOf(p.sourceX, p.targetX, port, ports, 30) : null;
+      if (turn) ({ at: centerX, run: offset } = turn);
+      if (turn && !turn.tight) {
+        labelX = p.targetX - 40;
+        labelY = p.targetY - 10 - 14 * (port! % 2);
+      } else {
+        labelX = p.sourceX + 46;
+        labelY = p.sourceY - 10;
+      }
     } else {
       // Back to the start of the next row: the label on the long way back, between the rows.
       centerY = (p.sourceY + p.targetY) / 2 + (port !== null ? 7 * port : 0);
       labelX = (p.sourceX + p.targetX) / 2;
       labelY = centerY;
     }
-  } else if (port !== null && p.targetY > p.sourceY + 24) {
-    centerY = Math.max(p.sourceY + 6, Math.min((p.sourceY + p.targetY) / 2, p.targetY - 34) - 7 * port);
-    labelX = p.targetX;
-    labelY = p.targetY - 12 - 14 * (port % 2);
+  } else if (p.targetY > p.sourceY + 8 && (port !== null || p.targetY < p.sourceY + 40)) {
+    // Into a port, or a short way down (smoothstep's own 20 px runs would double back).
+    const turn = turnOf(p.sourceY, p.targetY, port ?? 0, port !== null ? ports : 1, 34);
+    ({ at: centerY, run: offset } = turn);
+    if (port !== null && !turn.tight) {  // else no room before the port: the label stays by the source
+      labelX = p.targetX;
+      labelY = p.targetY - 12 - 14 * (port % 2);
+    }
   }
   const [path] = getSmoothStepPath({
     sourceX: p.sourceX, sourceY: p.sourceY, sourcePosition: p.sourcePosition ?? Position.Bottom,
-    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top, centerX, centerY,
+    targetX: p.targetX, targetY: p.targetY, targetPosition: p.targetPosition ?? Position.Top, centerX, centerY, offset,
   });
   return (
     <BaseEdge id={p.id} path={path} label={p.label} labelX={labelX} labelY={labelY}
