@@ -144,13 +144,20 @@ def test_a_window_resize_refits_unless_the_user_has_moved_the_view(page, server)
     settle(page)
     assert page.locator(".react-flow__viewport").evaluate("el => el.style.transform") == refit
     assert len(g.nodes) == 9
+    # A click on the empty canvas (it deselects) moves nothing: a resize still refits.
+    pane = page.locator(".react-flow__pane").bounding_box()
+    page.locator(".react-flow__pane").click(position={"x": pane["width"] - 20, "y": 60})
+    settle(page)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    settle(page)
+    assert page.locator(".react-flow__viewport").evaluate("el => el.style.transform") != refit
     # Moved by hand: a resize leaves the view as the user put it.
     pane = page.locator(".react-flow__pane").bounding_box()
     page.mouse.move(pane["x"] + pane["width"] / 2, pane["y"] + pane["height"] / 2)
     page.mouse.wheel(0, 120)
     settle(page)
     view = page.locator(".react-flow__viewport").evaluate("el => el.style.transform")
-    page.set_viewport_size({"width": 1400, "height": 900})
+    page.set_viewport_size({"width": 1100, "height": 800})
     settle(page)
     assert page.locator(".react-flow__viewport").evaluate("el => el.style.transform") == view
 

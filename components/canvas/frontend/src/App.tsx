@@ -81,7 +81,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
   const groupActions = useGroupActions(emit);
   usePythonNodes(data, groups, groupActions, setNodes);
   const frames = useFrames(nodes, data.groups, data.box, groupActions);
-  const { fit, onMoveStart, startView } = useView(data, flowRef, kept);
+  const { fit, onMoveStart, onMoveEnd, startView } = useView(data, flowRef, kept);
   useReadySignal(nodes, data, emit);
   useSyncSignal(data.sync, emit);
   const { selectedIds, onNodesChange, ensureSel, selectAll, clearSelection, edgeSel, onEdgesChange } =
@@ -157,6 +157,7 @@ function Canvas({ data, send, rootNode, kept }: Props) {
             onBeforeDelete={onBeforeDelete}
             onNodeDragStop={onNodeDragStop}
             onMoveStart={onMoveStart}
+            onMoveEnd={onMoveEnd}
             onNodeContextMenu={onNodeContextMenu}
             onEdgeContextMenu={onEdgeContextMenu}
             onPaneContextMenu={onPaneContextMenu}

@@ -138,14 +138,26 @@ export function useView(data: Data, flowRef: React.RefObject<HTMLDivElement | nu
     ro.observe(el);
     return () => ro.disconnect();
   }, [flowRef, fitData, kept]);
-  /** React Flow's onMoveStart: a move the user makes (not one the canvas makes) keeps the view on resize. */
-  const onMoveStart = useCallback((event: unknown) => { if (event) kept.moved = true; }, [kept]);
+  /** React Flow's onMoveStart and onMoveEnd: a move the user makes (not one the canvas makes) keeps the view on
+   * resize. A click on the empty canvas (to deselect) starts a move that goes nowhere: that is no move. The wheel
+   * pans (panOnScroll), and its start comes once it has moved. */
+  const moveFrom = useRef<Viewport | null>(null);
+  const onMoveStart = useCallback((event: unknown, vp: Viewport) => {
+    moveFrom.current = event ? vp : null;
+    if ((event as Event | null)?.type === "wheel") kept.moved = true;
+  }, [kept]);
+  // (A zoom's end may come from a timer, with no event: the start says whose move it was.)
+  const onMoveEnd = useCallback((_event: unknown, vp: Viewport) => {
+    const from = moveFrom.current;
+    moveFrom.current = null;
+    if (from && (from.x !== vp.x || from.y !== vp.y || from.zoom !== vp.zoom)) kept.moved = true;
+  }, [kept]);
   // The view as it is now, for when the element is drawn anew.
   const store = useStoreApi();
   useEffect(() => store.subscribe((st, old) => {
     if (st.transform !== old.transform) kept.viewport = { x: st.transform[0], y: st.transform[1], zoom: st.transform[2] };
   }), [store, kept]);
-  return { fit, onMoveStart, startView: kept.viewport ?? START };
+  return { fit, onMoveStart, onMoveEnd, startView: kept.viewport ?? START };
 }
 
 /** Once the nodes are painted (measured, so visible), says so when Python waits for it (`data.wait`: the session's
