@@ -180,7 +180,7 @@ def _launch_to_paint(browser, db: str, script: str, ready: str) -> tuple[float, 
     return painted, summary
 
 
-def cold_start(browser, db: str, reps: int = 3) -> list[dict]:
+def cold_start(browser, db: str, reps: int = 5) -> list[dict]:
     """Median of `reps` launches of the app and of the bare floor, alternated."""
     ours, floor, summaries = [], [], []
     for i in range(reps):
