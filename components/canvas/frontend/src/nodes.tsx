@@ -193,7 +193,8 @@ export function turnOf(from: number, to: number, port: number, ports: number, ro
 
 export const ShapeEdge = memo(function ShapeEdge(p: EdgeProps) {
   // An edge into a numbered port (a merge) turns at its own place, so that no two edges into one layer share a
-  // segment, and its label sits right before the port it enters (odd ports a line further, so labels never meet).
+  // segment, and its label sits right before the port it enters (odd ports a line further, so labels never meet),
+  // where the gap leaves room for it.
   const data = p.data as { atSource?: boolean; ports?: number } | undefined;
   const port = data?.atSource ? null : portOf(p.targetHandleId);
   const ports = Math.max(data?.ports ?? 1, (port ?? 0) + 1);
@@ -206,9 +207,9 @@ export const ShapeEdge = memo(function ShapeEdge(p: EdgeProps) {
     if (ahead) {
       const turn = port !== null ? turnOf(p.sourceX, p.targetX, port, ports, 30) : null;
       if (turn) ({ at: centerX, run: offset } = turn);
-      if (turn && !turn.tight) {
+      if (turn && !turn.tight && port !== null) {
         labelX = p.targetX - 40;
-        labelY = p.targetY - 10 - 14 * (port! % 2);
+        labelY = p.targetY - 10 - 14 * (port % 2);
       } else {
         labelX = p.sourceX + 46;
         labelY = p.sourceY - 10;
