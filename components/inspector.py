@@ -118,8 +118,9 @@ def _read(ps: ParamSpec, key: str) -> Any:
 
 
 def _apply(nid: str, path: str, ps: ParamSpec, key: str, after=None) -> None:
-    """Callback of a param widget: the edit becomes an undoable step, or its message is kept to show. Once an
-    edit is taken, `after(nid)` runs (when given) if no message was showing: the page may then rerun less."""
+    """Callback of a param widget: the edit becomes an undoable step, or its message is kept to show (the box's own
+    run shows it). Once an edit is taken, `after(nid, quiet)` runs (when given; `quiet`: no message was showing) and
+    says what reruns besides the box (it raises Streamlit's rerun exception)."""
     from components import state
 
     graph = state.get_graph()
@@ -137,8 +138,8 @@ def _apply(nid: str, path: str, ps: ParamSpec, key: str, after=None) -> None:
     # The edit count makes the key of any later value shown by another edit (undo) one never used before.
     own = st.session_state.setdefault(OWN, {})
     own[(nid, path)] = (key, json.dumps(new, default=str), own.get((nid, path), (None, None, 0))[2] + 1)
-    if after is not None and shown is None:
-        after(nid)  # may rerun part of the page (it raises Streamlit's rerun exception): last
+    if after is not None:
+        after(nid, shown is None)  # last: it raises Streamlit's rerun exception
 
 
 def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "", after=None) -> Graph | None:
@@ -176,13 +177,22 @@ def _param_widgets(graph: Graph, nid: str, spec, params: dict, prefix: str = "",
                 shared = f"p:{spec.type}:{path}:{shown}"
                 key = (own[0] if own[1] == shown
                        else shared if _fits(ps, shared, current) else f"p:{nid}:{path}:{shown}:{own[2]}")
-                _widget(ps, current, key, on_change=_apply, args=(nid, path, ps, key, after))
-                if path in marks:
-                    st.caption(f":material/manage_search: Searched: {md_escape(marks[path])}")
-                error = st.session_state.get(ERROR)
-                if error is not None and error[:2] == (nid, path):
-                    st.error(md_escape(error[2]))
+                _param_box(ps, current, key, (nid, path, ps, key, after), marks.get(path))
     return changed
+
+
+@st.fragment
+def _param_box(ps: ParamSpec, current: Any, key: str, args: tuple, mark: str | None) -> None:
+    """One param's box, its search mark and the message of a value it refused: a fragment of its own. A value typed
+    in it starts a run of this fragment alone, so the browser marks only the box as stale meanwhile, not every
+    widget of the inspector; the box's callback (`_apply`) then says what reruns."""
+    nid, path = args[0], args[1]
+    _widget(ps, current, key, on_change=_apply, args=args)
+    if mark:
+        st.caption(f":material/manage_search: Searched: {md_escape(mark)}")
+    error = st.session_state.get(ERROR)
+    if error is not None and error[:2] == (nid, path):
+        st.error(md_escape(error[2]))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -332,8 +342,8 @@ def build_view(result: BuildResult | None, node) -> tuple:
 def render_inspector(graph: Graph, result: BuildResult | None, nid: str | None, cost, top,
                      after=None) -> tuple[Graph | None, str | None]:
     """Draws the selected node's inspector: its title in `top` (a container above the info line, which the page
-    draws with `info_text`), the rest where this is called. `after(nid)`: called once a value typed in a box is
-    taken (see `_apply`).
+    draws with `info_text`), the rest where this is called. `after(nid, quiet)`: called once a value typed in a box
+    is taken (see `_apply`).
 
     Returns:
         (edited graph or None, the id to select next: changed by rename/delete).

@@ -162,17 +162,20 @@ def _canvas_changed() -> None:
         st.rerun(EDITOR)
 
 
-def _value_taken(nid: str) -> None:
-    """A value typed in the inspector was taken: when the column beside the canvas shows all it would now but the
-    info line (the layer's issues, its Trainable offer, its inputs as they were; nothing below the canvas), the canvas
-    alone reruns. Otherwise the editor reruns, as after any interaction in it."""
-    if not partial_reruns() or _bottom_shown() or state.unsaved() or not keras_loaded():
-        return
-    before, now = st.session_state.get(SIDE_VIEW), _side_view(state.get_graph(), build_result())
-    # The layer itself differs (its box shows the new value): nothing else may.
-    if before is not None and "node" in before and {**before, "node": None} == {**now, "node": None}:
-        st.session_state[SIDE_VIEW] = now
-        st.rerun(CANVAS)
+def _value_taken(nid: str, quiet: bool) -> None:
+    """A value typed in the inspector was taken (a box's run, the box alone so far): when the column beside the canvas
+    shows all it would now but the info line (the layer's issues, its Trainable offer, its inputs as they were;
+    nothing below the canvas; `quiet`: no refused value's message was showing), the canvas alone reruns. Otherwise
+    the editor reruns (and the whole page from there when what is below shows the graph)."""
+    if not partial_reruns():
+        return  # AppTest: every rerun is whole
+    if quiet and not (_bottom_shown() or state.unsaved()) and keras_loaded():
+        before, now = st.session_state.get(SIDE_VIEW), _side_view(state.get_graph(), build_result())
+        # The layer itself differs (its box shows the new value): nothing else may.
+        if before is not None and "node" in before and {**before, "node": None} == {**now, "node": None}:
+            st.session_state[SIDE_VIEW] = now
+            st.rerun(CANVAS)
+    st.rerun(EDITOR)
 
 
 def _side(graph, current, selected, cost, top) -> None:

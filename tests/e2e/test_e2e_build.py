@@ -167,6 +167,14 @@ def test_canvas_menus_add_and_delete(page, server):
     expect(canvas_node(page, "output")).not_to_contain_text("no input")
 
 
+# Collects, from now on, the label of every widget of the inspector that the browser marks stale.
+STALE_WATCH = """() => { window.__lcStale = [];
+    new MutationObserver((ms) => { for (const m of ms) if (m.target.getAttribute('data-stale') === 'true'
+        && m.target.closest('.st-key-lc_side') && m.target.querySelector('label'))
+        window.__lcStale.push(m.target.querySelector('label').textContent); })
+    .observe(document.body, {subtree: true, attributes: true, attributeFilter: ['data-stale']}); }"""
+
+
 def test_a_value_typed_in_the_inspector_redraws_what_it_changes(page, server):
     """A value typed in the inspector: the totals, the node, the inspector's info line and the box follow; Undo and
     Redo bring the right value back into the box; a value that brings an issue to the layer shows it beside the
@@ -179,6 +187,7 @@ def test_a_value_typed_in_the_inspector_redraws_what_it_changes(page, server):
     expect(side.get_by_test_id("stText")).to_contain_text("Params 4×16 + 16 = 80")
 
     settle(page)
+    page.evaluate(STALE_WATCH)
     units.fill("10")
     units.press("Enter")
     # 243 - (80 + 136) + (50 + 88): dense and the Dense after it shrink.
@@ -187,6 +196,11 @@ def test_a_value_typed_in_the_inspector_redraws_what_it_changes(page, server):
     expect(side.get_by_test_id("stText")).to_contain_text("Params 4×10 + 10 = 50")
     expect(canvas_node(page, "dense")).to_contain_text("units 10")
     expect(units).to_have_value("10")
+    settle(page)
+    # Meanwhile no widget of the inspector but the box was drawn stale (and again fresh): the browser draws
+    # each of those twice per edit.
+    flipped = page.evaluate("() => window.__lcStale")
+    assert flipped and all("units" in label for label in flipped), flipped
 
     settle(page)
     page.get_by_role("button", name="Undo").click()
